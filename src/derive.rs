@@ -1,0 +1,444 @@
+//! Derived values and the data minijinja sees.
+//!
+//! A derived template carries a minijinja *expression* over `answers` (every
+//! question's value, typed), `environment` (context label, machines and
+//! environment-level values) and `machine` (the selected one). Derived
+//! values are computed lazily in dependency order: reading a derived answer
+//! inside an expression computes it first, so the order follows from what
+//! each expression actually reads, and a cycle or a reference to an unknown
+//! question is reported with the keys involved.
+//!
+//! The same [`Answers`] object is what package templates are rendered with;
+//! it records which answers a template read, so a file that uses a secret is
+//! written 0600 and a hook knows its inputs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use minijinja::{Environment as Jinja, UndefinedBehavior};
+
+use crate::env::model::{Document, Environment, Machine, QuestionType, split_multiselect};
+use crate::error::{Error, Result};
+
+/// Upper bound on the work one expression or template may do, so a hostile
+/// document cannot make a postinst spin.
+const FUEL: u64 = 50_000_000;
+
+/// Builds the minijinja environment used for expressions and templates:
+/// strict undefined (a typo is an error, not an empty string), bounded fuel,
+/// no auto-escaping (configuration files are not HTML).
+pub fn jinja() -> Jinja<'static> {
+    let mut jinja = Jinja::new();
+    jinja.set_undefined_behavior(UndefinedBehavior::Strict);
+    jinja.set_fuel(Some(FUEL));
+    jinja.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // A configuration file keeps its final newline.
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+    {
+        jinja.set_syntax(syntax);
+    }
+    jinja
+}
+
+/// Checks that an expression parses; the error is minijinja's message.
+pub fn check_expression(expression: &str) -> std::result::Result<(), String> {
+    let jinja = jinja();
+    jinja
+        .compile_expression(expression)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The typed form of a stored value: booleans as booleans, multiselect as a
+/// list, everything else as a string.
+pub fn typed_value(question_type: QuestionType, value: &str) -> Value {
+    match question_type {
+        QuestionType::Boolean => Value::from(value == "true"),
+        QuestionType::Multiselect => Value::from(split_multiselect(value)),
+        _ => Value::from(value),
+    }
+}
+
+/// Converts an expression's result into a stored value (the caller checks it
+/// against the template's type and choices).
+fn stored_value(key: &str, value: &Value) -> Result<String> {
+    use minijinja::value::ValueKind;
+    let text = match value.kind() {
+        ValueKind::Undefined | ValueKind::None => {
+            return Err(Error::Derive(format!("{key}: the expression evaluated to nothing")));
+        }
+        ValueKind::Bool => (value.is_true()).to_string(),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Vec<String> = value
+                .try_iter()
+                .map_err(|e| Error::Derive(format!("{key}: {e}")))?
+                .map(|item| item.to_string())
+                .collect();
+            crate::env::model::join_multiselect(&items)
+        }
+        ValueKind::Map => {
+            return Err(Error::Derive(format!(
+                "{key}: the expression evaluated to a map; derive a string, boolean or list"
+            )));
+        }
+        _ => value.to_string(),
+    };
+    Ok(text)
+}
+
+/// A question known to the answers object: its type and how to get its value.
+#[derive(Debug, Clone)]
+struct Entry {
+    question_type: QuestionType,
+    secret: bool,
+    value: EntryValue,
+}
+
+#[derive(Debug, Clone)]
+enum EntryValue {
+    Known(String),
+    Derived(String),
+}
+
+#[derive(Debug, Default)]
+struct Evaluation {
+    computed: HashMap<String, String>,
+    in_progress: Vec<String>,
+    /// The first error found while evaluating (cycles, unknown keys), kept
+    /// because minijinja only sees an undefined value.
+    error: Option<String>,
+    reads: BTreeSet<String>,
+}
+
+/// The `answers` mapping seen by expressions and templates.
+pub struct Answers {
+    entries: BTreeMap<String, Entry>,
+    jinja: Jinja<'static>,
+    context: Mutex<Option<Value>>,
+    state: Mutex<Evaluation>,
+}
+
+impl fmt::Debug for Answers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answers")
+            .field("keys", &self.entries.len())
+            .finish()
+    }
+}
+
+/// A value of a question, as handed to [`Answers::new`].
+#[derive(Debug, Clone)]
+pub struct KnownAnswer {
+    pub question_type: QuestionType,
+    pub secret: bool,
+    pub value: String,
+}
+
+impl Answers {
+    /// Answers with known values plus derived questions (`key` →
+    /// expression, type) still to compute.
+    pub fn new(
+        known: BTreeMap<String, KnownAnswer>,
+        derived: Vec<(String, QuestionType, String)>,
+    ) -> Arc<Answers> {
+        let mut entries: BTreeMap<String, Entry> = known
+            .into_iter()
+            .map(|(key, answer)| {
+                (
+                    key,
+                    Entry {
+                        question_type: answer.question_type,
+                        secret: answer.secret,
+                        value: EntryValue::Known(answer.value),
+                    },
+                )
+            })
+            .collect();
+        for (key, question_type, expression) in derived {
+            entries.insert(
+                key,
+                Entry {
+                    question_type,
+                    secret: false,
+                    value: EntryValue::Derived(expression),
+                },
+            );
+        }
+        Arc::new(Answers {
+            entries,
+            jinja: jinja(),
+            context: Mutex::new(None),
+            state: Mutex::new(Evaluation::default()),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Evaluation> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The keys read so far (by expressions or a template).
+    pub fn take_reads(&self) -> BTreeSet<String> {
+        std::mem::take(&mut self.state().reads)
+    }
+
+    /// Whether any of `keys` is a secret.
+    pub fn any_secret<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> bool {
+        keys.into_iter()
+            .any(|k| self.entries.get(k).is_some_and(|e| e.secret))
+    }
+
+    /// Computes every derived value, in dependency order. `context` is the
+    /// full template context (it holds this object as `answers`).
+    pub fn compute_all(self: &Arc<Self>, context: Value) -> Result<BTreeMap<String, String>> {
+        *self.context.lock().unwrap_or_else(PoisonError::into_inner) = Some(context);
+        let keys: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e.value, EntryValue::Derived(_)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut out = BTreeMap::new();
+        for key in keys {
+            let value = self.derive(&key)?;
+            out.insert(key, value);
+        }
+        // Break the Arc cycle context → answers → context.
+        *self.context.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.take_reads();
+        Ok(out)
+    }
+
+    fn derive(self: &Arc<Self>, key: &str) -> Result<String> {
+        if let Some(value) = self.state().computed.get(key) {
+            return Ok(value.clone());
+        }
+        let Some(Entry {
+            value: EntryValue::Derived(expression),
+            ..
+        }) = self.entries.get(key).cloned()
+        else {
+            return Err(Error::Derive(format!("{key} is not a derived question")));
+        };
+        {
+            let mut state = self.state();
+            if let Some(start) = state.in_progress.iter().position(|k| k == key) {
+                let mut cycle = state.in_progress[start..].to_vec();
+                cycle.push(key.to_string());
+                let message = format!("cycle between derived questions: {}", cycle.join(" → "));
+                state.error.get_or_insert(message.clone());
+                return Err(Error::Derive(message));
+            }
+            state.in_progress.push(key.to_string());
+        }
+        let context = self
+            .context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default();
+        let result = self
+            .jinja
+            .compile_expression(&expression)
+            .and_then(|compiled| compiled.eval(context));
+        let mut state = self.state();
+        state.in_progress.pop();
+        let value = match result {
+            Ok(value) => value,
+            Err(error) => {
+                let message = match state.error.take() {
+                    Some(inner) => inner,
+                    None => format!("{key}: {error:#}"),
+                };
+                // Keep the innermost explanation for the outer frames.
+                state.error = Some(message.clone());
+                return Err(Error::Derive(message));
+            }
+        };
+        drop(state);
+        let text = stored_value(key, &value)?;
+        self.state().computed.insert(key.to_string(), text.clone());
+        Ok(text)
+    }
+}
+
+impl Object for Answers {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        let Some(entry) = self.entries.get(key) else {
+            let mut state = self.state();
+            if let Some(reader) = state.in_progress.last().cloned() {
+                state.error.get_or_insert(format!(
+                    "{reader} reads answers[\"{key}\"], which is not a known question"
+                ));
+            }
+            return None;
+        };
+        self.state().reads.insert(key.to_string());
+        match &entry.value {
+            EntryValue::Known(value) => Some(typed_value(entry.question_type, value)),
+            EntryValue::Derived(_) => {
+                let value = self.derive(key).ok()?;
+                Some(typed_value(entry.question_type, &value))
+            }
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.entries.keys().map(|k| Value::from(k.as_str())).collect())
+    }
+}
+
+/// The `environment` and `machine` values for expressions and templates.
+pub fn environment_values(
+    document: &Document,
+    environment: &Environment,
+    machine: Option<&Machine>,
+) -> (Value, Value) {
+    let env_values: BTreeMap<String, Value> = environment
+        .values
+        .iter()
+        .map(|v| configured_pair(document, v.template, &v.value))
+        .collect();
+    let machine_value = |m: &Machine| {
+        let mut answers = env_values.clone();
+        answers.extend(
+            m.values
+                .iter()
+                .map(|v| configured_pair(document, v.template, &v.value)),
+        );
+        let mut map = BTreeMap::new();
+        map.insert("ip".to_string(), Value::from(m.ip_text.as_str()));
+        map.insert(
+            "hostname".to_string(),
+            Value::from(m.hostname.clone().unwrap_or_default()),
+        );
+        map.insert("answers".to_string(), Value::from(answers));
+        Value::from(map)
+    };
+    let machines: Vec<Value> = environment.machines.iter().map(machine_value).collect();
+    let machine = machine.map(machine_value).unwrap_or_default();
+    let mut env_map = BTreeMap::new();
+    env_map.insert("context".to_string(), Value::from(environment.context.as_str()));
+    env_map.insert("machines".to_string(), Value::from(machines));
+    env_map.insert("answers".to_string(), Value::from(env_values));
+    (Value::from(env_map), machine)
+}
+
+fn configured_pair(document: &Document, template: u32, value: &str) -> (String, Value) {
+    let template = &document.templates[template as usize];
+    (
+        template.key.clone(),
+        typed_value(template.question_type, value),
+    )
+}
+
+/// The full context: `answers`, `environment`, `machine`.
+pub fn context(answers: &Arc<Answers>, environment: Value, machine: Value) -> Value {
+    let mut map = BTreeMap::new();
+    map.insert("answers".to_string(), Value::from_dyn_object(answers.clone()));
+    map.insert("environment".to_string(), environment);
+    map.insert("machine".to_string(), machine);
+    Value::from(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(pairs: &[(&str, &str)]) -> BTreeMap<String, KnownAnswer> {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    KnownAnswer {
+                        question_type: QuestionType::String,
+                        secret: false,
+                        value: v.to_string(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn derive(
+        pairs: &[(&str, &str)],
+        derived: &[(&str, QuestionType, &str)],
+    ) -> Result<BTreeMap<String, String>> {
+        let answers = Answers::new(
+            known(pairs),
+            derived
+                .iter()
+                .map(|(k, t, e)| (k.to_string(), *t, e.to_string()))
+                .collect(),
+        );
+        let ctx = context(&answers, Value::from(()), Value::from(()));
+        answers.compute_all(ctx)
+    }
+
+    #[test]
+    fn derived_values_follow_what_they_read_in_any_order() {
+        let out = derive(
+            &[("p/dir", "/etc/ssl"), ("p/file", "a.pem")],
+            &[
+                ("p/b.upper", QuestionType::String, "answers[\"p/a.path\"] | upper"),
+                (
+                    "p/a.path",
+                    QuestionType::String,
+                    "answers[\"p/dir\"] ~ \"/\" ~ answers[\"p/file\"]",
+                ),
+            ],
+        )
+        .expect("derive");
+        assert_eq!(out["p/a.path"], "/etc/ssl/a.pem");
+        assert_eq!(out["p/b.upper"], "/ETC/SSL/A.PEM");
+    }
+
+    #[test]
+    fn a_cycle_is_an_error_naming_the_keys() {
+        let error = derive(
+            &[],
+            &[
+                ("p/a", QuestionType::String, "answers[\"p/b\"]"),
+                ("p/b", QuestionType::String, "answers[\"p/a\"]"),
+            ],
+        )
+        .expect_err("cycle");
+        let message = error.to_string();
+        assert!(message.contains("cycle"), "{message}");
+        assert!(message.contains("p/a") && message.contains("p/b"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_reference_is_an_error_naming_both_keys() {
+        let error = derive(&[], &[("p/a", QuestionType::String, "answers[\"p/missing\"]")])
+            .expect_err("unknown");
+        let message = error.to_string();
+        assert!(message.contains("p/a") && message.contains("p/missing"), "{message}");
+    }
+
+    #[test]
+    fn lists_are_stored_as_debconf_multiselect_values() {
+        let out = derive(&[], &[("p/l", QuestionType::Multiselect, "[\"a\", \"b,c\"]")])
+            .expect("derive");
+        assert_eq!(out["p/l"], "a, b\\,c");
+    }
+
+    #[test]
+    fn values_are_data_not_code() {
+        let out = derive(
+            &[("p/v", "{{ 7*7 }} $(rm -rf /) `id` \"'")],
+            &[("p/copy", QuestionType::String, "answers[\"p/v\"]")],
+        )
+        .expect("derive");
+        assert_eq!(out["p/copy"], "{{ 7*7 }} $(rm -rf /) `id` \"'");
+    }
+}

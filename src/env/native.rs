@@ -1,0 +1,473 @@
+//! Reader for confpack's native environment document
+//! (`urn:confpack:environment:1`, schema in `schemas/`).
+//!
+//! Streams the document once: templates are kept, each environment is kept
+//! only if the caller's `retain` test wants it (the machine summaries of all
+//! environments are kept for error messages). Checks what the XSD cannot
+//! express, each problem with its line: derived templates need an expression,
+//! values must fit their type and choices, IPs must parse.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use super::model::{
+    ConfiguredValue, Document, Environment, Machine, MachineSummary, Priority, QuestionType,
+    Source, Template,
+};
+use super::xml::{Node, Schema, XmlReader};
+use crate::error::{Error, Problem, Result};
+
+/// The namespace of version 1 of the native format.
+pub const NAMESPACE: &str = "urn:confpack:environment:1";
+
+/// The XSD of the native format, built into the binary so validation never
+/// depends on a file being installed.
+pub const SCHEMA: &str = include_str!("../../schemas/confpack-environment-1.xsd");
+
+/// Which element the reader is inside, for the parts that carry text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Description,
+    Extended,
+    Choice,
+    Default,
+    Expression,
+    Question,
+}
+
+struct PendingTemplate {
+    template: Template,
+    choices_seen: bool,
+}
+
+struct PendingQuestion {
+    template: Option<u32>,
+    key: String,
+    line: u64,
+}
+
+struct NativeReader<'a, 'schema> {
+    xml: XmlReader<'schema>,
+    origin: &'a str,
+    document: Document,
+    problems: Vec<Problem>,
+    template: Option<PendingTemplate>,
+    environment: Option<Environment>,
+    machine: Option<Machine>,
+    question: Option<PendingQuestion>,
+    field: Option<Field>,
+    text: String,
+    /// Local names of the open elements.
+    open: Vec<String>,
+}
+
+/// Reads a native document at `path`. `origin` names it in messages; with
+/// `schema`, it is validated while read. `retain` decides which
+/// environments are kept whole.
+pub fn read(
+    path: &Path,
+    origin: &str,
+    schema: Option<&Schema>,
+    retain: &dyn Fn(&Environment) -> bool,
+) -> Result<Document> {
+    let xml = XmlReader::open(path, origin, schema)?;
+    let mut reader = NativeReader {
+        xml,
+        origin,
+        document: Document::new(origin),
+        problems: Vec::new(),
+        template: None,
+        environment: None,
+        machine: None,
+        question: None,
+        field: None,
+        text: String::new(),
+        open: Vec::new(),
+    };
+    let outcome = reader.run(retain);
+    let mut problems = reader.problems;
+    if let Err(error) = outcome {
+        match error {
+            Error::Invalid(xml_problems) => problems.extend(xml_problems),
+            other => return Err(other),
+        }
+    }
+    if problems.is_empty() {
+        Ok(reader.document)
+    } else {
+        problems.sort_by_key(|p| p.line.unwrap_or(0));
+        problems.dedup();
+        Err(Error::Invalid(problems))
+    }
+}
+
+fn clamp(line: u64) -> u32 {
+    u32::try_from(line).unwrap_or(u32::MAX)
+}
+
+impl NativeReader<'_, '_> {
+    fn problem(&mut self, line: u64, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.origin.to_string(),
+            line: Some(line),
+            message: message.into(),
+        });
+    }
+
+    fn run(&mut self, retain: &dyn Fn(&Environment) -> bool) -> Result<()> {
+        while let Some(node) = self.xml.next_node()? {
+            match node {
+                Node::Start {
+                    local_name,
+                    namespace,
+                    empty,
+                    line,
+                } => {
+                    if self.open.is_empty() && namespace.as_deref() != Some(NAMESPACE) {
+                        self.problem(
+                            line,
+                            format!(
+                                "the root element is not in the confpack namespace {NAMESPACE} \
+                                 (found {{{}}}{local_name})",
+                                namespace.unwrap_or_default()
+                            ),
+                        );
+                        return Ok(());
+                    }
+                    let ours = namespace.as_deref() == Some(NAMESPACE);
+                    let name = if ours { local_name } else { String::new() };
+                    if ours {
+                        self.start(&name, line);
+                    }
+                    if empty {
+                        self.end(&name, retain);
+                    } else {
+                        self.open.push(name);
+                    }
+                }
+                Node::End => {
+                    let name = self.open.pop().unwrap_or_default();
+                    self.end(&name, retain);
+                }
+                Node::Text(text) => {
+                    if self.field.is_some() {
+                        self.text.push_str(&text);
+                    }
+                }
+                Node::Other => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, name: &str, line: u64) {
+        self.text.clear();
+        match name {
+            "environments" => {
+                if let Some(version) = self.xml.attribute("version")
+                    && version != "1"
+                {
+                    self.problem(
+                        line,
+                        format!("document version {version} is not supported; this confpack reads version 1"),
+                    );
+                }
+            }
+            "template" => self.start_template(line),
+            "description" => self.field = Some(Field::Description),
+            "extended" => self.field = Some(Field::Extended),
+            "choices" => {
+                if let Some(pending) = self.template.as_mut() {
+                    pending.choices_seen = true;
+                }
+            }
+            "choice" => self.field = Some(Field::Choice),
+            "default" => self.field = Some(Field::Default),
+            "expression" => self.field = Some(Field::Expression),
+            "environment" => {
+                let context = self.xml.attribute("context").unwrap_or_default();
+                self.environment = Some(Environment {
+                    context,
+                    values: Vec::new(),
+                    machines: Vec::new(),
+                    line,
+                });
+            }
+            "machine" => self.start_machine(line),
+            "question" => {
+                let key = self.xml.attribute("key").unwrap_or_default();
+                let template = self.document.template_index(&key).map(|i| i as u32);
+                if template.is_none() {
+                    self.problem(
+                        line,
+                        format!("question {key} has no template; add a <template key=\"{key}\"> or fix the key"),
+                    );
+                }
+                self.question = Some(PendingQuestion {
+                    template,
+                    key,
+                    line,
+                });
+                self.field = Some(Field::Question);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_template(&mut self, line: u64) {
+        let key = self.xml.attribute("key").unwrap_or_default();
+        let question_type = self
+            .xml
+            .attribute("type")
+            .unwrap_or_default()
+            .parse::<QuestionType>();
+        let priority = self
+            .xml
+            .attribute("priority")
+            .map(|p| p.parse::<Priority>())
+            .unwrap_or(Ok(Priority::Medium));
+        let source = self
+            .xml
+            .attribute("source")
+            .map(|s| s.parse::<Source>())
+            .unwrap_or(Ok(Source::Configured));
+        let question_type = question_type.unwrap_or_else(|message| {
+            self.problem(line, format!("template {key}: {message}"));
+            QuestionType::String
+        });
+        let priority = priority.unwrap_or_else(|message| {
+            self.problem(line, format!("template {key}: {message}"));
+            Priority::Medium
+        });
+        let source = match source {
+            Ok(Source::Default) => {
+                self.problem(
+                    line,
+                    format!("template {key}: source must be configured, derived or user"),
+                );
+                Source::Configured
+            }
+            Ok(source) => source,
+            Err(message) => {
+                self.problem(line, format!("template {key}: {message}"));
+                Source::Configured
+            }
+        };
+        self.template = Some(PendingTemplate {
+            template: Template {
+                key,
+                question_type,
+                priority,
+                source,
+                description: String::new(),
+                extended: String::new(),
+                choices: Vec::new(),
+                default: None,
+                expression: None,
+                line,
+            },
+            choices_seen: false,
+        });
+    }
+
+    fn start_machine(&mut self, line: u64) {
+        let ip_text = self.xml.attribute("ip").unwrap_or_default().trim().to_string();
+        let hostname = self
+            .xml
+            .attribute("hostname")
+            .map(|h| h.trim().trim_end_matches('.').to_string())
+            .filter(|h| !h.is_empty());
+        let ip = if ip_text.is_empty() {
+            None
+        } else {
+            match ip_text.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    self.problem(line, format!("machine ip `{ip_text}` is not an IPv4 or IPv6 address"));
+                    None
+                }
+            }
+        };
+        if ip_text.is_empty() && hostname.is_none() {
+            self.problem(line, "a machine needs an ip or a hostname attribute");
+        }
+        self.machine = Some(Machine {
+            ip_text,
+            ip,
+            hostname,
+            values: Vec::new(),
+            line,
+        });
+    }
+
+    fn end(&mut self, name: &str, retain: &dyn Fn(&Environment) -> bool) {
+        let text = std::mem::take(&mut self.text);
+        if let Some(field) = self.field.take() {
+            if field == Field::Question {
+                return self.end_question(text);
+            }
+            if let Some(pending) = self.template.as_mut() {
+                let template = &mut pending.template;
+                match field {
+                    Field::Description => template.description = text.trim().to_string(),
+                    Field::Extended => template.extended = dedent(&text),
+                    Field::Choice => template.choices.push(text.trim().to_string()),
+                    Field::Default => template.default = Some(text),
+                    Field::Expression => template.expression = Some(text.trim().to_string()),
+                    Field::Question => {}
+                }
+            }
+            return;
+        }
+        match name {
+            "template" => {
+                if let Some(pending) = self.template.take() {
+                    self.end_template(pending);
+                }
+            }
+            "machine" => {
+                if let (Some(machine), Some(environment)) =
+                    (self.machine.take(), self.environment.as_mut())
+                {
+                    environment.machines.push(machine);
+                }
+            }
+            "environment" => {
+                if let Some(environment) = self.environment.take() {
+                    self.end_environment(environment, retain);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn end_question(&mut self, value: String) {
+        let Some(question) = self.question.take() else {
+            return;
+        };
+        let Some(index) = question.template else {
+            return;
+        };
+        let template = &self.document.templates[index as usize];
+        let key = &question.key;
+        let message = if template.source == Source::Derived {
+            Some(format!(
+                "question {key} is derived (its value is computed from its expression); \
+                 remove this value or change the template's source"
+            ))
+        } else if template.question_type.is_display_only() {
+            Some(format!(
+                "question {key} is a {} and takes no value",
+                template.question_type
+            ))
+        } else {
+            template
+                .question_type
+                .check(&value, &template.choices)
+                .err()
+                .map(|m| format!("question {key}: {m}"))
+        };
+        if let Some(message) = message {
+            self.problem(question.line, message);
+        }
+        let configured = ConfiguredValue {
+            template: index,
+            line: clamp(question.line),
+            value,
+        };
+        if let Some(machine) = self.machine.as_mut() {
+            machine.values.push(configured);
+        } else if let Some(environment) = self.environment.as_mut() {
+            environment.values.push(configured);
+        }
+    }
+
+    fn end_template(&mut self, pending: PendingTemplate) {
+        let template = pending.template;
+        let key = template.key.clone();
+        let line = template.line;
+        let kind = template.question_type;
+        if kind.has_choices() && template.choices.is_empty() {
+            self.problem(line, format!("template {key}: a {kind} needs <choices>"));
+        }
+        if !kind.has_choices() && pending.choices_seen {
+            self.problem(line, format!("template {key}: <choices> only apply to select and multiselect"));
+        }
+        if let Some(default) = &template.default {
+            if kind.is_display_only() {
+                self.problem(line, format!("template {key}: a {kind} takes no default"));
+            } else if let Err(message) = kind.check(default, &template.choices) {
+                self.problem(line, format!("template {key}: default {message}"));
+            }
+        }
+        match (&template.source, &template.expression) {
+            (Source::Derived, None) => self.problem(
+                line,
+                format!("template {key}: a derived template needs an <expression>"),
+            ),
+            (Source::Derived, Some(expression)) => {
+                if let Err(message) = crate::derive::check_expression(expression) {
+                    self.problem(line, format!("template {key}: expression does not parse: {message}"));
+                }
+                if kind.is_display_only() {
+                    self.problem(line, format!("template {key}: a {kind} cannot be derived"));
+                }
+            }
+            (_, Some(_)) => self.problem(
+                line,
+                format!("template {key}: only derived templates take an <expression>"),
+            ),
+            (_, None) => {}
+        }
+        if !self.document.add_template(template) {
+            self.problem(line, format!("template {key} is defined twice"));
+        }
+    }
+
+    fn end_environment(&mut self, environment: Environment, retain: &dyn Fn(&Environment) -> bool) {
+        if self.document.contexts.contains(&environment.context) {
+            let message = format!("environment {} is defined twice", environment.context);
+            self.problem(environment.line, message);
+        }
+        self.document.contexts.push(environment.context.clone());
+        for machine in &environment.machines {
+            self.document.machines.push(MachineSummary {
+                context: environment.context.clone(),
+                label: machine.label(),
+            });
+        }
+        if retain(&environment) {
+            self.document.environments.push(environment);
+        }
+    }
+}
+
+/// Removes the indentation a multi-line text element picks up from the
+/// surrounding XML, keeping blank lines as paragraph breaks.
+fn dedent(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    lines
+        .iter()
+        .map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedent_keeps_paragraphs() {
+        let text = "\n      First line\n      second\n\n      Next paragraph\n    ";
+        assert_eq!(dedent(text), "First line\nsecond\n\nNext paragraph");
+    }
+}

@@ -1,0 +1,162 @@
+//! Errors of the confpack library.
+//!
+//! Every variant carries where the problem is (a file and line, a question
+//! key, a package, a URL) and, where it helps, what to do about it, so the
+//! binary can print `{:#}` and the user knows the next step. Each error also
+//! maps to a documented process exit code (see [`ExitCode`]).
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One problem found in a document, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// File (or URL) the problem is in.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<u64>,
+    /// What is wrong, and where useful what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Exit codes of the `confpack` binary; part of the public interface
+/// (postinst scripts test them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything worked.
+    Success = 0,
+    /// A general error: bad input, I/O, a failing hook.
+    Failure = 1,
+    /// The command line was wrong (clap's own code).
+    Usage = 2,
+    /// Noninteractive run, but some questions have no usable value.
+    Unanswered = 3,
+    /// Another confpack process holds the answer database.
+    Locked = 4,
+    /// The user cancelled an interactive run; nothing was saved.
+    Cancelled = 5,
+    /// The environment document is unusable (online and local copy).
+    NoDocument = 6,
+}
+
+/// Everything that can go wrong in confpack.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{}", format_problems(.0))]
+    Invalid(Vec<Problem>),
+
+    #[error("{url}: {reason}")]
+    Fetch { url: String, reason: String },
+
+    #[error(
+        "no usable environment document: {}\nfix the local copy or the server, then run again; nothing was changed",
+        .reasons.join("; ")
+    )]
+    NoDocument { reasons: Vec<String> },
+
+    #[error("{0}")]
+    Selection(String),
+
+    #[error(
+        "another confpack process holds the answer database {path} (waited {waited_ms} ms); \
+         run again when it has finished, or raise --lock-timeout"
+    )]
+    Locked { path: PathBuf, waited_ms: u64 },
+
+    #[error("answer database {path}: {reason}")]
+    Store { path: PathBuf, reason: String },
+
+    #[error("question {key}: {message}")]
+    Question { key: String, message: String },
+
+    #[error("derived values: {0}")]
+    Derive(String),
+
+    #[error(
+        "{} question(s) need an answer but the frontend is noninteractive:\n{}\n\
+         hint: preseed them with `confpack set KEY VALUE` (or `confpack set KEY -` to read a secret \
+         from stdin), or run `confpack configure` on a terminal",
+        .keys.len(),
+        .keys.iter().map(|k| format!("  {k}")).collect::<Vec<_>>().join("\n")
+    )]
+    Unanswered { keys: Vec<String> },
+
+    #[error("cancelled by the user; nothing was saved")]
+    Cancelled,
+
+    #[error("template {path}: {message}")]
+    Template { path: PathBuf, message: String },
+
+    #[error("package {package}: {message}")]
+    Package { package: String, message: String },
+
+    #[error("hook {hook} of package {package}: {message}")]
+    Hook {
+        package: String,
+        hook: String,
+        message: String,
+    },
+
+    #[error("no answer stored for {key}")]
+    NoAnswer { key: String },
+
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn format_problems(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A single problem at a file and line.
+    pub fn at(file: impl Into<String>, line: Option<u64>, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![Problem {
+            file: file.into(),
+            line,
+            message: message.into(),
+        }])
+    }
+
+    /// The process exit code this error maps to.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Unanswered { .. } => ExitCode::Unanswered,
+            Error::Locked { .. } => ExitCode::Locked,
+            Error::Cancelled => ExitCode::Cancelled,
+            Error::NoDocument { .. } => ExitCode::NoDocument,
+            Error::Usage(_) => ExitCode::Usage,
+            _ => ExitCode::Failure,
+        }
+    }
+}
