@@ -247,6 +247,10 @@ impl Answers {
         let mut state = self.state();
         state.in_progress.pop();
         let value = match result {
+            Ok(_) if state.error.is_some() => {
+                let message = state.error.clone().unwrap_or_default();
+                return Err(Error::Derive(message));
+            }
             Ok(value) => value,
             Err(error) => {
                 let message = match state.error.take() {

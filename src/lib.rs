@@ -13,3 +13,5 @@ pub mod env;
 pub mod error;
 
 pub use error::{Error, ExitCode, Result};
+pub mod merge;
+pub mod store;

@@ -1,0 +1,643 @@
+//! The merge engine: the document's values and the stored answers become a
+//! plan saying, per question, what is set silently and what is asked, and
+//! why. Pure: no I/O, table-tested below.
+//!
+//! The rules (seed 003):
+//! - configured (and derived) templates: the document's value overwrites a
+//!   stored configured/default/derived value; a stored *user* value that
+//!   differs is a conflict, asked with the user's value as default; a stored
+//!   user value equal to the document's drops the user flag.
+//! - user templates: asked when there is no seen answer; the document's
+//!   value (or the template default) is the default.
+//! - `force`: everything is asked, defaults = the current values.
+//! - priority: a question below the threshold that has a usable default is
+//!   not shown; its default is taken.
+
+use std::collections::BTreeMap;
+
+use crate::env::model::{Priority, QuestionType, Source, Template};
+use crate::store::StoredAnswer;
+
+/// Why a question is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The document says `document`, the user entered `user` earlier.
+    Conflict { document: String, user: String },
+    /// `--force-questions`.
+    Forced,
+    /// No value anywhere (or a user question never answered).
+    Unanswered,
+    /// A stored value nobody has confirmed yet (preseeded with seen=false),
+    /// or a note not shown yet.
+    NotSeen,
+}
+
+impl Reason {
+    pub fn describe(&self) -> String {
+        match self {
+            Reason::Conflict { .. } => "conflict: the document and your earlier answer differ".into(),
+            Reason::Forced => "forced".into(),
+            Reason::Unanswered => "needs an answer".into(),
+            Reason::NotSeen => "not confirmed yet".into(),
+        }
+    }
+}
+
+/// What happens to one question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The stored answer stays exactly as it is.
+    Keep,
+    /// Set silently.
+    Set { value: Option<String>, source: Source },
+    /// Ask; `default` is what a noninteractive run (or Enter) takes.
+    Ask {
+        reason: Reason,
+        default: Option<String>,
+    },
+}
+
+/// One question of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub key: String,
+    pub action: Action,
+    /// Asked in principle, but below the priority threshold with a usable
+    /// default: taken silently.
+    pub hidden: bool,
+}
+
+impl Planned {
+    /// Whether a frontend must show this question.
+    pub fn shown(&self) -> bool {
+        matches!(self.action, Action::Ask { .. }) && !self.hidden
+    }
+}
+
+/// Settings that shape the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub force: bool,
+    pub priority: Priority,
+}
+
+/// Decides one question. `document` is the document's value for the
+/// selected machine (or the computed value of a derived question).
+pub fn decide(
+    template: &Template,
+    document: Option<&str>,
+    stored: Option<&StoredAnswer>,
+    settings: Settings,
+) -> Planned {
+    let action = decide_action(template, document, stored, settings.force);
+    let hidden = match &action {
+        Action::Ask { reason, default } => {
+            template.priority < settings.priority
+                && reason != &Reason::Forced
+                && (default.is_some() || template.question_type.is_display_only())
+        }
+        _ => false,
+    };
+    Planned {
+        key: template.key.clone(),
+        action,
+        hidden,
+    }
+}
+
+fn decide_action(
+    template: &Template,
+    document: Option<&str>,
+    stored: Option<&StoredAnswer>,
+    force: bool,
+) -> Action {
+    let stored_value = stored.and_then(|s| s.value.as_deref());
+    if template.question_type.is_display_only() {
+        return if force {
+            Action::Ask {
+                reason: Reason::Forced,
+                default: None,
+            }
+        } else if stored.is_some_and(|s| s.seen) {
+            Action::Keep
+        } else {
+            Action::Ask {
+                reason: Reason::NotSeen,
+                default: None,
+            }
+        };
+    }
+    let unforced = match template.source {
+        Source::User => match stored {
+            Some(answer) if answer.value.is_some() && answer.seen => Action::Keep,
+            Some(answer) if answer.value.is_some() => Action::Ask {
+                reason: Reason::NotSeen,
+                default: answer.value.clone(),
+            },
+            _ => Action::Ask {
+                reason: Reason::Unanswered,
+                default: document
+                    .map(str::to_string)
+                    .or_else(|| template.default.clone()),
+            },
+        },
+        Source::Configured | Source::Derived | Source::Default => {
+            let document_source = if template.source == Source::Derived {
+                Source::Derived
+            } else {
+                Source::Configured
+            };
+            match (document, stored) {
+                (Some(doc), Some(answer)) if answer.source == Source::User => {
+                    if stored_value == Some(doc) {
+                        Action::Set {
+                            value: Some(doc.to_string()),
+                            source: document_source,
+                        }
+                    } else {
+                        Action::Ask {
+                            reason: Reason::Conflict {
+                                document: doc.to_string(),
+                                user: stored_value.unwrap_or_default().to_string(),
+                            },
+                            default: answer.value.clone(),
+                        }
+                    }
+                }
+                (Some(doc), Some(answer))
+                    if stored_value == Some(doc) && answer.source == document_source =>
+                {
+                    Action::Keep
+                }
+                (Some(doc), _) => Action::Set {
+                    value: Some(doc.to_string()),
+                    source: document_source,
+                },
+                // The document gives no value.
+                (None, Some(answer)) if answer.source == Source::User => Action::Keep,
+                (None, stored) => match (&template.default, stored) {
+                    (Some(default), Some(answer))
+                        if stored_value == Some(default.as_str())
+                            && answer.source == Source::Default =>
+                    {
+                        Action::Keep
+                    }
+                    (Some(default), _) => Action::Set {
+                        value: Some(default.clone()),
+                        source: Source::Default,
+                    },
+                    (None, Some(answer)) if answer.value.is_some() => Action::Keep,
+                    (None, _) => Action::Ask {
+                        reason: Reason::Unanswered,
+                        default: None,
+                    },
+                },
+            }
+        }
+    };
+    if !force {
+        return unforced;
+    }
+    let current = match &unforced {
+        Action::Keep => stored.and_then(|s| s.value.clone()),
+        Action::Set { value, .. } => value.clone(),
+        Action::Ask { default, .. } => default.clone(),
+    };
+    Action::Ask {
+        reason: match unforced {
+            Action::Ask {
+                reason: reason @ Reason::Conflict { .. },
+                ..
+            } => reason,
+            _ => Reason::Forced,
+        },
+        default: current,
+    }
+}
+
+/// The value a question will have if nobody answers it (used as the input
+/// of derived expressions before the frontend runs, and by noninteractive
+/// runs).
+pub fn provisional_value(planned: &Planned, stored: Option<&StoredAnswer>) -> Option<String> {
+    match &planned.action {
+        Action::Keep => stored.and_then(|s| s.value.clone()),
+        Action::Set { value, .. } => value.clone(),
+        Action::Ask { default, .. } => default.clone(),
+    }
+}
+
+/// The record to store for a question after the run. `answer` is what the
+/// frontend returned for a shown question (`None` when it was not shown or
+/// the frontend kept the default). Returns `None` when nothing changes.
+pub fn resolve(
+    template: &Template,
+    planned: &Planned,
+    document: Option<&str>,
+    stored: Option<&StoredAnswer>,
+    answer: Option<&str>,
+    package: Option<&str>,
+) -> Option<StoredAnswer> {
+    let base = |value: Option<String>, source: Source, seen: bool| {
+        let mut owners = stored.map(|s| s.owners.clone()).unwrap_or_default();
+        if let Some(package) = package {
+            owners.insert(package.to_string());
+        }
+        StoredAnswer {
+            value,
+            source,
+            seen,
+            owners,
+            question_type: template.question_type,
+            secret: template.question_type.is_secret(),
+        }
+    };
+    let next = match (&planned.action, answer) {
+        (Action::Ask { .. }, Some(_)) if template.question_type.is_display_only() => {
+            base(None, Source::User, true)
+        }
+        (Action::Ask { .. }, Some(answer)) => {
+            // An answer equal to the document's value hands authority back
+            // to the document.
+            let source = if template.source != Source::User && document == Some(answer) {
+                if template.source == Source::Derived {
+                    Source::Derived
+                } else {
+                    Source::Configured
+                }
+            } else {
+                Source::User
+            };
+            base(Some(answer.to_string()), source, true)
+        }
+        (Action::Keep, _) => match stored {
+            Some(stored) => {
+                let mut kept = stored.clone();
+                if let Some(package) = package {
+                    kept.owners.insert(package.to_string());
+                }
+                kept.question_type = template.question_type;
+                kept.secret = template.question_type.is_secret();
+                kept
+            }
+            None => return None,
+        },
+        (Action::Set { value, source }, _) => {
+            base(value.clone(), *source, stored.is_some_and(|s| s.seen))
+        }
+        (Action::Ask { default, .. }, None) => {
+            // Not shown (noninteractive, or hidden by priority): the default
+            // is taken. When it is what is stored (a conflict defaults to
+            // the user's value), the stored answer stays: never lose one.
+            match stored {
+                Some(kept) if kept.value == *default => {
+                    let mut kept = kept.clone();
+                    if let Some(package) = package {
+                        kept.owners.insert(package.to_string());
+                    }
+                    kept
+                }
+                _ => {
+                    let source = if template.question_type.is_display_only() {
+                        Source::User
+                    } else if document.is_some() && default.as_deref() == document {
+                        if template.source == Source::Derived {
+                            Source::Derived
+                        } else {
+                            Source::Configured
+                        }
+                    } else {
+                        Source::Default
+                    };
+                    base(default.clone(), source, false)
+                }
+            }
+        }
+    };
+    if stored == Some(&next) { None } else { Some(next) }
+}
+
+/// Questions of the plan by key, for lookups.
+pub fn by_key(plan: &[Planned]) -> BTreeMap<&str, &Planned> {
+    plan.iter().map(|p| (p.key.as_str(), p)).collect()
+}
+
+/// Whether a question of this type needs a value to be usable.
+pub fn needs_value(question_type: QuestionType) -> bool {
+    !question_type.is_display_only()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn template(source: Source, default: Option<&str>) -> Template {
+        Template {
+            key: "pkg/q".into(),
+            question_type: QuestionType::String,
+            priority: Priority::High,
+            source,
+            description: "Q".into(),
+            extended: String::new(),
+            choices: vec![],
+            default: default.map(str::to_string),
+            expression: None,
+            line: 1,
+        }
+    }
+
+    fn stored(value: &str, source: Source, seen: bool) -> StoredAnswer {
+        StoredAnswer {
+            value: Some(value.into()),
+            source,
+            seen,
+            owners: BTreeSet::new(),
+            question_type: QuestionType::String,
+            secret: false,
+        }
+    }
+
+    const NORMAL: Settings = Settings {
+        force: false,
+        priority: Priority::High,
+    };
+    const FORCED: Settings = Settings {
+        force: true,
+        priority: Priority::Low,
+    };
+
+    fn action(t: &Template, doc: Option<&str>, s: Option<&StoredAnswer>) -> Action {
+        decide(t, doc, s, NORMAL).action
+    }
+
+    #[test]
+    fn configured_document_value_is_set_when_nothing_is_stored() {
+        let t = template(Source::Configured, None);
+        assert_eq!(
+            action(&t, Some("a"), None),
+            Action::Set {
+                value: Some("a".into()),
+                source: Source::Configured
+            }
+        );
+    }
+
+    #[test]
+    fn configured_document_value_overwrites_a_stored_configured_value() {
+        let t = template(Source::Configured, None);
+        let s = stored("old", Source::Configured, false);
+        assert_eq!(
+            action(&t, Some("new"), Some(&s)),
+            Action::Set {
+                value: Some("new".into()),
+                source: Source::Configured
+            }
+        );
+    }
+
+    #[test]
+    fn configured_document_value_overwrites_a_stored_default_value() {
+        let t = template(Source::Configured, Some("d"));
+        let s = stored("d", Source::Default, false);
+        assert!(matches!(action(&t, Some("new"), Some(&s)), Action::Set { .. }));
+    }
+
+    #[test]
+    fn unchanged_configured_value_is_kept_untouched() {
+        let t = template(Source::Configured, None);
+        let s = stored("a", Source::Configured, false);
+        assert_eq!(action(&t, Some("a"), Some(&s)), Action::Keep);
+    }
+
+    #[test]
+    fn user_value_different_from_document_is_a_conflict_defaulting_to_the_user_value() {
+        let t = template(Source::Configured, None);
+        let s = stored("mine", Source::User, true);
+        assert_eq!(
+            action(&t, Some("doc"), Some(&s)),
+            Action::Ask {
+                reason: Reason::Conflict {
+                    document: "doc".into(),
+                    user: "mine".into()
+                },
+                default: Some("mine".into())
+            }
+        );
+    }
+
+    #[test]
+    fn user_value_equal_to_configured_drops_user_flag() {
+        let t = template(Source::Configured, None);
+        let s = stored("same", Source::User, true);
+        let planned = decide(&t, Some("same"), Some(&s), NORMAL);
+        assert_eq!(
+            planned.action,
+            Action::Set {
+                value: Some("same".into()),
+                source: Source::Configured
+            }
+        );
+        let next = resolve(&t, &planned, Some("same"), Some(&s), None, None).expect("changes");
+        assert_eq!(next.source, Source::Configured);
+        assert!(next.seen, "the user did see it");
+    }
+
+    #[test]
+    fn user_template_without_stored_answer_is_asked_with_document_value_as_default() {
+        let t = template(Source::User, Some("tdefault"));
+        assert_eq!(
+            action(&t, Some("docvalue"), None),
+            Action::Ask {
+                reason: Reason::Unanswered,
+                default: Some("docvalue".into())
+            }
+        );
+        assert_eq!(
+            action(&t, None, None),
+            Action::Ask {
+                reason: Reason::Unanswered,
+                default: Some("tdefault".into())
+            }
+        );
+    }
+
+    #[test]
+    fn user_template_with_a_seen_answer_is_not_asked_again() {
+        let t = template(Source::User, None);
+        let s = stored("x", Source::User, true);
+        assert_eq!(action(&t, Some("doc"), Some(&s)), Action::Keep);
+    }
+
+    #[test]
+    fn externally_preseeded_seen_value_is_not_asked() {
+        let t = template(Source::User, None);
+        let s = stored("from-ansible", Source::Configured, true);
+        assert_eq!(action(&t, None, Some(&s)), Action::Keep);
+    }
+
+    #[test]
+    fn preseeded_unseen_value_is_asked_with_it_as_default() {
+        let t = template(Source::User, None);
+        let s = stored("pre", Source::Configured, false);
+        assert_eq!(
+            action(&t, None, Some(&s)),
+            Action::Ask {
+                reason: Reason::NotSeen,
+                default: Some("pre".into())
+            }
+        );
+    }
+
+    #[test]
+    fn configured_template_without_any_value_must_be_answered() {
+        let t = template(Source::Configured, None);
+        assert_eq!(
+            action(&t, None, None),
+            Action::Ask {
+                reason: Reason::Unanswered,
+                default: None
+            }
+        );
+    }
+
+    #[test]
+    fn template_default_is_used_when_the_document_gives_no_value() {
+        let t = template(Source::Configured, Some("d"));
+        assert_eq!(
+            action(&t, None, None),
+            Action::Set {
+                value: Some("d".into()),
+                source: Source::Default
+            }
+        );
+    }
+
+    #[test]
+    fn a_user_value_survives_the_document_dropping_its_value() {
+        let t = template(Source::Configured, Some("d"));
+        let s = stored("mine", Source::User, true);
+        assert_eq!(action(&t, None, Some(&s)), Action::Keep);
+    }
+
+    #[test]
+    fn force_asks_everything_with_current_values_as_defaults() {
+        let t = template(Source::Configured, None);
+        let s = stored("a", Source::Configured, false);
+        assert_eq!(
+            decide(&t, Some("a"), Some(&s), FORCED).action,
+            Action::Ask {
+                reason: Reason::Forced,
+                default: Some("a".into())
+            }
+        );
+        let t = template(Source::Configured, None);
+        assert_eq!(
+            decide(&t, Some("new"), Some(&s), FORCED).action,
+            Action::Ask {
+                reason: Reason::Forced,
+                default: Some("new".into())
+            }
+        );
+    }
+
+    #[test]
+    fn force_keeps_the_conflict_reason_visible() {
+        let t = template(Source::Configured, None);
+        let s = stored("mine", Source::User, true);
+        assert!(matches!(
+            decide(&t, Some("doc"), Some(&s), FORCED).action,
+            Action::Ask {
+                reason: Reason::Conflict { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_users_answer_always_wins_and_is_marked_user() {
+        let t = template(Source::Configured, None);
+        let s = stored("a", Source::Configured, false);
+        let planned = decide(&t, Some("a"), Some(&s), FORCED);
+        let next = resolve(&t, &planned, Some("a"), Some(&s), Some("b"), None).expect("change");
+        assert_eq!(next.value.as_deref(), Some("b"));
+        assert_eq!(next.source, Source::User);
+        assert!(next.seen);
+    }
+
+    #[test]
+    fn low_priority_question_with_a_default_is_hidden() {
+        let mut t = template(Source::User, Some("d"));
+        t.priority = Priority::Low;
+        let planned = decide(&t, None, None, NORMAL);
+        assert!(planned.hidden);
+        assert!(!planned.shown());
+        let next = resolve(&t, &planned, None, None, None, None).expect("set");
+        assert_eq!(next.value.as_deref(), Some("d"));
+        assert_eq!(next.source, Source::Default);
+    }
+
+    #[test]
+    fn low_priority_question_without_a_usable_value_is_still_shown() {
+        let mut t = template(Source::User, None);
+        t.priority = Priority::Low;
+        assert!(decide(&t, None, None, NORMAL).shown());
+    }
+
+    #[test]
+    fn a_hidden_conflict_keeps_the_users_value() {
+        let mut t = template(Source::Configured, None);
+        t.priority = Priority::Low;
+        let s = stored("mine", Source::User, true);
+        let planned = decide(&t, Some("doc"), Some(&s), NORMAL);
+        assert!(planned.hidden);
+        assert_eq!(resolve(&t, &planned, Some("doc"), Some(&s), None, None), None);
+    }
+
+    #[test]
+    fn resolving_an_unchanged_question_changes_nothing() {
+        let t = template(Source::Configured, None);
+        let s = stored("a", Source::Configured, false);
+        let planned = decide(&t, Some("a"), Some(&s), NORMAL);
+        assert_eq!(resolve(&t, &planned, Some("a"), Some(&s), None, None), None);
+    }
+
+    #[test]
+    fn resolving_records_the_owning_package() {
+        let t = template(Source::Configured, None);
+        let planned = decide(&t, Some("a"), None, NORMAL);
+        let next = resolve(&t, &planned, Some("a"), None, None, Some("webshop")).expect("set");
+        assert!(next.owners.contains("webshop"));
+    }
+
+    #[test]
+    fn derived_values_follow_configured_rules_with_derived_source() {
+        let t = template(Source::Derived, None);
+        let s = stored("old", Source::Derived, false);
+        assert_eq!(
+            action(&t, Some("new"), Some(&s)),
+            Action::Set {
+                value: Some("new".into()),
+                source: Source::Derived
+            }
+        );
+        let s = stored("override", Source::User, true);
+        assert!(matches!(
+            action(&t, Some("new"), Some(&s)),
+            Action::Ask {
+                reason: Reason::Conflict { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_unseen_note_is_shown_once() {
+        let mut t = template(Source::User, None);
+        t.question_type = QuestionType::Note;
+        assert!(decide(&t, None, None, NORMAL).shown());
+        let mut s = stored("", Source::User, true);
+        s.value = None;
+        assert_eq!(action(&t, None, Some(&s)), Action::Keep);
+    }
+}

@@ -1,0 +1,345 @@
+//! The answer store: one sled database holding every answer with its
+//! source and seen flag, plus what configure needs to remember (the chosen
+//! environment, the files it rendered per package, hook input stamps).
+//!
+//! Why a single tree with prefixed keys: sled applies a batch to one tree
+//! atomically, so a configure run's changes land all together or not at
+//! all, even under `kill -9`. The database directory is 0700 because it
+//! holds secrets. sled locks the database with an OS file lock; a second
+//! process gets `WouldBlock`, which becomes a bounded wait and then
+//! [`Error::Locked`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::model::{QuestionType, Source};
+use crate::error::{Error, Result};
+
+const ANSWER: &str = "answer/";
+const META: &str = "meta/";
+const FILES: &str = "files/";
+const HOOK: &str = "hook/";
+
+/// One stored answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAnswer {
+    /// `None` for display-only questions (notes), which carry no value.
+    pub value: Option<String>,
+    pub source: Source,
+    /// Whether a person has seen (or an external tool has confirmed) it.
+    pub seen: bool,
+    /// Packages that use this question; purge forgets it when none is left.
+    #[serde(default)]
+    pub owners: BTreeSet<String>,
+    #[serde(rename = "type")]
+    pub question_type: QuestionType,
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// A file rendered by configure, remembered so remove can delete it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderedFile {
+    /// Target path, absolute as seen on the installed system (without root).
+    pub path: PathBuf,
+    /// Template it was rendered from, relative to the package's templates dir.
+    pub template: PathBuf,
+    /// sha256 of the content written.
+    pub sha256: String,
+}
+
+/// Changes to apply together.
+#[derive(Debug, Default)]
+pub struct Batch {
+    ops: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn put<T: Serialize>(&mut self, key: String, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value).map_err(|e| Error::Store {
+            path: PathBuf::new(),
+            reason: format!("cannot encode {key}: {e}"),
+        })?;
+        self.ops.push((key, Some(bytes)));
+        Ok(())
+    }
+
+    pub fn set_answer(&mut self, key: &str, answer: &StoredAnswer) -> Result<()> {
+        self.put(format!("{ANSWER}{key}"), answer)
+    }
+
+    pub fn remove_answer(&mut self, key: &str) {
+        self.ops.push((format!("{ANSWER}{key}"), None));
+    }
+
+    pub fn set_meta(&mut self, name: &str, value: &str) -> Result<()> {
+        self.put(format!("{META}{name}"), &value)
+    }
+
+    pub fn set_files(&mut self, package: &str, files: &[RenderedFile]) -> Result<()> {
+        if files.is_empty() {
+            self.ops.push((format!("{FILES}{package}"), None));
+            Ok(())
+        } else {
+            self.put(format!("{FILES}{package}"), &files)
+        }
+    }
+
+    pub fn set_hook_stamp(&mut self, package: &str, hook: &str, stamp: &str) -> Result<()> {
+        self.put(format!("{HOOK}{package}/{hook}"), &stamp)
+    }
+
+    pub fn remove_hook_stamp(&mut self, package: &str, hook: &str) {
+        self.ops.push((format!("{HOOK}{package}/{hook}"), None));
+    }
+}
+
+/// An open answer database.
+pub struct Store {
+    db: sled::Db,
+    tree_path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.tree_path).finish()
+    }
+}
+
+fn is_lock_error(error: &sled::Error) -> bool {
+    match error {
+        // sled wraps the flock failure in a new io::Error whose message
+        // carries the original WouldBlock.
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Opens (creating) the database at `path`, waiting up to `lock_timeout`
+    /// for another confpack process to release it.
+    pub fn open(path: &Path, lock_timeout: Duration) -> Result<Store> {
+        create_private_dir(path)?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => {
+                    return Ok(Store {
+                        db,
+                        tree_path: path.to_path_buf(),
+                    });
+                }
+                Err(error) if is_lock_error(&error) => {
+                    let waited = started.elapsed();
+                    if waited >= lock_timeout {
+                        return Err(Error::Locked {
+                            path: path.to_path_buf(),
+                            waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                        });
+                    }
+                    std::thread::sleep(pause.min(lock_timeout.saturating_sub(waited)));
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                Err(error) => {
+                    return Err(Error::Store {
+                        path: path.to_path_buf(),
+                        reason: store_reason(&error),
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.tree_path
+    }
+
+    fn error(&self, error: impl std::fmt::Display) -> Error {
+        Error::Store {
+            path: self.tree_path.clone(),
+            reason: error.to_string(),
+        }
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>> {
+        match self.db.get(key.as_bytes()).map_err(|e| self.error(e))? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| self.error(format!("record {key} is corrupt: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    pub fn answer(&self, key: &str) -> Result<Option<StoredAnswer>> {
+        self.get(&format!("{ANSWER}{key}"))
+    }
+
+    /// Every stored answer, by key.
+    pub fn answers(&self) -> Result<BTreeMap<String, StoredAnswer>> {
+        let mut out = BTreeMap::new();
+        for item in self.db.scan_prefix(ANSWER.as_bytes()) {
+            let (key, bytes) = item.map_err(|e| self.error(e))?;
+            let key = String::from_utf8_lossy(&key[ANSWER.len()..]).into_owned();
+            let answer: StoredAnswer = serde_json::from_slice(&bytes)
+                .map_err(|e| self.error(format!("record {ANSWER}{key} is corrupt: {e}")))?;
+            out.insert(key, answer);
+        }
+        Ok(out)
+    }
+
+    pub fn meta(&self, name: &str) -> Result<Option<String>> {
+        self.get(&format!("{META}{name}"))
+    }
+
+    pub fn files(&self, package: &str) -> Result<Vec<RenderedFile>> {
+        Ok(self.get(&format!("{FILES}{package}"))?.unwrap_or_default())
+    }
+
+    pub fn hook_stamp(&self, package: &str, hook: &str) -> Result<Option<String>> {
+        self.get(&format!("{HOOK}{package}/{hook}"))
+    }
+
+    /// Hook stamps of a package, by hook name.
+    pub fn hook_stamps(&self, package: &str) -> Result<BTreeMap<String, String>> {
+        let prefix = format!("{HOOK}{package}/");
+        let mut out = BTreeMap::new();
+        for item in self.db.scan_prefix(prefix.as_bytes()) {
+            let (key, bytes) = item.map_err(|e| self.error(e))?;
+            let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            let stamp: String = serde_json::from_slice(&bytes)
+                .map_err(|e| self.error(format!("hook stamp {name} is corrupt: {e}")))?;
+            out.insert(name, stamp);
+        }
+        Ok(out)
+    }
+
+    /// Applies a batch atomically and makes it durable before returning.
+    pub fn commit(&self, batch: Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut sled_batch = sled::Batch::default();
+        for (key, value) in batch.ops {
+            match value {
+                Some(bytes) => sled_batch.insert(key.as_bytes(), bytes),
+                None => sled_batch.remove(key.as_bytes()),
+            }
+        }
+        self.db.apply_batch(sled_batch).map_err(|e| self.error(e))?;
+        self.db.flush().map_err(|e| self.error(e))?;
+        Ok(())
+    }
+}
+
+fn store_reason(error: &sled::Error) -> String {
+    match error {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => format!(
+            "{io}; run as root (postinsts do) or point --db at a writable directory"
+        ),
+        sled::Error::Io(io) if io.raw_os_error() == Some(28) => {
+            format!("{io}; free some disk space and run again (nothing was changed)")
+        }
+        sled::Error::Io(io) if io.raw_os_error() == Some(30) => {
+            format!("{io}; the file system is read-only (nothing was changed)")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Creates `path` (and parents) with the database directory itself 0700.
+fn create_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let metadata = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            if metadata.permissions().mode() & 0o077 != 0 {
+                // Tighten a directory created by something else; failing to
+                // is not fatal for reading (e.g. a read-only root).
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(value: &str, source: Source) -> StoredAnswer {
+        StoredAnswer {
+            value: Some(value.to_string()),
+            source,
+            seen: true,
+            owners: BTreeSet::from(["pkg".to_string()]),
+            question_type: QuestionType::String,
+            secret: false,
+        }
+    }
+
+    #[test]
+    fn a_committed_batch_is_read_back_after_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(&path, Duration::from_secs(1)).expect("open");
+            let mut batch = Batch::new();
+            batch.set_answer("pkg/a", &answer("1", Source::User)).expect("set");
+            batch.set_meta("environment", "production").expect("meta");
+            store.commit(batch).expect("commit");
+        }
+        let store = Store::open(&path, Duration::from_secs(1)).expect("reopen");
+        assert_eq!(store.answer("pkg/a").expect("get"), Some(answer("1", Source::User)));
+        assert_eq!(store.meta("environment").expect("meta").as_deref(), Some("production"));
+        assert_eq!(store.answers().expect("all").len(), 1);
+    }
+
+    #[test]
+    fn the_database_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let _store = Store::open(&path, Duration::from_secs(1)).expect("open");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_second_opener_waits_then_reports_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let _first = Store::open(&path, Duration::from_secs(1)).expect("open");
+        // sled's lock is per process; the cross-process case is covered by
+        // the integration tests. Within one process sled also refuses a
+        // second open of the same path with WouldBlock.
+        match Store::open(&path, Duration::from_millis(100)) {
+            Err(Error::Locked { waited_ms, .. }) => assert!(waited_ms >= 100),
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("second open succeeded"),
+        }
+    }
+}
