@@ -69,7 +69,9 @@ fn stored_value(key: &str, value: &Value) -> Result<String> {
     use minijinja::value::ValueKind;
     let text = match value.kind() {
         ValueKind::Undefined | ValueKind::None => {
-            return Err(Error::Derive(format!("{key}: the expression evaluated to nothing")));
+            return Err(Error::Derive(format!(
+                "{key}: the expression evaluated to nothing"
+            )));
         }
         ValueKind::Bool => (value.is_true()).to_string(),
         ValueKind::Seq | ValueKind::Iterable => {
@@ -296,7 +298,12 @@ impl Object for Answers {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.entries.keys().map(|k| Value::from(k.as_str())).collect())
+        Enumerator::Values(
+            self.entries
+                .keys()
+                .map(|k| Value::from(k.as_str()))
+                .collect(),
+        )
     }
 }
 
@@ -330,7 +337,10 @@ pub fn environment_values(
     let machines: Vec<Value> = environment.machines.iter().map(machine_value).collect();
     let machine = machine.map(machine_value).unwrap_or_default();
     let mut env_map = BTreeMap::new();
-    env_map.insert("context".to_string(), Value::from(environment.context.as_str()));
+    env_map.insert(
+        "context".to_string(),
+        Value::from(environment.context.as_str()),
+    );
     env_map.insert("machines".to_string(), Value::from(machines));
     env_map.insert("answers".to_string(), Value::from(env_values));
     (Value::from(env_map), machine)
@@ -347,7 +357,10 @@ fn configured_pair(document: &Document, template: u32, value: &str) -> (String, 
 /// The full context: `answers`, `environment`, `machine`.
 pub fn context(answers: &Arc<Answers>, environment: Value, machine: Value) -> Value {
     let mut map = BTreeMap::new();
-    map.insert("answers".to_string(), Value::from_dyn_object(answers.clone()));
+    map.insert(
+        "answers".to_string(),
+        Value::from_dyn_object(answers.clone()),
+    );
     map.insert("environment".to_string(), environment);
     map.insert("machine".to_string(), machine);
     Value::from(map)
@@ -393,7 +406,11 @@ mod tests {
         let out = derive(
             &[("p/dir", "/etc/ssl"), ("p/file", "a.pem")],
             &[
-                ("p/b.upper", QuestionType::String, "answers[\"p/a.path\"] | upper"),
+                (
+                    "p/b.upper",
+                    QuestionType::String,
+                    "answers[\"p/a.path\"] | upper",
+                ),
                 (
                     "p/a.path",
                     QuestionType::String,
@@ -418,21 +435,33 @@ mod tests {
         .expect_err("cycle");
         let message = error.to_string();
         assert!(message.contains("cycle"), "{message}");
-        assert!(message.contains("p/a") && message.contains("p/b"), "{message}");
+        assert!(
+            message.contains("p/a") && message.contains("p/b"),
+            "{message}"
+        );
     }
 
     #[test]
     fn an_unknown_reference_is_an_error_naming_both_keys() {
-        let error = derive(&[], &[("p/a", QuestionType::String, "answers[\"p/missing\"]")])
-            .expect_err("unknown");
+        let error = derive(
+            &[],
+            &[("p/a", QuestionType::String, "answers[\"p/missing\"]")],
+        )
+        .expect_err("unknown");
         let message = error.to_string();
-        assert!(message.contains("p/a") && message.contains("p/missing"), "{message}");
+        assert!(
+            message.contains("p/a") && message.contains("p/missing"),
+            "{message}"
+        );
     }
 
     #[test]
     fn lists_are_stored_as_debconf_multiselect_values() {
-        let out = derive(&[], &[("p/l", QuestionType::Multiselect, "[\"a\", \"b,c\"]")])
-            .expect("derive");
+        let out = derive(
+            &[],
+            &[("p/l", QuestionType::Multiselect, "[\"a\", \"b,c\"]")],
+        )
+        .expect("derive");
         assert_eq!(out["p/l"], "a, b\\,c");
     }
 

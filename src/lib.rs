@@ -13,5 +13,60 @@ pub mod env;
 pub mod error;
 
 pub use error::{Error, ExitCode, Result};
+pub mod configure;
+pub mod frontend;
+pub mod hooks;
 pub mod merge;
+pub mod output;
+pub mod package;
+pub mod render;
+pub mod select;
 pub mod store;
+
+/// Where the library reports progress and warnings (never `println!` in
+/// library code): the binary prints to stderr, tests record.
+pub trait Listener {
+    fn info(&mut self, message: &str);
+    fn warning(&mut self, message: &str);
+}
+
+/// Prints to stderr; `quiet` keeps only warnings.
+#[derive(Debug, Default)]
+pub struct StderrListener {
+    pub quiet: bool,
+}
+
+impl Listener for StderrListener {
+    fn info(&mut self, message: &str) {
+        if !self.quiet {
+            eprintln!("confpack: {message}");
+        }
+    }
+
+    fn warning(&mut self, message: &str) {
+        if message.starts_with("warning:") {
+            eprintln!("confpack: {message}");
+        } else {
+            eprintln!("confpack: warning: {message}");
+        }
+    }
+}
+
+/// Keeps messages, for tests.
+#[derive(Debug, Default)]
+pub struct RecordingListener {
+    pub infos: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Listener for RecordingListener {
+    fn info(&mut self, message: &str) {
+        self.infos.push(message.to_string());
+    }
+
+    fn warning(&mut self, message: &str) {
+        self.warnings.push(message.to_string());
+    }
+}
+pub mod app;
+pub mod cli;

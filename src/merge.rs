@@ -35,7 +35,9 @@ pub enum Reason {
 impl Reason {
     pub fn describe(&self) -> String {
         match self {
-            Reason::Conflict { .. } => "conflict: the document and your earlier answer differ".into(),
+            Reason::Conflict { .. } => {
+                "conflict: the document and your earlier answer differ".into()
+            }
             Reason::Forced => "forced".into(),
             Reason::Unanswered => "needs an answer".into(),
             Reason::NotSeen => "not confirmed yet".into(),
@@ -49,7 +51,10 @@ pub enum Action {
     /// The stored answer stays exactly as it is.
     Keep,
     /// Set silently.
-    Set { value: Option<String>, source: Source },
+    Set {
+        value: Option<String>,
+        source: Source,
+    },
     /// Ask; `default` is what a noninteractive run (or Enter) takes.
     Ask {
         reason: Reason,
@@ -313,7 +318,11 @@ pub fn resolve(
             }
         }
     };
-    if stored == Some(&next) { None } else { Some(next) }
+    if stored == Some(&next) {
+        None
+    } else {
+        Some(next)
+    }
 }
 
 /// Questions of the plan by key, for lookups.
@@ -400,7 +409,10 @@ mod tests {
     fn configured_document_value_overwrites_a_stored_default_value() {
         let t = template(Source::Configured, Some("d"));
         let s = stored("d", Source::Default, false);
-        assert!(matches!(action(&t, Some("new"), Some(&s)), Action::Set { .. }));
+        assert!(matches!(
+            action(&t, Some("new"), Some(&s)),
+            Action::Set { .. }
+        ));
     }
 
     #[test]
@@ -591,7 +603,10 @@ mod tests {
         let s = stored("mine", Source::User, true);
         let planned = decide(&t, Some("doc"), Some(&s), NORMAL);
         assert!(planned.hidden);
-        assert_eq!(resolve(&t, &planned, Some("doc"), Some(&s), None, None), None);
+        assert_eq!(
+            resolve(&t, &planned, Some("doc"), Some(&s), None, None),
+            None
+        );
     }
 
     #[test]

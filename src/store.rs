@@ -117,7 +117,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.tree_path).finish()
+        f.debug_struct("Store")
+            .field("path", &self.tree_path)
+            .finish()
     }
 }
 
@@ -252,9 +254,9 @@ impl Store {
 
 fn store_reason(error: &sled::Error) -> String {
     match error {
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => format!(
-            "{io}; run as root (postinsts do) or point --db at a writable directory"
-        ),
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            format!("{io}; run as root (postinsts do) or point --db at a writable directory")
+        }
         sled::Error::Io(io) if io.raw_os_error() == Some(28) => {
             format!("{io}; free some disk space and run again (nothing was changed)")
         }
@@ -308,13 +310,21 @@ mod tests {
         {
             let store = Store::open(&path, Duration::from_secs(1)).expect("open");
             let mut batch = Batch::new();
-            batch.set_answer("pkg/a", &answer("1", Source::User)).expect("set");
+            batch
+                .set_answer("pkg/a", &answer("1", Source::User))
+                .expect("set");
             batch.set_meta("environment", "production").expect("meta");
             store.commit(batch).expect("commit");
         }
         let store = Store::open(&path, Duration::from_secs(1)).expect("reopen");
-        assert_eq!(store.answer("pkg/a").expect("get"), Some(answer("1", Source::User)));
-        assert_eq!(store.meta("environment").expect("meta").as_deref(), Some("production"));
+        assert_eq!(
+            store.answer("pkg/a").expect("get"),
+            Some(answer("1", Source::User))
+        );
+        assert_eq!(
+            store.meta("environment").expect("meta").as_deref(),
+            Some("production")
+        );
         assert_eq!(store.answers().expect("all").len(), 1);
     }
 

@@ -1,1 +1,664 @@
-//! placeholder
+//! Loading the environment document: the online copy first, then the most
+//! recent known-good cached copy, then the packaged local file.
+//!
+//! Why this order: the online copy is the truth operators edit, but a
+//! package must still configure when the server is down, slow or serving
+//! garbage, so every failure of the online copy becomes one warning line and
+//! a fallback, never a crash or a hang. A downloaded copy replaces the cache
+//! only after it validated, so the cache is always the last good document.
+//!
+//! Why the metadata next to the cache: `configure` runs in every postinst,
+//! and most runs change nothing. A conditional request (ETag /
+//! Last-Modified) turns an unchanged document into a 304, and the metadata
+//! file records the sha256 of the cached bytes and of the schema text that
+//! validated them, so an unchanged copy is read with
+//! [`Validation::AlreadyValidated`] instead of being validated again. The
+//! packaged local file gets the same treatment through a stamp in the cache
+//! directory (`local-<hash of its path>.json`): it is validated the first
+//! time and again whenever its bytes or the schema change. Anything missing,
+//! corrupt or mismatched in the metadata just means "validate normally".
+//!
+//! Limits: the whole request (connect, headers, body) must finish within
+//! [`DocumentSource::timeout`], the body may not exceed
+//! [`DocumentSource::max_bytes`] (counted after decompression), at most
+//! five redirects are followed, and an `https://` URL may not be redirected
+//! to plain `http://`. For a user schema only the schema file itself is
+//! hashed, not files it includes.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::model::{Document, Environment};
+use super::{Validation, native, read_document};
+use crate::error::{Error, Problem, Result};
+
+/// Default for [`DocumentSource::timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default for [`DocumentSource::max_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Redirects followed before the fetch counts as failed.
+const MAX_REDIRECTS: u32 = 5;
+
+/// Hex digits of a sha256 used in cache file names.
+const NAME_HASH_LEN: usize = 16;
+
+/// At most this many validation problems go into one warning or reason.
+const PROBLEMS_SHOWN: usize = 3;
+
+/// Where an environment document comes from.
+#[derive(Debug, Clone)]
+pub struct DocumentSource {
+    /// The online copy, `http://` or `https://`.
+    pub url: Option<String>,
+    /// The packaged local copy (already rooted by the caller).
+    pub local: Option<PathBuf>,
+    /// Where the online copy is cached, e.g.
+    /// `<root>/var/cache/confpack/environments`; created 0755 as needed.
+    pub cache_dir: PathBuf,
+    /// Budget for the whole request: connect, headers and body.
+    pub timeout: Duration,
+    /// Largest body accepted from the server.
+    pub max_bytes: u64,
+    /// A user schema (`--schema`); `None` uses the built-in one.
+    pub schema: Option<PathBuf>,
+}
+
+impl DocumentSource {
+    /// A source with the default timeout and size limit and the built-in
+    /// schema.
+    pub fn new(url: Option<String>, local: Option<PathBuf>, cache_dir: PathBuf) -> Self {
+        DocumentSource {
+            url,
+            local,
+            cache_dir,
+            timeout: DEFAULT_TIMEOUT,
+            max_bytes: DEFAULT_MAX_BYTES,
+            schema: None,
+        }
+    }
+
+    fn validation(&self) -> Validation<'_> {
+        match &self.schema {
+            Some(path) => Validation::File(path),
+            None => Validation::Builtin,
+        }
+    }
+}
+
+/// Where the document that was used came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Downloaded now (HTTP 200) and validated; the cache was updated.
+    Online,
+    /// The server answered 304 Not Modified; the cached copy was used.
+    NotModified,
+    /// The online copy was unusable; the cached copy was used.
+    Cache,
+    /// The packaged local file was used.
+    Local,
+}
+
+/// A loaded document and how it was obtained.
+#[derive(Debug)]
+pub struct Loaded {
+    pub document: Document,
+    pub origin: Origin,
+    /// One line per copy that was skipped, each saying why and which copy
+    /// was used instead (`warning: …`). Empty when nothing went wrong.
+    pub warnings: Vec<String>,
+}
+
+/// Loads the environment document from `source`, keeping the environments
+/// `retain` wants. Fails with [`Error::NoDocument`] only when no copy is
+/// usable, and then has changed nothing.
+pub fn load(source: &DocumentSource, retain: &dyn Fn(&Environment) -> bool) -> Result<Loaded> {
+    let schema_sha256 = schema_sha256(source)?;
+    let mut loader = Loader {
+        source,
+        retain,
+        schema_sha256,
+        failures: Vec::new(),
+    };
+    if let Some(url) = source.url.as_deref() {
+        let cache = CachedCopy::new(&source.cache_dir, url);
+        match loader.online(url, &cache) {
+            Ok(loaded) => return Ok(loaded),
+            Err(Skip::CacheTried) => {}
+            Err(Skip::Online) => {
+                if let Some(loaded) = loader.cache(&cache, Origin::Cache) {
+                    return Ok(loaded);
+                }
+            }
+        }
+    }
+    if let Some(loaded) = loader.local() {
+        return Ok(loaded);
+    }
+    let mut reasons: Vec<String> = loader.failures.into_iter().map(|f| f.reason).collect();
+    if source.url.is_none() && source.local.is_none() {
+        reasons.push("neither an online URL nor a local file is configured".to_string());
+    }
+    Err(Error::NoDocument { reasons })
+}
+
+/// A copy that could not be used, and why.
+struct Failure {
+    /// What it was: "online environment document", "cached …", "local …".
+    what: &'static str,
+    /// Why, starting with where (URL or path, with line where known).
+    reason: String,
+}
+
+/// Why [`Loader::online`] did not return a document.
+enum Skip {
+    /// The online copy failed; the cache has not been looked at.
+    Online,
+    /// The server said 304, the cached copy was tried and failed.
+    CacheTried,
+}
+
+struct Loader<'a> {
+    source: &'a DocumentSource,
+    retain: &'a dyn Fn(&Environment) -> bool,
+    schema_sha256: String,
+    failures: Vec<Failure>,
+}
+
+impl Loader<'_> {
+    /// Fetches the online copy; on 304 reads the cache.
+    fn online(&mut self, url: &str, cache: &CachedCopy) -> Result<Loaded, Skip> {
+        let known = cache.known_good();
+        let fetched = fetch(self.source, url, known.as_ref().map(|k| &k.metadata));
+        match fetched {
+            Ok(Fetched::Changed(download)) => match self.accept_download(url, cache, download) {
+                Ok(loaded) => Ok(loaded),
+                Err(reason) => {
+                    self.fail("online environment document", reason);
+                    Err(Skip::Online)
+                }
+            },
+            Ok(Fetched::NotModified) if known.is_some() => self
+                .cache(cache, Origin::NotModified)
+                .ok_or(Skip::CacheTried),
+            Ok(Fetched::NotModified) => {
+                self.fail(
+                    "online environment document",
+                    format!(
+                        "{url}: the server answered 304 Not Modified, \
+                         but there is no matching cached copy"
+                    ),
+                );
+                Err(Skip::Online)
+            }
+            Err(reason) => {
+                self.fail("online environment document", format!("{url}: {reason}"));
+                Err(Skip::Online)
+            }
+        }
+    }
+
+    /// Validates a download and, only if it is valid, makes it the cache.
+    fn accept_download(
+        &self,
+        url: &str,
+        cache: &CachedCopy,
+        download: Download,
+    ) -> Result<Loaded, String> {
+        let document = read_document(
+            download.file.path(),
+            url,
+            self.source.validation(),
+            self.retain,
+        )
+        .map_err(|e| describe(&e))?;
+        let metadata = Metadata {
+            url: Some(url.to_string()),
+            local: None,
+            etag: download.etag,
+            last_modified: download.last_modified,
+            sha256: download.sha256,
+            schema_sha256: self.schema_sha256.clone(),
+        };
+        let mut warnings = Vec::new();
+        if let Err(e) = cache.store(download.file, &metadata) {
+            warnings.push(format!(
+                "warning: could not update the cached environment document: {e:#}; \
+                 the next run downloads it again"
+            ));
+        }
+        Ok(Loaded {
+            document,
+            origin: Origin::Online,
+            warnings,
+        })
+    }
+
+    /// Reads the cached online copy, if there is one.
+    fn cache(&mut self, cache: &CachedCopy, origin: Origin) -> Option<Loaded> {
+        if !cache.document.exists() {
+            return None;
+        }
+        let description = format!("cached copy {}", cache.document.display());
+        let trusted = cache
+            .known_good()
+            .is_some_and(|k| k.metadata.schema_sha256 == self.schema_sha256);
+        let validation = if trusted {
+            Validation::AlreadyValidated
+        } else {
+            self.source.validation()
+        };
+        let origin_text = cache.document.display().to_string();
+        match read_document(&cache.document, &origin_text, validation, self.retain) {
+            Ok(document) => Some(self.loaded(document, origin, &description)),
+            Err(e) => {
+                self.fail("cached environment document", describe(&e));
+                None
+            }
+        }
+    }
+
+    /// Reads the packaged local file, validating it unless its stamp says
+    /// these bytes passed this schema before.
+    fn local(&mut self) -> Option<Loaded> {
+        let path = self.source.local.as_deref()?;
+        let origin_text = path.display().to_string();
+        let stamp_path = self.source.cache_dir.join(format!(
+            "local-{}.json",
+            name_hash(path.as_os_str().as_encoded_bytes())
+        ));
+        let sha256 = match file_sha256(path) {
+            Ok(sha256) => sha256,
+            Err(e) => {
+                self.fail("local environment document", describe(&e));
+                return None;
+            }
+        };
+        let trusted = Metadata::read(&stamp_path).is_some_and(|m| {
+            m.local.as_deref() == Some(path)
+                && m.sha256 == sha256
+                && m.schema_sha256 == self.schema_sha256
+        });
+        let validation = if trusted {
+            Validation::AlreadyValidated
+        } else {
+            self.source.validation()
+        };
+        match read_document(path, &origin_text, validation, self.retain) {
+            Ok(document) => {
+                if !trusted {
+                    let stamp = Metadata {
+                        url: None,
+                        local: Some(path.to_path_buf()),
+                        etag: None,
+                        last_modified: None,
+                        sha256,
+                        schema_sha256: self.schema_sha256.clone(),
+                    };
+                    // Only a speed-up: without a stamp the next run validates again.
+                    let _ = create_dir(&self.source.cache_dir)
+                        .and_then(|()| stamp.write(&self.source.cache_dir, &stamp_path));
+                }
+                let description = format!("local copy {origin_text}");
+                Some(self.loaded(document, Origin::Local, &description))
+            }
+            Err(e) => {
+                self.fail("local environment document", describe(&e));
+                None
+            }
+        }
+    }
+
+    fn fail(&mut self, what: &'static str, reason: String) {
+        self.failures.push(Failure { what, reason });
+    }
+
+    /// The result of a fallback: one warning per copy skipped on the way.
+    fn loaded(&mut self, document: Document, origin: Origin, used: &str) -> Loaded {
+        let warnings = self
+            .failures
+            .drain(..)
+            .map(|f| format!("warning: {} {}; using the {used}", f.what, f.reason))
+            .collect();
+        Loaded {
+            document,
+            origin,
+            warnings,
+        }
+    }
+}
+
+/// The cache of one URL: the document and its metadata.
+struct CachedCopy {
+    dir: PathBuf,
+    document: PathBuf,
+    metadata: PathBuf,
+    url: String,
+}
+
+/// Cache metadata whose URL and document hash match the cached file.
+struct KnownGood {
+    metadata: Metadata,
+}
+
+impl CachedCopy {
+    fn new(dir: &Path, url: &str) -> Self {
+        let name = name_hash(url.as_bytes());
+        CachedCopy {
+            dir: dir.to_path_buf(),
+            document: dir.join(format!("{name}.xml")),
+            metadata: dir.join(format!("{name}.json")),
+            url: url.to_string(),
+        }
+    }
+
+    /// The metadata, if it describes exactly the cached bytes of this URL.
+    fn known_good(&self) -> Option<KnownGood> {
+        let metadata = Metadata::read(&self.metadata)?;
+        if metadata.url.as_deref() != Some(self.url.as_str()) {
+            return None;
+        }
+        let sha256 = file_sha256(&self.document).ok()?;
+        (metadata.sha256 == sha256).then_some(KnownGood { metadata })
+    }
+
+    /// Atomically replaces the cached document, then its metadata.
+    ///
+    /// A crash in between leaves metadata whose hash does not match, which
+    /// only costs one validation.
+    fn store(&self, file: tempfile::NamedTempFile, metadata: &Metadata) -> Result<()> {
+        file.persist(&self.document)
+            .map_err(|e| Error::io(&self.document, e.error))?;
+        metadata.write(&self.dir, &self.metadata)?;
+        sync_dir(&self.dir)
+    }
+}
+
+/// What is recorded next to a cached copy (or as a local file's stamp).
+#[derive(Debug, Serialize, Deserialize)]
+struct Metadata {
+    /// The URL the cached copy came from.
+    #[serde(default)]
+    url: Option<String>,
+    /// The local file a stamp is for.
+    #[serde(default)]
+    local: Option<PathBuf>,
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default)]
+    last_modified: Option<String>,
+    /// sha256 (hex) of the document's bytes.
+    sha256: String,
+    /// sha256 (hex) of the schema text that validated them.
+    schema_sha256: String,
+}
+
+impl Metadata {
+    /// `None` when missing or unreadable: the caller then validates.
+    fn read(path: &Path) -> Option<Metadata> {
+        let text = fs::read(path).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    fn write(&self, dir: &Path, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::io(path, io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        let mut file = new_temp_file(dir)?;
+        file.write_all(&json)
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(|e| Error::io(file.path(), e))?;
+        file.persist(path).map_err(|e| Error::io(path, e.error))?;
+        Ok(())
+    }
+}
+
+/// What the server answered.
+enum Fetched {
+    Changed(Download),
+    NotModified,
+}
+
+/// A complete body in a temp file in the cache directory.
+struct Download {
+    file: tempfile::NamedTempFile,
+    sha256: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// GETs `url`, conditionally if `known` has validators. The error is a
+/// one-line reason.
+fn fetch(source: &DocumentSource, url: &str, known: Option<&Metadata>) -> Result<Fetched, String> {
+    let https = url.starts_with("https://");
+    if !https && !url.starts_with("http://") {
+        return Err("only http:// and https:// URLs are supported".to_string());
+    }
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(source.timeout))
+        .timeout_connect(Some(source.timeout))
+        .http_status_as_error(false)
+        .max_redirects(MAX_REDIRECTS)
+        .https_only(https)
+        .tls_config(tls)
+        .user_agent(concat!("confpack/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut request = agent.get(url);
+    if let Some(known) = known {
+        if let Some(etag) = &known.etag {
+            request = request.header("If-None-Match", etag);
+        }
+        if let Some(last_modified) = &known.last_modified {
+            request = request.header("If-Modified-Since", last_modified);
+        }
+    }
+    let mut response = request.call().map_err(|e| describe_transport(e, source))?;
+    let status = response.status();
+    if status == ureq::http::StatusCode::NOT_MODIFIED {
+        return Ok(Fetched::NotModified);
+    }
+    if status != ureq::http::StatusCode::OK {
+        return Err(format!(
+            "HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .trim_end()
+        .to_string());
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let etag = header("etag");
+    let last_modified = header("last-modified");
+    if let Some(length) = response.body().content_length()
+        && length > source.max_bytes
+    {
+        return Err(too_large(source.max_bytes));
+    }
+    create_dir(&source.cache_dir).map_err(|e| format!("cannot store the download: {e:#}"))?;
+    let mut file = new_temp_file(&source.cache_dir)
+        .map_err(|e| format!("cannot store the download: {e:#}"))?;
+    let reader = response.body_mut().as_reader();
+    let sha256 =
+        copy_bounded(reader, file.as_file_mut(), source.max_bytes).map_err(|e| match e {
+            CopyError::TooLarge => too_large(source.max_bytes),
+            CopyError::Read(e) => describe_transport(ureq::Error::from(e), source),
+            CopyError::Write(e) => format!(
+                "cannot store the download in {}: {e}",
+                file.path().display()
+            ),
+        })?;
+    Ok(Fetched::Changed(Download {
+        file,
+        sha256,
+        etag,
+        last_modified,
+    }))
+}
+
+fn too_large(max_bytes: u64) -> String {
+    format!("the document is larger than the limit of {max_bytes} bytes")
+}
+
+/// A one-line reason for a failed request.
+fn describe_transport(error: ureq::Error, source: &DocumentSource) -> String {
+    match error {
+        ureq::Error::Timeout(_) => format!(
+            "no complete answer within {} ms (timed out)",
+            source.timeout.as_millis()
+        ),
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            format!("the connection closed before the whole document arrived ({e})")
+        }
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            "connection refused".to_string()
+        }
+        ureq::Error::HostNotFound => "host not found".to_string(),
+        ureq::Error::RequireHttpsOnly(to) => {
+            format!("redirected to {to}, which is not https; refusing the downgrade")
+        }
+        ureq::Error::TooManyRedirects => format!("more than {MAX_REDIRECTS} redirects"),
+        ureq::Error::BodyExceedsLimit(_) => too_large(source.max_bytes),
+        other => one_line(&other.to_string()),
+    }
+}
+
+enum CopyError {
+    TooLarge,
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copies at most `max_bytes` into `file` and syncs it; returns the sha256
+/// of what was copied.
+fn copy_bounded(reader: impl Read, file: &mut File, max_bytes: u64) -> Result<String, CopyError> {
+    // One byte more than allowed tells "exactly the limit" from "too large".
+    let mut reader = reader.take(max_bytes.saturating_add(1));
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        total = total.saturating_add(n as u64);
+        if total > max_bytes {
+            return Err(CopyError::TooLarge);
+        }
+        hasher.update(&buffer[..n]);
+        file.write_all(&buffer[..n]).map_err(CopyError::Write)?;
+    }
+    file.sync_all().map_err(CopyError::Write)?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// The sha256 of the schema text that validates documents.
+fn schema_sha256(source: &DocumentSource) -> Result<String> {
+    match &source.schema {
+        None => Ok(hex(&Sha256::digest(native::SCHEMA.as_bytes()))),
+        Some(path) => file_sha256(path),
+    }
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// The prefix of a sha256 used to name cache files.
+fn name_hash(bytes: &[u8]) -> String {
+    let mut name = hex(&Sha256::digest(bytes));
+    name.truncate(NAME_HASH_LEN);
+    name
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// A temp file in `dir`, readable by all like the cache it will replace.
+fn new_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".confpack-")
+        .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Makes renames in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// A one-line reason for an unusable copy, starting with where it is.
+fn describe(error: &Error) -> String {
+    match error {
+        Error::Invalid(problems) => describe_problems(problems),
+        other => one_line(&format!("{other:#}")),
+    }
+}
+
+fn describe_problems(problems: &[Problem]) -> String {
+    let mut text = problems
+        .iter()
+        .take(PROBLEMS_SHOWN)
+        .map(|p| one_line(&p.to_string()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > PROBLEMS_SHOWN {
+        text.push_str(&format!(
+            " (and {} more problems)",
+            problems.len() - PROBLEMS_SHOWN
+        ));
+    }
+    text
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

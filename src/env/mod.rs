@@ -51,7 +51,10 @@ pub fn read_document(
     match namespace.as_deref() {
         Some(native::NAMESPACE) => {
             let schema = match validation {
-                Validation::Builtin => Some(Schema::from_text(native::SCHEMA, "confpack-environment-1.xsd")?),
+                Validation::Builtin => Some(Schema::from_text(
+                    native::SCHEMA,
+                    "confpack-environment-1.xsd",
+                )?),
                 Validation::File(schema) => Some(Schema::from_file(schema)?),
                 Validation::AlreadyValidated => None,
             };

@@ -391,7 +391,8 @@ impl Document {
         if self.index.contains_key(&template.key) {
             return false;
         }
-        self.index.insert(template.key.clone(), self.templates.len());
+        self.index
+            .insert(template.key.clone(), self.templates.len());
         self.templates.push(template);
         true
     }

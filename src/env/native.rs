@@ -271,7 +271,12 @@ impl NativeReader<'_, '_> {
     }
 
     fn start_machine(&mut self, line: u64) {
-        let ip_text = self.xml.attribute("ip").unwrap_or_default().trim().to_string();
+        let ip_text = self
+            .xml
+            .attribute("ip")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let hostname = self
             .xml
             .attribute("hostname")
@@ -283,7 +288,10 @@ impl NativeReader<'_, '_> {
             match ip_text.parse::<IpAddr>() {
                 Ok(ip) => Some(ip),
                 Err(_) => {
-                    self.problem(line, format!("machine ip `{ip_text}` is not an IPv4 or IPv6 address"));
+                    self.problem(
+                        line,
+                        format!("machine ip `{ip_text}` is not an IPv4 or IPv6 address"),
+                    );
                     None
                 }
             }
@@ -391,7 +399,10 @@ impl NativeReader<'_, '_> {
             self.problem(line, format!("template {key}: a {kind} needs <choices>"));
         }
         if !kind.has_choices() && pending.choices_seen {
-            self.problem(line, format!("template {key}: <choices> only apply to select and multiselect"));
+            self.problem(
+                line,
+                format!("template {key}: <choices> only apply to select and multiselect"),
+            );
         }
         if let Some(default) = &template.default {
             if kind.is_display_only() {
@@ -407,7 +418,10 @@ impl NativeReader<'_, '_> {
             ),
             (Source::Derived, Some(expression)) => {
                 if let Err(message) = crate::derive::check_expression(expression) {
-                    self.problem(line, format!("template {key}: expression does not parse: {message}"));
+                    self.problem(
+                        line,
+                        format!("template {key}: expression does not parse: {message}"),
+                    );
                 }
                 if kind.is_display_only() {
                     self.problem(line, format!("template {key}: a {kind} cannot be derived"));
@@ -454,7 +468,13 @@ fn dedent(text: &str) -> String {
         .unwrap_or(0);
     lines
         .iter()
-        .map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() })
+        .map(|l| {
+            if l.len() >= indent {
+                &l[indent..]
+            } else {
+                l.trim_start()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
         .trim()

@@ -70,11 +70,12 @@ impl Schema {
     /// Compiles a schema from its text; `origin` names it in messages.
     pub fn from_text(text: &str, origin: &str) -> Result<Schema> {
         forbid_network();
-        let len = c_int::try_from(text.len())
-            .map_err(|_| Error::at(origin, None, "schema too large"))?;
+        let len =
+            c_int::try_from(text.len()).map_err(|_| Error::at(origin, None, "schema too large"))?;
         // SAFETY: the buffer outlives the parser context, which is freed in
         // `compile`.
-        let parser = unsafe { bindings::xmlSchemaNewMemParserCtxt(text.as_ptr() as *const c_char, len) };
+        let parser =
+            unsafe { bindings::xmlSchemaNewMemParserCtxt(text.as_ptr() as *const c_char, len) };
         Self::compile(parser, origin)
     }
 
@@ -92,7 +93,11 @@ impl Schema {
 
     fn compile(parser: bindings::xmlSchemaParserCtxtPtr, origin: &str) -> Result<Schema> {
         if parser.is_null() {
-            return Err(Error::at(origin, None, "libxml2 could not create a schema parser"));
+            return Err(Error::at(
+                origin,
+                None,
+                "libxml2 could not create a schema parser",
+            ));
         }
         let mut collector = Box::new(Collector {
             origin: origin.to_string(),
@@ -176,6 +181,7 @@ unsafe extern "C" fn collect_error(user: *mut c_void, error: *mut bindings::xmlE
 pub struct XmlReader<'schema> {
     ptr: bindings::xmlTextReaderPtr,
     collector: Box<Collector>,
+    validating: bool,
     _schema: PhantomData<&'schema Schema>,
 }
 
@@ -205,15 +211,18 @@ impl<'schema> XmlReader<'schema> {
         forbid_network();
         // Check readability ourselves for a clear message.
         std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let c_path = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| {
-            Error::at(origin, None, "the file name contains a NUL byte")
-        })?;
+        let c_path = CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::at(origin, None, "the file name contains a NUL byte"))?;
         let options = (bindings::xmlParserOption_XML_PARSE_NONET
             | bindings::xmlParserOption_XML_PARSE_NOCDATA) as c_int;
         // SAFETY: plain FFI call with valid C strings.
         let ptr = unsafe { bindings::xmlReaderForFile(c_path.as_ptr(), std::ptr::null(), options) };
         if ptr.is_null() {
-            return Err(Error::at(origin, None, "libxml2 could not open the document"));
+            return Err(Error::at(
+                origin,
+                None,
+                "libxml2 could not open the document",
+            ));
         }
         let mut reader = XmlReader {
             ptr,
@@ -221,6 +230,7 @@ impl<'schema> XmlReader<'schema> {
                 origin: origin.to_string(),
                 problems: Vec::new(),
             }),
+            validating: schema.is_some(),
             _schema: PhantomData,
         };
         if let Some(schema) = schema {
@@ -238,10 +248,9 @@ impl<'schema> XmlReader<'schema> {
         unsafe {
             bindings::xmlTextReaderSetStructuredErrorHandler(
                 reader.ptr,
-                std::mem::transmute::<
-                    unsafe extern "C" fn(*mut c_void, *mut bindings::xmlError),
-                    _,
-                >(handler),
+                std::mem::transmute::<unsafe extern "C" fn(*mut c_void, *mut bindings::xmlError), _>(
+                    handler,
+                ),
                 user,
             );
         }
@@ -288,12 +297,15 @@ impl<'schema> XmlReader<'schema> {
             15 => Node::End,
             3 | 4 | 13 | 14 => {
                 // SAFETY: as above.
-                Node::Text(xml_string(unsafe { bindings::xmlTextReaderConstValue(self.ptr) }).unwrap_or_default())
+                Node::Text(
+                    xml_string(unsafe { bindings::xmlTextReaderConstValue(self.ptr) })
+                        .unwrap_or_default(),
+                )
             }
             5 => {
-                return Err(self.failure(
-                    "entity references are not allowed in environment documents",
-                ));
+                return Err(
+                    self.failure("entity references are not allowed in environment documents")
+                );
             }
             10 => {
                 return Err(self.failure(
@@ -334,8 +346,8 @@ impl<'schema> XmlReader<'schema> {
 
     fn finish(&mut self) -> Result<()> {
         // SAFETY: valid reader pointer.
-        let valid = unsafe { bindings::xmlTextReaderIsValid(self.ptr) };
-        if !self.collector.problems.is_empty() || valid == 0 {
+        let invalid = self.validating && unsafe { bindings::xmlTextReaderIsValid(self.ptr) } != 1;
+        if !self.collector.problems.is_empty() || invalid {
             return Err(self.failure("the document is not valid against the schema"));
         }
         Ok(())
@@ -343,7 +355,10 @@ impl<'schema> XmlReader<'schema> {
 
     fn failure(&mut self, fallback: &str) -> Error {
         let mut problems = self.take_problems();
-        if problems.is_empty() || fallback.starts_with("a <!DOCTYPE") || fallback.starts_with("entity") {
+        if problems.is_empty()
+            || fallback.starts_with("a <!DOCTYPE")
+            || fallback.starts_with("entity")
+        {
             let line = self.current_line();
             problems.push(Problem {
                 file: self.collector.origin.clone(),

@@ -1,0 +1,302 @@
+//! Runs a parsed command line: the glue between [`crate::cli`] and the
+//! library stages. Prints results to stdout, progress to stderr.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, ConfigureArgs, OutputFormat, PriorityArg, SetSource};
+use crate::configure::{self, Options, Paths};
+use crate::env::model::{Priority, QuestionType, Source};
+use crate::env::{self, Validation};
+use crate::error::{Error, Result};
+use crate::frontend::{self, Frontend, noninteractive::Noninteractive};
+use crate::output::{self, MASK};
+use crate::store::{Batch, StoredAnswer};
+use crate::{Listener, StderrListener};
+
+fn seconds(value: f64) -> Duration {
+    Duration::from_secs_f64(value.clamp(0.0, 86_400.0))
+}
+
+/// Runs the command; output goes to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    let mut listener = StderrListener { quiet: cli.quiet };
+    let paths = Paths::new(&cli.root, cli.db.as_deref());
+    let lock_timeout = seconds(cli.lock_timeout);
+    match cli.command {
+        Command::Configure(args) => {
+            run_configure(&paths, lock_timeout, args, None, &mut listener, out)
+        }
+        Command::Reconfigure { package, mut args } => {
+            args.force_questions = true;
+            run_configure(&paths, lock_timeout, args, package, &mut listener, out)
+        }
+        Command::Validate { schema, files } => validate(&files, schema.as_deref(), out),
+        Command::Get { key } => {
+            let store = paths.open_store(lock_timeout)?;
+            let answer = store
+                .answer(&key)?
+                .ok_or(Error::NoAnswer { key: key.clone() })?;
+            writeln!(out, "{}", answer.value.unwrap_or_default()).map_err(stdout_error)
+        }
+        Command::Set {
+            key,
+            value,
+            source,
+            seen,
+            secret,
+        } => set(&paths, lock_timeout, &key, &value, source, seen, secret),
+        Command::Answers {
+            format,
+            show_secrets,
+        } => {
+            let store = paths.open_store(lock_timeout)?;
+            let format = match format {
+                OutputFormat::Table => output::Format::Table,
+                OutputFormat::Json => output::Format::Json,
+                OutputFormat::Shell => output::Format::Shell,
+            };
+            let text = output::format_answers(&store.answers()?, format, show_secrets)?;
+            out.write_all(text.as_bytes()).map_err(stdout_error)
+        }
+    }
+}
+
+fn stdout_error(error: std::io::Error) -> Error {
+    Error::io("<stdout>", error)
+}
+
+fn priority(arg: Option<PriorityArg>, force: bool) -> Priority {
+    match arg {
+        Some(PriorityArg::Low) => Priority::Low,
+        Some(PriorityArg::Medium) => Priority::Medium,
+        Some(PriorityArg::High) => Priority::High,
+        Some(PriorityArg::Critical) => Priority::Critical,
+        None => match std::env::var("DEBIAN_PRIORITY")
+            .ok()
+            .and_then(|p| p.parse().ok())
+        {
+            Some(priority) => priority,
+            None if force => Priority::Low,
+            None => Priority::High,
+        },
+    }
+}
+
+/// Chooses the frontend: `--frontend`, else `DEBIAN_FRONTEND`, else a
+/// terminal decides.
+fn choose_frontend(
+    requested: Option<&str>,
+    listener: &mut dyn Listener,
+) -> Result<Box<dyn Frontend>> {
+    let from_env = std::env::var("DEBIAN_FRONTEND")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let (name, explicit) = match (requested, from_env.as_deref()) {
+        (Some(name), _) => (Some(name.to_string()), true),
+        (None, Some(name)) => (Some(name.to_string()), false),
+        (None, None) => (None, false),
+    };
+    let kind = match name.as_deref() {
+        Some(name) => match frontend::Kind::parse(name) {
+            Some(kind) => kind,
+            None if explicit => {
+                return Err(Error::Usage(format!(
+                    "unknown frontend {name}; use noninteractive, text or tui"
+                )));
+            }
+            None => {
+                listener.warning(&format!(
+                    "DEBIAN_FRONTEND={name} is not known to confpack; using noninteractive"
+                ));
+                frontend::Kind::Noninteractive
+            }
+        },
+        None if std::io::stdin().is_terminal()
+            || Path::new("/dev/tty").exists() && tty_usable() =>
+        {
+            frontend::Kind::Tui
+        }
+        None => frontend::Kind::Noninteractive,
+    };
+    match kind {
+        frontend::Kind::Noninteractive => Ok(Box::new(Noninteractive)),
+        frontend::Kind::Text | frontend::Kind::Tui => {
+            listener.warning(
+                "the interactive frontends are not part of this build yet; running noninteractively",
+            );
+            Ok(Box::new(Noninteractive))
+        }
+    }
+}
+
+fn tty_usable() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
+fn run_configure(
+    paths: &Paths,
+    lock_timeout: Duration,
+    args: ConfigureArgs,
+    package: Option<String>,
+    listener: &mut StderrListener,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let package = package.or(args.package);
+    let options = Options {
+        paths: paths.clone(),
+        package,
+        env_url: args.env_url,
+        env_file: args.env_file,
+        schema: args.schema,
+        machine: args.machine.clone(),
+        environment: args.environment,
+        force: args.force_questions,
+        priority: priority(args.priority, args.force_questions),
+        dry_run: args.dry_run,
+        lock_timeout,
+        fetch_timeout: seconds(args.timeout),
+        max_bytes: args.max_size,
+        host_identities: if args.machine.is_some() {
+            Vec::new()
+        } else {
+            crate::select::host_identities()
+        },
+    };
+    let mut frontend: Box<dyn Frontend> = if args.dry_run {
+        Box::new(Noninteractive)
+    } else {
+        choose_frontend(args.frontend.as_deref(), listener)?
+    };
+    let report = configure::configure(&options, frontend.as_mut(), listener)?;
+    if options.dry_run {
+        writeln!(out, "plan for {}:", report.selection).map_err(stdout_error)?;
+        let width = report.plan.iter().map(|l| l.key.len()).max().unwrap_or(0);
+        for line in &report.plan {
+            let value = match (&line.value, line.secret) {
+                (Some(_), true) => MASK.to_string(),
+                (Some(value), false) => format!("{value:?}"),
+                (None, _) => "-".to_string(),
+            };
+            writeln!(out, "  {:width$}  {}  {}", line.key, line.action, value)
+                .map_err(stdout_error)?;
+        }
+        return Ok(());
+    }
+    let asked = if frontend.name() == "noninteractive" {
+        format!(
+            "{} question(s) took their defaults (noninteractive)",
+            report.asked.len()
+        )
+    } else {
+        format!("{} question(s) asked", report.asked.len())
+    };
+    listener.info(&format!(
+        "{asked}, {} answer(s) changed, {} file(s) written, {} removed, {} hook(s) run",
+        report.changed.len(),
+        report.files_written.len(),
+        report.files_removed.len(),
+        report.hooks_run.len()
+    ));
+    Ok(())
+}
+
+fn validate(
+    files: &[std::path::PathBuf],
+    schema: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for file in files {
+        let origin = file.display().to_string();
+        let validation = match schema {
+            Some(schema) => Validation::File(schema),
+            None => Validation::Builtin,
+        };
+        match env::validate(file, &origin, validation) {
+            Ok(_) => writeln!(out, "{origin}: valid").map_err(stdout_error)?,
+            Err(Error::Invalid(found)) => problems.extend(found),
+            Err(other) => problems.push(crate::error::Problem {
+                file: origin,
+                line: None,
+                message: other.to_string(),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}
+
+fn set(
+    paths: &Paths,
+    lock_timeout: Duration,
+    key: &str,
+    value: &str,
+    source: SetSource,
+    seen: bool,
+    secret: bool,
+) -> Result<()> {
+    if !key.contains('/') {
+        return Err(Error::Usage(format!(
+            "{key}: a question key is owner/name, e.g. webshop/db.host"
+        )));
+    }
+    let value = if value == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io("<stdin>", e))?;
+        // One trailing newline is the terminator of `echo`, not the value.
+        text.strip_suffix('\n').map(str::to_string).unwrap_or(text)
+    } else {
+        value.to_string()
+    };
+    let store = paths.open_store(lock_timeout)?;
+    let existing = store.answer(key)?;
+    let question_type = existing
+        .as_ref()
+        .map(|a| a.question_type)
+        .unwrap_or(if secret {
+            QuestionType::Password
+        } else {
+            QuestionType::String
+        });
+    question_type
+        .check(&value, &[])
+        .or_else(|m| {
+            if question_type.has_choices() {
+                Ok(())
+            } else {
+                Err(m)
+            }
+        })
+        .map_err(|message| Error::Question {
+            key: key.to_string(),
+            message,
+        })?;
+    let answer = StoredAnswer {
+        value: Some(value),
+        source: match source {
+            SetSource::User => Source::User,
+            SetSource::Configured => Source::Configured,
+        },
+        seen,
+        owners: existing
+            .as_ref()
+            .map(|a| a.owners.clone())
+            .unwrap_or_default(),
+        question_type,
+        secret: secret || question_type.is_secret() || existing.as_ref().is_some_and(|a| a.secret),
+    };
+    let mut batch = Batch::new();
+    batch.set_answer(key, &answer)?;
+    store.commit(batch)
+}

@@ -1,0 +1,629 @@
+//! `confpack configure`: the whole pipeline, one way through.
+//!
+//! load (online first, local fallback) → select environment and machine →
+//! merge with the stored answers → derive → ask (frontend) → commit all
+//! answers as one batch → render templates → run hooks whose inputs
+//! changed. Nothing is written before the frontend has returned, so a
+//! failure or a cancel leaves the store and the files as they were.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::derive::{self, Answers, KnownAnswer};
+use crate::env::load::{DocumentSource, Origin, load};
+use crate::env::model::{Document, Priority, Source, Template};
+use crate::error::{Error, Result};
+use crate::frontend::{Context, Frontend, Prompt};
+use crate::merge::{self, Action, Planned, Settings};
+use crate::package::{Package, rooted};
+use crate::select::{Selection, Selector};
+use crate::store::{Batch, Store, StoredAnswer};
+use crate::{Listener, hooks, render};
+
+/// Where things live, all under `root`.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub db: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: &Path, db: Option<&Path>) -> Paths {
+        Paths {
+            root: root.to_path_buf(),
+            db: db
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| rooted(root, Path::new("/var/lib/confpack/db"))),
+            cache: rooted(root, Path::new("/var/cache/confpack/environments")),
+        }
+    }
+
+    pub fn open_store(&self, lock_timeout: Duration) -> Result<Store> {
+        Store::open(&self.db, lock_timeout)
+    }
+}
+
+/// Everything `configure` can be told.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub paths: Paths,
+    pub package: Option<String>,
+    pub env_url: Option<String>,
+    pub env_file: Option<PathBuf>,
+    pub schema: Option<PathBuf>,
+    pub machine: Option<String>,
+    pub environment: Option<String>,
+    pub force: bool,
+    pub priority: Priority,
+    pub dry_run: bool,
+    pub lock_timeout: Duration,
+    pub fetch_timeout: Duration,
+    pub max_bytes: u64,
+    /// Detect this host's addresses/names (off in tests that pin them).
+    pub host_identities: Vec<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub selection: String,
+    pub asked: Vec<String>,
+    pub changed: Vec<String>,
+    pub files_written: Vec<PathBuf>,
+    pub files_removed: Vec<PathBuf>,
+    pub hooks_run: Vec<String>,
+    pub plan: Vec<PlanLine>,
+}
+
+/// One line of `--dry-run` output.
+#[derive(Debug, Clone)]
+pub struct PlanLine {
+    pub key: String,
+    pub action: String,
+    pub value: Option<String>,
+    pub secret: bool,
+}
+
+/// Runs configure.
+pub fn configure(
+    options: &Options,
+    frontend: &mut dyn Frontend,
+    listener: &mut dyn Listener,
+) -> Result<Report> {
+    let paths = &options.paths;
+    let package = match &options.package {
+        Some(name) => Some(Package::load(&paths.root, name)?),
+        None => None,
+    };
+    let source = document_source(options, package.as_ref())?;
+    let store = paths.open_store(options.lock_timeout)?;
+    let stored_environment = store.meta("environment")?;
+    let selector = Selector {
+        machine: options.machine.clone(),
+        environment: options.environment.clone(),
+        stored_environment,
+        host_identities: options.host_identities.clone(),
+    };
+    let loaded = load(&source, &|e| selector.retains(e))?;
+    for warning in &loaded.warnings {
+        listener.warning(warning);
+    }
+    if matches!(loaded.origin, Origin::Cache | Origin::Local) && source.url.is_some() {
+        listener.info(&format!("using the local copy of the environment document"));
+    }
+    let document = loaded.document;
+    let selection = selector.select(&document)?;
+    let mut report = Report {
+        selection: selection.describe(),
+        ..Report::default()
+    };
+    listener.info(&format!("{}: {}", document.origin, report.selection));
+
+    let stored = store.answers()?;
+    let configured = configured_values(&document, &selection);
+    let settings = Settings {
+        force: options.force,
+        priority: options.priority,
+    };
+    let (environment_value, machine_value) = derive::environment_values(
+        &document,
+        &selection.environment,
+        selection.machine.as_ref(),
+    );
+
+    // Plan the questions with values from the document or the store.
+    let mut plan: Vec<Planned> = document
+        .templates
+        .iter()
+        .filter(|t| t.source != Source::Derived)
+        .map(|t| {
+            merge::decide(
+                t,
+                configured.get(&t.key).map(String::as_str),
+                stored.get(&t.key),
+                settings,
+            )
+        })
+        .collect();
+
+    // Derived values from what the others will be if nobody answers.
+    let provisional = values_after(&document, &plan, &stored, &BTreeMap::new());
+    let derived = compute_derived(
+        &document,
+        &provisional,
+        &stored,
+        &environment_value,
+        &machine_value,
+    )?;
+    for template in document
+        .templates
+        .iter()
+        .filter(|t| t.source == Source::Derived)
+    {
+        plan.push(merge::decide(
+            template,
+            derived.get(&template.key).map(String::as_str),
+            stored.get(&template.key),
+            settings,
+        ));
+    }
+    let order: BTreeMap<&str, usize> = document
+        .templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.key.as_str(), i))
+        .collect();
+    plan.sort_by_key(|p| order.get(p.key.as_str()).copied().unwrap_or(usize::MAX));
+
+    if options.dry_run {
+        report.plan = plan_lines(&document, &plan, &stored, &derived, &configured);
+        return Ok(report);
+    }
+
+    // Ask.
+    let prompts: Vec<Prompt> = plan
+        .iter()
+        .filter(|p| p.shown())
+        .filter_map(|p| {
+            let template = document.template(&p.key)?.clone();
+            match &p.action {
+                Action::Ask { reason, default } => Some(Prompt {
+                    template,
+                    default: default.clone(),
+                    reason: reason.clone(),
+                }),
+                _ => None,
+            }
+        })
+        .collect();
+    report.asked = prompts.iter().map(|p| p.template.key.clone()).collect();
+    let context = Context {
+        package: options.package.clone(),
+        environment: selection.environment.context.clone(),
+        machine: selection.machine.as_ref().map(|m| m.label()),
+    };
+    let answers = if prompts.is_empty() {
+        BTreeMap::new()
+    } else {
+        frontend.ask(&context, &prompts)?
+    };
+    for (key, value) in &answers {
+        let template = document.template(key).ok_or_else(|| Error::Question {
+            key: key.clone(),
+            message: "answered by the frontend but not part of the document".into(),
+        })?;
+        if !template.question_type.is_display_only() {
+            template
+                .question_type
+                .check(value, &template.choices)
+                .map_err(|message| Error::Question {
+                    key: key.clone(),
+                    message,
+                })?;
+        }
+    }
+
+    // Derived values again, now from the final answers; a derived question
+    // the user answered keeps the answer.
+    let final_values = values_after(&document, &plan, &stored, &answers);
+    let derived = compute_derived(
+        &document,
+        &final_values,
+        &stored,
+        &environment_value,
+        &machine_value,
+    )?;
+    for planned in plan.iter_mut() {
+        let Some(template) = document.template(&planned.key) else {
+            continue;
+        };
+        if template.source == Source::Derived && !answers.contains_key(&planned.key) {
+            let redecided = merge::decide(
+                template,
+                derived.get(&planned.key).map(String::as_str),
+                stored.get(&planned.key),
+                settings,
+            );
+            // A conflict that only appears now cannot be asked any more:
+            // keep what is stored (never lose an answer).
+            if !(redecided.shown() && !planned.shown()) {
+                *planned = redecided;
+            }
+        }
+    }
+
+    // One batch for all answers.
+    let mut batch = Batch::new();
+    for planned in &plan {
+        let Some(template) = document.template(&planned.key) else {
+            continue;
+        };
+        let document_value = if template.source == Source::Derived {
+            derived.get(&planned.key)
+        } else {
+            configured.get(&planned.key)
+        };
+        if let Some(next) = merge::resolve(
+            template,
+            planned,
+            document_value.map(String::as_str),
+            stored.get(&planned.key),
+            answers.get(&planned.key).map(String::as_str),
+            options.package.as_deref(),
+        ) {
+            batch.set_answer(&planned.key, &next)?;
+            report.changed.push(planned.key.clone());
+        }
+    }
+    let context_label = selection.environment.context.clone();
+    if store.meta("environment")?.as_deref() != Some(context_label.as_str()) {
+        batch.set_meta("environment", &context_label)?;
+    }
+    store.commit(batch)?;
+
+    if let Some(package) = &package {
+        apply_package(
+            options,
+            package,
+            &store,
+            &document,
+            &environment_value,
+            &machine_value,
+            &mut report,
+            listener,
+        )?;
+    }
+    Ok(report)
+}
+
+fn document_source(options: &Options, package: Option<&Package>) -> Result<DocumentSource> {
+    let root = &options.paths.root;
+    let url = options
+        .env_url
+        .clone()
+        .or_else(|| package.and_then(|p| p.config.environment.url.clone()));
+    let local = match (&options.env_file, package) {
+        (Some(file), _) => Some(file.clone()),
+        (None, Some(package)) => Some(package.local_document(root)),
+        (None, None) => None,
+    };
+    if url.is_none() && local.is_none() {
+        return Err(Error::Usage(
+            "no environment document: pass --env-file PATH and/or --env-url URL, or --package PKG"
+                .into(),
+        ));
+    }
+    let schema = options.schema.clone().or_else(|| {
+        package
+            .and_then(|p| p.config.environment.schema.clone())
+            .map(|s| {
+                if s.is_absolute() {
+                    rooted(root, &s)
+                } else {
+                    package.map(|p| p.dir.join(&s)).unwrap_or(s)
+                }
+            })
+    });
+    Ok(DocumentSource {
+        url,
+        local,
+        cache_dir: options.paths.cache.clone(),
+        timeout: options.fetch_timeout,
+        max_bytes: options.max_bytes,
+        schema,
+    })
+}
+
+/// The document's values for the selection: environment level, overridden
+/// by the machine's own.
+pub fn configured_values(document: &Document, selection: &Selection) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::new();
+    let machine_values = selection.machine.iter().flat_map(|m| m.values.iter());
+    for value in selection.environment.values.iter().chain(machine_values) {
+        let key = document.templates[value.template as usize].key.clone();
+        values.insert(key, value.value.clone());
+    }
+    values
+}
+
+/// The value of every question after the run, given the frontend's
+/// answers: stored answers of other documents, then this plan.
+fn values_after(
+    document: &Document,
+    plan: &[Planned],
+    stored: &BTreeMap<String, StoredAnswer>,
+    answers: &BTreeMap<String, String>,
+) -> BTreeMap<String, KnownAnswer> {
+    let mut known: BTreeMap<String, KnownAnswer> = stored
+        .iter()
+        .filter_map(|(key, answer)| {
+            Some((
+                key.clone(),
+                KnownAnswer {
+                    question_type: answer.question_type,
+                    secret: answer.secret,
+                    value: answer.value.clone()?,
+                },
+            ))
+        })
+        .collect();
+    for planned in plan {
+        let Some(template) = document.template(&planned.key) else {
+            continue;
+        };
+        if template.source == Source::Derived || template.question_type.is_display_only() {
+            known.remove(&planned.key);
+            continue;
+        }
+        let value = answers
+            .get(&planned.key)
+            .cloned()
+            .or_else(|| merge::provisional_value(planned, stored.get(&planned.key)));
+        match value {
+            Some(value) => {
+                known.insert(
+                    planned.key.clone(),
+                    KnownAnswer {
+                        question_type: template.question_type,
+                        secret: template.question_type.is_secret(),
+                        value,
+                    },
+                );
+            }
+            None => {
+                known.remove(&planned.key);
+            }
+        }
+    }
+    known
+}
+
+fn compute_derived(
+    document: &Document,
+    known: &BTreeMap<String, KnownAnswer>,
+    stored: &BTreeMap<String, StoredAnswer>,
+    environment: &minijinja::Value,
+    machine: &minijinja::Value,
+) -> Result<BTreeMap<String, String>> {
+    let derived_templates: Vec<&Template> = document
+        .templates
+        .iter()
+        .filter(|t| t.source == Source::Derived)
+        .collect();
+    if derived_templates.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut known = known.clone();
+    // A derived question the user overrode is still computed from its
+    // expression; the store keeps the override.
+    for template in &derived_templates {
+        known.remove(&template.key);
+    }
+    let _ = stored;
+    let answers = Answers::new(
+        known,
+        derived_templates
+            .iter()
+            .map(|t| {
+                (
+                    t.key.clone(),
+                    t.question_type,
+                    t.expression.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+    );
+    let context = derive::context(&answers, environment.clone(), machine.clone());
+    let values = answers.compute_all(context).map_err(|e| match e {
+        Error::Derive(message) => Error::Derive(format!("{}: {message}", document.origin)),
+        other => other,
+    })?;
+    for (key, value) in &values {
+        if let Some(template) = document.template(key) {
+            template
+                .question_type
+                .check(value, &template.choices)
+                .map_err(|message| {
+                    Error::Derive(format!(
+                        "{}:{}: {key}: the expression's value does not fit the question: {message}",
+                        document.origin, template.line
+                    ))
+                })?;
+        }
+    }
+    Ok(values)
+}
+
+fn plan_lines(
+    document: &Document,
+    plan: &[Planned],
+    stored: &BTreeMap<String, StoredAnswer>,
+    derived: &BTreeMap<String, String>,
+    configured: &BTreeMap<String, String>,
+) -> Vec<PlanLine> {
+    plan.iter()
+        .map(|planned| {
+            let secret = document
+                .template(&planned.key)
+                .is_some_and(|t| t.question_type.is_secret());
+            let (action, value) = match &planned.action {
+                Action::Keep => (
+                    "keep".to_string(),
+                    stored.get(&planned.key).and_then(|s| s.value.clone()),
+                ),
+                Action::Set { value, source } => (format!("set ({source})"), value.clone()),
+                Action::Ask { reason, default } if planned.hidden => (
+                    format!(
+                        "take default silently (priority below threshold; {})",
+                        reason.describe()
+                    ),
+                    default.clone(),
+                ),
+                Action::Ask { reason, default } => (
+                    format!("ask: {}", describe_reason(reason, secret)),
+                    default.clone(),
+                ),
+            };
+            let _ = (derived, configured);
+            PlanLine {
+                key: planned.key.clone(),
+                action,
+                value,
+                secret,
+            }
+        })
+        .collect()
+}
+
+fn describe_reason(reason: &merge::Reason, secret: bool) -> String {
+    match reason {
+        merge::Reason::Conflict { document, user } if !secret => {
+            format!("conflict: the document says {document:?}, you entered {user:?}")
+        }
+        other => other.describe(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_package(
+    options: &Options,
+    package: &Package,
+    store: &Store,
+    document: &Document,
+    environment: &minijinja::Value,
+    machine: &minijinja::Value,
+    report: &mut Report,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    let root = &options.paths.root;
+    let stored = store.answers()?;
+    let known: BTreeMap<String, KnownAnswer> = stored
+        .iter()
+        .filter_map(|(key, answer)| {
+            Some((
+                key.clone(),
+                KnownAnswer {
+                    question_type: answer.question_type,
+                    secret: answer.secret,
+                    value: answer.value.clone()?,
+                },
+            ))
+        })
+        .collect();
+    let answers = Answers::new(known.clone(), Vec::new());
+    let context = derive::context(&answers, environment.clone(), machine.clone());
+    let rendered = render::render_all(root, &package.templates_dir(), &answers, &context)?;
+    let previous = store.files(&package.name)?;
+    report.files_written = render::write_changed(root, &rendered)?;
+    report.files_removed = render::remove_dropped(root, &previous, &rendered)?;
+    for path in &report.files_written {
+        listener.info(&format!("wrote {}", path.display()));
+    }
+    for path in &report.files_removed {
+        listener.info(&format!(
+            "removed {} (its template is gone)",
+            path.display()
+        ));
+    }
+    let files: Vec<_> = rendered.iter().map(|r| r.file.clone()).collect();
+    let mut batch = Batch::new();
+    if previous != files {
+        batch.set_files(&package.name, &files)?;
+    }
+    store.commit(batch)?;
+
+    // Hooks: run those whose inputs changed; remember each success at once
+    // so a later failure does not make them run again.
+    let stamps = store.hook_stamps(&package.name)?;
+    let inputs: BTreeMap<String, hooks::Input> = known
+        .iter()
+        .map(|(key, answer)| {
+            (
+                key.clone(),
+                hooks::Input {
+                    value: answer.value.clone(),
+                    secret: answer.secret,
+                },
+            )
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for hook in &package.config.hooks {
+        let unknown: Vec<&String> = hook
+            .reads
+            .iter()
+            .filter(|k| !inputs.contains_key(*k) && document.template(k).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            failures.push(format!(
+                "hook {} reads unknown question(s) {}",
+                hook.name,
+                unknown
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
+        }
+        let stamp = hooks::stamp(hook, &inputs);
+        if !options.force && stamps.get(&hook.name) == Some(&stamp) {
+            continue;
+        }
+        listener.info(&format!(
+            "running hook {} ({})",
+            hook.name,
+            hook.run.join(" ")
+        ));
+        match hooks::run(&package.name, hook, &inputs, root) {
+            Ok(()) => {
+                let mut batch = Batch::new();
+                batch.set_hook_stamp(&package.name, &hook.name, &stamp)?;
+                store.commit(batch)?;
+                report.hooks_run.push(hook.name.clone());
+            }
+            Err(error) => failures.push(error.to_string()),
+        }
+    }
+    let declared: BTreeSet<&str> = package
+        .config
+        .hooks
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect();
+    let mut batch = Batch::new();
+    for name in stamps.keys().filter(|n| !declared.contains(n.as_str())) {
+        batch.remove_hook_stamp(&package.name, name);
+    }
+    store.commit(batch)?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Package {
+            package: package.name.clone(),
+            message: failures.join("\n"),
+        })
+    }
+}

@@ -1,0 +1,230 @@
+//! Renders a package's minijinja templates with the answers and writes the
+//! results atomically.
+//!
+//! All templates are rendered in memory first: one that fails (a syntax
+//! error, an undefined answer — undefined is strict) stops the run before
+//! any file is touched. A file whose content and mode are already right is
+//! not rewritten, so a no-op configure changes nothing on disk. A file
+//! whose template read a secret is written 0600.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::value::Value;
+use sha2::{Digest, Sha256};
+
+use crate::derive::Answers;
+use crate::error::{Error, Result};
+use crate::package::rooted;
+use crate::store::RenderedFile;
+
+/// One rendered template, not yet written.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub file: RenderedFile,
+    pub content: Vec<u8>,
+    pub mode: u32,
+    /// Answers the template read.
+    pub reads: BTreeSet<String>,
+}
+
+/// Lists `templates/**/*.j2` as (template path relative to `dir`, target
+/// path on the system).
+pub fn list_templates(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current).map_err(|e| Error::io(&current, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&current, e))?;
+            let path = entry.path();
+            let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
+            if file_type.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "j2") {
+                continue;
+            }
+            if !file_type.is_file() {
+                return Err(Error::Template {
+                    path,
+                    message: "templates must be regular files (not symlinks or devices)".into(),
+                });
+            }
+            let relative = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+            if relative.to_str().is_none() {
+                return Err(Error::Template {
+                    path,
+                    message: "the file name is not valid UTF-8".into(),
+                });
+            }
+            let target = Path::new("/").join(relative.with_extension(""));
+            if target
+                .components()
+                .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+            {
+                return Err(Error::Template {
+                    path,
+                    message: "the target path must not contain . or ..".into(),
+                });
+            }
+            out.push((relative, target));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Renders every template of `templates_dir` in memory.
+pub fn render_all(
+    root: &Path,
+    templates_dir: &Path,
+    answers: &Arc<Answers>,
+    context: &Value,
+) -> Result<Vec<Rendered>> {
+    let jinja = crate::derive::jinja();
+    let mut out = Vec::new();
+    let mut failures = Vec::new();
+    for (relative, target) in list_templates(templates_dir)? {
+        let source_path = templates_dir.join(&relative);
+        let source =
+            std::fs::read_to_string(&source_path).map_err(|e| Error::io(&source_path, e))?;
+        answers.take_reads();
+        let rendered = jinja
+            .template_from_named_str(&source_path.display().to_string(), &source)
+            .and_then(|template| template.render(context.clone()));
+        let reads = answers.take_reads();
+        match rendered {
+            Ok(text) => {
+                let secret = answers.any_secret(&reads);
+                let target_on_root = rooted(root, &target);
+                let template_mode = std::fs::metadata(&source_path)
+                    .map(|m| m.permissions().mode() & 0o7777)
+                    .unwrap_or(0o644);
+                let mode = match std::fs::metadata(&target_on_root) {
+                    Ok(existing) => existing.permissions().mode() & 0o7777,
+                    Err(_) => template_mode,
+                };
+                let mode = if secret { (mode & 0o700) | 0o600 } else { mode };
+                let content = text.into_bytes();
+                out.push(Rendered {
+                    file: RenderedFile {
+                        path: target,
+                        template: relative,
+                        sha256: hex(&Sha256::digest(&content)),
+                    },
+                    content,
+                    mode,
+                    reads,
+                });
+            }
+            Err(error) => failures.push(format!(
+                "{}{}: {}",
+                source_path.display(),
+                error.line().map(|l| format!(":{l}")).unwrap_or_default(),
+                describe(&error)
+            )),
+        }
+    }
+    if failures.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Template {
+            path: templates_dir.to_path_buf(),
+            message: format!("nothing was written:\n{}", failures.join("\n")),
+        })
+    }
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        message.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    message
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the rendered files that differ from what is on disk; returns the
+/// target paths written.
+pub fn write_changed(root: &Path, rendered: &[Rendered]) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for item in rendered {
+        let target = rooted(root, &item.file.path);
+        let unchanged = std::fs::read(&target).is_ok_and(|current| current == item.content)
+            && std::fs::metadata(&target)
+                .is_ok_and(|m| m.permissions().mode() & 0o7777 == item.mode);
+        if unchanged {
+            continue;
+        }
+        write_atomic(&target, &item.content, item.mode)?;
+        written.push(item.file.path.clone());
+    }
+    Ok(written)
+}
+
+/// Writes `content` to `path` through a temporary file in the same
+/// directory and a rename, so a reader sees the old or the new file, never
+/// a half-written one. Keeps the owner of an existing file.
+pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let owner = std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".confpack-")
+        .tempfile_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    // Restrict first, so a secret is never readable through the temp file.
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode & 0o700))
+        .map_err(|e| Error::io(temp.path(), e))?;
+    temp.write_all(content).map_err(|e| Error::io(path, e))?;
+    temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    if let Some((uid, gid)) = owner {
+        // Only root may give a file away; elsewhere the owner is ours anyway.
+        let _ = std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid));
+    }
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io(temp.path(), e))?;
+    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    if let Ok(dir) = std::fs::File::open(parent) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Removes files rendered earlier whose template is gone; returns them.
+pub fn remove_dropped(
+    root: &Path,
+    previous: &[RenderedFile],
+    current: &[Rendered],
+) -> Result<Vec<PathBuf>> {
+    let kept: BTreeSet<&Path> = current.iter().map(|r| r.file.path.as_path()).collect();
+    let mut removed = Vec::new();
+    for file in previous {
+        if kept.contains(file.path.as_path()) {
+            continue;
+        }
+        let target = rooted(root, &file.path);
+        match std::fs::remove_file(&target) {
+            Ok(()) => removed.push(file.path.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&target, e)),
+        }
+    }
+    Ok(removed)
+}
