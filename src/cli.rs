@@ -40,6 +40,7 @@ pub enum Command {
     /// Configure again, asking every question (like dpkg-reconfigure).
     Reconfigure {
         /// The package to reconfigure.
+        #[arg(id = "reconfigure_package", value_name = "PKG")]
         package: Option<String>,
         #[command(flatten)]
         args: ConfigureArgs,

@@ -111,7 +111,7 @@ pub fn configure(
         listener.warning(warning);
     }
     if matches!(loaded.origin, Origin::Cache | Origin::Local) && source.url.is_some() {
-        listener.info(&format!("using the local copy of the environment document"));
+        listener.info("using the local copy of the environment document");
     }
     let document = loaded.document;
     let selection = selector.select(&document)?;
@@ -248,7 +248,7 @@ pub fn configure(
             );
             // A conflict that only appears now cannot be asked any more:
             // keep what is stored (never lose an answer).
-            if !(redecided.shown() && !planned.shown()) {
+            if !redecided.shown() || planned.shown() {
                 *planned = redecided;
             }
         }

@@ -22,8 +22,15 @@
 //! [`DocumentSource::timeout`], the body may not exceed
 //! [`DocumentSource::max_bytes`] (counted after decompression), at most
 //! five redirects are followed, and an `https://` URL may not be redirected
-//! to plain `http://`. For a user schema only the schema file itself is
-//! hashed, not files it includes.
+//! to plain `http://`. Proxies come from the usual environment variables
+//! (`http_proxy`, `https_proxy`, `NO_PROXY`), as ureq reads them.
+//!
+//! Known gaps, accepted: for a user schema only the schema file itself is
+//! hashed, not files it includes; and a file is hashed, then read again by
+//! path, so a local file swapped in between (by dpkg, say) is read once
+//! without XSD validation — confpack's own checks still run. The cached copy
+//! is only ever replaced by a rename of a validated download, so it cannot
+//! be caught that way.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -117,8 +124,9 @@ pub struct Loaded {
 }
 
 /// Loads the environment document from `source`, keeping the environments
-/// `retain` wants. Fails with [`Error::NoDocument`] only when no copy is
-/// usable, and then has changed nothing.
+/// `retain` wants. Fails with [`Error::NoDocument`] when no copy is usable,
+/// and then has changed nothing; with [`Error::Io`] up front when the user
+/// schema cannot be read, since no copy could be validated.
 pub fn load(source: &DocumentSource, retain: &dyn Fn(&Environment) -> bool) -> Result<Loaded> {
     let schema_sha256 = schema_sha256(source)?;
     let mut loader = Loader {
@@ -129,11 +137,13 @@ pub fn load(source: &DocumentSource, retain: &dyn Fn(&Environment) -> bool) -> R
     };
     if let Some(url) = source.url.as_deref() {
         let cache = CachedCopy::new(&source.cache_dir, url);
-        match loader.online(url, &cache) {
+        // A failed download never touches the cache, so this stays true.
+        let known = cache.known_good();
+        match loader.online(url, &cache, known.as_ref()) {
             Ok(loaded) => return Ok(loaded),
             Err(Skip::CacheTried) => {}
             Err(Skip::Online) => {
-                if let Some(loaded) = loader.cache(&cache, Origin::Cache) {
+                if let Some(loaded) = loader.cache(&cache, known.as_ref(), Origin::Cache) {
                     return Ok(loaded);
                 }
             }
@@ -143,8 +153,12 @@ pub fn load(source: &DocumentSource, retain: &dyn Fn(&Environment) -> bool) -> R
         return Ok(loaded);
     }
     let mut reasons: Vec<String> = loader.failures.into_iter().map(|f| f.reason).collect();
-    if source.url.is_none() && source.local.is_none() {
-        reasons.push("neither an online URL nor a local file is configured".to_string());
+    match (&source.url, &source.local) {
+        (None, None) => {
+            reasons.push("neither an online URL nor a local file is configured".to_string());
+        }
+        (Some(_), None) => reasons.push("no local file is configured".to_string()),
+        _ => {}
     }
     Err(Error::NoDocument { reasons })
 }
@@ -174,9 +188,13 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     /// Fetches the online copy; on 304 reads the cache.
-    fn online(&mut self, url: &str, cache: &CachedCopy) -> Result<Loaded, Skip> {
-        let known = cache.known_good();
-        let fetched = fetch(self.source, url, known.as_ref().map(|k| &k.metadata));
+    fn online(
+        &mut self,
+        url: &str,
+        cache: &CachedCopy,
+        known: Option<&Metadata>,
+    ) -> Result<Loaded, Skip> {
+        let fetched = fetch(self.source, url, known);
         match fetched {
             Ok(Fetched::Changed(download)) => match self.accept_download(url, cache, download) {
                 Ok(loaded) => Ok(loaded),
@@ -186,7 +204,7 @@ impl Loader<'_> {
                 }
             },
             Ok(Fetched::NotModified) if known.is_some() => self
-                .cache(cache, Origin::NotModified)
+                .cache(cache, known, Origin::NotModified)
                 .ok_or(Skip::CacheTried),
             Ok(Fetched::NotModified) => {
                 self.fail(
@@ -241,15 +259,19 @@ impl Loader<'_> {
         })
     }
 
-    /// Reads the cached online copy, if there is one.
-    fn cache(&mut self, cache: &CachedCopy, origin: Origin) -> Option<Loaded> {
+    /// Reads the cached online copy, if there is one; without schema
+    /// validation when `known` says this schema validated these bytes.
+    fn cache(
+        &mut self,
+        cache: &CachedCopy,
+        known: Option<&Metadata>,
+        origin: Origin,
+    ) -> Option<Loaded> {
         if !cache.document.exists() {
             return None;
         }
         let description = format!("cached copy {}", cache.document.display());
-        let trusted = cache
-            .known_good()
-            .is_some_and(|k| k.metadata.schema_sha256 == self.schema_sha256);
+        let trusted = known.is_some_and(|k| k.schema_sha256 == self.schema_sha256);
         let validation = if trusted {
             Validation::AlreadyValidated
         } else {
@@ -343,11 +365,6 @@ struct CachedCopy {
     url: String,
 }
 
-/// Cache metadata whose URL and document hash match the cached file.
-struct KnownGood {
-    metadata: Metadata,
-}
-
 impl CachedCopy {
     fn new(dir: &Path, url: &str) -> Self {
         let name = name_hash(url.as_bytes());
@@ -360,13 +377,13 @@ impl CachedCopy {
     }
 
     /// The metadata, if it describes exactly the cached bytes of this URL.
-    fn known_good(&self) -> Option<KnownGood> {
+    fn known_good(&self) -> Option<Metadata> {
         let metadata = Metadata::read(&self.metadata)?;
         if metadata.url.as_deref() != Some(self.url.as_str()) {
             return None;
         }
         let sha256 = file_sha256(&self.document).ok()?;
-        (metadata.sha256 == sha256).then_some(KnownGood { metadata })
+        (metadata.sha256 == sha256).then_some(metadata)
     }
 
     /// Atomically replaces the cached document, then its metadata.
@@ -523,7 +540,7 @@ fn describe_transport(error: ureq::Error, source: &DocumentSource) -> String {
             source.timeout.as_millis()
         ),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            format!("the connection closed before the whole document arrived ({e})")
+            format!("the server closed the connection early ({e})")
         }
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             "connection refused".to_string()

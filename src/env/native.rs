@@ -48,6 +48,9 @@ struct PendingQuestion {
 
 struct NativeReader<'a, 'schema> {
     xml: XmlReader<'schema>,
+    /// The XSD runs too: leave what it reports (enumerations, keys and
+    /// key references) to it, so each problem is listed once.
+    validating: bool,
     origin: &'a str,
     document: Document,
     problems: Vec<Problem>,
@@ -73,6 +76,7 @@ pub fn read(
     let xml = XmlReader::open(path, origin, schema)?;
     let mut reader = NativeReader {
         xml,
+        validating: schema.is_some(),
         origin,
         document: Document::new(origin),
         problems: Vec::new(),
@@ -106,6 +110,13 @@ fn clamp(line: u64) -> u32 {
 }
 
 impl NativeReader<'_, '_> {
+    /// A problem the XSD also finds: reported only when it does not run.
+    fn structural_problem(&mut self, line: u64, message: impl Into<String>) {
+        if !self.validating {
+            self.problem(line, message);
+        }
+    }
+
     fn problem(&mut self, line: u64, message: impl Into<String>) {
         self.problems.push(Problem {
             file: self.origin.to_string(),
@@ -232,11 +243,11 @@ impl NativeReader<'_, '_> {
             .map(|s| s.parse::<Source>())
             .unwrap_or(Ok(Source::Configured));
         let question_type = question_type.unwrap_or_else(|message| {
-            self.problem(line, format!("template {key}: {message}"));
+            self.structural_problem(line, format!("template {key}: {message}"));
             QuestionType::String
         });
         let priority = priority.unwrap_or_else(|message| {
-            self.problem(line, format!("template {key}: {message}"));
+            self.structural_problem(line, format!("template {key}: {message}"));
             Priority::Medium
         });
         let source = match source {
@@ -249,7 +260,7 @@ impl NativeReader<'_, '_> {
             }
             Ok(source) => source,
             Err(message) => {
-                self.problem(line, format!("template {key}: {message}"));
+                self.structural_problem(line, format!("template {key}: {message}"));
                 Source::Configured
             }
         };
@@ -434,14 +445,14 @@ impl NativeReader<'_, '_> {
             (_, None) => {}
         }
         if !self.document.add_template(template) {
-            self.problem(line, format!("template {key} is defined twice"));
+            self.structural_problem(line, format!("template {key} is defined twice"));
         }
     }
 
     fn end_environment(&mut self, environment: Environment, retain: &dyn Fn(&Environment) -> bool) {
         if self.document.contexts.contains(&environment.context) {
             let message = format!("environment {} is defined twice", environment.context);
-            self.problem(environment.line, message);
+            self.structural_problem(environment.line, message);
         }
         self.document.contexts.push(environment.context.clone());
         for machine in &environment.machines {

@@ -103,15 +103,12 @@ impl Schema {
             origin: origin.to_string(),
             problems: Vec::new(),
         });
-        let handler: unsafe extern "C" fn(*mut c_void, *mut bindings::xmlError) = collect_error;
         // SAFETY: see XmlReader::open; the collector outlives the parser,
         // which is freed below before the collector is dropped.
         let schema = unsafe {
             bindings::xmlSchemaSetParserStructuredErrors(
                 parser,
-                std::mem::transmute::<unsafe extern "C" fn(*mut c_void, *mut bindings::xmlError), _>(
-                    handler,
-                ),
+                error_handler(),
                 (&mut *collector) as *mut Collector as *mut c_void,
             );
             let schema = bindings::xmlSchemaParse(parser);
@@ -177,18 +174,40 @@ unsafe extern "C" fn collect_error(user: *mut c_void, error: *mut bindings::xmlE
     }
 }
 
+type ErrorFunction = unsafe extern "C" fn(*mut c_void, *mut bindings::xmlError);
+
+/// [`collect_error`] as libxml2's handler type. The bindings' type differs
+/// between libxml2 versions only in the constness of the error pointer,
+/// which does not change the ABI.
+#[allow(clippy::useless_transmute)] // identical types with libxml2 < 2.12
+fn error_handler() -> bindings::xmlStructuredErrorFunc {
+    // SAFETY: same ABI, see above; `Option<fn>` is a nullable pointer.
+    unsafe {
+        std::mem::transmute::<Option<ErrorFunction>, bindings::xmlStructuredErrorFunc>(Some(
+            collect_error,
+        ))
+    }
+}
+
 /// A streaming reader. Borrows the schema it validates against.
 pub struct XmlReader<'schema> {
     ptr: bindings::xmlTextReaderPtr,
     collector: Box<Collector>,
     validating: bool,
+    validation: bindings::xmlSchemaValidCtxtPtr,
     _schema: PhantomData<&'schema Schema>,
 }
 
 impl Drop for XmlReader<'_> {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from xmlReaderForFile and is freed exactly once.
-        unsafe { bindings::xmlFreeTextReader(self.ptr) };
+        // SAFETY: `ptr` came from xmlReaderForFile and is freed exactly once,
+        // before the validation context it uses.
+        unsafe {
+            bindings::xmlFreeTextReader(self.ptr);
+            if !self.validation.is_null() {
+                bindings::xmlSchemaFreeValidCtxt(self.validation);
+            }
+        }
     }
 }
 
@@ -204,13 +223,58 @@ fn xml_string(ptr: *const bindings::xmlChar) -> Option<String> {
     )
 }
 
+/// Refuses a `<!DOCTYPE>` before libxml2 sees the document: libxml2 would
+/// parse its entity declarations first (and report a bomb only as "entity
+/// reference loop"). Scans the prolog only: the XML declaration, comments,
+/// processing instructions and whitespace before the root element.
+fn check_prolog(path: &Path, origin: &str) -> Result<()> {
+    fn skip<'a>(end: &[u8], from: &'a [u8]) -> Option<&'a [u8]> {
+        from.windows(end.len())
+            .position(|w| w == end)
+            .map(|i| &from[i + end.len()..])
+    }
+    use std::io::Read;
+    const LIMIT: u64 = 1 << 20;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = Vec::new();
+    file.take(LIMIT)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    let mut rest: &[u8] = &head;
+    // A UTF-8 byte order mark is allowed.
+    rest = rest.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(rest);
+    loop {
+        let trimmed = rest.trim_ascii_start();
+        let next = if trimmed.starts_with(b"<?") {
+            skip(b"?>", trimmed)
+        } else if trimmed.starts_with(b"<!--") {
+            skip(b"-->", &trimmed[4..])
+        } else if trimmed.starts_with(b"<!DOCTYPE") || trimmed.starts_with(b"<!doctype") {
+            let offset = head.len() - trimmed.len();
+            let line = head[..offset].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            return Err(Error::at(
+                origin,
+                Some(line),
+                "a <!DOCTYPE> is not allowed in environment documents \
+                 (it could define external or recursive entities); remove it",
+            ));
+        } else {
+            return Ok(());
+        };
+        match next {
+            Some(next) => rest = next,
+            None => return Ok(()),
+        }
+    }
+}
+
 impl<'schema> XmlReader<'schema> {
     /// Opens `path` for streaming; `origin` is how messages name it (a URL
     /// for a downloaded copy). With a schema, every node read is validated.
     pub fn open(path: &Path, origin: &str, schema: Option<&'schema Schema>) -> Result<Self> {
         forbid_network();
-        // Check readability ourselves for a clear message.
-        std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        // Checks readability too, for a clear message.
+        check_prolog(path, origin)?;
         let c_path = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| Error::at(origin, None, "the file name contains a NUL byte"))?;
         let options = (bindings::xmlParserOption_XML_PARSE_NONET
@@ -231,28 +295,37 @@ impl<'schema> XmlReader<'schema> {
                 problems: Vec::new(),
             }),
             validating: schema.is_some(),
+            validation: std::ptr::null_mut(),
             _schema: PhantomData,
         };
-        if let Some(schema) = schema {
-            // SAFETY: the schema outlives the reader (lifetime 'schema).
-            let rc = unsafe { bindings::xmlTextReaderSetSchema(reader.ptr, schema.ptr) };
-            if rc != 0 {
-                return Err(Error::at(origin, None, "libxml2 refused the schema"));
-            }
-        }
-        let handler: unsafe extern "C" fn(*mut c_void, *mut bindings::xmlError) = collect_error;
         let user = (&mut *reader.collector) as *mut Collector as *mut c_void;
-        // SAFETY: the handler only differs from the binding's type in the
-        // constness of its pointer argument; the collector is boxed, so its
-        // address is stable while the reader lives.
-        unsafe {
-            bindings::xmlTextReaderSetStructuredErrorHandler(
-                reader.ptr,
-                std::mem::transmute::<unsafe extern "C" fn(*mut c_void, *mut bindings::xmlError), _>(
-                    handler,
-                ),
-                user,
-            );
+        // Why not xmlTextReaderSetStructuredErrorHandler: in libxml2 2.9 its
+        // relay crashes when a parse error happens while a schema is plugged
+        // into the reader (it takes the schema's SAX plug for the reader).
+        // Parser errors therefore go to the thread's structured error
+        // handler, set around each read, and validity errors to a validation
+        // context of our own.
+        if let Some(schema) = schema {
+            // SAFETY: the schema outlives the reader (lifetime 'schema); the
+            // validation context is freed in Drop after the reader; the
+            // handler only differs from the binding's type in the constness
+            // of its pointer argument; the collector is boxed, so its
+            // address is stable while the reader lives.
+            unsafe {
+                let validation = bindings::xmlSchemaNewValidCtxt(schema.ptr);
+                if validation.is_null() {
+                    return Err(Error::at(
+                        origin,
+                        None,
+                        "libxml2 could not create a validation context",
+                    ));
+                }
+                reader.validation = validation;
+                bindings::xmlSchemaSetValidStructuredErrors(validation, error_handler(), user);
+                if bindings::xmlTextReaderSchemaValidateCtxt(reader.ptr, validation, 0) != 0 {
+                    return Err(Error::at(origin, None, "libxml2 refused the schema"));
+                }
+            }
         }
         Ok(reader)
     }
@@ -261,12 +334,23 @@ impl<'schema> XmlReader<'schema> {
     /// `Err` once the document turned out to be unusable (the collected
     /// problems say why).
     pub fn next_node(&mut self) -> Result<Option<Node>> {
-        // SAFETY: valid reader pointer.
-        let rc = unsafe { bindings::xmlTextReaderRead(self.ptr) };
+        let user = (&mut *self.collector) as *mut Collector as *mut c_void;
+        // SAFETY: valid reader pointer; the thread's error handler points at
+        // our collector only for the duration of the read (see `open`).
+        let rc = unsafe {
+            bindings::xmlSetStructuredErrorFunc(user, error_handler());
+            let rc = bindings::xmlTextReaderRead(self.ptr);
+            bindings::xmlSetStructuredErrorFunc(std::ptr::null_mut(), None);
+            rc
+        };
         match rc {
             1 => {}
             0 => return self.finish().map(|()| None),
-            _ => return Err(self.failure("the document is not well-formed")),
+            _ => {
+                return Err(self.failure(
+                    "the document is not well-formed (it ends early or its markup is broken)",
+                ));
+            }
         }
         // SAFETY: valid reader pointer, positioned on a node.
         let node_type = unsafe { bindings::xmlTextReaderNodeType(self.ptr) };
@@ -324,10 +408,10 @@ impl<'schema> XmlReader<'schema> {
         unsafe {
             let value = bindings::xmlTextReaderGetAttribute(self.ptr, c_name.as_ptr() as *const _);
             let text = xml_string(value);
-            if !value.is_null() {
-                if let Some(free) = bindings::xmlFree {
-                    free(value as *mut c_void);
-                }
+            if !value.is_null()
+                && let Some(free) = bindings::xmlFree
+            {
+                free(value as *mut c_void);
             }
             text
         }
@@ -358,6 +442,7 @@ impl<'schema> XmlReader<'schema> {
         if problems.is_empty()
             || fallback.starts_with("a <!DOCTYPE")
             || fallback.starts_with("entity")
+            || fallback.starts_with("the document is not well-formed")
         {
             let line = self.current_line();
             problems.push(Problem {

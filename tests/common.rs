@@ -1,0 +1,107 @@
+//! Helpers shared by the integration tests: a temp root, the real binary,
+//! fixture paths.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's directory.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+pub fn sample() -> PathBuf {
+    repo().join("sample-env.xml")
+}
+
+/// The `confpack` binary with a clean environment (no DEBIAN_FRONTEND or
+/// DEBIAN_PRIORITY from the caller) operating on `root`.
+pub fn confpack(root: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_confpack"));
+    command
+        .env_remove("DEBIAN_FRONTEND")
+        .env_remove("DEBIAN_PRIORITY")
+        .arg("--root")
+        .arg(root)
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs and returns the output, with stdout/stderr as strings.
+pub fn run(command: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("run confpack");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// Runs and asserts success.
+pub fn ok(command: &mut Command) -> String {
+    let (code, stdout, stderr) = run(command);
+    assert_eq!(
+        code, 0,
+        "failed: {command:?}\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    stdout
+}
+
+/// The stored answers as JSON (secrets shown).
+pub fn answers(root: &Path) -> serde_json::Value {
+    let out = ok(confpack(root).args(["answers", "--format", "json", "--show-secrets"]));
+    serde_json::from_str(&out).expect("json")
+}
+
+pub fn value(root: &Path, key: &str) -> Option<String> {
+    answers(root)[key]["value"].as_str().map(str::to_string)
+}
+
+/// Copies a directory tree.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Installs the webshop fixture package into `root` the way a .deb would:
+/// /usr/share/confpack/webshop/{package.yml, environment.xml, templates/}.
+pub fn install_webshop(root: &Path) -> PathBuf {
+    let dir = root.join("usr/share/confpack/webshop");
+    copy_tree(&fixture("packages/webshop"), &dir);
+    std::fs::copy(sample(), dir.join("environment.xml")).expect("copy sample");
+    dir
+}
+
+/// Stores the sample's password so noninteractive runs can complete.
+pub fn preseed_password(root: &Path, password: &str) {
+    use std::io::Write;
+    let mut child = confpack(root)
+        .args(["set", "--secret", "webshop/db.password", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(password.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("wait").success());
+}

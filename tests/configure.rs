@@ -1,0 +1,622 @@
+//! `confpack validate`, `configure`, `get`/`set`/`answers` run as the real
+//! binary on fixtures in temporary roots.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn configure(root: &Path) -> std::process::Command {
+    let mut command = confpack(root);
+    command.args(["configure", "--frontend", "noninteractive"]);
+    command
+}
+
+fn configure_sample(root: &Path, machine: &str) -> std::process::Command {
+    let mut command = configure(root);
+    command
+        .arg("--env-file")
+        .arg(sample())
+        .args(["--machine", machine]);
+    command
+}
+
+mod validate {
+    use super::*;
+
+    #[test]
+    fn the_sample_document_is_valid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = ok(confpack(dir.path()).arg("validate").arg(sample()));
+        assert!(out.ends_with("sample-env.xml: valid\n"), "{out}");
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = fixture("invalid-many.xml");
+        let (code, _, stderr) = run(confpack(dir.path()).arg("validate").arg(&file));
+        assert_eq!(code, 1, "{stderr}");
+        let name = file.display().to_string();
+        for expected in [
+            format!("{name}:4: "), // unknown type (XSD)
+            format!("{name}:11: template shop/list: a derived template needs an <expression>"),
+            format!("{name}:16: question shop/level: `medium` is not one of the choices"),
+            format!("{name}:17: question shop/missing has no template"),
+            format!("{name}:18: machine ip `10.0.0.300`"),
+        ] {
+            assert!(
+                stderr.contains(&expected),
+                "missing {expected:?} in\n{stderr}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_doctype_is_refused_before_any_entity_is_expanded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["entity-bomb.xml", "external-entity.xml"] {
+            let started = Instant::now();
+            let (code, stdout, stderr) =
+                run(confpack(dir.path()).arg("validate").arg(fixture(name)));
+            assert_eq!(code, 1, "{name}: {stdout}{stderr}");
+            assert!(
+                stderr.contains("<!DOCTYPE> is not allowed"),
+                "{name}: {stderr}"
+            );
+            assert!(
+                !stderr.contains("root:"),
+                "{name} leaked /etc/passwd: {stderr}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(10));
+        }
+    }
+
+    #[test]
+    fn a_truncated_document_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = std::fs::read_to_string(sample()).expect("sample");
+        let truncated = dir.path().join("truncated.xml");
+        std::fs::write(&truncated, &text[..text.len() / 2]).expect("write");
+        let (code, _, stderr) = run(confpack(dir.path()).arg("validate").arg(&truncated));
+        assert_eq!(code, 1);
+        assert!(stderr.contains("truncated.xml:"), "{stderr}");
+        assert!(
+            stderr.contains("not well-formed") || stderr.contains("Premature"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn every_truncation_of_the_sample_is_an_error_never_a_crash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = std::fs::read(sample()).expect("sample");
+        let path = dir.path().join("cut.xml");
+        for cut in (0..text.len()).step_by(37) {
+            std::fs::write(&path, &text[..cut]).expect("write");
+            let result =
+                confpack::env::validate(&path, "cut.xml", confpack::env::Validation::Builtin);
+            assert!(result.is_err(), "a document cut at byte {cut} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_document_in_another_namespace_is_named_as_such() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("other.xml");
+        std::fs::write(
+            &file,
+            "<environments version=\"1\"><templates/></environments>",
+        )
+        .expect("write");
+        let (code, _, stderr) = run(confpack(dir.path()).arg("validate").arg(&file));
+        assert_eq!(code, 1);
+        assert!(stderr.contains("unknown document type"), "{stderr}");
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (code, _, stderr) =
+            run(confpack(dir.path()).args(["validate", "/nonexistent/env.xml"]));
+        assert_eq!(code, 1);
+        assert!(stderr.contains("/nonexistent/env.xml"), "{stderr}");
+    }
+}
+
+mod noninteractive {
+    use super::*;
+
+    #[test]
+    fn a_required_answer_without_default_exits_3_listing_it_and_stores_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (code, _, stderr) = run(&mut configure_sample(dir.path(), "10.10.0.21"));
+        assert_eq!(code, 3, "{stderr}");
+        assert!(stderr.contains("webshop/db.password"), "{stderr}");
+        assert!(stderr.contains("confpack set"), "{stderr}");
+        assert_eq!(answers(dir.path()), serde_json::json!({}));
+    }
+
+    #[test]
+    fn configured_default_and_derived_values_are_stored_with_their_source() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "s3cret");
+        ok(&mut configure_sample(dir.path(), "10.10.0.21"));
+        let all = answers(dir.path());
+        assert_eq!(all["webshop/db.host"]["value"], "db1.prod.example.com");
+        assert_eq!(all["webshop/db.host"]["source"], "configured");
+        assert_eq!(
+            all["webshop/workers"]["value"], "16",
+            "environment-level value"
+        );
+        assert_eq!(all["webshop/db.name"]["source"], "default");
+        assert_eq!(
+            all["webshop/cluster.iplist"]["value"],
+            "10.10.0.10 10.10.0.21 10.10.0.22 10.10.0.30"
+        );
+        assert_eq!(all["webshop/cluster.iplist"]["source"], "derived");
+        assert_eq!(
+            all["webshop/tls.certificate.path"]["value"],
+            "/etc/ssl/certs/shop.example.com.pem"
+        );
+        assert_eq!(all["webshop/db.password"]["value"], "s3cret");
+        assert_eq!(all["webshop/db.password"]["secret"], true);
+    }
+
+    #[test]
+    fn a_machine_value_overrides_the_environment_value() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_sample(dir.path(), "db1.prod.example.com"));
+        assert_eq!(value(dir.path(), "webshop/workers").as_deref(), Some("2"));
+        assert_eq!(
+            value(dir.path(), "webshop/role").as_deref(),
+            Some("database")
+        );
+    }
+
+    #[test]
+    fn a_conflicting_user_value_is_kept_and_an_equal_one_hands_back_authority() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_sample(dir.path(), "10.10.0.21"));
+        ok(confpack(dir.path()).args(["set", "webshop/db.host", "mydb"]));
+        ok(&mut configure_sample(dir.path(), "10.10.0.21"));
+        let all = answers(dir.path());
+        assert_eq!(all["webshop/db.host"]["value"], "mydb");
+        assert_eq!(all["webshop/db.host"]["source"], "user");
+
+        ok(confpack(dir.path()).args(["set", "webshop/db.host", "db1.prod.example.com"]));
+        ok(&mut configure_sample(dir.path(), "10.10.0.21"));
+        assert_eq!(
+            answers(dir.path())["webshop/db.host"]["source"],
+            "configured"
+        );
+    }
+
+    #[test]
+    fn the_dry_run_prints_the_plan_and_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "hunter2");
+        let before = answers(dir.path());
+        let out = ok(configure_sample(dir.path(), "10.10.0.21").arg("--dry-run"));
+        assert!(out.contains("webshop/db.host"), "{out}");
+        assert!(out.contains("set (configured)"), "{out}");
+        assert!(!out.contains("hunter2"), "secret shown in plan: {out}");
+        assert_eq!(answers(dir.path()), before);
+    }
+
+    #[test]
+    fn the_chosen_environment_is_remembered_for_the_next_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "x");
+        ok(configure(dir.path()).arg("--env-file").arg(sample()).args([
+            "--environment",
+            "staging",
+            "--machine",
+            "10.20.0.21",
+        ]));
+        // No machine of the document is this host, no --environment: the
+        // stored one is used.
+        ok(configure(dir.path()).arg("--env-file").arg(sample()));
+        assert_eq!(
+            value(dir.path(), "webshop/environment").as_deref(),
+            Some("staging")
+        );
+    }
+
+    #[test]
+    fn an_unknown_machine_lists_the_machines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (code, _, stderr) = run(&mut configure_sample(dir.path(), "10.10.0.2"));
+        assert_eq!(code, 1);
+        assert!(stderr.contains("no machine 10.10.0.2"), "{stderr}");
+        assert!(
+            stderr.contains("10.10.0.21 (app1.prod.example.com)"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn this_host_is_found_by_its_exact_host_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+        if hostname.is_empty()
+            || hostname == "localhost"
+            || !hostname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            eprintln!("skipped: host name {hostname:?} cannot appear in a document");
+            return;
+        }
+        let text = std::fs::read_to_string(sample())
+            .expect("sample")
+            .replace(
+                "hostname=\"app1.staging.example.com\"",
+                &format!("hostname=\"{hostname}\""),
+            )
+            // A near miss that substring matching would take.
+            .replace(
+                "hostname=\"db1.staging.example.com\"",
+                &format!("hostname=\"x{hostname}\""),
+            );
+        let document = dir.path().join("env.xml");
+        std::fs::write(&document, text).expect("write");
+        preseed_password(dir.path(), "x");
+        ok(configure(dir.path()).arg("--env-file").arg(&document));
+        assert_eq!(
+            value(dir.path(), "webshop/hostname").as_deref(),
+            Some("app1.staging.example.com")
+        );
+    }
+
+    #[test]
+    fn reconfigure_with_force_questions_keeps_values_noninteractively() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_sample(dir.path(), "10.10.0.21"));
+        let before = answers(dir.path());
+        ok(confpack(dir.path())
+            .args([
+                "reconfigure",
+                "--frontend",
+                "noninteractive",
+                "--force-questions",
+                "--machine",
+                "10.10.0.21",
+            ])
+            .arg("--env-file")
+            .arg(sample()));
+        assert_eq!(answers(dir.path()), before);
+    }
+}
+
+mod answers_output {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_unless_asked_for() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "hunter2");
+        for format in ["table", "json", "shell"] {
+            let out = ok(confpack(dir.path()).args(["answers", "--format", format]));
+            assert!(!out.contains("hunter2"), "{format}: {out}");
+        }
+        let out = ok(confpack(dir.path()).args(["answers", "--format", "shell", "--show-secrets"]));
+        assert!(out.contains("hunter2"), "{out}");
+        assert_eq!(
+            ok(confpack(dir.path()).args(["get", "webshop/db.password"])),
+            "hunter2\n"
+        );
+    }
+
+    #[test]
+    fn shell_format_round_trips_values_that_look_like_code() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hostile = "$(touch pwned) `touch pwned2` ' \" \\ {{ 7*7 }}\nsecond line";
+        ok(confpack(dir.path()).args(["set", "x/v", hostile]));
+        let exported = ok(confpack(dir.path()).args(["answers", "--format", "shell"]));
+        let script = format!("{exported}\nprintf '%s' \"$CONFPACK_X_V\"");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir.path())
+            .output()
+            .expect("sh");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), hostile);
+        assert!(!dir.path().join("pwned").exists() && !dir.path().join("pwned2").exists());
+    }
+
+    #[test]
+    fn get_of_an_unknown_key_fails_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (code, _, stderr) = run(confpack(dir.path()).args(["get", "x/nothing"]));
+        assert_eq!(code, 1);
+        assert!(
+            stderr.contains("no answer stored for x/nothing"),
+            "{stderr}"
+        );
+    }
+}
+
+mod package {
+    use super::*;
+
+    fn configure_package(root: &Path) -> std::process::Command {
+        let mut command = configure(root);
+        command.args(["--package", "webshop", "--machine", "10.10.0.21"]);
+        command
+    }
+
+    fn mtime(path: &Path) -> std::time::SystemTime {
+        std::fs::metadata(path)
+            .expect("stat")
+            .modified()
+            .expect("mtime")
+    }
+
+    #[test]
+    fn templates_are_rendered_with_the_answers_and_secrets_get_0600() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        preseed_password(dir.path(), "pa'ss$(x)");
+        ok(&mut configure_package(dir.path()));
+        let app =
+            std::fs::read_to_string(dir.path().join("etc/webshop/app.conf")).expect("app.conf");
+        assert!(app.contains("url = https://shop.example.com/"), "{app}");
+        assert!(
+            app.contains("members = 10.10.0.10 10.10.0.21 10.10.0.22 10.10.0.30"),
+            "{app}"
+        );
+        assert!(app.contains("gift-cards = on"), "{app}");
+        assert!(
+            app.contains("certificate = /etc/ssl/certs/shop.example.com.pem"),
+            "{app}"
+        );
+        let database = dir.path().join("etc/webshop/database.conf");
+        let text = std::fs::read_to_string(&database).expect("database.conf");
+        assert!(text.contains("password=pa'ss$(x)\n"), "{text}");
+        let mode = std::fs::metadata(&database)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "a file holding a secret must be 0600");
+        let app_mode = std::fs::metadata(dir.path().join("etc/webshop/app.conf"))
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o077;
+        assert_ne!(app_mode, 0, "files without secrets keep their usual mode");
+    }
+
+    #[test]
+    fn a_second_run_with_nothing_changed_touches_nothing_and_runs_no_hook() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_package(dir.path()));
+        let app = dir.path().join("etc/webshop/app.conf");
+        let firewall_log = dir.path().join("hook-firewall.log");
+        assert_eq!(
+            std::fs::read_to_string(&firewall_log).expect("hook ran"),
+            "10.10.0.10 10.10.0.21 10.10.0.22 10.10.0.30\n"
+        );
+        let before = mtime(&app);
+        std::thread::sleep(Duration::from_millis(20));
+        let (code, _, stderr) = run(&mut configure_package(dir.path()));
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(mtime(&app), before, "unchanged file rewritten");
+        assert_eq!(
+            std::fs::read_to_string(&firewall_log)
+                .expect("log")
+                .lines()
+                .count(),
+            1,
+            "hook ran again"
+        );
+        assert!(
+            stderr.contains("0 answer(s) changed, 0 file(s) written"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn only_hooks_whose_inputs_changed_run_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let package = install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_package(dir.path()));
+        // Add a machine to production: the IP list changes, the database
+        // settings do not.
+        let document = package.join("environment.xml");
+        let text = std::fs::read_to_string(&document).expect("read").replace(
+            "<machine ip=\"10.10.0.30\"",
+            "<machine ip=\"10.10.0.23\" hostname=\"app3.prod.example.com\"/>\n    <machine ip=\"10.10.0.30\"",
+        );
+        std::fs::write(&document, text).expect("write");
+        ok(&mut configure_package(dir.path()));
+        let firewall = std::fs::read_to_string(dir.path().join("hook-firewall.log")).expect("log");
+        assert_eq!(firewall.lines().count(), 2, "{firewall}");
+        assert!(firewall.ends_with("10.10.0.23 10.10.0.30\n"), "{firewall}");
+        let database = std::fs::read_to_string(dir.path().join("hook-database.log")).expect("log");
+        assert_eq!(
+            database.lines().count(),
+            1,
+            "database hook ran without a change: {database}"
+        );
+        assert!(
+            database.contains("\"webshop/db.password\":\"x\""),
+            "values arrive on stdin: {database}"
+        );
+        let app = std::fs::read_to_string(dir.path().join("etc/webshop/app.conf")).expect("app");
+        assert!(app.contains("10.10.0.23"), "{app}");
+    }
+
+    #[test]
+    fn a_dropped_template_removes_its_rendered_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let package = install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_package(dir.path()));
+        assert!(dir.path().join("etc/webshop/database.conf").exists());
+        std::fs::remove_file(package.join("templates/etc/webshop/database.conf.j2")).expect("rm");
+        ok(&mut configure_package(dir.path()));
+        assert!(!dir.path().join("etc/webshop/database.conf").exists());
+        assert!(dir.path().join("etc/webshop/app.conf").exists());
+    }
+
+    #[test]
+    fn a_broken_template_writes_nothing_and_names_the_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let package = install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        std::fs::write(
+            package.join("templates/etc/webshop/broken.conf.j2"),
+            "ok\nvalue = {{ answers[\"webshop/no.such\"] }}\n",
+        )
+        .expect("write");
+        let (code, _, stderr) = run(&mut configure_package(dir.path()));
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("broken.conf.j2:2"), "{stderr}");
+        assert!(
+            !dir.path().join("etc/webshop/app.conf").exists(),
+            "a file was written"
+        );
+        // The answers were committed before rendering: nothing to re-enter.
+        assert_eq!(
+            value(dir.path(), "webshop/db.host").as_deref(),
+            Some("db1.prod.example.com")
+        );
+    }
+
+    #[test]
+    fn an_unknown_package_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (code, _, stderr) = run(configure(dir.path()).args(["--package", "nosuch"]));
+        assert_eq!(code, 1);
+        assert!(stderr.contains("package nosuch"), "{stderr}");
+        assert!(stderr.contains("is the package installed"), "{stderr}");
+    }
+}
+
+mod store {
+    use super::*;
+
+    #[test]
+    fn a_second_confpack_waits_then_fails_clearly_while_the_database_is_held() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let package = install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        // A hook that holds the run (and so the database) for a while.
+        std::fs::write(
+            package.join("package.yml"),
+            "hooks:\n  - name: slow\n    reads: []\n    run: [sh, -c, 'touch \"$CONFPACK_ROOT/started\"; sleep 3']\n",
+        )
+        .expect("write");
+        let mut holder = configure(dir.path())
+            .args(["--package", "webshop", "--machine", "10.10.0.21"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let started = Instant::now();
+        while !dir.path().join("started").exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "holder never started"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (code, _, stderr) =
+            run(confpack(dir.path()).args(["--lock-timeout", "0.3", "get", "webshop/db.host"]));
+        assert_eq!(code, 4, "{stderr}");
+        assert!(
+            stderr.contains("another confpack process holds the answer database"),
+            "{stderr}"
+        );
+        assert!(holder.wait().expect("wait").success());
+        // Once released, a waiting reader gets through.
+        assert_eq!(
+            ok(confpack(dir.path()).args(["get", "webshop/db.host"])),
+            "db1.prod.example.com\n"
+        );
+    }
+
+    /// A document with `count` configured questions all set to `value`.
+    fn generation_document(count: usize, value: &str) -> String {
+        let mut text = String::from(
+            "<?xml version=\"1.0\"?>\n<environments xmlns=\"urn:confpack:environment:1\" version=\"1\">\n<templates>\n",
+        );
+        for i in 0..count {
+            text.push_str(&format!(
+                "<template key=\"gen/q{i}\" type=\"string\"><description>Q{i}</description></template>\n"
+            ));
+        }
+        text.push_str("</templates>\n<environment context=\"test\">\n");
+        for i in 0..count {
+            text.push_str(&format!("<question key=\"gen/q{i}\">{value}</question>\n"));
+        }
+        text.push_str("</environment>\n</environments>\n");
+        text
+    }
+
+    #[test]
+    fn kill_9_at_any_point_leaves_the_old_or_the_new_batch() {
+        use std::os::unix::process::ExitStatusExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let docs: Vec<_> = ["alpha", "beta"]
+            .iter()
+            .map(|value| {
+                let path = dir.path().join(format!("{value}.xml"));
+                std::fs::write(&path, generation_document(30, value)).expect("write");
+                path
+            })
+            .collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut killed = 0;
+        for iteration in 0..100 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let delay = Duration::from_micros(seed % 15_000);
+            let mut child = configure(dir.path())
+                .arg("--env-file")
+                .arg(&docs[iteration % 2])
+                .args(["--environment", "test"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            std::thread::sleep(delay);
+            let _ = child.kill();
+            let status = child.wait().expect("wait");
+            if status.signal() == Some(9) {
+                killed += 1;
+            }
+            let all = answers(dir.path());
+            let values: std::collections::BTreeSet<String> = (0..30)
+                .filter_map(|i| {
+                    all[format!("gen/q{i}")]["value"]
+                        .as_str()
+                        .map(str::to_string)
+                })
+                .collect();
+            let count = (0..30)
+                .filter(|i| all[format!("gen/q{i}")].is_object())
+                .count();
+            assert!(
+                count == 0 || count == 30,
+                "iteration {iteration}: {count} of 30 answers stored"
+            );
+            assert!(
+                values.len() <= 1,
+                "iteration {iteration}: mixed batches {values:?}"
+            );
+        }
+        eprintln!("kill test: {killed} of 100 runs killed mid-way");
+    }
+}
