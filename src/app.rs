@@ -188,6 +188,9 @@ fn run_configure(
         }
         return Ok(());
     }
+    if report.unchanged {
+        return Ok(());
+    }
     let asked = if frontend.name() == "noninteractive" {
         format!(
             "{} question(s) took their defaults (noninteractive)",

@@ -19,7 +19,7 @@ use crate::merge::{self, Action, Planned, Settings};
 use crate::package::{Package, rooted};
 use crate::select::{Selection, Selector};
 use crate::store::{Batch, Store, StoredAnswer};
-use crate::{Listener, hooks, render};
+use crate::{Listener, hooks, render, unchanged};
 
 /// Where things live, all under `root`.
 #[derive(Debug, Clone)]
@@ -68,6 +68,8 @@ pub struct Options {
 /// What a run did.
 #[derive(Debug, Default, Clone)]
 pub struct Report {
+    /// The hot path proved nothing changed; nothing was done.
+    pub unchanged: bool,
     pub selection: String,
     pub asked: Vec<String>,
     pub changed: Vec<String>,
@@ -98,21 +100,51 @@ pub fn configure(
         None => None,
     };
     let source = document_source(options, package.as_ref())?;
-    let store = paths.open_store(options.lock_timeout)?;
-    let stored_environment = store.meta("environment")?;
-    let selector = Selector {
-        machine: options.machine.clone(),
-        environment: options.environment.clone(),
-        stored_environment,
-        host_identities: options.host_identities.clone(),
+
+    // The hot path: a current stamp lets the run prove nothing changed
+    // without opening the database.
+    let eligible = !options.force && !options.dry_run;
+    let key = invocation_key(options, frontend.name());
+    let stamp = if eligible {
+        unchanged::read(&paths.db, &key)
+    } else {
+        None
     };
-    let loaded = load(&source, &|e| selector.retains(e))?;
-    for warning in &loaded.warnings {
-        listener.warning(warning);
+    let (mut store, stored_environment) = match &stamp {
+        Some(stamp) => (None, stamp.stored_environment.clone()),
+        None => {
+            let store = paths.open_store(options.lock_timeout)?;
+            let environment = store.meta("environment")?;
+            (Some(store), environment)
+        }
+    };
+    let mut loaded = load_document(options, &source, stored_environment.clone(), listener)?;
+    if let Some(stamp) = &stamp {
+        let fingerprint = fingerprint(options, frontend.name(), &loaded, package.as_ref(), &stored_environment)?;
+        if stamp.fingerprint == fingerprint && unchanged::files_unchanged(&paths.root, stamp) {
+            listener.info("nothing changed since the last run");
+            return Ok(Report {
+                unchanged: true,
+                ..Report::default()
+            });
+        }
     }
-    if matches!(loaded.origin, Origin::Cache | Origin::Local) && source.url.is_some() {
-        listener.info("using the local copy of the environment document");
-    }
+    let store = match store.take() {
+        Some(store) => store,
+        None => {
+            let store = paths.open_store(options.lock_timeout)?;
+            if store.meta("environment")? != stored_environment {
+                // Changed by another run in the meantime: select again.
+                loaded = load_document(options, &source, store.meta("environment")?, &mut crate::RecordingListener::default())?;
+            }
+            store
+        }
+    };
+    // From here on the run may change things: an old stamp must not
+    // survive a run that fails half-way.
+    unchanged::remove(&paths.db, &key);
+    let selector = selector(options, store.meta("environment")?);
+    let loaded_sha256 = (loaded.sha256.clone(), loaded.schema_sha256.clone());
     let document = loaded.document;
     let selection = selector.select(&document)?;
     let mut report = Report {
@@ -295,7 +327,113 @@ pub fn configure(
             listener,
         )?;
     }
+
+    if eligible {
+        let stored_environment = store.meta("environment")?;
+        let files = match &package {
+            Some(package) => store.files(&package.name)?,
+            None => Vec::new(),
+        };
+        let fingerprint = fingerprint_of(
+            options,
+            frontend.name(),
+            &loaded_sha256.0,
+            &loaded_sha256.1,
+            package.as_ref(),
+            &stored_environment,
+        )?;
+        if let Some(generation) = crate::store::generation(&paths.db) {
+            let stamp = unchanged::Stamp {
+                fingerprint,
+                generation,
+                stored_environment,
+                files: files
+                    .iter()
+                    .filter_map(|f| unchanged::FileState::of(&paths.root, &f.path))
+                    .collect(),
+            };
+            unchanged::write(&paths.db, &key, &stamp);
+        }
+    }
     Ok(report)
+}
+
+fn selector(options: &Options, stored_environment: Option<String>) -> Selector {
+    Selector {
+        machine: options.machine.clone(),
+        environment: options.environment.clone(),
+        stored_environment,
+        host_identities: options.host_identities.clone(),
+    }
+}
+
+fn load_document(
+    options: &Options,
+    source: &DocumentSource,
+    stored_environment: Option<String>,
+    listener: &mut dyn Listener,
+) -> Result<crate::env::load::Loaded> {
+    let selector = selector(options, stored_environment);
+    let loaded = load(source, &|e| selector.retains(e))?;
+    for warning in &loaded.warnings {
+        listener.warning(warning);
+    }
+    if matches!(loaded.origin, Origin::Cache | Origin::Local) && source.url.is_some() {
+        listener.info("using the local copy of the environment document");
+    }
+    Ok(loaded)
+}
+
+/// Identifies a kind of configure invocation: one stamp per kind.
+fn invocation_key(options: &Options, frontend: &str) -> String {
+    let mut key = unchanged::Fingerprint::new("confpack-invocation-1");
+    key.add_str(frontend)
+        .add_path(&options.paths.root)
+        .add_str(options.package.as_deref().unwrap_or("-"))
+        .add_str(options.env_url.as_deref().unwrap_or("-"))
+        .add_path(options.env_file.as_deref().unwrap_or(Path::new("-")))
+        .add_path(options.schema.as_deref().unwrap_or(Path::new("-")))
+        .add_str(options.machine.as_deref().unwrap_or("-"))
+        .add_str(options.environment.as_deref().unwrap_or("-"))
+        .add_str(options.priority.as_str());
+    let mut text = key.finish();
+    text.truncate(32);
+    text
+}
+
+fn fingerprint(
+    options: &Options,
+    frontend: &str,
+    loaded: &crate::env::load::Loaded,
+    package: Option<&Package>,
+    stored_environment: &Option<String>,
+) -> Result<String> {
+    fingerprint_of(options, frontend, &loaded.sha256, &loaded.schema_sha256, package, stored_environment)
+}
+
+/// Everything a no-op run depends on besides the database and the files.
+fn fingerprint_of(
+    options: &Options,
+    frontend: &str,
+    document_sha256: &str,
+    schema_sha256: &str,
+    package: Option<&Package>,
+    stored_environment: &Option<String>,
+) -> Result<String> {
+    let mut fingerprint = unchanged::Fingerprint::new("confpack-configure-1");
+    fingerprint
+        .add_str(&invocation_key(options, frontend))
+        .add_str(env!("CARGO_PKG_VERSION"))
+        .add_str(document_sha256)
+        .add_str(schema_sha256)
+        .add_str(stored_environment.as_deref().unwrap_or("-"));
+    for identity in &options.host_identities {
+        fingerprint.add_str(identity);
+    }
+    if let Some(package) = package {
+        unchanged::add_package(&mut fingerprint, package).map_err(|e| Error::io(&package.dir, e))?;
+    }
+    Ok(fingerprint.finish())
 }
 
 fn document_source(options: &Options, package: Option<&Package>) -> Result<DocumentSource> {

@@ -22,6 +22,7 @@ pub mod package;
 pub mod render;
 pub mod select;
 pub mod store;
+pub mod unchanged;
 
 /// Where the library reports progress and warnings (never `println!` in
 /// library code): the binary prints to stderr, tests record.

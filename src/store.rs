@@ -235,10 +235,15 @@ impl Store {
     }
 
     /// Applies a batch atomically and makes it durable before returning.
+    ///
+    /// The generation file changes first (see [`generation`]): a crash
+    /// between the two leaves a new generation over old data, which only
+    /// costs the next run its fast path, never the other way round.
     pub fn commit(&self, batch: Batch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
+        bump_generation(&self.tree_path)?;
         let mut sled_batch = sled::Batch::default();
         for (key, value) in batch.ops {
             match value {
@@ -250,6 +255,52 @@ impl Store {
         self.db.flush().map_err(|e| self.error(e))?;
         Ok(())
     }
+}
+
+fn generation_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".generation");
+    db.with_file_name(name)
+}
+
+/// The database's generation: a token that changes with every commit, kept
+/// in a small file beside the database (`<db>.generation`) so a run can
+/// tell that nothing changed without opening sled (which costs more than
+/// the rest of a no-op configure together). `None` when unknown.
+pub fn generation(db: &Path) -> Option<String> {
+    std::fs::read_to_string(generation_path(db))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn bump_generation(db: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let path = generation_path(db);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let token = format!(
+        "{now:x}-{:x}-{:x}\n",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".generation-")
+        .tempfile_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    temp.write_all(token.as_bytes())
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| Error::io(&path, e))?;
+    temp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+    if let Ok(dir) = std::fs::File::open(parent) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 fn store_reason(error: &sled::Error) -> String {
@@ -326,6 +377,24 @@ mod tests {
             Some("production")
         );
         assert_eq!(store.answers().expect("all").len(), 1);
+    }
+
+    #[test]
+    fn every_commit_changes_the_generation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let store = Store::open(&path, Duration::from_secs(1)).expect("open");
+        assert_eq!(generation(&path), None);
+        let mut batch = Batch::new();
+        batch.set_meta("a", "1").expect("meta");
+        store.commit(batch).expect("commit");
+        let first = generation(&path).expect("generation");
+        store.commit(Batch::new()).expect("empty commit");
+        assert_eq!(generation(&path).as_deref(), Some(first.as_str()), "an empty batch changes nothing");
+        let mut batch = Batch::new();
+        batch.set_meta("a", "2").expect("meta");
+        store.commit(batch).expect("commit");
+        assert_ne!(generation(&path).expect("generation"), first);
     }
 
     #[test]

@@ -418,10 +418,39 @@ mod package {
             1,
             "hook ran again"
         );
-        assert!(
-            stderr.contains("0 answer(s) changed, 0 file(s) written"),
-            "{stderr}"
-        );
+        assert!(stderr.contains("nothing changed since the last run"), "{stderr}");
+        // The slow path agrees: a full run changes nothing either.
+        let (code, _, stderr) = run(configure_package(dir.path()).args(["--priority", "critical"]));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("0 answer(s) changed, 0 file(s) written"), "{stderr}");
+        assert_eq!(mtime(&app), before, "unchanged file rewritten");
+    }
+
+    #[test]
+    fn a_rendered_file_edited_by_hand_is_rendered_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_package(dir.path()));
+        let app = dir.path().join("etc/webshop/app.conf");
+        let rendered = std::fs::read_to_string(&app).expect("read");
+        std::fs::write(&app, "edited by hand\n").expect("write");
+        let (code, _, stderr) = run(&mut configure_package(dir.path()));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("nothing changed"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&app).expect("read"), rendered);
+    }
+
+    #[test]
+    fn an_answer_set_between_runs_is_rendered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        preseed_password(dir.path(), "old");
+        ok(&mut configure_package(dir.path()));
+        preseed_password(dir.path(), "new");
+        ok(&mut configure_package(dir.path()));
+        let text = std::fs::read_to_string(dir.path().join("etc/webshop/database.conf")).expect("read");
+        assert!(text.contains("password=new\n"), "{text}");
     }
 
     #[test]

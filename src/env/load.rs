@@ -121,6 +121,10 @@ pub struct Loaded {
     /// One line per copy that was skipped, each saying why and which copy
     /// was used instead (`warning: …`). Empty when nothing went wrong.
     pub warnings: Vec<String>,
+    /// sha256 (hex) of the document bytes that were used.
+    pub sha256: String,
+    /// sha256 (hex) of the schema text documents are validated against.
+    pub schema_sha256: String,
 }
 
 /// Loads the environment document from `source`, keeping the environments
@@ -237,6 +241,7 @@ impl Loader<'_> {
             self.retain,
         )
         .map_err(|e| describe(&e))?;
+        let sha256 = download.sha256.clone();
         let metadata = Metadata {
             url: Some(url.to_string()),
             local: None,
@@ -256,6 +261,8 @@ impl Loader<'_> {
             document,
             origin: Origin::Online,
             warnings,
+            sha256,
+            schema_sha256: self.schema_sha256.clone(),
         })
     }
 
@@ -278,8 +285,15 @@ impl Loader<'_> {
             self.source.validation()
         };
         let origin_text = cache.document.display().to_string();
+        let sha256 = match file_sha256(&cache.document) {
+            Ok(sha256) => sha256,
+            Err(e) => {
+                self.fail("cached environment document", describe(&e));
+                return None;
+            }
+        };
         match read_document(&cache.document, &origin_text, validation, self.retain) {
-            Ok(document) => Some(self.loaded(document, origin, &description)),
+            Ok(document) => Some(self.loaded(document, origin, &description, sha256)),
             Err(e) => {
                 self.fail("cached environment document", describe(&e));
                 None
@@ -315,6 +329,7 @@ impl Loader<'_> {
         };
         match read_document(path, &origin_text, validation, self.retain) {
             Ok(document) => {
+                let used_sha256 = sha256.clone();
                 if !trusted {
                     let stamp = Metadata {
                         url: None,
@@ -329,7 +344,7 @@ impl Loader<'_> {
                         .and_then(|()| stamp.write(&self.source.cache_dir, &stamp_path));
                 }
                 let description = format!("local copy {origin_text}");
-                Some(self.loaded(document, Origin::Local, &description))
+                Some(self.loaded(document, Origin::Local, &description, used_sha256))
             }
             Err(e) => {
                 self.fail("local environment document", describe(&e));
@@ -343,7 +358,7 @@ impl Loader<'_> {
     }
 
     /// The result of a fallback: one warning per copy skipped on the way.
-    fn loaded(&mut self, document: Document, origin: Origin, used: &str) -> Loaded {
+    fn loaded(&mut self, document: Document, origin: Origin, used: &str, sha256: String) -> Loaded {
         let warnings = self
             .failures
             .drain(..)
@@ -353,6 +368,8 @@ impl Loader<'_> {
             document,
             origin,
             warnings,
+            sha256,
+            schema_sha256: self.schema_sha256.clone(),
         }
     }
 }
