@@ -5,6 +5,8 @@
 #                   changed (the postinst hot path), against the anchor
 #                   `debconf-set-selections </dev/null` in a sandboxed debconf
 #                   database. Goal: at least 10x faster.
+#   full-merge:     the same with --dry-run, which always takes the full
+#                   path (opens the database, merges, derives); for reference.
 #
 # Usage: scripts/bench.sh [RUNS]   (needs hyperfine: apt-get install hyperfine)
 set -euo pipefail
@@ -41,7 +43,8 @@ export DEBCONF_SYSTEMRC=$work/debconf.conf
 hyperfine --style none --warmup 10 --runs "$runs" --export-json "$work/result.json" \
     -n debconf-set-selections 'debconf-set-selections </dev/null' \
     -n noop-configure "$confpack -q --root $root configure --frontend noninteractive --env-file sample-env.xml --machine 10.10.0.21" \
-    >/dev/null
+    -n full-merge "$confpack -q --root $root configure --dry-run --env-file sample-env.xml --machine 10.10.0.21 >/dev/null" \
+    >/dev/null 2>&1
 
 python3 - "$work/result.json" <<'PY'
 import json, sys
@@ -54,4 +57,5 @@ def row(name, result, anchor_name, anchor, goal):
           f"{anchor_name:>18} {anchor['mean']*1000:>5.1f}ms{ratio:>9.1f}x{goal:>10}")
 print(f"{'debconf-set-selections':<28}{anchor['mean']*1000:>8.2f}ms{anchor['stddev']*1000:>8.2f}ms{'(anchor)':>26}")
 row("noop-configure", results["noop-configure"], "debconf-set-sel.", anchor, ">=10x")
+row("full-merge (reference)", results["full-merge"], "debconf-set-sel.", anchor, "-")
 PY
