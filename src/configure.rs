@@ -61,6 +61,8 @@ pub struct Options {
     pub lock_timeout: Duration,
     pub fetch_timeout: Duration,
     pub max_bytes: u64,
+    /// Rules for derived questions of documents that carry none (DataONE).
+    pub derive_rules: BTreeMap<String, String>,
     /// Detect this host's addresses/names (off in tests that pin them).
     pub host_identities: Vec<String>,
 }
@@ -120,7 +122,13 @@ pub fn configure(
     };
     let mut loaded = load_document(options, &source, stored_environment.clone(), listener)?;
     if let Some(stamp) = &stamp {
-        let fingerprint = fingerprint(options, frontend.name(), &loaded, package.as_ref(), &stored_environment)?;
+        let fingerprint = fingerprint(
+            options,
+            frontend.name(),
+            &loaded,
+            package.as_ref(),
+            &stored_environment,
+        )?;
         if stamp.fingerprint == fingerprint && unchanged::files_unchanged(&paths.root, stamp) {
             listener.info("nothing changed since the last run");
             return Ok(Report {
@@ -135,7 +143,12 @@ pub fn configure(
             let store = paths.open_store(options.lock_timeout)?;
             if store.meta("environment")? != stored_environment {
                 // Changed by another run in the meantime: select again.
-                loaded = load_document(options, &source, store.meta("environment")?, &mut crate::RecordingListener::default())?;
+                loaded = load_document(
+                    options,
+                    &source,
+                    store.meta("environment")?,
+                    &mut crate::RecordingListener::default(),
+                )?;
             }
             store
         }
@@ -146,6 +159,25 @@ pub fn configure(
     let selector = selector(options, store.meta("environment")?);
     let loaded_sha256 = (loaded.sha256.clone(), loaded.schema_sha256.clone());
     let document = loaded.document;
+    for warning in &document.warnings {
+        listener.warning(warning);
+    }
+    let missing = crate::env::dataone::missing_rules(&document);
+    if !missing.is_empty() {
+        return Err(Error::Invalid(
+            missing
+                .iter()
+                .map(|t| crate::error::Problem {
+                    file: document.origin.clone(),
+                    line: Some(t.line),
+                    message: format!(
+                        "derived question {} has no rule; pass --derive {}=EXPR or add it to a --derive-file",
+                        t.key, t.key
+                    ),
+                })
+                .collect(),
+        ));
+    }
     let selection = selector.select(&document)?;
     let mut report = Report {
         selection: selection.describe(),
@@ -179,6 +211,25 @@ pub fn configure(
             )
         })
         .collect();
+
+    // A question an external tool marked seen (DataONE's flag) takes the
+    // document's value without asking.
+    for planned in plan.iter_mut() {
+        if !document.seen.contains(&planned.key) {
+            continue;
+        }
+        if let (Action::Ask { reason, default: Some(default) }, Some(value)) =
+            (&planned.action, configured.get(&planned.key))
+            && matches!(reason, merge::Reason::Unanswered | merge::Reason::NotSeen)
+            && default == value
+        {
+            planned.action = Action::Set {
+                value: Some(value.clone()),
+                source: Source::Configured,
+            };
+            planned.hidden = false;
+        }
+    }
 
     // Derived values from what the others will be if nobody answers.
     let provisional = values_after(&document, &plan, &stored, &BTreeMap::new());
@@ -408,7 +459,14 @@ fn fingerprint(
     package: Option<&Package>,
     stored_environment: &Option<String>,
 ) -> Result<String> {
-    fingerprint_of(options, frontend, &loaded.sha256, &loaded.schema_sha256, package, stored_environment)
+    fingerprint_of(
+        options,
+        frontend,
+        &loaded.sha256,
+        &loaded.schema_sha256,
+        package,
+        stored_environment,
+    )
 }
 
 /// Everything a no-op run depends on besides the database and the files.
@@ -431,7 +489,8 @@ fn fingerprint_of(
         fingerprint.add_str(identity);
     }
     if let Some(package) = package {
-        unchanged::add_package(&mut fingerprint, package).map_err(|e| Error::io(&package.dir, e))?;
+        unchanged::add_package(&mut fingerprint, package)
+            .map_err(|e| Error::io(&package.dir, e))?;
     }
     Ok(fingerprint.finish())
 }
@@ -471,6 +530,7 @@ fn document_source(options: &Options, package: Option<&Package>) -> Result<Docum
         timeout: options.fetch_timeout,
         max_bytes: options.max_bytes,
         schema,
+        derive_rules: options.derive_rules.clone(),
     })
 }
 

@@ -257,7 +257,7 @@ impl Answers {
             Err(error) => {
                 let message = match state.error.take() {
                     Some(inner) => inner,
-                    None => format!("{key}: {error:#}"),
+                    None => format!("{key}: {error}"),
                 };
                 // Keep the innermost explanation for the outer frames.
                 state.error = Some(message.clone());
@@ -336,7 +336,26 @@ pub fn environment_values(
     };
     let machines: Vec<Value> = environment.machines.iter().map(machine_value).collect();
     let machine = machine.map(machine_value).unwrap_or_default();
+    // Every machine's value of each question, for lists such as "the node
+    // ids of all machines" (`map(attribute=…)` cannot take keys with dots).
+    let mut machine_values: BTreeMap<String, Vec<Value>> = document
+        .templates
+        .iter()
+        .map(|t| (t.key.clone(), Vec::new()))
+        .collect();
+    for m in &environment.machines {
+        let mut own: BTreeMap<String, Value> = env_values.clone();
+        own.extend(
+            m.values
+                .iter()
+                .map(|v| configured_pair(document, v.template, &v.value)),
+        );
+        for (key, value) in own {
+            machine_values.entry(key).or_default().push(value);
+        }
+    }
     let mut env_map = BTreeMap::new();
+    env_map.insert("machine_values".to_string(), Value::from(machine_values));
     env_map.insert(
         "context".to_string(),
         Value::from(environment.context.as_str()),

@@ -390,7 +390,11 @@ mod tests {
         store.commit(batch).expect("commit");
         let first = generation(&path).expect("generation");
         store.commit(Batch::new()).expect("empty commit");
-        assert_eq!(generation(&path).as_deref(), Some(first.as_str()), "an empty batch changes nothing");
+        assert_eq!(
+            generation(&path).as_deref(),
+            Some(first.as_str()),
+            "an empty batch changes nothing"
+        );
         let mut batch = Batch::new();
         batch.set_meta("a", "2").expect("meta");
         store.commit(batch).expect("commit");

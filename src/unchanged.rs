@@ -167,7 +167,8 @@ mod tests {
     fn a_stamp_is_stale_once_the_generation_changes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("db");
-        let store = crate::store::Store::open(&db, std::time::Duration::from_secs(1)).expect("open");
+        let store =
+            crate::store::Store::open(&db, std::time::Duration::from_secs(1)).expect("open");
         let mut batch = crate::store::Batch::new();
         batch.set_meta("x", "1").expect("meta");
         store.commit(batch).expect("commit");

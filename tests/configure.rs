@@ -418,11 +418,17 @@ mod package {
             1,
             "hook ran again"
         );
-        assert!(stderr.contains("nothing changed since the last run"), "{stderr}");
+        assert!(
+            stderr.contains("nothing changed since the last run"),
+            "{stderr}"
+        );
         // The slow path agrees: a full run changes nothing either.
         let (code, _, stderr) = run(configure_package(dir.path()).args(["--priority", "critical"]));
         assert_eq!(code, 0, "{stderr}");
-        assert!(stderr.contains("0 answer(s) changed, 0 file(s) written"), "{stderr}");
+        assert!(
+            stderr.contains("0 answer(s) changed, 0 file(s) written"),
+            "{stderr}"
+        );
         assert_eq!(mtime(&app), before, "unchanged file rewritten");
     }
 
@@ -449,7 +455,8 @@ mod package {
         ok(&mut configure_package(dir.path()));
         preseed_password(dir.path(), "new");
         ok(&mut configure_package(dir.path()));
-        let text = std::fs::read_to_string(dir.path().join("etc/webshop/database.conf")).expect("read");
+        let text =
+            std::fs::read_to_string(dir.path().join("etc/webshop/database.conf")).expect("read");
         assert!(text.contains("password=new\n"), "{text}");
     }
 

@@ -76,6 +76,9 @@ pub struct DocumentSource {
     pub max_bytes: u64,
     /// A user schema (`--schema`); `None` uses the built-in one.
     pub schema: Option<PathBuf>,
+    /// Expressions for derived questions of dialects that carry none
+    /// (`--derive`, `--derive-file`).
+    pub derive_rules: std::collections::BTreeMap<String, String>,
 }
 
 impl DocumentSource {
@@ -89,6 +92,7 @@ impl DocumentSource {
             timeout: DEFAULT_TIMEOUT,
             max_bytes: DEFAULT_MAX_BYTES,
             schema: None,
+            derive_rules: std::collections::BTreeMap::new(),
         }
     }
 
@@ -238,6 +242,7 @@ impl Loader<'_> {
             download.file.path(),
             url,
             self.source.validation(),
+            &self.source.derive_rules,
             self.retain,
         )
         .map_err(|e| describe(&e))?;
@@ -292,7 +297,7 @@ impl Loader<'_> {
                 return None;
             }
         };
-        match read_document(&cache.document, &origin_text, validation, self.retain) {
+        match read_document(&cache.document, &origin_text, validation, &self.source.derive_rules, self.retain) {
             Ok(document) => Some(self.loaded(document, origin, &description, sha256)),
             Err(e) => {
                 self.fail("cached environment document", describe(&e));
@@ -327,7 +332,7 @@ impl Loader<'_> {
         } else {
             self.source.validation()
         };
-        match read_document(path, &origin_text, validation, self.retain) {
+        match read_document(path, &origin_text, validation, &self.source.derive_rules, self.retain) {
             Ok(document) => {
                 let used_sha256 = sha256.clone();
                 if !trusted {

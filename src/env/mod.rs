@@ -1,11 +1,13 @@
 //! The environment document: reading (with validation), the typed model,
 //! and fetching the online copy with a local fallback.
 
+pub mod dataone;
 pub mod load;
 pub mod model;
 pub mod native;
 pub mod xml;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -45,10 +47,26 @@ pub fn read_document(
     path: &Path,
     origin: &str,
     validation: Validation<'_>,
+    derive_rules: &BTreeMap<String, String>,
     retain: &dyn Fn(&Environment) -> bool,
 ) -> Result<Document> {
     let (namespace, local_name) = sniff_root(path, origin)?;
     match namespace.as_deref() {
+        Some(dataone::NAMESPACE) => {
+            let schema = match validation {
+                Validation::File(schema) => Some(Schema::from_file(schema)?),
+                Validation::Builtin | Validation::AlreadyValidated => None,
+            };
+            let mut document = dataone::read(path, origin, schema.as_ref(), derive_rules, retain)?;
+            if matches!(validation, Validation::Builtin) {
+                document.warnings.push(format!(
+                    "{origin} is a DataONE v1 document and no schema was given: only its \
+                     well-formedness and confpack's own checks were applied; pass --schema XSD \
+                     to validate it"
+                ));
+            }
+            Ok(document)
+        }
         Some(native::NAMESPACE) => {
             let schema = match validation {
                 Validation::Builtin => Some(Schema::from_text(
@@ -64,9 +82,11 @@ pub fn read_document(
             origin,
             None,
             format!(
-                "unknown document type {{{}}}{local_name}; expected <environments xmlns=\"{}\">",
+                "unknown document type {{{}}}{local_name}; expected <environments xmlns=\"{}\"> \
+                 or a DataONE v1 <debconf xmlns=\"{}\">",
                 other.unwrap_or(""),
-                native::NAMESPACE
+                native::NAMESPACE,
+                dataone::NAMESPACE
             ),
         )),
     }
@@ -74,5 +94,5 @@ pub fn read_document(
 
 /// Reads every environment of a document (for `confpack validate`).
 pub fn validate(path: &Path, origin: &str, validation: Validation<'_>) -> Result<Document> {
-    read_document(path, origin, validation, &|_| true)
+    read_document(path, origin, validation, &BTreeMap::new(), &|_| true)
 }

@@ -376,6 +376,12 @@ pub struct Document {
     pub contexts: Vec<String>,
     /// Every machine of the document, for error messages.
     pub machines: Vec<MachineSummary>,
+    /// Questions an external tool marked seen (DataONE's `seen` flag): their
+    /// document values are taken without asking.
+    pub seen: std::collections::BTreeSet<String>,
+    /// Things worth a warning that did not stop reading (e.g. a dialect
+    /// document checked for well-formedness only).
+    pub warnings: Vec<String>,
 }
 
 impl Document {
