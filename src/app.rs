@@ -1,7 +1,7 @@
 //! Runs a parsed command line: the glue between [`crate::cli`] and the
 //! library stages. Prints results to stdout, progress to stderr.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -47,6 +47,58 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             seen,
             secret,
         } => set(&paths, lock_timeout, &key, &value, source, seen, secret),
+        Command::Convert {
+            file,
+            schema,
+            output,
+            derive,
+        } => {
+            let rules = derive_rules(&derive)?;
+            let text = crate::convert::convert(&file, schema.as_deref(), &rules, &mut listener)?;
+            match output {
+                Some(path) => crate::render::write_atomic(&path, text.as_bytes(), 0o644),
+                None => out.write_all(text.as_bytes()).map_err(stdout_error),
+            }
+        }
+        Command::ImportDebconf {
+            file,
+            include_passwords,
+        } => {
+            let (origin, text) = match file.as_deref() {
+                None => ("<stdin>".to_string(), read_stdin()?),
+                Some(path) if path == Path::new("-") => ("<stdin>".to_string(), read_stdin()?),
+                Some(path) => (
+                    path.display().to_string(),
+                    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?,
+                ),
+            };
+            let store = paths.open_store(lock_timeout)?;
+            let report = crate::debconf::import(&store, &origin, &text, include_passwords)?;
+            listener.info(&format!(
+                "imported {} answer(s){}",
+                report.imported,
+                if report.skipped_passwords > 0 {
+                    format!(
+                        ", skipped {} password(s) (use --include-passwords)",
+                        report.skipped_passwords
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+            Ok(())
+        }
+        Command::Export {
+            format: crate::cli::ExportFormat::Debconf,
+            include_passwords,
+        } => {
+            let store = paths.open_store(lock_timeout)?;
+            let (text, skipped) = crate::debconf::export(&store.answers()?, include_passwords);
+            for warning in skipped {
+                listener.warning(&warning);
+            }
+            out.write_all(text.as_bytes()).map_err(stdout_error)
+        }
         Command::Answers {
             format,
             show_secrets,
@@ -60,7 +112,76 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let text = output::format_answers(&store.answers()?, format, show_secrets)?;
             out.write_all(text.as_bytes()).map_err(stdout_error)
         }
+        Command::Build(args) => build(args, cli.quiet, out),
+        Command::RemoveRendered { package } => {
+            crate::remove::remove_rendered(&paths, &package, lock_timeout, &mut listener).map(drop)
+        }
+        Command::Purge { package } => {
+            crate::remove::purge(&paths, &package, lock_timeout, &mut listener).map(drop)
+        }
     }
+}
+
+fn build(args: crate::cli::BuildArgs, quiet: bool, out: &mut dyn Write) -> Result<()> {
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) if !value.trim().is_empty() => {
+            Some(value.trim().parse::<i64>().map_err(|_| {
+                Error::Usage(format!(
+                    "SOURCE_DATE_EPOCH={value} is not a number of seconds"
+                ))
+            })?)
+        }
+        _ => None,
+    };
+    let options = crate::builder::Options {
+        repo: args.repo,
+        out: args.out,
+        runtime: args.runtime,
+        runtime_binary: args.runtime_binary,
+        known_packages: args.known_packages,
+        check_dependencies: !args.no_dependency_check,
+        version_suffix: args.version_suffix,
+        allow_dirty: args.allow_dirty,
+        source_date_epoch,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
+    let mut listener = crate::builder::progress::ProgressListener::new(quiet);
+    let report = crate::builder::build(&options, &mut listener)?;
+    for path in &report.written {
+        writeln!(out, "{}", path.display()).map_err(stdout_error)?;
+    }
+    Ok(())
+}
+
+/// Collects `--derive KEY=EXPR` and `--derive-file` rules.
+fn derive_rules(args: &crate::cli::DeriveArgs) -> Result<std::collections::BTreeMap<String, String>> {
+    let file_text = match &args.derive_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?),
+        None => None,
+    };
+    let mut lines: Vec<(String, Option<u64>, &str)> = args
+        .rules
+        .iter()
+        .map(|rule| ("--derive".to_string(), None, rule.as_str()))
+        .collect();
+    if let (Some(path), Some(text)) = (&args.derive_file, &file_text) {
+        lines.extend(
+            text.lines()
+                .enumerate()
+                .map(|(i, line)| (path.display().to_string(), Some(i as u64 + 1), line)),
+        );
+    }
+    crate::env::dataone::parse_rules(lines)
+}
+
+fn read_stdin() -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io("<stdin>", e))?;
+    Ok(text)
 }
 
 fn stdout_error(error: std::io::Error) -> Error {
@@ -113,30 +234,16 @@ fn choose_frontend(
                 frontend::Kind::Noninteractive
             }
         },
-        None if std::io::stdin().is_terminal()
-            || Path::new("/dev/tty").exists() && tty_usable() =>
-        {
-            frontend::Kind::Tui
-        }
+        // Without a terminal, noninteractive is the default, not a fallback.
+        None if frontend::terminal::Device::find().is_ok() => frontend::Kind::Tui,
         None => frontend::Kind::Noninteractive,
     };
-    match kind {
-        frontend::Kind::Noninteractive => Ok(Box::new(Noninteractive)),
-        frontend::Kind::Text | frontend::Kind::Tui => {
-            listener.warning(
-                "the interactive frontends are not part of this build yet; running noninteractively",
-            );
-            Ok(Box::new(Noninteractive))
-        }
-    }
-}
-
-fn tty_usable() -> bool {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .is_ok()
+    let chosen = match (explicit, name.is_some()) {
+        (true, _) => frontend::Chosen::Flag,
+        (false, true) => frontend::Chosen::Environment,
+        (false, false) => frontend::Chosen::Default,
+    };
+    Ok(frontend::open(kind, chosen, listener))
 }
 
 fn run_configure(
@@ -162,6 +269,7 @@ fn run_configure(
         lock_timeout,
         fetch_timeout: seconds(args.timeout),
         max_bytes: args.max_size,
+        derive_rules: derive_rules(&args.derive)?,
         host_identities: if args.machine.is_some() {
             Vec::new()
         } else {
@@ -180,6 +288,10 @@ fn run_configure(
         for line in &report.plan {
             let value = match (&line.value, line.secret) {
                 (Some(_), true) => MASK.to_string(),
+                (Some(value), false) if value.chars().count() > 120 => {
+                    let head: String = value.chars().take(100).collect();
+                    format!("{head:?}… ({} characters)", value.chars().count())
+                }
                 (Some(value), false) => format!("{value:?}"),
                 (None, _) => "-".to_string(),
             };
@@ -222,7 +334,12 @@ fn validate(
             None => Validation::Builtin,
         };
         match env::validate(file, &origin, validation) {
-            Ok(_) => writeln!(out, "{origin}: valid").map_err(stdout_error)?,
+            Ok(document) => {
+                for warning in &document.warnings {
+                    eprintln!("confpack: warning: {warning}");
+                }
+                writeln!(out, "{origin}: valid").map_err(stdout_error)?
+            }
             Err(Error::Invalid(found)) => problems.extend(found),
             Err(other) => problems.push(crate::error::Problem {
                 file: origin,

@@ -71,6 +71,35 @@ pub enum Command {
         #[arg(long)]
         secret: bool,
     },
+    /// Convert a DataONE v1 document to confpack's native format (validated
+    /// against the built-in schema) and print it or write it to --output.
+    Convert {
+        file: PathBuf,
+        /// Validate the input against this XSD first.
+        #[arg(long, value_name = "XSD")]
+        schema: Option<PathBuf>,
+        /// Write here (atomically) instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        derive: DeriveArgs,
+    },
+    /// Import debconf answers (`debconf-get-selections` output or a preseed
+    /// file; `-` or nothing reads stdin) as configured answers.
+    ImportDebconf {
+        file: Option<PathBuf>,
+        /// Also import password answers.
+        #[arg(long)]
+        include_passwords: bool,
+    },
+    /// Export the stored answers for another tool.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Debconf)]
+        format: ExportFormat,
+        /// Also export password answers (in clear: handle the output as a secret).
+        #[arg(long)]
+        include_passwords: bool,
+    },
     /// Print all stored answers.
     Answers {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -79,6 +108,55 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Build .deb packages (one per package and per role) from a
+    /// configuration repository; prints the paths written.
+    Build(BuildArgs),
+    /// Delete the files `configure` rendered for a package and forget them
+    /// (the package's prerm runs this on remove).
+    RemoveRendered {
+        /// The package.
+        package: String,
+    },
+    /// Forget a package: its rendered files, and the answers no other
+    /// package uses (the package's postrm runs this on purge).
+    Purge {
+        /// The package.
+        package: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// The configuration repository (packages/, roles/, confpack.yml).
+    #[arg(default_value = ".", value_name = "REPO")]
+    pub repo: PathBuf,
+    /// Where to write the .deb files.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also build confpack-runtime, the package of the confpack binary
+    /// that every configuration package depends on.
+    #[arg(long)]
+    pub runtime: bool,
+    /// The binary confpack-runtime ships [default: this confpack].
+    #[arg(long, value_name = "PATH", requires = "runtime")]
+    pub runtime_binary: Option<PathBuf>,
+    /// Package names that exist outside the repository, one a line
+    /// [default: the local apt cache].
+    #[arg(long, value_name = "FILE")]
+    pub known_packages: Option<PathBuf>,
+    /// Do not check that dependencies exist.
+    #[arg(long, conflicts_with = "known_packages")]
+    pub no_dependency_check: bool,
+    /// Use <version>+SUFFIX instead of <version>+git<date>.<time>.<commit>
+    /// (required when the repository is not in git).
+    #[arg(long, value_name = "SUFFIX")]
+    pub version_suffix: Option<String>,
+    /// Build even with uncommitted changes under packages/ or roles/.
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Packages built at once [default: the number of CPUs].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -121,6 +199,26 @@ pub struct ConfigureArgs {
     /// Largest online document accepted, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     pub max_size: u64,
+    #[command(flatten)]
+    pub derive: DeriveArgs,
+}
+
+/// Rules for derived questions of documents that carry none (DataONE v1).
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeriveArgs {
+    /// A derived question's expression, KEY=EXPR (repeatable).
+    #[arg(long = "derive", value_name = "KEY=EXPR")]
+    pub rules: Vec<String>,
+    /// A file of KEY=EXPR lines (# comments allowed).
+    #[arg(long, value_name = "FILE")]
+    pub derive_file: Option<PathBuf>,
+}
+
+/// Formats of `confpack export`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// Lines for `debconf-set-selections`.
+    Debconf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -120,6 +120,10 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    /// An external command (git, dpkg) failed; `message` is its stderr.
+    #[error("{command}: {message}")]
+    Command { command: String, message: String },
 }
 
 fn format_problems(problems: &[Problem]) -> String {

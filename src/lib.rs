@@ -14,6 +14,8 @@ pub mod error;
 
 pub use error::{Error, ExitCode, Result};
 pub mod configure;
+pub mod convert;
+pub mod debconf;
 pub mod frontend;
 pub mod hooks;
 pub mod merge;
@@ -24,11 +26,18 @@ pub mod select;
 pub mod store;
 pub mod unchanged;
 
+pub mod builder;
+pub mod deb;
+pub mod remove;
+
 /// Where the library reports progress and warnings (never `println!` in
 /// library code): the binary prints to stderr, tests record.
 pub trait Listener {
     fn info(&mut self, message: &str);
     fn warning(&mut self, message: &str);
+    /// A long run's progress, `done` of `total` (a progress bar); ignored
+    /// unless a listener shows it.
+    fn progress(&mut self, _done: u64, _total: u64) {}
 }
 
 /// Prints to stderr; `quiet` keeps only warnings.

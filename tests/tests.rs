@@ -1,3 +1,6 @@
+mod build;
 mod common;
 mod configure;
 mod online;
+mod tui;
+mod interop;

@@ -1,0 +1,867 @@
+//! `confpack build`: a configuration repository → one `.deb` per package
+//! and per role (a meta package), reproducibly.
+//!
+//! ```text
+//! confpack.yml                          defaults: maintainer, section, priority, homepage, copyright
+//! packages/<name>/control/control.yml   package, version, description, depends, …, environment, hooks, modes
+//! packages/<name>/control/{preinst,postinst,prerm,postrm}   sh parts added to the generated scripts
+//! packages/<name>/control/environment.xml                   the questions (default local copy)
+//! packages/<name>/<path>                installed at /<path>
+//! packages/<name>/<path>.j2             rendered to /<path> by `confpack configure`
+//! roles/<role>.yml                      name, version, description, depends
+//! ```
+//!
+//! Why it is built this way:
+//! - everything is read and checked first (names, versions, paths,
+//!   templates, environment documents, duplicate targets, dependencies)
+//!   and every problem is reported with its file and line; nothing is
+//!   written unless all is well;
+//! - the version is the manifest's plus the commit that last changed the
+//!   package (`1.2+git20261123.153012.3f2a1b9`), so it sorts upward over
+//!   time, names its source, and stays put while the package is unchanged;
+//! - the archives are written in-process and deterministically
+//!   ([`crate::deb`]): same repository state, same bytes.
+
+pub mod git;
+pub mod manifest;
+pub mod package;
+pub mod progress;
+pub mod runtime;
+pub mod scripts;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::Listener;
+use crate::deb::{Deb, Entry};
+use crate::env::{self, Validation};
+use crate::error::{Error, Problem, Result};
+
+use git::{Commit, Git};
+use manifest::RepositoryConfig;
+use package::{Context, Planned};
+
+/// What `confpack build` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The configuration repository.
+    pub repo: PathBuf,
+    /// Where the `.deb` files go.
+    pub out: PathBuf,
+    /// Also build `confpack-runtime`.
+    pub runtime: bool,
+    /// The binary the runtime package ships (default: this one).
+    pub runtime_binary: Option<PathBuf>,
+    /// Package names that exist besides the repository's, one a line.
+    pub known_packages: Option<PathBuf>,
+    /// Check that every dependency exists somewhere.
+    pub check_dependencies: bool,
+    /// Replaces `git<date>.<time>.<sha>` in versions (required without git).
+    pub version_suffix: Option<String>,
+    /// Build from a work tree with uncommitted changes.
+    pub allow_dirty: bool,
+    /// `SOURCE_DATE_EPOCH`: the mtime of every file, when set.
+    pub source_date_epoch: Option<i64>,
+    /// Packages built at once.
+    pub jobs: usize,
+}
+
+/// What a build wrote.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub written: Vec<PathBuf>,
+}
+
+/// A package with its version decided.
+struct Versioned {
+    planned: Planned,
+    mtime: u64,
+    /// For the changelog: where it was built from.
+    origin: String,
+    /// Already has its scripts and documentation (the runtime).
+    complete: bool,
+}
+
+/// Builds the repository.
+pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
+    let repo = options.repo.as_path();
+    let config = read_config(repo)?;
+    let git = Git::open(repo);
+    let has_sources = repo.join("packages").is_dir() || repo.join("roles").is_dir();
+    if !has_sources && !options.runtime {
+        return Err(Error::Usage(format!(
+            "{}: no packages/ or roles/ directory; is this a configuration repository?",
+            repo.display()
+        )));
+    }
+    if git.is_none() && options.version_suffix.is_none() && has_sources {
+        return Err(Error::Usage(format!(
+            "{} is not in a git work tree, so there is no commit to version the packages by; \
+             commit it to git, or pass --version-suffix SUFFIX (versions become <version>+SUFFIX) \
+             and set SOURCE_DATE_EPOCH for the file times",
+            repo.display()
+        )));
+    }
+    if let Some(git) = &git
+        && options.version_suffix.is_none()
+        && git.is_shallow()
+    {
+        listener.warning(
+            "the repository is a shallow clone: packages unchanged within its history get the oldest              commit it has, not the one that last changed them; fetch the full history (git fetch --unshallow)",
+        );
+    }
+    let tracked = match &git {
+        Some(git) => Some(git.files(options.allow_dirty)?),
+        None => None,
+    };
+
+    // Read and check every package and role.
+    let names = package_names(repo, tracked.as_ref())?;
+    let role_files = role_files(repo, tracked.as_ref())?;
+    let mut problems: Vec<Problem> = Vec::new();
+    let contexts: Vec<(String, Option<Vec<String>>)> = names
+        .iter()
+        .map(|name| {
+            let files = tracked.as_ref().map(|tracked| {
+                let prefix = format!("packages/{name}/");
+                tracked
+                    .range(prefix.clone()..)
+                    .take_while(|p| p.starts_with(&prefix))
+                    .map(|p| p[prefix.len()..].to_string())
+                    .collect()
+            });
+            (name.clone(), files)
+        })
+        .collect();
+    let jobs = options.jobs.max(1);
+    let planned_packages = parallel(
+        &contexts,
+        jobs,
+        |(name, files)| {
+            package::plan_package(
+                &Context {
+                    repo,
+                    config: &config,
+                    files: files.clone(),
+                    tracked: tracked.as_ref(),
+                },
+                name,
+            )
+        },
+        |_| {},
+    );
+    let mut planned: Vec<Planned> = Vec::new();
+    for result in planned_packages {
+        match result {
+            Ok(package) => planned.push(package),
+            Err(found) => problems.extend(found),
+        }
+    }
+    for file in &role_files {
+        match package::plan_role(repo, &config, file) {
+            Ok(role) => planned.push(role),
+            Err(found) => problems.extend(found),
+        }
+    }
+    problems.extend(validate_environments(&planned));
+    problems.extend(check_names(&planned));
+    problems.extend(check_targets(&planned));
+    if options.check_dependencies {
+        let known = known_packages(options, listener)?;
+        problems.extend(check_dependencies(&planned, known.as_ref(), listener));
+    }
+    if let Some(git) = &git {
+        let changed = relevant_changes(git, &planned, options)?;
+        if !changed.is_empty() {
+            if options.allow_dirty {
+                listener.warning(&format!(
+                    "building uncommitted changes (--allow-dirty): {}; the versions name the last commits, not this content",
+                    changed.join(", ")
+                ));
+            } else {
+                problems.push(Problem {
+                    file: repo.display().to_string(),
+                    line: None,
+                    message: format!(
+                        "uncommitted changes: {}; commit them (the versions name commits), or pass --allow-dirty",
+                        changed.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+
+    // Versions, then the packages themselves.
+    let mut versioned = version(&planned, git.as_ref(), options)?;
+    let head_time = match &git {
+        Some(git) => Some(git.head()?.time),
+        None => None,
+    };
+    if options.runtime {
+        let binary = match &options.runtime_binary {
+            Some(path) => path.clone(),
+            None => std::env::current_exe().map_err(|e| Error::io("confpack", e))?,
+        };
+        let maintainer = config
+            .maintainer
+            .clone()
+            .or_else(|| {
+                versioned
+                    .first()
+                    .map(|v| v.planned.deb.control.maintainer.clone())
+            })
+            .ok_or_else(|| {
+                Error::Usage(
+                    "confpack-runtime needs a maintainer: set `maintainer` in the repository's confpack.yml".into(),
+                )
+            })?;
+        let copyright = copyright_text(&config, &maintainer);
+        let deb = runtime::package(
+            &binary,
+            env!("CARGO_PKG_VERSION"),
+            &maintainer,
+            &copyright,
+            listener,
+        )?;
+        let mtime = options.source_date_epoch.or(head_time).unwrap_or(0).max(0) as u64;
+        versioned.push(Versioned {
+            planned: Planned {
+                name: runtime::PACKAGE.into(),
+                is_role: false,
+                manifest: manifest::Located {
+                    file: binary.display().to_string(),
+                    text: String::new(),
+                },
+                deb,
+                sources: BTreeMap::new(),
+                rendered: BTreeSet::new(),
+                parts: BTreeMap::new(),
+                environment: None,
+                history: Vec::new(),
+            },
+            mtime,
+            origin: String::new(),
+            complete: true,
+        });
+    }
+    std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
+    let total = versioned.len() as u64;
+    let results = parallel(
+        &versioned,
+        jobs,
+        |item| assemble_and_write(item, &config, &options.out),
+        |done| listener.progress(done as u64, total),
+    );
+    let mut report = Report::default();
+    for result in results {
+        report.written.push(result?);
+    }
+    listener.info(&format!(
+        "built {} package(s) in {}",
+        report.written.len(),
+        options.out.display()
+    ));
+    Ok(report)
+}
+
+fn read_config(repo: &Path) -> Result<RepositoryConfig> {
+    let path = repo.join("confpack.yml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            manifest::parse(&path.display().to_string(), &text).map_err(|p| Error::Invalid(vec![p]))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RepositoryConfig::default()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Directory names under `packages/`.
+fn package_names(repo: &Path, tracked: Option<&BTreeSet<String>>) -> Result<Vec<String>> {
+    let dir = repo.join("packages");
+    if let Ok(metadata) = std::fs::symlink_metadata(&dir)
+        && metadata.file_type().is_symlink()
+    {
+        return Err(Error::at(
+            dir.display().to_string(),
+            None,
+            "packages/ is a symlink; the package trees must be inside the repository",
+        ));
+    }
+    let mut names = BTreeSet::new();
+    match tracked {
+        Some(tracked) => {
+            for path in tracked.range("packages/".to_string()..) {
+                let Some(rest) = path.strip_prefix("packages/") else {
+                    break;
+                };
+                if let Some((name, _)) = rest.split_once('/') {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+        None => {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                return Ok(Vec::new());
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    names.insert(entry.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    for name in &names {
+        let path = dir.join(name);
+        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_dir());
+        if !is_dir {
+            return Err(Error::at(
+                path.display().to_string(),
+                None,
+                "a package must be a directory inside the repository, not a symlink",
+            ));
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// `*.yml` files under `roles/`.
+fn role_files(repo: &Path, tracked: Option<&BTreeSet<String>>) -> Result<Vec<String>> {
+    let mut files = BTreeSet::new();
+    match tracked {
+        Some(tracked) => {
+            for path in tracked.range("roles/".to_string()..) {
+                let Some(rest) = path.strip_prefix("roles/") else {
+                    break;
+                };
+                if !rest.contains('/') && rest.ends_with(".yml") {
+                    files.insert(rest.to_string());
+                }
+            }
+        }
+        None => {
+            let dir = repo.join("roles");
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                return Ok(Vec::new());
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".yml") && entry.file_type().is_ok_and(|t| t.is_file()) {
+                    files.insert(name);
+                }
+            }
+        }
+    }
+    Ok(files.into_iter().collect())
+}
+
+/// Validates each environment document once (packages often share one).
+/// Sequential: libxml2 is not used from several threads.
+fn validate_environments(planned: &[Planned]) -> Vec<Problem> {
+    let mut seen = BTreeSet::new();
+    let mut problems = Vec::new();
+    for package in planned {
+        let Some((path, shown, schema)) = &package.environment else {
+            continue;
+        };
+        if !seen.insert((path.clone(), schema.clone())) {
+            continue;
+        }
+        let validation = match schema {
+            Some(schema) => Validation::File(schema),
+            None => Validation::Builtin,
+        };
+        match env::validate(path, shown, validation) {
+            Ok(_) => {}
+            Err(Error::Invalid(found)) => problems.extend(found),
+            Err(other) => problems.push(Problem {
+                file: shown.clone(),
+                line: None,
+                message: other.to_string(),
+            }),
+        }
+    }
+    problems
+}
+
+/// Package and role names are one namespace; the runtime's is taken.
+fn check_names(planned: &[Planned]) -> Vec<Problem> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for package in planned {
+        if package.name == runtime::PACKAGE {
+            problems.push(package.manifest.problem(
+                None,
+                format!(
+                    "{} is the name of confpack's own runtime package",
+                    runtime::PACKAGE
+                ),
+            ));
+        }
+        if let Some(other) = seen.insert(&package.name, &package.manifest.file) {
+            problems.push(package.manifest.problem(
+                None,
+                format!("the package name {} is also used by {other}", package.name),
+            ));
+        }
+    }
+    problems
+}
+
+/// A path may belong to one package only (dpkg refuses to overwrite), and
+/// a file of one package cannot be a directory of another.
+fn check_targets(planned: &[Planned]) -> Vec<Problem> {
+    let mut owners: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    let mut directories: BTreeMap<String, &str> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for package in planned {
+        for (path, entry) in &package.deb.entries {
+            if matches!(entry, Entry::Directory) {
+                directories.insert(path.clone(), &package.name);
+            }
+            let mut parent = Path::new(path).parent();
+            while let Some(dir) = parent {
+                if dir == Path::new("/") {
+                    break;
+                }
+                directories
+                    .entry(dir.display().to_string())
+                    .or_insert(&package.name);
+                parent = dir.parent();
+            }
+        }
+        for path in &package.rendered {
+            if let Some(dir) = Path::new(path).parent() {
+                directories
+                    .entry(dir.display().to_string())
+                    .or_insert(&package.name);
+            }
+        }
+    }
+    for package in planned {
+        let targets = package
+            .deb
+            .entries
+            .iter()
+            .filter(|(_, e)| !matches!(e, Entry::Directory))
+            .map(|(p, _)| p)
+            .chain(package.rendered.iter());
+        for path in targets {
+            let source = package
+                .sources
+                .get(path)
+                .map(String::as_str)
+                .unwrap_or(package.manifest.file.as_str());
+            if let Some((other, other_source)) = owners.insert(path, (&package.name, source))
+                && other != package.name
+            {
+                problems.push(Problem {
+                    file: source.to_string(),
+                    line: None,
+                    message: format!(
+                        "{path} is also installed or rendered by package {other} ({other_source}); a path belongs to one package"
+                    ),
+                });
+            }
+            if let Some(other) = directories.get(path.as_str()) {
+                problems.push(Problem {
+                    file: source.to_string(),
+                    line: None,
+                    message: format!("{path} is a directory in package {other}"),
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// Names that exist outside the repository: `--known-packages`, else the
+/// local apt cache; `None` when neither is available.
+fn known_packages(
+    options: &Options,
+    listener: &mut dyn Listener,
+) -> Result<Option<BTreeSet<String>>> {
+    if let Some(path) = &options.known_packages {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        return Ok(Some(
+            text.lines()
+                .filter_map(|l| l.split('#').next())
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_string)
+                .collect(),
+        ));
+    }
+    match std::process::Command::new("apt-cache")
+        .arg("pkgnames")
+        .env("LC_ALL", "C")
+        .output()
+    {
+        Ok(output) if output.status.success() && !output.stdout.is_empty() => Ok(Some(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        )),
+        _ => {
+            listener.warning(
+                "no --known-packages file and no apt cache: dependencies on packages outside the repository are not checked",
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Every Pre-Depends/Depends/Recommends must name a package that is built
+/// here, provided here, or known; alternatives need one that is.
+fn check_dependencies(
+    planned: &[Planned],
+    known: Option<&BTreeSet<String>>,
+    listener: &mut dyn Listener,
+) -> Vec<Problem> {
+    let mut available: BTreeSet<String> = planned.iter().map(|p| p.name.clone()).collect();
+    available.insert(runtime::PACKAGE.to_string());
+    for package in planned {
+        for relation in package.deb.control.relation("Provides") {
+            if let Ok(alternatives) = crate::deb::control::parse_relation(relation, true) {
+                available.extend(alternatives.into_iter().map(|a| a.name));
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    let mut unchecked = BTreeSet::new();
+    for package in planned {
+        for field in ["Pre-Depends", "Depends", "Recommends"] {
+            for relation in package.deb.control.relation(field) {
+                let Ok(alternatives) = crate::deb::control::parse_relation(relation, false) else {
+                    continue;
+                };
+                let satisfied = alternatives.iter().any(|a| {
+                    available.contains(&a.name) || known.is_some_and(|k| k.contains(&a.name))
+                });
+                if satisfied {
+                    continue;
+                }
+                if known.is_none() {
+                    unchecked.insert(relation.clone());
+                    continue;
+                }
+                let key = field.to_ascii_lowercase();
+                problems.push(package.manifest.problem(
+                    package.manifest.value_line(&key, relation),
+                    format!(
+                        "{field}: {relation}: no such package in the repository or among the known packages \
+                         (--known-packages FILE, or the local apt cache)"
+                    ),
+                ));
+            }
+        }
+    }
+    if !unchecked.is_empty() {
+        listener.warning(&format!(
+            "not checked (outside the repository): {}",
+            unchecked.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    problems
+}
+
+/// Uncommitted changes that would end up in a package.
+fn relevant_changes(git: &Git, planned: &[Planned], options: &Options) -> Result<Vec<String>> {
+    let out_prefix = std::path::absolute(&options.out)
+        .ok()
+        .zip(std::path::absolute(&options.repo).ok())
+        .and_then(|(out, repo)| {
+            out.strip_prefix(&repo)
+                .ok()
+                .map(|p| format!("{}/", p.display()))
+        });
+    let external: BTreeSet<&str> = planned
+        .iter()
+        .flat_map(|p| p.history.iter())
+        .map(String::as_str)
+        .collect();
+    Ok(git
+        .changed_paths()?
+        .into_iter()
+        .filter(|path| out_prefix.as_ref().is_none_or(|o| !path.starts_with(o)))
+        .filter(|path| {
+            path.starts_with("packages/")
+                || path.starts_with("roles/")
+                || external.contains(path.as_str())
+        })
+        .collect())
+}
+
+/// Decides every version: `<version>+git<date>.<time>.<sha7>` of the last
+/// commit that touched the package, or `<version>+<suffix>`.
+fn version(planned: &[Planned], git: Option<&Git>, options: &Options) -> Result<Vec<Versioned>> {
+    let commits: BTreeMap<String, Commit> = match (git, &options.version_suffix) {
+        (Some(git), None) => {
+            let wanted: BTreeSet<String> = planned.iter().map(|p| p.name.clone()).collect();
+            let mut by_path: Vec<(String, String)> = Vec::new();
+            for package in planned {
+                for path in &package.history {
+                    by_path.push((path.clone(), package.name.clone()));
+                }
+            }
+            // History entries are exact files or `packages/<name>/`.
+            let mut index: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (prefix, name) in &by_path {
+                index.entry(prefix.clone()).or_default().push(name.clone());
+            }
+            let lookup = |path: &str| -> Vec<String> {
+                let mut names = index.get(path).cloned().unwrap_or_default();
+                let mut parts = path.splitn(3, '/');
+                if let (Some(first), Some(second), Some(_)) =
+                    (parts.next(), parts.next(), parts.next())
+                    && let Some(more) = index.get(&format!("{first}/{second}/"))
+                {
+                    names.extend(more.iter().cloned());
+                }
+                names
+            };
+            let mut found = git.last_changes(&wanted, &lookup)?;
+            let head = git.head()?;
+            for name in &wanted {
+                found.entry(name.clone()).or_insert_with(|| head.clone());
+            }
+            found
+        }
+        _ => BTreeMap::new(),
+    };
+    let mut out = Vec::new();
+    for package in planned {
+        let mut package = package.clone();
+        let base = package.deb.control.version.clone();
+        let (version, time, origin) = match (&options.version_suffix, commits.get(&package.name)) {
+            (Some(suffix), _) => (
+                format!("{base}+{suffix}"),
+                options.source_date_epoch.unwrap_or(0),
+                format!("the configuration repository,\n    version suffix {suffix}"),
+            ),
+            (None, Some(commit)) => (
+                format!(
+                    "{base}+git{}.{}",
+                    compact_utc(commit.time),
+                    commit.sha.get(..7).unwrap_or(&commit.sha)
+                ),
+                options.source_date_epoch.unwrap_or(commit.time),
+                format!("the configuration repository,\n    commit {}", commit.sha),
+            ),
+            (None, None) => (
+                base.clone(),
+                options.source_date_epoch.unwrap_or(0),
+                String::new(),
+            ),
+        };
+        crate::deb::control::check_version(&version).map_err(|message| {
+            Error::at(
+                package.manifest.file.clone(),
+                package.manifest.key_line("version"),
+                message,
+            )
+        })?;
+        package.deb.control.version = version;
+        out.push(Versioned {
+            planned: package,
+            mtime: time.max(0) as u64,
+            origin,
+            complete: false,
+        });
+    }
+    Ok(out)
+}
+
+/// Adds the scripts and documentation, then writes the `.deb`.
+fn assemble_and_write(item: &Versioned, config: &RepositoryConfig, out: &Path) -> Result<PathBuf> {
+    let mut deb = item.planned.deb.clone();
+    if !item.complete {
+        if !item.planned.is_role {
+            for (name, script) in scripts::generate(
+                &item.planned.name,
+                item.planned.configured(),
+                &item.planned.parts,
+            ) {
+                deb.scripts.insert(name, script);
+            }
+        }
+        let copyright = copyright_text(config, &deb.control.maintainer);
+        add_documentation(&mut deb, &copyright, &item.origin, item.mtime as i64)?;
+    }
+    write_deb(&deb, item.mtime, out)
+}
+
+/// Writes `deb` into `dir` under its Debian file name, atomically.
+pub fn write_deb(deb: &Deb, mtime: u64, dir: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(deb.file_name());
+    let temp = tempfile::Builder::new()
+        .prefix(".confpack-build-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let writer = BufWriter::new(temp.as_file());
+    let mut writer = deb.write(writer, mtime).map_err(|e| Error::io(&path, e))?;
+    writer.flush().map_err(|e| Error::io(&path, e))?;
+    drop(writer);
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::io(temp.path(), e))?;
+    temp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+    Ok(path)
+}
+
+fn copyright_text(config: &RepositoryConfig, maintainer: &str) -> String {
+    match &config.copyright {
+        Some(text) => format!("{}\n", text.trim_end()),
+        None => format!(
+            "This package was built by confpack from a configuration repository.\n\n\
+             Copyright: {maintainer}\n\
+             License: see the configuration repository it was built from.\n"
+        ),
+    }
+}
+
+/// `/usr/share/doc/<pkg>/copyright` and the changelog Debian asks every
+/// package to carry.
+pub fn add_documentation(deb: &mut Deb, copyright: &str, origin: &str, time: i64) -> Result<()> {
+    let package = deb.control.package.clone();
+    let doc = format!("/usr/share/doc/{package}");
+    deb.entries.insert(
+        format!("{doc}/copyright"),
+        Entry::File {
+            data: copyright.as_bytes().to_vec(),
+            mode: 0o644,
+        },
+    );
+    let origin = if origin.is_empty() {
+        "confpack".to_string()
+    } else {
+        origin.to_string()
+    };
+    let changelog = format!(
+        "{package} ({}) unstable; urgency=medium\n\n  * Built by confpack from {origin}.\n\n -- {}  {}\n",
+        deb.control.version,
+        deb.control.maintainer,
+        rfc2822(time)
+    );
+    // A version with a Debian revision is not native.
+    let name = if deb.control.version.contains('-') {
+        "changelog.Debian.gz"
+    } else {
+        "changelog.gz"
+    };
+    let data = crate::deb::gzip_best(changelog.as_bytes()).map_err(|e| Error::io(&doc, e))?;
+    deb.entries
+        .insert(format!("{doc}/{name}"), Entry::File { data, mode: 0o644 });
+    Ok(())
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `20261123.153012` (UTC): sorts like the time it names.
+pub fn compact_utc(time: i64) -> String {
+    let (year, month, day) = civil(time.div_euclid(86_400));
+    let seconds = time.rem_euclid(86_400);
+    format!(
+        "{year:04}{month:02}{day:02}.{:02}{:02}{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// `Mon, 23 Nov 2026 15:30:12 +0000`, the changelog's date format.
+fn rfc2822(time: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = time.div_euclid(86_400);
+    let (year, month, day) = civil(days);
+    let seconds = time.rem_euclid(86_400);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} +0000",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// Runs `work` over `items` on `jobs` threads, keeping the order; `tick`
+/// is called on this thread after each item with the count done.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut tick: impl FnMut(usize),
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(items.len()).max(1) {
+            let sender = sender.clone();
+            let next = &next;
+            let work = &work;
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(index) else {
+                        break;
+                    };
+                    if sender.send((index, work(item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for (done, (index, result)) in receiver.iter().enumerate() {
+            results[index] = Some(result);
+            tick(done + 1);
+        }
+    });
+    results.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_formatted_in_utc() {
+        assert_eq!(compact_utc(0), "19700101.000000");
+        assert_eq!(compact_utc(1_795_456_617), "20261123.175657");
+        assert_eq!(rfc2822(1_795_456_617), "Mon, 23 Nov 2026 17:56:57 +0000");
+        assert_eq!(rfc2822(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn parallel_work_keeps_the_order() {
+        let items: Vec<u32> = (0..100).collect();
+        let mut ticks = 0;
+        let out = parallel(&items, 4, |x| x * 2, |_| ticks += 1);
+        assert_eq!(out, (0..100).map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(ticks, 100);
+    }
+}

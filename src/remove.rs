@@ -1,0 +1,207 @@
+//! What a configuration package's prerm and postrm call: delete the files
+//! `confpack configure` rendered for it, and on purge forget the answers
+//! only it used.
+//!
+//! dpkg removes the files it unpacked; the rendered ones it never knew
+//! about, so without this a removed package would leave its configuration
+//! behind — the very thing confpack exists to prevent (seed 000).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Listener;
+use crate::configure::Paths;
+use crate::error::{Error, Result};
+use crate::package::{rooted, valid_package_name};
+use crate::store::{Batch, Store};
+
+/// What [`purge`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Purged {
+    pub files_removed: Vec<PathBuf>,
+    /// Answers deleted: the package was their only owner.
+    pub forgotten: Vec<String>,
+    /// Answers kept for other packages, the package no longer an owner.
+    pub released: Vec<String>,
+}
+
+fn check_name(package: &str) -> Result<()> {
+    if valid_package_name(package) {
+        Ok(())
+    } else {
+        Err(Error::Package {
+            package: package.to_string(),
+            message: "not a valid Debian package name".into(),
+        })
+    }
+}
+
+/// The store, or `None` when there has never been one (nothing rendered,
+/// nothing answered): removing must not create it.
+fn open(paths: &Paths, lock_timeout: Duration) -> Result<Option<Store>> {
+    if !paths.db.exists() {
+        return Ok(None);
+    }
+    paths.open_store(lock_timeout).map(Some)
+}
+
+/// Deletes the package's rendered files, then forgets them and its hook
+/// stamps in one batch.
+fn remove_files(
+    paths: &Paths,
+    store: &Store,
+    package: &str,
+    batch: &mut Batch,
+    listener: &mut dyn Listener,
+) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for file in store.files(package)? {
+        let target = rooted(&paths.root, &file.path);
+        match std::fs::remove_file(&target) {
+            Ok(()) => {
+                listener.info(&format!("removed {}", file.path.display()));
+                removed.push(file.path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&target, e)),
+        }
+    }
+    batch.set_files(package, &[])?;
+    for hook in store.hook_stamps(package)?.keys() {
+        batch.remove_hook_stamp(package, hook);
+    }
+    Ok(removed)
+}
+
+/// `confpack remove-rendered PKG` (prerm `remove`; postinst of a version
+/// without templates).
+pub fn remove_rendered(
+    paths: &Paths,
+    package: &str,
+    lock_timeout: Duration,
+    listener: &mut dyn Listener,
+) -> Result<Vec<PathBuf>> {
+    check_name(package)?;
+    let Some(store) = open(paths, lock_timeout)? else {
+        return Ok(Vec::new());
+    };
+    let mut batch = Batch::new();
+    let removed = remove_files(paths, &store, package, &mut batch, listener)?;
+    store.commit(batch)?;
+    Ok(removed)
+}
+
+/// `confpack purge PKG` (postrm `purge`): the rendered files (if any are
+/// left), and the answers: deleted when the package was their only owner,
+/// otherwise kept with the package removed from their owners.
+pub fn purge(
+    paths: &Paths,
+    package: &str,
+    lock_timeout: Duration,
+    listener: &mut dyn Listener,
+) -> Result<Purged> {
+    check_name(package)?;
+    let Some(store) = open(paths, lock_timeout)? else {
+        return Ok(Purged::default());
+    };
+    let mut batch = Batch::new();
+    let mut purged = Purged {
+        files_removed: remove_files(paths, &store, package, &mut batch, listener)?,
+        ..Purged::default()
+    };
+    for (key, mut answer) in store.answers()? {
+        if !answer.owners.remove(package) {
+            continue;
+        }
+        if answer.owners.is_empty() {
+            batch.remove_answer(&key);
+            purged.forgotten.push(key);
+        } else {
+            batch.set_answer(&key, &answer)?;
+            purged.released.push(key);
+        }
+    }
+    store.commit(batch)?;
+    listener.info(&format!(
+        "{package}: forgot {} answer(s), kept {} still used by other packages",
+        purged.forgotten.len(),
+        purged.released.len()
+    ));
+    Ok(purged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::model::{QuestionType, Source};
+    use crate::store::{RenderedFile, StoredAnswer};
+    use std::collections::BTreeSet;
+
+    fn answer(owners: &[&str]) -> StoredAnswer {
+        StoredAnswer {
+            value: Some("v".into()),
+            source: Source::Configured,
+            seen: false,
+            owners: owners
+                .iter()
+                .map(|o| o.to_string())
+                .collect::<BTreeSet<_>>(),
+            question_type: QuestionType::String,
+            secret: false,
+        }
+    }
+
+    #[test]
+    fn purge_forgets_only_answers_no_other_package_uses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::new(dir.path(), None);
+        let rendered = dir.path().join("etc/demo.conf");
+        std::fs::create_dir_all(dir.path().join("etc")).expect("mkdir");
+        std::fs::write(&rendered, "x").expect("write");
+        {
+            let store = paths.open_store(Duration::from_secs(1)).expect("open");
+            let mut batch = Batch::new();
+            batch.set_answer("demo/a", &answer(&["demo"])).expect("a");
+            batch
+                .set_answer("shared/b", &answer(&["demo", "other"]))
+                .expect("b");
+            batch.set_answer("other/c", &answer(&["other"])).expect("c");
+            batch
+                .set_files(
+                    "demo",
+                    &[RenderedFile {
+                        path: "/etc/demo.conf".into(),
+                        template: "etc/demo.conf.j2".into(),
+                        sha256: String::new(),
+                    }],
+                )
+                .expect("files");
+            store.commit(batch).expect("commit");
+        }
+        let mut listener = crate::RecordingListener::default();
+        let purged = purge(&paths, "demo", Duration::from_secs(1), &mut listener).expect("purge");
+        assert_eq!(purged.forgotten, ["demo/a"]);
+        assert_eq!(purged.released, ["shared/b"]);
+        assert!(!rendered.exists());
+        let store = paths.open_store(Duration::from_secs(1)).expect("open");
+        let answers = store.answers().expect("answers");
+        assert!(!answers.contains_key("demo/a"));
+        assert_eq!(
+            answers["shared/b"].owners,
+            BTreeSet::from(["other".to_string()])
+        );
+        assert!(answers.contains_key("other/c"));
+        assert!(store.files("demo").expect("files").is_empty());
+    }
+
+    #[test]
+    fn removing_without_a_database_creates_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::new(dir.path(), None);
+        let mut listener = crate::RecordingListener::default();
+        let removed =
+            remove_rendered(&paths, "demo", Duration::from_secs(1), &mut listener).expect("remove");
+        assert!(removed.is_empty());
+        assert!(!paths.db.exists());
+    }
+}
