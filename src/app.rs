@@ -156,7 +156,9 @@ fn build(args: crate::cli::BuildArgs, quiet: bool, out: &mut dyn Write) -> Resul
 }
 
 /// Collects `--derive KEY=EXPR` and `--derive-file` rules.
-fn derive_rules(args: &crate::cli::DeriveArgs) -> Result<std::collections::BTreeMap<String, String>> {
+fn derive_rules(
+    args: &crate::cli::DeriveArgs,
+) -> Result<std::collections::BTreeMap<String, String>> {
     let file_text = match &args.derive_file {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?),
         None => None,

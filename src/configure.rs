@@ -218,8 +218,13 @@ pub fn configure(
         if !document.seen.contains(&planned.key) {
             continue;
         }
-        if let (Action::Ask { reason, default: Some(default) }, Some(value)) =
-            (&planned.action, configured.get(&planned.key))
+        if let (
+            Action::Ask {
+                reason,
+                default: Some(default),
+            },
+            Some(value),
+        ) = (&planned.action, configured.get(&planned.key))
             && matches!(reason, merge::Reason::Unanswered | merge::Reason::NotSeen)
             && default == value
         {

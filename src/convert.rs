@@ -64,7 +64,8 @@ pub fn convert(
         .suffix(".xml")
         .tempfile()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    std::io::Write::write_all(&mut check, text.as_bytes()).map_err(|e| Error::io(check.path(), e))?;
+    std::io::Write::write_all(&mut check, text.as_bytes())
+        .map_err(|e| Error::io(check.path(), e))?;
     env::validate(check.path(), "converted document", Validation::Builtin)?;
     Ok(text)
 }
@@ -72,8 +73,16 @@ pub fn convert(
 fn write_native(document: &Document, listener: &mut dyn Listener) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    let _ = writeln!(out, "<!-- Converted by confpack from {} -->", escape(&document.origin).replace("--", "- -"));
-    let _ = writeln!(out, "<environments xmlns=\"{}\" version=\"1\">", native::NAMESPACE);
+    let _ = writeln!(
+        out,
+        "<!-- Converted by confpack from {} -->",
+        escape(&document.origin).replace("--", "- -")
+    );
+    let _ = writeln!(
+        out,
+        "<environments xmlns=\"{}\" version=\"1\">",
+        native::NAMESPACE
+    );
     let _ = writeln!(out, "  <templates>");
     for template in &document.templates {
         let _ = writeln!(
@@ -84,9 +93,17 @@ fn write_native(document: &Document, listener: &mut dyn Listener) -> String {
             template.priority,
             template.source
         );
-        let _ = writeln!(out, "      <description>{}</description>", escape(&template.description));
+        let _ = writeln!(
+            out,
+            "      <description>{}</description>",
+            escape(&template.description)
+        );
         if !template.extended.is_empty() {
-            let _ = writeln!(out, "      <extended>{}</extended>", escape(&template.extended));
+            let _ = writeln!(
+                out,
+                "      <extended>{}</extended>",
+                escape(&template.extended)
+            );
         }
         if !template.choices.is_empty() {
             let _ = write!(out, "      <choices>");
@@ -107,7 +124,11 @@ fn write_native(document: &Document, listener: &mut dyn Listener) -> String {
     }
     let _ = writeln!(out, "  </templates>");
     for environment in &document.environments {
-        let _ = writeln!(out, "  <environment context=\"{}\">", escape(&environment.context));
+        let _ = writeln!(
+            out,
+            "  <environment context=\"{}\">",
+            escape(&environment.context)
+        );
         for value in &environment.values {
             question(&mut out, document, value.template, &value.value, "    ");
         }
@@ -120,7 +141,13 @@ fn write_native(document: &Document, listener: &mut dyn Listener) -> String {
     out
 }
 
-fn write_machine(out: &mut String, document: &Document, machine: &Machine, context: &str, listener: &mut dyn Listener) {
+fn write_machine(
+    out: &mut String,
+    document: &Document,
+    machine: &Machine,
+    context: &str,
+    listener: &mut dyn Listener,
+) {
     if machine.ip.is_none() && machine.hostname.is_none() {
         // DataONE's "custom" machine: in the native format the environment
         // itself is selected with --environment.
@@ -156,7 +183,12 @@ fn write_machine(out: &mut String, document: &Document, machine: &Machine, conte
 
 fn question(out: &mut String, document: &Document, template: u32, value: &str, indent: &str) {
     let key = &document.templates[template as usize].key;
-    let _ = writeln!(out, "{indent}<question key=\"{}\">{}</question>", escape(key), escape(value));
+    let _ = writeln!(
+        out,
+        "{indent}<question key=\"{}\">{}</question>",
+        escape(key),
+        escape(value)
+    );
 }
 
 #[cfg(test)]

@@ -104,7 +104,12 @@ pub struct ImportReport {
 }
 
 /// Imports selections into the store as one batch (all or nothing).
-pub fn import(store: &Store, origin: &str, text: &str, include_passwords: bool) -> Result<ImportReport> {
+pub fn import(
+    store: &Store,
+    origin: &str,
+    text: &str,
+    include_passwords: bool,
+) -> Result<ImportReport> {
     let selections = parse(origin, text)?;
     let mut report = ImportReport::default();
     let mut answers: BTreeMap<String, StoredAnswer> = BTreeMap::new();
@@ -126,10 +131,17 @@ pub fn import(store: &Store, origin: &str, text: &str, include_passwords: bool) 
         if question_type == QuestionType::Boolean
             && let Err(message) = question_type.check(&selection.value, &[])
         {
-            return Err(Error::at(origin, Some(selection.line), format!("{}: {message}", selection.key)));
+            return Err(Error::at(
+                origin,
+                Some(selection.line),
+                format!("{}: {message}", selection.key),
+            ));
         }
         let existing = store.answer(&selection.key)?;
-        let mut owners = existing.as_ref().map(|a| a.owners.clone()).unwrap_or_default();
+        let mut owners = existing
+            .as_ref()
+            .map(|a| a.owners.clone())
+            .unwrap_or_default();
         owners.insert(selection.owner.clone());
         answers.insert(
             selection.key.clone(),
@@ -168,7 +180,10 @@ pub fn import(store: &Store, origin: &str, text: &str, include_passwords: bool) 
 }
 
 /// Lines for `debconf-set-selections`; warnings for what was left out.
-pub fn export(answers: &BTreeMap<String, StoredAnswer>, include_passwords: bool) -> (String, Vec<String>) {
+pub fn export(
+    answers: &BTreeMap<String, StoredAnswer>,
+    include_passwords: bool,
+) -> (String, Vec<String>) {
     let mut out = String::new();
     let mut warnings = Vec::new();
     let mut passwords = 0;
@@ -182,7 +197,9 @@ pub fn export(answers: &BTreeMap<String, StoredAnswer>, include_passwords: bool)
             continue;
         }
         if value.contains('\n') {
-            warnings.push(format!("{key}: the value spans lines, which debconf cannot store; left out"));
+            warnings.push(format!(
+                "{key}: the value spans lines, which debconf cannot store; left out"
+            ));
             continue;
         }
         let owner = answer
@@ -191,11 +208,17 @@ pub fn export(answers: &BTreeMap<String, StoredAnswer>, include_passwords: bool)
             .next()
             .map(String::as_str)
             .unwrap_or_else(|| key.split('/').next().unwrap_or(key));
-        let kind = if answer.secret { "password" } else { answer.question_type.as_str() };
+        let kind = if answer.secret {
+            "password"
+        } else {
+            answer.question_type.as_str()
+        };
         out.push_str(&format!("{owner}\t{key}\t{kind}\t{value}\n"));
     }
     if passwords > 0 {
-        warnings.push(format!("{passwords} password(s) left out; pass --include-passwords to export them"));
+        warnings.push(format!(
+            "{passwords} password(s) left out; pass --include-passwords to export them"
+        ));
     }
     (out, warnings)
 }
@@ -220,7 +243,10 @@ mod tests {
     fn bad_lines_are_reported_with_their_line() {
         let error = parse("sel", "pkg pkg/a strnig x\nonlyone\n").expect_err("bad");
         let message = error.to_string();
-        assert!(message.contains("sel:1: unknown type `strnig`"), "{message}");
+        assert!(
+            message.contains("sel:1: unknown type `strnig`"),
+            "{message}"
+        );
         assert!(message.contains("sel:2: expected"), "{message}");
     }
 }

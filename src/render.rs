@@ -220,6 +220,12 @@ pub fn remove_dropped(
             continue;
         }
         let target = rooted(root, &file.path);
+        // Only what confpack wrote: a new package version may ship a plain
+        // file at the same path (dpkg has just unpacked it).
+        match std::fs::read(&target) {
+            Ok(content) if hex(&Sha256::digest(&content)) != file.sha256 => continue,
+            _ => {}
+        }
         match std::fs::remove_file(&target) {
             Ok(()) => removed.push(file.path.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -51,7 +51,11 @@ mod dialect {
         let broken = dir.path().join("broken.xml");
         let text = std::fs::read_to_string(dataone("acme-v1.xml"))
             .expect("read")
-            .replacen("<flag name=\"seen\">false</flag>", "<flag name=\"sen\">false</flag>", 1);
+            .replacen(
+                "<flag name=\"seen\">false</flag>",
+                "<flag name=\"sen\">false</flag>",
+                1,
+            );
         std::fs::write(&broken, text).expect("write");
         let (code, _, stderr) = run(confpack(dir.path())
             .args(["validate", "--schema"])
@@ -64,7 +68,9 @@ mod dialect {
     #[test]
     fn without_a_schema_only_well_formedness_is_checked_and_said_so() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (code, stdout, stderr) = run(confpack(dir.path()).arg("validate").arg(dataone("acme-v1.xml")));
+        let (code, stdout, stderr) = run(confpack(dir.path())
+            .arg("validate")
+            .arg(dataone("acme-v1.xml")));
         assert_eq!(code, 0, "{stderr}");
         assert!(stdout.contains("valid"));
         assert!(stderr.contains("no schema was given"), "{stderr}");
@@ -82,7 +88,10 @@ mod dialect {
         assert_eq!(all["acme-node/log.level"]["value"], "INFO");
         assert_eq!(all["acme-node/iplist"]["value"], "10.0.0.1 10.0.0.17");
         assert_eq!(all["acme-node/iplist"]["source"], "derived");
-        assert_eq!(all["acme-node/nodeids"]["value"], "urn:node:ACME1 urn:node:ACME17");
+        assert_eq!(
+            all["acme-node/nodeids"]["value"],
+            "urn:node:ACME1 urn:node:ACME17"
+        );
         assert_eq!(all["acme-node/context.label"]["value"], "production");
         // user-entered-value + seen=true: the document's value, not asked.
         assert_eq!(all["acme-node/admin.contact"]["value"], "ops@acme.example");
@@ -95,7 +104,14 @@ mod dialect {
     fn every_derived_question_without_a_rule_is_reported() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (code, _, stderr) = run(confpack(dir.path())
-            .args(["configure", "--frontend", "noninteractive", "--machine", "10.0.0.1", "--env-file"])
+            .args([
+                "configure",
+                "--frontend",
+                "noninteractive",
+                "--machine",
+                "10.0.0.1",
+                "--env-file",
+            ])
             .arg(dataone("acme-v1.xml"))
             .args(["--derive", "acme-node/context.label=environment.context"]));
         assert_eq!(code, 1, "{stderr}");
@@ -117,7 +133,10 @@ mod dialect {
         ok(confpack(dir.path()).args(["set", "acme-node/node.id", "urn:node:LAB"]));
         ok(confpack(dir.path()).args(["set", "acme-node/admin.contact", "me@acme.example"]));
         ok(configure_acme(dir.path()).args(["--environment", "custom"]));
-        assert_eq!(value(dir.path(), "acme-node/context.label").as_deref(), Some("custom"));
+        assert_eq!(
+            value(dir.path(), "acme-node/context.label").as_deref(),
+            Some("custom")
+        );
     }
 
     #[test]
@@ -141,7 +160,14 @@ mod dialect {
         let via_native = tempfile::tempdir().expect("tempdir");
         preseed(via_native.path(), "acme-node/ldap.password", "pw");
         ok(confpack(via_native.path())
-            .args(["configure", "--frontend", "noninteractive", "--machine", "10.0.0.17", "--env-file"])
+            .args([
+                "configure",
+                "--frontend",
+                "noninteractive",
+                "--machine",
+                "10.0.0.17",
+                "--env-file",
+            ])
             .arg(&native));
         let values = |root: &Path| {
             let all = answers(root);
@@ -157,11 +183,16 @@ mod dialect {
     #[test]
     fn convert_without_rules_names_every_derived_question() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (code, stdout, stderr) = run(confpack(dir.path()).arg("convert").arg(dataone("acme-v1.xml")));
+        let (code, stdout, stderr) = run(confpack(dir.path())
+            .arg("convert")
+            .arg(dataone("acme-v1.xml")));
         assert_eq!(code, 1);
         assert!(stdout.is_empty(), "{stdout}");
         for key in ["context.label", "iplist", "nodeids"] {
-            assert!(stderr.contains(&format!("acme-node/{key} has no rule")), "{stderr}");
+            assert!(
+                stderr.contains(&format!("acme-node/{key} has no rule")),
+                "{stderr}"
+            );
         }
     }
 }
@@ -187,7 +218,10 @@ search
         assert_eq!(code, 0, "{stderr}");
         assert!(stderr.contains("skipped 1 password"), "{stderr}");
         assert!(value(dir.path(), "acme-node/ldap.password").is_none());
-        ok(confpack(dir.path()).arg("import-debconf").arg("--include-passwords").arg(&file));
+        ok(confpack(dir.path())
+            .arg("import-debconf")
+            .arg("--include-passwords")
+            .arg(&file));
         let all = answers(dir.path());
         assert_eq!(all["acme-node/services"]["value"], "index, search");
         assert_eq!(all["acme-node/admin.contact"]["source"], "configured");
@@ -196,7 +230,10 @@ search
         // The password (a user question) was preseeded seen: the
         // noninteractive run needs nothing else.
         ok(configure_acme(dir.path()).args(["--machine", "10.0.0.1"]));
-        assert_eq!(value(dir.path(), "acme-node/ldap.password").as_deref(), Some("s3cr3t"));
+        assert_eq!(
+            value(dir.path(), "acme-node/ldap.password").as_deref(),
+            Some("s3cr3t")
+        );
     }
 
     #[test]
@@ -217,7 +254,10 @@ search
         let output = child.wait_with_output().expect("wait");
         assert_eq!(output.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("<stdin>:2: unknown type `strnig`"), "{stderr}");
+        assert!(
+            stderr.contains("<stdin>:2: unknown type `strnig`"),
+            "{stderr}"
+        );
         assert_eq!(answers(dir.path()), serde_json::json!({}));
     }
 
@@ -234,11 +274,18 @@ search
         let dir = tempfile::tempdir().expect("tempdir");
         preseed(dir.path(), "acme-node/ldap.password", "pw");
         ok(configure_acme(dir.path()).args(["--machine", "10.0.0.17"]));
-        let (code, exported, stderr) = run(confpack(dir.path()).args(["export", "--format", "debconf"]));
+        let (code, exported, stderr) =
+            run(confpack(dir.path()).args(["export", "--format", "debconf"]));
         assert_eq!(code, 0, "{stderr}");
-        assert!(!exported.contains("pw"), "password exported without the flag: {exported}");
+        assert!(
+            !exported.contains("pw"),
+            "password exported without the flag: {exported}"
+        );
         assert!(stderr.contains("--include-passwords"), "{stderr}");
-        assert!(exported.contains("acme-node\tacme-node/node.id\tstring\turn:node:ACME17\n"), "{exported}");
+        assert!(
+            exported.contains("acme-node\tacme-node/node.id\tstring\turn:node:ACME17\n"),
+            "{exported}"
+        );
 
         // A sandboxed debconf database.
         let debconf = dir.path().join("debconf");
@@ -268,11 +315,19 @@ search
         let stored = std::fs::read_to_string(debconf.join("config.dat")).expect("config.dat");
         assert!(stored.contains("Name: acme-node/node.id"), "{stored}");
         assert!(stored.contains("Value: urn:node:ACME17"), "{stored}");
-        assert!(stored.contains("Value: index, replication, search"), "{stored}");
+        assert!(
+            stored.contains("Value: index, replication, search"),
+            "{stored}"
+        );
 
         // And back: an export imported elsewhere gives the same values.
         let other = tempfile::tempdir().expect("tempdir");
-        ok(confpack(other.path()).arg("import-debconf").arg(&selections));
-        assert_eq!(value(other.path(), "acme-node/iplist").as_deref(), Some("10.0.0.1 10.0.0.17"));
+        ok(confpack(other.path())
+            .arg("import-debconf")
+            .arg(&selections));
+        assert_eq!(
+            value(other.path(), "acme-node/iplist").as_deref(),
+            Some("10.0.0.1 10.0.0.17")
+        );
     }
 }

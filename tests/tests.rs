@@ -1,6 +1,6 @@
 mod build;
 mod common;
 mod configure;
+mod interop;
 mod online;
 mod tui;
-mod interop;

@@ -187,14 +187,22 @@ impl Reader<'_, '_> {
                 });
             }
             "machine" if parent == "environment" => {
-                let ip_text = self.xml.attribute("ip").unwrap_or_default().trim().to_string();
+                let ip_text = self
+                    .xml
+                    .attribute("ip")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
                 let ip = if ip_text.is_empty() {
                     None
                 } else {
                     match ip_text.parse::<IpAddr>() {
                         Ok(ip) => Some(ip),
                         Err(_) => {
-                            self.problem(line, format!("machine ip `{ip_text}` is not an IPv4 or IPv6 address"));
+                            self.problem(
+                                line,
+                                format!("machine ip `{ip_text}` is not an IPv4 or IPv6 address"),
+                            );
                             None
                         }
                     }
@@ -250,7 +258,9 @@ impl Reader<'_, '_> {
                 }
             }
             "machine" => {
-                if let (Some(machine), Some(environment)) = (self.machine.take(), self.environment.as_mut()) {
+                if let (Some(machine), Some(environment)) =
+                    (self.machine.take(), self.environment.as_mut())
+                {
                     environment.machines.push(machine);
                 }
             }
@@ -273,7 +283,9 @@ impl Reader<'_, '_> {
     }
 
     fn end_question(&mut self, value: String) {
-        let Some((index, key, line)) = self.question.take() else { return };
+        let Some((index, key, line)) = self.question.take() else {
+            return;
+        };
         let Some(index) = index else { return };
         // An empty element means "no configured value".
         if value.trim().is_empty() {
@@ -332,7 +344,10 @@ impl Reader<'_, '_> {
             if let Some(rule) = &rule
                 && let Err(message) = crate::derive::check_expression(rule)
             {
-                self.problem(line, format!("derived question {key}: the rule does not parse: {message}"));
+                self.problem(
+                    line,
+                    format!("derived question {key}: the rule does not parse: {message}"),
+                );
             }
             rule
         } else {

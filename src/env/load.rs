@@ -297,7 +297,13 @@ impl Loader<'_> {
                 return None;
             }
         };
-        match read_document(&cache.document, &origin_text, validation, &self.source.derive_rules, self.retain) {
+        match read_document(
+            &cache.document,
+            &origin_text,
+            validation,
+            &self.source.derive_rules,
+            self.retain,
+        ) {
             Ok(document) => Some(self.loaded(document, origin, &description, sha256)),
             Err(e) => {
                 self.fail("cached environment document", describe(&e));
@@ -332,7 +338,13 @@ impl Loader<'_> {
         } else {
             self.source.validation()
         };
-        match read_document(path, &origin_text, validation, &self.source.derive_rules, self.retain) {
+        match read_document(
+            path,
+            &origin_text,
+            validation,
+            &self.source.derive_rules,
+            self.retain,
+        ) {
             Ok(document) => {
                 let used_sha256 = sha256.clone();
                 if !trusted {

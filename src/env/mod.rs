@@ -26,6 +26,39 @@ pub enum Validation<'a> {
     AlreadyValidated,
 }
 
+/// The built-in schema as confpack validates with it: the published XSD
+/// without its identity constraints (`xs:key`, `xs:keyref`, `xs:unique`).
+///
+/// Why: libxml2 keeps a table entry for every node an identity constraint
+/// selects until the constraint's scope ends, so a root-level `xs:keyref`
+/// over every question holds the whole document's keys (a 35 MB document
+/// needs ~150 MB). confpack's reader checks the same constraints itself,
+/// with the exact line, in memory bounded by one environment; the published
+/// XSD keeps them for other tools.
+pub fn runtime_schema(published: &str) -> String {
+    let mut out = String::with_capacity(published.len());
+    let mut rest = published;
+    loop {
+        let next = ["<xs:key ", "<xs:keyref ", "<xs:unique "]
+            .iter()
+            .filter_map(|tag| rest.find(tag).map(|at| (at, *tag)))
+            .min();
+        let Some((at, tag)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let close = format!("</{}>", tag[1..].trim_end());
+        out.push_str(&rest[..at]);
+        match rest[at..].find(&close) {
+            Some(end) => rest = &rest[at + end + close.len()..],
+            None => {
+                // Not the shape we write: leave the schema as it is.
+                return published.to_string();
+            }
+        }
+    }
+}
+
 /// The namespace and local name of the root element, refusing a DOCTYPE.
 pub fn sniff_root(path: &Path, origin: &str) -> Result<(Option<String>, String)> {
     let mut reader = XmlReader::open(path, origin, None)?;
@@ -70,7 +103,7 @@ pub fn read_document(
         Some(native::NAMESPACE) => {
             let schema = match validation {
                 Validation::Builtin => Some(Schema::from_text(
-                    native::SCHEMA,
+                    &runtime_schema(native::SCHEMA),
                     "confpack-environment-1.xsd",
                 )?),
                 Validation::File(schema) => Some(Schema::from_file(schema)?),
@@ -95,4 +128,20 @@ pub fn read_document(
 /// Reads every environment of a document (for `confpack validate`).
 pub fn validate(path: &Path, origin: &str, validation: Validation<'_>) -> Result<Document> {
     read_document(path, origin, validation, &BTreeMap::new(), &|_| true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_schema_drops_only_identity_constraints() {
+        let runtime = runtime_schema(native::SCHEMA);
+        for tag in ["<xs:key ", "<xs:keyref ", "<xs:unique "] {
+            assert!(native::SCHEMA.contains(tag), "{tag}");
+            assert!(!runtime.contains(tag), "{tag}");
+        }
+        assert!(runtime.contains("<xs:element name=\"environments\">"));
+        Schema::from_text(&runtime, "runtime").expect("compiles");
+    }
 }

@@ -7,6 +7,7 @@
 //! express, each problem with its line: derived templates need an expression,
 //! values must fit their type and choices, IPs must parse.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -62,6 +63,12 @@ struct NativeReader<'a, 'schema> {
     text: String,
     /// Local names of the open elements.
     open: Vec<String>,
+    /// Identity checks (the XSD's xs:unique, done here so that validation
+    /// streams in constant memory; see `env::runtime_schema`).
+    environment_ips: HashSet<IpAddr>,
+    environment_hostnames: HashSet<String>,
+    environment_keys: HashSet<u32>,
+    machine_keys: HashSet<u32>,
 }
 
 /// Reads a native document at `path`. `origin` names it in messages; with
@@ -87,6 +94,10 @@ pub fn read(
         field: None,
         text: String::new(),
         open: Vec::new(),
+        environment_ips: HashSet::new(),
+        environment_hostnames: HashSet::new(),
+        environment_keys: HashSet::new(),
+        machine_keys: HashSet::new(),
     };
     let outcome = reader.run(retain);
     let mut problems = reader.problems;
@@ -196,6 +207,9 @@ impl NativeReader<'_, '_> {
             "default" => self.field = Some(Field::Default),
             "expression" => self.field = Some(Field::Expression),
             "environment" => {
+                self.environment_ips.clear();
+                self.environment_hostnames.clear();
+                self.environment_keys.clear();
                 let context = self.xml.attribute("context").unwrap_or_default();
                 self.environment = Some(Environment {
                     context,
@@ -310,6 +324,23 @@ impl NativeReader<'_, '_> {
         if ip_text.is_empty() && hostname.is_none() {
             self.problem(line, "a machine needs an ip or a hostname attribute");
         }
+        if let Some(ip) = ip
+            && !self.environment_ips.insert(ip)
+        {
+            self.problem(
+                line,
+                format!("machine ip {ip_text} appears twice in this environment"),
+            );
+        }
+        if let Some(name) = &hostname
+            && !self.environment_hostnames.insert(name.to_ascii_lowercase())
+        {
+            self.problem(
+                line,
+                format!("machine hostname {name} appears twice in this environment"),
+            );
+        }
+        self.machine_keys.clear();
         self.machine = Some(Machine {
             ip_text,
             ip,
@@ -367,6 +398,24 @@ impl NativeReader<'_, '_> {
         let Some(index) = question.template else {
             return;
         };
+        let scope = if self.machine.is_some() {
+            &mut self.machine_keys
+        } else {
+            &mut self.environment_keys
+        };
+        if !scope.insert(index) {
+            let key = question.key.clone();
+            let place = if self.machine.is_some() {
+                "this machine"
+            } else {
+                "this environment"
+            };
+            self.problem(
+                question.line,
+                format!("question {key} is given twice for {place}"),
+            );
+            return;
+        }
         let template = &self.document.templates[index as usize];
         let key = &question.key;
         let message = if template.source == Source::Derived {
@@ -445,14 +494,14 @@ impl NativeReader<'_, '_> {
             (_, None) => {}
         }
         if !self.document.add_template(template) {
-            self.structural_problem(line, format!("template {key} is defined twice"));
+            self.problem(line, format!("template {key} is defined twice"));
         }
     }
 
     fn end_environment(&mut self, environment: Environment, retain: &dyn Fn(&Environment) -> bool) {
         if self.document.contexts.contains(&environment.context) {
             let message = format!("environment {} is defined twice", environment.context);
-            self.structural_problem(environment.line, message);
+            self.problem(environment.line, message);
         }
         self.document.contexts.push(environment.context.clone());
         for machine in &environment.machines {
