@@ -7,6 +7,14 @@
 #                   database. Goal: at least 10x faster.
 #   full-merge:     the same with --dry-run, which always takes the full
 #                   path (opens the database, merges, derives); for reference.
+#   large-document: load + validate + merge (configure --dry-run) of a
+#                   generated 10,000 machines x 50 questions document
+#                   (scripts/gen-env.py, ~35 MB), against libxml2's own
+#                   streaming validation `xmllint --stream --noout --schema`
+#                   with the schema confpack streams with (the published XSD
+#                   minus its identity constraints, which confpack checks
+#                   itself). Goals: <= 1.5x the time, peak memory <= 1x the
+#                   file size.
 #
 # Usage: scripts/bench.sh [RUNS]   (needs hyperfine: apt-get install hyperfine)
 set -euo pipefail
@@ -46,7 +54,26 @@ hyperfine --style none --warmup 10 --runs "$runs" --export-json "$work/result.js
     -n full-merge "$confpack -q --root $root configure --dry-run --env-file sample-env.xml --machine 10.10.0.21 >/dev/null" \
     >/dev/null 2>&1
 
-python3 - "$work/result.json" <<'PY'
+# The large document.
+python3 scripts/gen-env.py "$work/large.xml"
+"$confpack" --root "$work/large-root" configure --dry-run --env-file "$work/large.xml" --machine 10.0.19.136 >/dev/null 2>&1 || true
+python3 - "$work/runtime.xsd" <<'PY'
+import re, sys
+text = open("schemas/confpack-environment-1.xsd").read()
+text = re.sub(r'\s*<xs:(key|keyref|unique) .*?</xs:\1>', '', text, flags=re.S)
+open(sys.argv[1], "w").write(text)
+PY
+command -v xmllint >/dev/null || { echo "bench: xmllint is missing (apt-get install libxml2-utils)" >&2; exit 1; }
+hyperfine --style none --warmup 1 --runs 5 --export-json "$work/large.json" \
+    -n xmllint-stream "xmllint --stream --noout --schema $work/runtime.xsd $work/large.xml" \
+    -n large-document "$confpack -q --root $work/large-root configure --dry-run --env-file $work/large.xml --machine 10.0.19.136 >/dev/null" \
+    >/dev/null 2>&1
+peak() { /usr/bin/time -f %M "$@" >/dev/null 2>"$work/time.txt" || true; tail -1 "$work/time.txt"; }
+xmllint_kb=$(peak xmllint --stream --noout --schema "$work/runtime.xsd" "$work/large.xml")
+confpack_kb=$(peak "$confpack" -q --root "$work/large-root" configure --dry-run --env-file "$work/large.xml" --machine 10.0.19.136)
+file_kb=$(( $(stat -c %s "$work/large.xml") / 1024 ))
+
+python3 - "$work/result.json" "$work/large.json" "$xmllint_kb" "$confpack_kb" "$file_kb" <<'PY'
 import json, sys
 results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 anchor = results["debconf-set-selections"]
@@ -58,4 +85,13 @@ def row(name, result, anchor_name, anchor, goal):
 print(f"{'debconf-set-selections':<28}{anchor['mean']*1000:>8.2f}ms{anchor['stddev']*1000:>8.2f}ms{'(anchor)':>26}")
 row("noop-configure", results["noop-configure"], "debconf-set-sel.", anchor, ">=10x")
 row("full-merge (reference)", results["full-merge"], "debconf-set-sel.", anchor, "-")
+large = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
+stream = large["xmllint-stream"]
+doc = large["large-document"]
+print(f"{'xmllint --stream --schema':<28}{stream['mean']*1000:>8.0f}ms{stream['stddev']*1000:>8.0f}ms{'(anchor)':>26}")
+print(f"{'large-document':<28}{doc['mean']*1000:>8.0f}ms{doc['stddev']*1000:>8.0f}ms"
+      f"{'xmllint --stream':>18} {stream['mean']*1000:>5.0f}ms{doc['mean']/stream['mean']:>9.2f}x{'<=1.5x':>10}")
+xmllint_kb, confpack_kb, file_kb = (int(v) for v in sys.argv[3:6])
+print(f"{'large-document peak memory':<28}{confpack_kb/1024:>8.1f}MB{'':>10}{'file size':>18} {file_kb/1024:>4.1f}MB"
+      f"{confpack_kb/file_kb:>9.2f}x{'<=1x':>10}   (xmllint --stream: {xmllint_kb/1024:.1f} MB)")
 PY

@@ -554,7 +554,10 @@ mod package {
         let shipped = dir.path().join("etc/webshop/database.conf");
         std::fs::write(&shipped, "shipped by version 2\n").expect("write");
         ok(&mut configure_package(dir.path()));
-        assert_eq!(std::fs::read_to_string(&shipped).expect("read"), "shipped by version 2\n");
+        assert_eq!(
+            std::fs::read_to_string(&shipped).expect("read"),
+            "shipped by version 2\n"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::model::{
     ConfiguredValue, Document, Environment, Machine, MachineSummary, Priority, QuestionType,
@@ -57,7 +58,7 @@ struct Reader<'a, 'schema> {
     rules: &'a BTreeMap<String, String>,
     document: Document,
     problems: Vec<Problem>,
-    open: Vec<String>,
+    open: Vec<Rc<str>>,
     field: Option<Field>,
     text: String,
     flag_name: String,
@@ -134,7 +135,7 @@ impl Reader<'_, '_> {
                     // namespace (children are unqualified) or all of it:
                     // accept both.
                     let ours = namespace.is_none() || namespace.as_deref() == Some(NAMESPACE);
-                    let name = if ours { local_name } else { String::new() };
+                    let name: Rc<str> = if ours { local_name } else { Rc::from("") };
                     if ours {
                         self.start(&name, line);
                     }
@@ -145,11 +146,12 @@ impl Reader<'_, '_> {
                     }
                 }
                 Node::End => {
-                    let name = self.open.pop().unwrap_or_default();
+                    let name = self.open.pop().unwrap_or_else(|| Rc::from(""));
                     self.end(&name, retain);
                 }
-                Node::Text(text) => {
+                Node::Text => {
                     if self.field.is_some() {
+                        let text = self.xml.text();
                         self.text.push_str(&text);
                     }
                 }
@@ -161,7 +163,7 @@ impl Reader<'_, '_> {
 
     fn start(&mut self, name: &str, line: u64) {
         self.text.clear();
-        let parent = self.open.last().map(String::as_str).unwrap_or_default();
+        let parent = self.open.last().map(|p| &**p).unwrap_or_default();
         match name {
             "template" => {
                 self.template = Some(PendingTemplate {

@@ -69,7 +69,7 @@ pub fn sniff_root(path: &Path, origin: &str) -> Result<(Option<String>, String)>
             ..
         } = node
         {
-            return Ok((namespace, local_name));
+            return Ok((namespace.map(|n| n.to_string()), local_name.to_string()));
         }
     }
     Err(Error::at(origin, None, "the document has no root element"))

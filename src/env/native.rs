@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::model::{
     ConfiguredValue, Document, Environment, Machine, MachineSummary, Priority, QuestionType,
@@ -62,7 +63,7 @@ struct NativeReader<'a, 'schema> {
     field: Option<Field>,
     text: String,
     /// Local names of the open elements.
-    open: Vec<String>,
+    open: Vec<Rc<str>>,
     /// Identity checks (the XSD's xs:unique, done here so that validation
     /// streams in constant memory; see `env::runtime_schema`).
     environment_ips: HashSet<IpAddr>,
@@ -157,7 +158,7 @@ impl NativeReader<'_, '_> {
                         return Ok(());
                     }
                     let ours = namespace.as_deref() == Some(NAMESPACE);
-                    let name = if ours { local_name } else { String::new() };
+                    let name: Rc<str> = if ours { local_name } else { Rc::from("") };
                     if ours {
                         self.start(&name, line);
                     }
@@ -168,11 +169,12 @@ impl NativeReader<'_, '_> {
                     }
                 }
                 Node::End => {
-                    let name = self.open.pop().unwrap_or_default();
+                    let name = self.open.pop().unwrap_or_else(|| Rc::from(""));
                     self.end(&name, retain);
                 }
-                Node::Text(text) => {
+                Node::Text => {
                     if self.field.is_some() {
+                        let text = self.xml.text();
                         self.text.push_str(&text);
                     }
                 }

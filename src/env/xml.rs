@@ -13,9 +13,11 @@
 //! for one, and it is the door to external entities and entity-expansion
 //! bombs.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::marker::PhantomData;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Once;
 
 use libxml::bindings;
@@ -27,14 +29,14 @@ use crate::error::{Error, Problem, Result};
 pub enum Node {
     /// An element start; `empty` for `<x/>` (no matching end follows).
     Start {
-        local_name: String,
-        namespace: Option<String>,
+        local_name: Rc<str>,
+        namespace: Option<Rc<str>>,
         empty: bool,
         line: u64,
     },
     End,
-    /// Character data (text, CDATA, whitespace).
-    Text(String),
+    /// Character data (text, CDATA, whitespace); [`XmlReader::text`] has it.
+    Text,
     /// Anything else (comments, processing instructions, declarations).
     Other,
 }
@@ -195,6 +197,9 @@ pub struct XmlReader<'schema> {
     collector: Box<Collector>,
     validating: bool,
     validation: bindings::xmlSchemaValidCtxtPtr,
+    /// Names and namespaces by libxml2's interned pointer: element names
+    /// repeat, so each is turned into a Rust string once.
+    names: HashMap<usize, Rc<str>>,
     _schema: PhantomData<&'schema Schema>,
 }
 
@@ -296,6 +301,7 @@ impl<'schema> XmlReader<'schema> {
             }),
             validating: schema.is_some(),
             validation: std::ptr::null_mut(),
+            names: HashMap::new(),
             _schema: PhantomData,
         };
         let user = (&mut *reader.collector) as *mut Collector as *mut c_void;
@@ -356,13 +362,13 @@ impl<'schema> XmlReader<'schema> {
         let node_type = unsafe { bindings::xmlTextReaderNodeType(self.ptr) };
         Ok(Some(match node_type {
             1 => {
-                // SAFETY: as above; the returned strings belong to the reader.
-                let (local_name, namespace, empty, line) = unsafe {
+                // SAFETY: as above; the returned strings belong to the reader
+                // (interned in its dictionary, so their addresses identify them).
+                let (name_ptr, namespace_ptr, empty, line) = unsafe {
                     let node = bindings::xmlTextReaderCurrentNode(self.ptr);
                     (
-                        xml_string(bindings::xmlTextReaderConstLocalName(self.ptr))
-                            .unwrap_or_default(),
-                        xml_string(bindings::xmlTextReaderConstNamespaceUri(self.ptr)),
+                        bindings::xmlTextReaderConstLocalName(self.ptr),
+                        bindings::xmlTextReaderConstNamespaceUri(self.ptr),
                         bindings::xmlTextReaderIsEmptyElement(self.ptr) == 1,
                         if node.is_null() {
                             0
@@ -372,20 +378,14 @@ impl<'schema> XmlReader<'schema> {
                     )
                 };
                 Node::Start {
-                    local_name,
-                    namespace,
+                    local_name: self.interned(name_ptr).unwrap_or_else(|| Rc::from("")),
+                    namespace: self.interned(namespace_ptr),
                     empty,
                     line,
                 }
             }
             15 => Node::End,
-            3 | 4 | 13 | 14 => {
-                // SAFETY: as above.
-                Node::Text(
-                    xml_string(unsafe { bindings::xmlTextReaderConstValue(self.ptr) })
-                        .unwrap_or_default(),
-                )
-            }
+            3 | 4 | 13 | 14 => Node::Text,
             5 => {
                 return Err(
                     self.failure("entity references are not allowed in environment documents")
@@ -399,6 +399,23 @@ impl<'schema> XmlReader<'schema> {
             }
             _ => Node::Other,
         }))
+    }
+
+    /// The text of the current [`Node::Text`].
+    pub fn text(&self) -> String {
+        // SAFETY: valid reader pointer; the value belongs to the reader.
+        xml_string(unsafe { bindings::xmlTextReaderConstValue(self.ptr) }).unwrap_or_default()
+    }
+
+    fn interned(&mut self, ptr: *const bindings::xmlChar) -> Option<Rc<str>> {
+        if ptr.is_null() {
+            return None;
+        }
+        let name = self
+            .names
+            .entry(ptr as usize)
+            .or_insert_with(|| Rc::from(xml_string(ptr).unwrap_or_default()));
+        Some(name.clone())
     }
 
     /// The value of an attribute of the current element.
