@@ -197,6 +197,162 @@ mod dialect {
     }
 }
 
+/// A static file server on 127.0.0.1 for one test: serves `files` by path,
+/// 404 otherwise; stops after 10 s or when dropped.
+struct Server {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Server {
+    fn start(files: Vec<(&'static str, Vec<u8>)>) -> Server {
+        use std::io::{BufRead, BufReader};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !flag.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                };
+                stream.set_nonblocking(false).ok();
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                    .ok();
+                let mut reader = BufReader::new(stream);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut stream = reader.into_inner();
+                let response = match files.iter().find(|(p, _)| *p == path) {
+                    Some((_, body)) => {
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        r.extend_from_slice(body);
+                        r
+                    }
+                    None => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
+                };
+                let _ = stream.write_all(&response);
+            }
+        });
+        Server { url, stop }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+mod schema_location {
+    use super::*;
+
+    fn configure_online(root: &Path, url: &str) -> (i32, String, String) {
+        preseed(root, "acme-node/ldap.password", "pw");
+        run(confpack(root)
+            .args([
+                "configure",
+                "--frontend",
+                "noninteractive",
+                "--machine",
+                "10.0.0.1",
+                "--timeout",
+                "2",
+            ])
+            .args(["--env-url", &format!("{url}/acme-v1.xml")])
+            .arg("--env-file")
+            .arg(dataone("acme-v1.xml"))
+            .arg("--derive-file")
+            .arg(dataone("acme-rules.txt")))
+    }
+
+    #[test]
+    fn the_schema_a_document_names_is_fetched_from_the_online_location() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(vec![
+            (
+                "/acme-v1.xml",
+                std::fs::read(dataone("acme-v1.xml")).expect("doc"),
+            ),
+            (
+                "/acme-v1.xsd",
+                std::fs::read(dataone("acme-v1.xsd")).expect("xsd"),
+            ),
+        ]);
+        let (code, _, stderr) = configure_online(dir.path(), &server.url);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("no schema was given"), "{stderr}");
+        assert!(!stderr.contains("warning"), "{stderr}");
+        assert_eq!(
+            value(dir.path(), "acme-node/node.id").as_deref(),
+            Some("urn:node:ACME1")
+        );
+    }
+
+    #[test]
+    fn an_online_copy_invalid_against_its_schema_falls_back_to_the_local_copy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let invalid = std::fs::read_to_string(dataone("acme-v1.xml"))
+            .expect("doc")
+            .replacen(
+                "<flag name=\"seen\">false</flag>",
+                "<flag name=\"sen\">false</flag>",
+                1,
+            )
+            .replace("urn:node:ACME1<", "urn:node:ONLINE<");
+        let server = Server::start(vec![
+            ("/acme-v1.xml", invalid.into_bytes()),
+            (
+                "/acme-v1.xsd",
+                std::fs::read(dataone("acme-v1.xsd")).expect("xsd"),
+            ),
+        ]);
+        let (code, _, stderr) = configure_online(dir.path(), &server.url);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("acme-v1.xml:13:"), "{stderr}");
+        assert!(stderr.contains("using the local copy"), "{stderr}");
+        assert_eq!(
+            value(dir.path(), "acme-node/node.id").as_deref(),
+            Some("urn:node:ACME1")
+        );
+    }
+
+    #[test]
+    fn an_unreachable_schema_means_well_formedness_only_with_warnings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(vec![(
+            "/acme-v1.xml",
+            std::fs::read(dataone("acme-v1.xml")).expect("doc"),
+        )]);
+        let (code, _, stderr) = configure_online(dir.path(), &server.url);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stderr.contains("acme-v1.xsd named by the document is unreachable"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("no schema was given"), "{stderr}");
+    }
+}
+
 mod debconf {
     use super::*;
 

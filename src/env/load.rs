@@ -142,6 +142,8 @@ pub fn load(source: &DocumentSource, retain: &dyn Fn(&Environment) -> bool) -> R
         retain,
         schema_sha256,
         failures: Vec::new(),
+        named_schema: None,
+        schema_warnings: Vec::new(),
     };
     if let Some(url) = source.url.as_deref() {
         let cache = CachedCopy::new(&source.cache_dir, url);
@@ -192,9 +194,86 @@ struct Loader<'a> {
     retain: &'a dyn Fn(&Environment) -> bool,
     schema_sha256: String,
     failures: Vec<Failure>,
+    /// The schema a dialect document names (`xsi:schemaLocation`), fetched
+    /// over the configured online location; `None` until looked for.
+    named_schema: Option<Option<PathBuf>>,
+    /// Warnings about the named schema, for the result.
+    schema_warnings: Vec<String>,
 }
 
 impl Loader<'_> {
+    /// The schema to validate the document at `path` with: `--schema`, the
+    /// built-in one for native documents, or, for a dialect document read
+    /// while an online location is configured, the schema its
+    /// `xsi:schemaLocation` names, fetched from there (and cached, so a
+    /// later offline run still has it).
+    fn schema_for(&mut self, path: &Path) -> Option<PathBuf> {
+        if self.source.schema.is_some() {
+            return None;
+        }
+        if let Some(known) = &self.named_schema {
+            return known.clone();
+        }
+        let named = self.fetch_named_schema(path);
+        self.named_schema = Some(named.clone());
+        named
+    }
+
+    fn fetch_named_schema(&mut self, path: &Path) -> Option<PathBuf> {
+        let base = self.source.url.as_deref()?;
+        let (namespace, location) =
+            super::schema_location(path, &path.display().to_string()).ok()?;
+        if namespace.as_deref() == Some(native::NAMESPACE) {
+            return None;
+        }
+        let location = location?;
+        let url = if location.starts_with("http://") || location.starts_with("https://") {
+            location
+        } else {
+            let directory = base.rsplit_once('/').map(|(d, _)| d).unwrap_or(base);
+            format!("{directory}/{}", location.trim_start_matches("./"))
+        };
+        let cached = self
+            .source
+            .cache_dir
+            .join(format!("schema-{}.xsd", name_hash(url.as_bytes())));
+        match fetch(self.source, &url, None) {
+            Ok(Fetched::Changed(download)) => {
+                let stored = create_dir(&self.source.cache_dir).and_then(|()| {
+                    download
+                        .file
+                        .persist(&cached)
+                        .map(drop)
+                        .map_err(|e| Error::io(&cached, e.error))
+                });
+                match stored {
+                    Ok(()) => Some(cached),
+                    Err(e) => {
+                        self.schema_warnings.push(format!(
+                            "warning: could not keep the schema {url}: {}",
+                            describe(&e)
+                        ));
+                        None
+                    }
+                }
+            }
+            Ok(Fetched::NotModified) | Err(_) if cached.exists() => {
+                self.schema_warnings.push(format!(
+                    "warning: the schema {url} named by the document is unreachable; \
+                     using the copy fetched earlier"
+                ));
+                Some(cached)
+            }
+            Ok(Fetched::NotModified) => None,
+            Err(reason) => {
+                self.schema_warnings.push(format!(
+                    "warning: the schema {url} named by the document is unreachable ({reason})"
+                ));
+                None
+            }
+        }
+    }
+
     /// Fetches the online copy; on 304 reads the cache.
     fn online(
         &mut self,
@@ -233,15 +312,20 @@ impl Loader<'_> {
 
     /// Validates a download and, only if it is valid, makes it the cache.
     fn accept_download(
-        &self,
+        &mut self,
         url: &str,
         cache: &CachedCopy,
         download: Download,
     ) -> Result<Loaded, String> {
+        let named = self.schema_for(download.file.path());
+        let validation = match &named {
+            Some(schema) => Validation::File(schema),
+            None => self.source.validation(),
+        };
         let document = read_document(
             download.file.path(),
             url,
-            self.source.validation(),
+            validation,
             &self.source.derive_rules,
             self.retain,
         )
@@ -255,7 +339,7 @@ impl Loader<'_> {
             sha256: download.sha256,
             schema_sha256: self.schema_sha256.clone(),
         };
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self.schema_warnings.drain(..).collect();
         if let Err(e) = cache.store(download.file, &metadata) {
             warnings.push(format!(
                 "warning: could not update the cached environment document: {e:#}; \
@@ -284,10 +368,15 @@ impl Loader<'_> {
         }
         let description = format!("cached copy {}", cache.document.display());
         let trusted = known.is_some_and(|k| k.schema_sha256 == self.schema_sha256);
-        let validation = if trusted {
-            Validation::AlreadyValidated
+        let named = if trusted {
+            None
         } else {
-            self.source.validation()
+            self.schema_for(&cache.document)
+        };
+        let validation = match (&named, trusted) {
+            (_, true) => Validation::AlreadyValidated,
+            (Some(schema), false) => Validation::File(schema),
+            (None, false) => self.source.validation(),
         };
         let origin_text = cache.document.display().to_string();
         let sha256 = match file_sha256(&cache.document) {
@@ -376,11 +465,12 @@ impl Loader<'_> {
 
     /// The result of a fallback: one warning per copy skipped on the way.
     fn loaded(&mut self, document: Document, origin: Origin, used: &str, sha256: String) -> Loaded {
-        let warnings = self
+        let mut warnings: Vec<String> = self
             .failures
             .drain(..)
             .map(|f| format!("warning: {} {}; using the {used}", f.what, f.reason))
             .collect();
+        warnings.append(&mut self.schema_warnings);
         Loaded {
             document,
             origin,

@@ -75,6 +75,29 @@ pub fn sniff_root(path: &Path, origin: &str) -> Result<(Option<String>, String)>
     Err(Error::at(origin, None, "the document has no root element"))
 }
 
+/// The schema location a document names for its own namespace
+/// (`xsi:schemaLocation="NS URL …"` on the root), with that namespace.
+pub fn schema_location(path: &Path, origin: &str) -> Result<(Option<String>, Option<String>)> {
+    const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+    let mut reader = XmlReader::open(path, origin, None)?;
+    while let Some(node) = reader.next_node()? {
+        if let Node::Start { namespace, .. } = node {
+            let namespace = namespace.map(|n| n.to_string());
+            let location = reader
+                .attribute_ns("schemaLocation", XSI)
+                .and_then(|value| {
+                    let parts: Vec<&str> = value.split_whitespace().collect();
+                    parts
+                        .chunks(2)
+                        .find(|pair| Some(pair[0]) == namespace.as_deref() && pair.len() == 2)
+                        .map(|pair| pair[1].to_string())
+                });
+            return Ok((namespace, location));
+        }
+    }
+    Ok((None, None))
+}
+
 /// Reads and validates a document, keeping the environments `retain` wants.
 pub fn read_document(
     path: &Path,

@@ -418,6 +418,27 @@ impl<'schema> XmlReader<'schema> {
         Some(name.clone())
     }
 
+    /// The value of a namespaced attribute of the current element.
+    pub fn attribute_ns(&mut self, local_name: &str, namespace: &str) -> Option<String> {
+        let c_name = CString::new(local_name).ok()?;
+        let c_namespace = CString::new(namespace).ok()?;
+        // SAFETY: valid reader and C strings; the result is ours to free.
+        unsafe {
+            let value = bindings::xmlTextReaderGetAttributeNs(
+                self.ptr,
+                c_name.as_ptr() as *const _,
+                c_namespace.as_ptr() as *const _,
+            );
+            let text = xml_string(value);
+            if !value.is_null()
+                && let Some(free) = bindings::xmlFree
+            {
+                free(value as *mut c_void);
+            }
+            text
+        }
+    }
+
     /// The value of an attribute of the current element.
     pub fn attribute(&mut self, name: &str) -> Option<String> {
         let c_name = CString::new(name).ok()?;
