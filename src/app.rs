@@ -119,6 +119,205 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Purge { package } => {
             crate::remove::purge(&paths, &package, lock_timeout, &mut listener).map(drop)
         }
+        Command::Publish(args) => publish(args, lock_timeout, &mut listener),
+        Command::Upload {
+            repo,
+            target,
+            via,
+            delete,
+        } => upload(&repo, &target, via, delete, cli.quiet),
+        Command::SetEnvironment {
+            environment,
+            repo_url,
+            key,
+        } => crate::runtime::set_environment(
+            &paths,
+            &environment,
+            repo_url.as_deref(),
+            key.as_deref(),
+            lock_timeout,
+            &mut listener,
+        )
+        .map(drop),
+        Command::Update => {
+            let mut apt = crate::runtime::apt::System::new(&paths.root, lock_timeout)?;
+            crate::runtime::update(&mut apt, &mut node_listener(cli.quiet))
+        }
+        Command::Install { names } => {
+            let mut apt = crate::runtime::apt::System::new(&paths.root, lock_timeout)?;
+            crate::runtime::install(&mut apt, &names, &mut node_listener(cli.quiet)).map(drop)
+        }
+        Command::Upgrade {
+            version,
+            no_autoremove,
+            roles,
+        } => {
+            let mut apt = crate::runtime::apt::System::new(&paths.root, lock_timeout)?;
+            let options = crate::runtime::UpgradeOptions {
+                version,
+                roles,
+                autoremove: !no_autoremove,
+            };
+            let mut reconfigure = Reconfigurer {
+                paths: &paths,
+                lock_timeout,
+            };
+            crate::runtime::upgrade(
+                &mut apt,
+                &options,
+                &mut reconfigure,
+                &mut node_listener(cli.quiet),
+            )
+            .map(drop)
+        }
+        Command::Keygen {
+            rotate,
+            public,
+            drop_old,
+        } => keygen(&paths.root, rotate, public, drop_old, &mut listener, out),
+        Command::Encrypt { recipients, output } => encrypt(&recipients, output.as_deref(), out),
+    }
+}
+
+/// apt's output with a progress bar on a terminal.
+fn node_listener(quiet: bool) -> crate::builder::progress::ProgressListener {
+    crate::builder::progress::ProgressListener::labelled(quiet, "apt")
+}
+
+fn publish(
+    args: crate::cli::PublishArgs,
+    lock_timeout: Duration,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let options = crate::publish::Options {
+        repo: args.repo,
+        environment: args.environment,
+        debs: args.debs,
+        architectures: args.architectures,
+        keep: args.keep,
+        remove: args.remove,
+        valid_for_days: args.valid_for,
+        now,
+        lock_timeout,
+    };
+    let mut gpg = args
+        .sign_key
+        .map(|key| crate::publish::sign::Gpg { key, homedir: None });
+    let signer = gpg
+        .as_mut()
+        .map(|g| g as &mut dyn crate::publish::sign::Signer);
+    crate::publish::publish(&options, signer, listener).map(drop)
+}
+
+fn upload(
+    repo: &Path,
+    target: &str,
+    via: Option<crate::cli::ViaArg>,
+    delete: bool,
+    quiet: bool,
+) -> Result<()> {
+    use crate::publish::upload::{self, Via};
+    let via = match via {
+        Some(crate::cli::ViaArg::Copy) => Via::Copy,
+        Some(crate::cli::ViaArg::Rsync) => Via::Rsync,
+        None if upload::is_remote(target) => Via::Rsync,
+        None => Via::Copy,
+    };
+    let mut listener = crate::builder::progress::ProgressListener::labelled(quiet, "uploading");
+    upload::upload(
+        repo,
+        target,
+        via,
+        delete,
+        &mut upload::SystemRunner,
+        &mut listener,
+    )
+    .map(drop)
+}
+
+/// Runs `configure --package PKG` with the defaults of the command line;
+/// a change of the database generation tells that something changed.
+struct Reconfigurer<'a> {
+    paths: &'a Paths,
+    lock_timeout: Duration,
+}
+
+impl crate::runtime::Reconfigure for Reconfigurer<'_> {
+    fn reconfigure(&mut self, package: &str, listener: &mut dyn Listener) -> Result<bool> {
+        use clap::Parser;
+        let parsed = Cli::try_parse_from(["confpack", "configure", "--package", package])
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let Command::Configure(args) = parsed.command else {
+            return Err(Error::Usage("configure arguments".into()));
+        };
+        let before = crate::store::generation(&self.paths.db);
+        run_configure(
+            self.paths,
+            self.lock_timeout,
+            args,
+            None,
+            listener,
+            &mut std::io::sink(),
+        )?;
+        Ok(crate::store::generation(&self.paths.db) != before)
+    }
+}
+
+fn keygen(
+    root: &Path,
+    rotate: bool,
+    public: bool,
+    drop_old: bool,
+    listener: &mut dyn Listener,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if public {
+        for key in crate::secrets::NodeKey::load(root)?.public_keys() {
+            writeln!(out, "{key}").map_err(stdout_error)?;
+        }
+        return Ok(());
+    }
+    if drop_old {
+        let dropped = crate::secrets::drop_old_keys(root)?;
+        listener.info(&format!("dropped {dropped} older key(s)"));
+        return Ok(());
+    }
+    let generated = crate::secrets::keygen(root, rotate)?;
+    listener.info(&format!(
+        "wrote {} (0600){}; add the public key to the configuration repository's recipients",
+        generated.path.display(),
+        if generated.older > 0 {
+            format!(", {} older key(s) kept until --drop-old", generated.older)
+        } else {
+            String::new()
+        }
+    ));
+    writeln!(out, "{}", generated.public_key).map_err(stdout_error)
+}
+
+fn encrypt(recipients: &Path, output: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+    let recipients = crate::secrets::read_recipients(recipients)?;
+    let mut secret = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut secret)
+        .map_err(|e| Error::io("<stdin>", e))?;
+    match output {
+        Some(path) => {
+            let bytes = crate::secrets::encrypt(&recipients, &secret)?;
+            crate::render::write_atomic(path, &bytes, 0o644)
+        }
+        None => {
+            let text = String::from_utf8(secret).map_err(|_| {
+                Error::Usage("a value must be UTF-8 text; use --output for a file".into())
+            })?;
+            // One trailing newline is the terminator of `echo`, not the value.
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let value = crate::secrets::encrypt_value(&recipients, text)?;
+            writeln!(out, "{value}").map_err(stdout_error)
+        }
     }
 }
 
@@ -253,7 +452,7 @@ fn run_configure(
     lock_timeout: Duration,
     args: ConfigureArgs,
     package: Option<String>,
-    listener: &mut StderrListener,
+    listener: &mut dyn Listener,
     out: &mut dyn Write,
 ) -> Result<()> {
     let package = package.or(args.package);
@@ -366,9 +565,13 @@ fn set(
     seen: bool,
     secret: bool,
 ) -> Result<()> {
-    if !key.contains('/') {
+    // A key is printed into shell comments and debconf lines: no
+    // whitespace or control characters, which could end either early.
+    if !key.contains('/') || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::Usage(format!(
-            "{key}: a question key is owner/name, e.g. webshop/db.host"
+            "{}: a question key is owner/name without spaces or control characters, \
+             e.g. webshop/db.host",
+            key.escape_debug()
         )));
     }
     let value = if value == "-" {

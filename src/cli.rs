@@ -123,6 +123,125 @@ pub enum Command {
         /// The package.
         package: String,
     },
+    /// Publish .deb files into an apt repository as an environment (an
+    /// apt distribution); older versions stay for rollback unless pruned.
+    Publish(PublishArgs),
+    /// Copy a published repository to where the nodes fetch it: a
+    /// directory, or host:path (rsync over ssh).
+    Upload {
+        /// The published repository.
+        #[arg(long, value_name = "DIR")]
+        repo: PathBuf,
+        /// A directory, or [user@]host:path / rsync://… for rsync.
+        #[arg(value_name = "TARGET")]
+        target: String,
+        /// How to copy [default: rsync for a remote target, else copy].
+        #[arg(long, value_enum)]
+        via: Option<ViaArg>,
+        /// Also delete files the repository no longer has (after the
+        /// indexes are in place).
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Choose this node's environment: writes the confpack apt source and
+    /// stores the environment for configure.
+    SetEnvironment {
+        /// The environment (the repository's distribution).
+        #[arg(value_name = "NAME")]
+        environment: String,
+        /// The repository's URL [default: the current source's].
+        #[arg(long, value_name = "URL")]
+        repo_url: Option<String>,
+        /// The repository's public signing key (armored or binary)
+        /// [default: the current source's].
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Fetch the environment's index (apt-get update of the confpack
+    /// source only).
+    Update,
+    /// Install roles or packages from the environment, marked as manually
+    /// installed.
+    Install {
+        #[arg(required = true, value_name = "ROLE|PACKAGE")]
+        names: Vec<String>,
+    },
+    /// Converge to the environment: every installed confpack package to
+    /// the environment's newest version (or with --version, the roles to
+    /// that version), then apt-get autoremove and configure again.
+    Upgrade {
+        /// Roll the roles to this version (a version, a manifest version or
+        /// a commit id) with the dependencies that were current with it.
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
+        /// Do not run apt-get autoremove.
+        #[arg(long)]
+        no_autoremove: bool,
+        /// The roles --version applies to [default: the installed ones].
+        #[arg(value_name = "ROLE", requires = "version")]
+        roles: Vec<String>,
+    },
+    /// Create the node key (/etc/confpack/key, 0600) and print its public
+    /// key, the recipient to add to the configuration repository.
+    Keygen {
+        /// Add a new key in front of the existing ones (rotation).
+        #[arg(long, conflicts_with_all = ["public", "drop_old"])]
+        rotate: bool,
+        /// Print the public key(s) of the existing key.
+        #[arg(long, conflicts_with = "drop_old")]
+        public: bool,
+        /// Keep only the newest key (after a rotation has reached every package).
+        #[arg(long)]
+        drop_old: bool,
+    },
+    /// Encrypt a secret read from stdin to the recipients: prints an
+    /// `age:…` value for an environment document, or writes an age file.
+    Encrypt {
+        /// A recipients file: age public keys, one a line.
+        #[arg(long, value_name = "FILE", required = true)]
+        recipients: PathBuf,
+        /// Write an age file (for a package's secrets/ part) instead of
+        /// printing a value.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// The repository's directory (created when missing).
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    /// The environment to publish to (dists/<NAME>).
+    #[arg(long, value_name = "NAME")]
+    pub environment: String,
+    /// Sign Release with this gpg key (InRelease, Release.gpg).
+    #[arg(long, value_name = "KEYID")]
+    pub sign_key: Option<String>,
+    /// Index this architecture too (repeatable) [default: the packages'
+    /// and the index's, else this machine's].
+    #[arg(long = "architecture", value_name = "ARCH")]
+    pub architectures: Vec<String>,
+    /// Keep only the newest N versions of each package.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Take NAME (every version) or NAME=VERSION out of the environment
+    /// (repeatable).
+    #[arg(long, value_name = "NAME[=VERSION]")]
+    pub remove: Vec<String>,
+    /// Release expires after DAYS (Valid-Until): stale nodes notice.
+    #[arg(long, value_name = "DAYS")]
+    pub valid_for: Option<u64>,
+    /// .deb files or directories of them.
+    #[arg(value_name = "DEBS")]
+    pub debs: Vec<PathBuf>,
+}
+
+/// How `confpack upload` copies.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ViaArg {
+    Copy,
+    Rsync,
 }
 
 #[derive(Debug, Clone, Args)]

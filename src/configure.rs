@@ -186,7 +186,12 @@ pub fn configure(
     listener.info(&format!("{}: {}", document.origin, report.selection));
 
     let stored = store.answers()?;
-    let configured = configured_values(&document, &selection);
+    // Encrypted password values (age:…) are decrypted with the node key.
+    let configured = crate::secrets::decrypt_configured(
+        &document,
+        configured_values(&document, &selection),
+        &paths.root,
+    )?;
     let settings = Settings {
         force: options.force,
         priority: options.priority,
@@ -551,15 +556,9 @@ pub fn configured_values(document: &Document, selection: &Selection) -> BTreeMap
     values
 }
 
-/// The value of every question after the run, given the frontend's
-/// answers: stored answers of other documents, then this plan.
-fn values_after(
-    document: &Document,
-    plan: &[Planned],
-    stored: &BTreeMap<String, StoredAnswer>,
-    answers: &BTreeMap<String, String>,
-) -> BTreeMap<String, KnownAnswer> {
-    let mut known: BTreeMap<String, KnownAnswer> = stored
+/// The stored answers that have a value, as expressions and templates see them.
+fn known_answers(stored: &BTreeMap<String, StoredAnswer>) -> BTreeMap<String, KnownAnswer> {
+    stored
         .iter()
         .filter_map(|(key, answer)| {
             Some((
@@ -571,7 +570,18 @@ fn values_after(
                 },
             ))
         })
-        .collect();
+        .collect()
+}
+
+/// The value of every question after the run, given the frontend's
+/// answers: stored answers of other documents, then this plan.
+fn values_after(
+    document: &Document,
+    plan: &[Planned],
+    stored: &BTreeMap<String, StoredAnswer>,
+    answers: &BTreeMap<String, String>,
+) -> BTreeMap<String, KnownAnswer> {
+    let mut known = known_answers(stored);
     for planned in plan {
         let Some(template) = document.template(&planned.key) else {
             continue;
@@ -722,22 +732,12 @@ fn apply_package(
 ) -> Result<()> {
     let root = &options.paths.root;
     let stored = store.answers()?;
-    let known: BTreeMap<String, KnownAnswer> = stored
-        .iter()
-        .filter_map(|(key, answer)| {
-            Some((
-                key.clone(),
-                KnownAnswer {
-                    question_type: answer.question_type,
-                    secret: answer.secret,
-                    value: answer.value.clone()?,
-                },
-            ))
-        })
-        .collect();
+    let known = known_answers(&stored);
     let answers = Answers::new(known.clone(), Vec::new());
     let context = derive::context(&answers, environment.clone(), machine.clone());
-    let rendered = render::render_all(root, &package.templates_dir(), &answers, &context)?;
+    let mut rendered = render::render_all(root, &package.templates_dir(), &answers, &context)?;
+    // The package's encrypted files, decrypted with the node key.
+    rendered.extend(crate::secrets::render_files(root, &package.dir)?);
     let previous = store.files(&package.name)?;
     report.files_written = render::write_changed(root, &rendered)?;
     report.files_removed = render::remove_dropped(root, &previous, &rendered)?;

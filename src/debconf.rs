@@ -196,6 +196,14 @@ pub fn export(
             passwords += 1;
             continue;
         }
+        if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            // It would split the line: another answer could be injected.
+            warnings.push(format!(
+                "{}: the key has spaces or control characters, which debconf cannot store; left out",
+                key.escape_debug()
+            ));
+            continue;
+        }
         if value.contains('\n') {
             warnings.push(format!(
                 "{key}: the value spans lines, which debconf cannot store; left out"

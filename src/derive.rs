@@ -26,6 +26,111 @@ use crate::error::{Error, Result};
 /// document cannot make a postinst spin.
 const FUEL: u64 = 50_000_000;
 
+/// Most characters of code (outside string literals and whitespace) one
+/// expression or template tag may have.
+///
+/// Why: minijinja bounds the nesting of brackets (150 levels) but not
+/// chains of unary operators (`- - - 1`, `not not x`), and it compiles a
+/// chain of operators, attribute lookups or filters (`1+1+…`, `x.a.a…`,
+/// `x|f|f…`) by recursing once per link. About 5,000 links overflow the
+/// 8 MB main stack of a debug build and 100,000 a release build, which
+/// aborts the process (a postinst, on a document fetched from a server)
+/// instead of failing. A link costs at least one character of code, so
+/// this bound keeps the depth far below any stack's limit (found by
+/// tests/fuzz.rs).
+pub const MAX_CODE_LEN: usize = 1000;
+
+/// Counts the code characters of `source` up to `end` (a template tag's
+/// closing delimiter; `None`: the whole text), skipping whitespace and the
+/// contents of string literals. Returns the count and the text after `end`.
+fn code_len<'a>(source: &'a str, end: Option<&str>) -> (usize, &'a str) {
+    let mut count = 0;
+    let mut chars = source.char_indices();
+    while let Some((at, c)) = chars.next() {
+        if let Some(end) = end
+            && source[at..].starts_with(end)
+        {
+            return (count, &source[at + end.len()..]);
+        }
+        if c == '"' || c == '\'' {
+            while let Some((_, inside)) = chars.next() {
+                if inside == '\\' {
+                    chars.next();
+                } else if inside == c {
+                    break;
+                }
+            }
+        }
+        if !c.is_whitespace() {
+            count += 1;
+        }
+    }
+    (count, "")
+}
+
+fn too_long(count: usize) -> String {
+    format!(
+        "{count} characters of code outside strings, more than the {MAX_CODE_LEN} that \
+         minijinja can compile without overflowing its stack; split it into smaller steps"
+    )
+}
+
+/// Refuses an expression too long for minijinja to compile safely (see
+/// [`MAX_CODE_LEN`]).
+pub fn check_code_len(expression: &str) -> std::result::Result<(), String> {
+    match code_len(expression, None).0 {
+        count if count > MAX_CODE_LEN => Err(format!("the expression has {}", too_long(count))),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a template with a tag (`{{ }}`, `{% %}`) too long for minijinja
+/// to compile safely (see [`MAX_CODE_LEN`]); the error has the tag's
+/// 1-based line.
+pub fn check_template_tags(source: &str) -> std::result::Result<(), (usize, String)> {
+    let mut rest = source;
+    loop {
+        let Some(open) = ["{{", "{%", "{#"]
+            .iter()
+            .filter_map(|tag| rest.find(tag))
+            .min()
+        else {
+            return Ok(());
+        };
+        let line = source[..source.len() - rest.len() + open]
+            .matches('\n')
+            .count()
+            + 1;
+        let tag = &rest[open..open + 2];
+        let body = &rest[open + 2..];
+        rest = match tag {
+            "{#" => body.find("#}").map_or("", |end| &body[end + 2..]),
+            _ => {
+                let end = if tag == "{{" { "}}" } else { "%}" };
+                let (count, after) = code_len(body, Some(end));
+                if count > MAX_CODE_LEN {
+                    return Err((line, format!("the tag has {}", too_long(count))));
+                }
+                let code = &body[..body.len() - after.len()];
+                let words: Vec<&str> = code
+                    .trim_end_matches(end)
+                    .trim_matches(['-', '+', '~'])
+                    .split_whitespace()
+                    .collect();
+                if words == ["raw"] {
+                    // The text up to `endraw` is not parsed.
+                    after
+                        .find("endraw")
+                        .and_then(|at| after[at..].find("%}").map(|end| &after[at + end + 2..]))
+                        .unwrap_or("")
+                } else {
+                    after
+                }
+            }
+        };
+    }
+}
+
 /// Builds the minijinja environment used for expressions and templates:
 /// strict undefined (a typo is an error, not an empty string), bounded fuel,
 /// no auto-escaping (configuration files are not HTML).
@@ -46,6 +151,7 @@ pub fn jinja() -> Jinja<'static> {
 
 /// Checks that an expression parses; the error is minijinja's message.
 pub fn check_expression(expression: &str) -> std::result::Result<(), String> {
+    check_code_len(expression)?;
     let jinja = jinja();
     jinja
         .compile_expression(expression)
@@ -242,10 +348,16 @@ impl Answers {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .unwrap_or_default();
-        let result = self
-            .jinja
-            .compile_expression(&expression)
-            .and_then(|compiled| compiled.eval(context));
+        let result = match check_code_len(&expression) {
+            Err(message) => Err(minijinja::Error::new(
+                minijinja::ErrorKind::SyntaxError,
+                message,
+            )),
+            Ok(()) => self
+                .jinja
+                .compile_expression(&expression)
+                .and_then(|compiled| compiled.eval(context)),
+        };
         let mut state = self.state();
         state.in_progress.pop();
         let value = match result {

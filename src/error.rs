@@ -48,6 +48,11 @@ pub enum ExitCode {
     Cancelled = 5,
     /// The environment document is unusable (online and local copy).
     NoDocument = 6,
+    /// apt-get, apt-mark or dpkg failed while changing packages.
+    PackageManager = 7,
+    /// The apt repository could not be used: unreachable, not signed by
+    /// the expected key, or an index that does not match its signature.
+    Repository = 8,
 }
 
 /// Everything that can go wrong in confpack.
@@ -124,6 +129,31 @@ pub enum Error {
     /// An external command (git, dpkg) failed; `message` is its stderr.
     #[error("{command}: {message}")]
     Command { command: String, message: String },
+
+    /// Another process holds a lock confpack needs (not the answer database).
+    #[error("{what} ({}); run again when it has finished", .path.display())]
+    Busy { what: String, path: PathBuf },
+
+    /// apt-get/apt-mark/dpkg failed; `stderr` is what it said.
+    #[error("`{command}` failed ({status}):\n{stderr}{hint}")]
+    PackageManager {
+        command: String,
+        status: String,
+        stderr: String,
+        hint: String,
+    },
+
+    /// The confpack apt source could not be fetched or verified.
+    #[error("`{command}` could not use the repository:\n{stderr}{hint}")]
+    Repository {
+        command: String,
+        stderr: String,
+        hint: String,
+    },
+
+    /// A secret could not be encrypted or decrypted; never carries the value.
+    #[error("secret {what}: {message}")]
+    Secret { what: String, message: String },
 }
 
 fn format_problems(problems: &[Problem]) -> String {
@@ -160,6 +190,9 @@ impl Error {
             Error::Cancelled => ExitCode::Cancelled,
             Error::NoDocument { .. } => ExitCode::NoDocument,
             Error::Usage(_) => ExitCode::Usage,
+            Error::Busy { .. } => ExitCode::Locked,
+            Error::PackageManager { .. } => ExitCode::PackageManager,
+            Error::Repository { .. } => ExitCode::Repository,
             _ => ExitCode::Failure,
         }
     }

@@ -28,7 +28,10 @@ pub mod unchanged;
 
 pub mod builder;
 pub mod deb;
+pub mod publish;
 pub mod remove;
+pub mod runtime;
+pub mod secrets;
 
 /// Where the library reports progress and warnings (never `println!` in
 /// library code): the binary prints to stderr, tests record.

@@ -253,7 +253,10 @@ pub fn resolve(
             seen,
             owners,
             question_type: template.question_type,
-            secret: template.question_type.is_secret(),
+            // Once a secret, always a secret (as `confpack set` does): a
+            // value marked `--secret` must not surface in output or hooks
+            // because its template says `string`.
+            secret: template.question_type.is_secret() || stored.is_some_and(|s| s.secret),
         }
     };
     let next = match (&planned.action, answer) {
@@ -281,7 +284,7 @@ pub fn resolve(
                     kept.owners.insert(package.to_string());
                 }
                 kept.question_type = template.question_type;
-                kept.secret = template.question_type.is_secret();
+                kept.secret |= template.question_type.is_secret();
                 kept
             }
             None => return None,

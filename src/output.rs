@@ -85,8 +85,11 @@ pub fn format_answers(
                 }
                 let Some(value) = &answer.value else { continue };
                 if answer.secret && !show_secrets {
+                    // Escaped: a key with a newline (from a DataONE document,
+                    // say) would otherwise end the comment and run as code.
                     out.push_str(&format!(
-                        "# {name}: secret ({key}), masked; use --show-secrets\n"
+                        "# {name}: secret ({}), masked; use --show-secrets\n",
+                        key.escape_debug()
                     ));
                 } else {
                     out.push_str(&format!("{name}={}\n", shell_quote(value)));

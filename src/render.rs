@@ -96,6 +96,10 @@ pub fn render_all(
         let source_path = templates_dir.join(&relative);
         let source =
             std::fs::read_to_string(&source_path).map_err(|e| Error::io(&source_path, e))?;
+        if let Err((line, message)) = crate::derive::check_template_tags(&source) {
+            failures.push(format!("{}:{line}: {message}", source_path.display()));
+            continue;
+        }
         answers.take_reads();
         let rendered = jinja
             .template_from_named_str(&source_path.display().to_string(), &source)

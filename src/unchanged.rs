@@ -115,7 +115,7 @@ pub fn add_package(fingerprint: &mut Fingerprint, package: &Package) -> std::io:
             .add(&metadata.mode().to_le_bytes())
             .add(&std::fs::read(&path)?);
     }
-    Ok(())
+    crate::secrets::add_to_fingerprint(fingerprint, &package.dir)
 }
 
 /// Reads the stamp for `key` if it is still current for the database.

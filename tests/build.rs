@@ -20,7 +20,7 @@ use crate::common::{confpack, ok, run};
 const BINARY: &str = env!("CARGO_BIN_EXE_confpack");
 
 /// A git work tree in a temp dir, committed with fixed dates.
-struct Repo {
+pub(crate) struct Repo {
     _temp: tempfile::TempDir,
     dir: PathBuf,
     /// Seconds since the epoch of the next commit.
@@ -28,7 +28,7 @@ struct Repo {
 }
 
 impl Repo {
-    fn new() -> Repo {
+    pub(crate) fn new() -> Repo {
         let temp = tempfile::tempdir().expect("tempdir");
         let dir = temp.path().join("repo");
         std::fs::create_dir_all(&dir).expect("mkdir");
@@ -47,19 +47,19 @@ impl Repo {
         repo
     }
 
-    fn write(&self, relative: &str, content: &str) -> &Repo {
+    pub(crate) fn write(&self, relative: &str, content: &str) -> &Repo {
         let path = self.dir.join(relative);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, content).expect("write");
         self
     }
 
-    fn remove(&self, relative: &str) -> &Repo {
+    pub(crate) fn remove(&self, relative: &str) -> &Repo {
         std::fs::remove_file(self.dir.join(relative)).expect("remove");
         self
     }
 
-    fn commit(&mut self, message: &str) {
+    pub(crate) fn commit(&mut self, message: &str) {
         git(&self.dir, &["add", "-A"]);
         let date = format!("@{} +0000", self.clock);
         let status = Command::new("git")
@@ -74,7 +74,7 @@ impl Repo {
         self.clock += 3600;
     }
 
-    fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
     }
 }
@@ -118,7 +118,7 @@ fn build(repo: &Path, out: &Path, args: &[&str]) -> (i32, String, String) {
         .stdin(std::process::Stdio::null()))
 }
 
-fn build_ok(repo: &Path, out: &Path, args: &[&str]) -> Vec<PathBuf> {
+pub(crate) fn build_ok(repo: &Path, out: &Path, args: &[&str]) -> Vec<PathBuf> {
     let (code, stdout, stderr) = build(repo, out, args);
     assert_eq!(code, 0, "build failed:\n{stderr}");
     stdout.lines().map(PathBuf::from).collect()
@@ -198,7 +198,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn find<'a>(debs: &'a [PathBuf], package: &str) -> &'a PathBuf {
+pub(crate) fn find<'a>(debs: &'a [PathBuf], package: &str) -> &'a PathBuf {
     debs.iter()
         .find(|p| {
             p.file_name()
@@ -615,7 +615,7 @@ mod checks {
 }
 
 /// dpkg in a sandbox root.
-mod dpkg {
+pub(crate) mod dpkg {
     use super::*;
 
     fn have_dpkg() -> bool {
@@ -630,13 +630,13 @@ mod dpkg {
     }
 
     /// A root directory with its own dpkg database.
-    struct Sandbox {
+    pub(crate) struct Sandbox {
         _temp: tempfile::TempDir,
-        root: PathBuf,
+        pub(crate) root: PathBuf,
     }
 
     impl Sandbox {
-        fn new() -> Sandbox {
+        pub(crate) fn new() -> Sandbox {
             let temp = tempfile::tempdir().expect("tempdir");
             let root = temp.path().join("root");
             let admin = root.join("var/lib/dpkg");
@@ -743,7 +743,7 @@ mod dpkg {
 
     /// A stub runtime (the real confpack comes from PATH), so that the
     /// packages' dependency is satisfied without packing a 100 MB binary.
-    fn runtime(repo: &Repo, out: &Path) -> PathBuf {
+    pub(crate) fn runtime(repo: &Repo, out: &Path) -> PathBuf {
         let stub = repo.path("../confpack-stub");
         std::fs::write(&stub, "#!/bin/sh\nexit 0\n").expect("stub");
         let debs = build_ok(

@@ -91,9 +91,14 @@ pub fn install_webshop(root: &Path) -> PathBuf {
 
 /// Stores the sample's password so noninteractive runs can complete.
 pub fn preseed_password(root: &Path, password: &str) {
+    preseed_secret(root, "webshop/db.password", password);
+}
+
+/// Stores a secret answer the way an operator would: through stdin.
+pub fn preseed_secret(root: &Path, key: &str, value: &str) {
     use std::io::Write;
     let mut child = confpack(root)
-        .args(["set", "--secret", "webshop/db.password", "-"])
+        .args(["set", "--secret", key, "-"])
         .stdin(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -101,7 +106,7 @@ pub fn preseed_password(root: &Path, password: &str) {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(password.as_bytes())
+        .write_all(value.as_bytes())
         .expect("write");
     assert!(child.wait().expect("wait").success());
 }

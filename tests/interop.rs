@@ -21,21 +21,6 @@ fn configure_acme(root: &Path) -> std::process::Command {
     command
 }
 
-fn preseed(root: &Path, key: &str, value: &str) {
-    let mut child = confpack(root)
-        .args(["set", "--secret", key, "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(value.as_bytes())
-        .expect("write");
-    assert!(child.wait().expect("wait").success());
-}
-
 mod dialect {
     use super::*;
 
@@ -79,7 +64,7 @@ mod dialect {
     #[test]
     fn flags_map_to_sources_and_machines_match_by_exact_ip() {
         let dir = tempfile::tempdir().expect("tempdir");
-        preseed(dir.path(), "acme-node/ldap.password", "pw");
+        preseed_secret(dir.path(), "acme-node/ldap.password", "pw");
         ok(configure_acme(dir.path()).args(["--machine", "10.0.0.1"]));
         let all = answers(dir.path());
         // 10.0.0.1, never 10.0.0.17 (the bash implementation's substring bug).
@@ -124,7 +109,7 @@ mod dialect {
     #[test]
     fn the_custom_environment_is_chosen_by_name_and_asks_for_its_empty_values() {
         let dir = tempfile::tempdir().expect("tempdir");
-        preseed(dir.path(), "acme-node/ldap.password", "pw");
+        preseed_secret(dir.path(), "acme-node/ldap.password", "pw");
         let (code, _, stderr) = run(configure_acme(dir.path()).args(["--environment", "custom"]));
         assert_eq!(code, 3, "{stderr}");
         assert!(stderr.contains("acme-node/node.hostname"), "{stderr}");
@@ -155,10 +140,10 @@ mod dialect {
         assert!(out.contains("valid"), "{out}");
 
         let via_dialect = tempfile::tempdir().expect("tempdir");
-        preseed(via_dialect.path(), "acme-node/ldap.password", "pw");
+        preseed_secret(via_dialect.path(), "acme-node/ldap.password", "pw");
         ok(configure_acme(via_dialect.path()).args(["--machine", "10.0.0.17"]));
         let via_native = tempfile::tempdir().expect("tempdir");
-        preseed(via_native.path(), "acme-node/ldap.password", "pw");
+        preseed_secret(via_native.path(), "acme-node/ldap.password", "pw");
         ok(confpack(via_native.path())
             .args([
                 "configure",
@@ -267,7 +252,7 @@ mod schema_location {
     use super::*;
 
     fn configure_online(root: &Path, url: &str) -> (i32, String, String) {
-        preseed(root, "acme-node/ldap.password", "pw");
+        preseed_secret(root, "acme-node/ldap.password", "pw");
         run(confpack(root)
             .args([
                 "configure",
@@ -428,7 +413,7 @@ search
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        preseed(dir.path(), "acme-node/ldap.password", "pw");
+        preseed_secret(dir.path(), "acme-node/ldap.password", "pw");
         ok(configure_acme(dir.path()).args(["--machine", "10.0.0.17"]));
         let (code, exported, stderr) =
             run(confpack(dir.path()).args(["export", "--format", "debconf"]));

@@ -1,6 +1,9 @@
 mod build;
 mod common;
 mod configure;
+mod fuzz;
 mod interop;
 mod online;
+mod publish;
+mod runtime;
 mod tui;

@@ -22,6 +22,9 @@ pub struct RepositoryConfig {
     pub homepage: Option<String>,
     /// Text of `/usr/share/doc/<pkg>/copyright` in every package.
     pub copyright: Option<String>,
+    /// The age recipients (nodes' public keys) that `secrets/` files are
+    /// encrypted to, a file relative to the repository.
+    pub recipients: Option<String>,
 }
 
 /// A string field that YAML might have read as a number: `1` is accepted,
@@ -135,6 +138,9 @@ pub struct Manifest {
     /// Packages only: target path → octal mode (`"0440"`).
     #[serde(default)]
     pub modes: BTreeMap<String, Text>,
+    /// Packages only: the recipients file for this package's secrets,
+    /// relative to `control/` (instead of confpack.yml's).
+    pub recipients: Option<String>,
 }
 
 impl Manifest {
@@ -163,6 +169,19 @@ pub fn parse<T: for<'de> Deserialize<'de> + Default>(file: &str, text: &str) -> 
         line: e.location().map(|l| l.line() as u64),
         message: e.to_string(),
     })
+}
+
+/// Reads a repository file as text, refusing anything but a regular file
+/// (symlinks followed): reading a FIFO or a device would block the build
+/// forever.
+pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, a device or a directory?)",
+        ));
+    }
+    std::fs::read_to_string(path)
 }
 
 /// A YAML file's text, to find the line of a key or value again.

@@ -29,6 +29,7 @@ pub mod package;
 pub mod progress;
 pub mod runtime;
 pub mod scripts;
+pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
@@ -275,7 +276,7 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
 
 fn read_config(repo: &Path) -> Result<RepositoryConfig> {
     let path = repo.join("confpack.yml");
-    match std::fs::read_to_string(&path) {
+    match manifest::read_text(&path) {
         Ok(text) => {
             manifest::parse(&path.display().to_string(), &text).map_err(|p| Error::Invalid(vec![p]))
         }
@@ -583,7 +584,7 @@ pub fn compact_utc(time: i64) -> String {
 }
 
 /// `Mon, 23 Nov 2026 15:30:12 +0000`, the changelog's date format.
-fn rfc2822(time: i64) -> String {
+pub fn rfc2822(time: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

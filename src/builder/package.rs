@@ -18,6 +18,11 @@ use super::manifest::{Located, Manifest, RepositoryConfig, parse};
 use super::runtime;
 use super::scripts::{self, Part};
 
+/// Largest file a package may ship: packages are assembled in memory (about
+/// three times the file's size at the peak), so a stray huge file must be
+/// a clear error, not the build killed for lack of memory.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// Where confpack's own files of a package live on the node.
 pub fn share_dir(package: &str) -> String {
     format!("/usr/share/confpack/{package}")
@@ -74,7 +79,7 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
     let manifest_relative = format!("{dir_relative}/control/control.yml");
     let manifest_path = repo.join(&manifest_relative);
     let mut problems = Vec::new();
-    let text = match std::fs::read_to_string(&manifest_path) {
+    let text = match super::manifest::read_text(&manifest_path) {
         Ok(text) => text,
         Err(e) => {
             return Err(vec![Problem {
@@ -204,6 +209,7 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
     }
     let templates_dir = format!("{}/templates", share_dir(name));
     let mut templates = 0usize;
+    let mut secret_files: Vec<(String, String)> = Vec::new();
     let jinja = crate::derive::jinja();
     for relative in &files {
         let source = display(repo, &format!("{dir_relative}/{relative}"));
@@ -222,6 +228,16 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
         }
         if let Err(message) = check_path(relative) {
             problems.push(problem_at(source, message));
+            continue;
+        }
+        if let Some(inside) = relative.strip_prefix("secrets/") {
+            let file_name = inside.rsplit('/').next().unwrap_or_default();
+            if !inside.is_empty()
+                && !inside.ends_with('/')
+                && !matches!(file_name, ".keep" | ".gitkeep")
+            {
+                secret_files.push((inside.to_string(), source));
+            }
             continue;
         }
         let path = package_dir.join(relative.trim_end_matches('/'));
@@ -285,6 +301,17 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
             });
             continue;
         }
+        if metadata.len() > MAX_FILE_BYTES {
+            problems.push(problem_at(
+                source,
+                format!(
+                    "the file has {} bytes, more than the {MAX_FILE_BYTES} a confpack package \
+                     may ship per file; ship it in an ordinary Debian package",
+                    metadata.len()
+                ),
+            ));
+            continue;
+        }
         let data = match std::fs::read(&path) {
             Ok(data) => data,
             Err(e) => {
@@ -307,7 +334,13 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
             }
             match std::str::from_utf8(&data) {
                 Ok(text) => {
-                    if let Err(error) = jinja.template_from_named_str(&source, text) {
+                    if let Err((line, message)) = crate::derive::check_template_tags(text) {
+                        problems.push(Problem {
+                            file: source.clone(),
+                            line: Some(line as u64),
+                            message: format!("the template does not parse: {message}"),
+                        });
+                    } else if let Err(error) = jinja.template_from_named_str(&source, text) {
                         problems.push(Problem {
                             file: source.clone(),
                             line: error.line().map(|l| l as u64),
@@ -364,6 +397,21 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
         }
     }
 
+    let secrets = secret_files.len();
+    if !secret_files.is_empty() {
+        super::secrets::add_secrets(
+            &super::secrets::Secrets {
+                repo,
+                config: context.config,
+                manifest: &manifest,
+                located: &located,
+                control_dir: &format!("{dir_relative}/control"),
+            },
+            &secret_files,
+            &mut planned,
+            &mut problems,
+        );
+    }
     apply_modes(
         &manifest,
         &located,
@@ -405,13 +453,19 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
         ));
     }
     let hooks = check_hooks(&manifest, &located, &mut problems);
-    if !environment_exists && (templates > 0 || hooks.is_some()) {
+    if !environment_exists && (templates > 0 || hooks.is_some() || secrets > 0) {
         problems.push(located.problem(
             None,
             format!(
                 "the package has {} but no environment document: add control/environment.xml \
                  (or environment.file) with the questions they use",
-                if templates > 0 { "templates" } else { "hooks" }
+                if templates > 0 {
+                    "templates"
+                } else if secrets > 0 {
+                    "secrets (configure decrypts them)"
+                } else {
+                    "hooks"
+                }
             ),
         ));
     }
@@ -474,10 +528,31 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
 
     for name in scripts::SCRIPT_NAMES {
         let path = package_dir.join("control").join(name);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
         let source = path.display().to_string();
+        // Never followed: a symlink could pull a file of the build machine
+        // (/etc/shadow) into the package; a FIFO would block the build.
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Ok(metadata) if metadata.is_file() => {}
+            Ok(_) => {
+                problems.push(problem_at(
+                    source,
+                    "a script part must be a regular file (not a symlink, FIFO or device)",
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems.push(problem_at(source, e.to_string()));
+                continue;
+            }
+        }
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(problem_at(source, format!("cannot read it as text: {e}")));
+                continue;
+            }
+        };
         match scripts::check_part(&source, &path, &text) {
             Ok(()) => {
                 planned
@@ -525,7 +600,7 @@ pub fn plan_role(
 ) -> Result<Planned, Vec<Problem>> {
     let relative = format!("roles/{file}");
     let path = repo.join(&relative);
-    let text = std::fs::read_to_string(&path)
+    let text = super::manifest::read_text(&path)
         .map_err(|e| vec![problem_at(path.display().to_string(), e.to_string())])?;
     let located = Located {
         file: path.display().to_string(),
@@ -550,6 +625,7 @@ pub fn plan_role(
         ("environment", manifest.environment.is_some()),
         ("hooks", manifest.hooks.is_some()),
         ("modes", !manifest.modes.is_empty()),
+        ("recipients", manifest.recipients.is_some()),
     ] {
         if present {
             problems.push(located.problem(
@@ -885,7 +961,10 @@ fn apply_modes(
             ));
             continue;
         };
-        let shipped = if planned.rendered.contains(target) {
+        let secret = super::secrets::shipped_path(&planned.name, target);
+        let shipped = if planned.deb.entries.contains_key(&secret) {
+            secret
+        } else if planned.rendered.contains(target) {
             format!("{templates_dir}{target}.j2")
         } else {
             target.clone()

@@ -15,13 +15,20 @@ const BAR_FROM: u64 = 8;
 pub struct ProgressListener {
     inner: StderrListener,
     bar: Option<ProgressBar>,
+    label: &'static str,
 }
 
 impl ProgressListener {
     pub fn new(quiet: bool) -> ProgressListener {
+        ProgressListener::labelled(quiet, "building")
+    }
+
+    /// A bar named `label` (`apt`, `uploading`).
+    pub fn labelled(quiet: bool, label: &'static str) -> ProgressListener {
         ProgressListener {
             inner: StderrListener { quiet },
             bar: None,
+            label,
         }
     }
 
@@ -49,6 +56,7 @@ impl Listener for ProgressListener {
         if total < BAR_FROM || !self.show() {
             return;
         }
+        let label = self.label;
         let bar = self.bar.get_or_insert_with(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             if let Ok(style) =
@@ -56,7 +64,7 @@ impl Listener for ProgressListener {
             {
                 bar.set_style(style.progress_chars("=> "));
             }
-            bar.set_prefix("building");
+            bar.set_prefix(label);
             bar
         });
         bar.set_position(done);

@@ -19,13 +19,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
-use std::rc::Rc;
 
 use super::model::{
     ConfiguredValue, Document, Environment, Machine, MachineSummary, Priority, QuestionType,
     Source, Template,
 };
-use super::xml::{Node, Schema, XmlReader};
+use super::xml::{ElementHandler, Schema, XmlReader};
 use crate::error::{Error, Problem, Result};
 
 /// The dialect's namespace.
@@ -58,7 +57,7 @@ struct Reader<'a, 'schema> {
     rules: &'a BTreeMap<String, String>,
     document: Document,
     problems: Vec<Problem>,
-    open: Vec<Rc<str>>,
+    retain: &'a dyn Fn(&Environment) -> bool,
     field: Option<Field>,
     text: String,
     flag_name: String,
@@ -85,7 +84,7 @@ pub fn read(
         rules,
         document: Document::new(origin),
         problems: Vec::new(),
-        open: Vec::new(),
+        retain,
         field: None,
         text: String::new(),
         flag_name: String::new(),
@@ -95,7 +94,7 @@ pub fn read(
         question: None,
         seen: BTreeSet::new(),
     };
-    let outcome = reader.run(retain);
+    let outcome = super::xml::walk(&mut reader);
     let mut problems = reader.problems;
     if let Err(error) = outcome {
         match error {
@@ -122,48 +121,8 @@ impl Reader<'_, '_> {
         });
     }
 
-    fn run(&mut self, retain: &dyn Fn(&Environment) -> bool) -> Result<()> {
-        while let Some(node) = self.xml.next_node()? {
-            match node {
-                Node::Start {
-                    local_name,
-                    namespace,
-                    empty,
-                    line,
-                } => {
-                    // The dialect's documents put only the root in the
-                    // namespace (children are unqualified) or all of it:
-                    // accept both.
-                    let ours = namespace.is_none() || namespace.as_deref() == Some(NAMESPACE);
-                    let name: Rc<str> = if ours { local_name } else { Rc::from("") };
-                    if ours {
-                        self.start(&name, line);
-                    }
-                    if empty {
-                        self.end(&name, retain);
-                    } else {
-                        self.open.push(name);
-                    }
-                }
-                Node::End => {
-                    let name = self.open.pop().unwrap_or_else(|| Rc::from(""));
-                    self.end(&name, retain);
-                }
-                Node::Text => {
-                    if self.field.is_some() {
-                        let text = self.xml.text();
-                        self.text.push_str(&text);
-                    }
-                }
-                Node::Other => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn start(&mut self, name: &str, line: u64) {
+    fn start_element(&mut self, name: &str, parent: &str, line: u64) {
         self.text.clear();
-        let parent = self.open.last().map(|p| &**p).unwrap_or_default();
         match name {
             "template" => {
                 self.template = Some(PendingTemplate {
@@ -230,7 +189,7 @@ impl Reader<'_, '_> {
         }
     }
 
-    fn end(&mut self, name: &str, retain: &dyn Fn(&Environment) -> bool) {
+    fn end_element(&mut self, name: &str) {
         let text = std::mem::take(&mut self.text);
         if let Some(field) = self.field.take() {
             if field == Field::Question {
@@ -275,7 +234,7 @@ impl Reader<'_, '_> {
                             label: machine.label(),
                         });
                     }
-                    if retain(&environment) {
+                    if (self.retain)(&environment) {
                         self.document.environments.push(environment);
                     }
                 }
@@ -377,6 +336,45 @@ impl Reader<'_, '_> {
         if !self.document.add_template(template) {
             self.problem(line, format!("template {key} is defined twice"));
         }
+    }
+}
+
+impl<'schema> ElementHandler<'schema> for Reader<'_, 'schema> {
+    fn xml(&mut self) -> &mut XmlReader<'schema> {
+        &mut self.xml
+    }
+
+    /// The dialect's documents put only the root in the namespace (children
+    /// unqualified) or all of it: both are accepted.
+    fn is_ours(&self, namespace: Option<&str>, root: bool) -> bool {
+        namespace == Some(NAMESPACE) || (!root && namespace.is_none())
+    }
+
+    fn foreign_root(&mut self, local_name: &str, namespace: Option<&str>, line: u64) {
+        self.problem(
+            line,
+            format!(
+                "the root element is not in the DataONE v1 namespace {NAMESPACE} \
+                 (found {{{}}}{local_name})",
+                namespace.unwrap_or_default()
+            ),
+        );
+    }
+
+    fn start(&mut self, name: &str, parent: Option<&str>, line: u64) {
+        self.start_element(name, parent.unwrap_or_default(), line);
+    }
+
+    fn end(&mut self, name: &str) {
+        self.end_element(name);
+    }
+
+    fn wants_text(&self) -> bool {
+        self.field.is_some()
+    }
+
+    fn text(&mut self, text: &str) {
+        self.text.push_str(text);
     }
 }
 

@@ -10,13 +10,12 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::Path;
-use std::rc::Rc;
 
 use super::model::{
     ConfiguredValue, Document, Environment, Machine, MachineSummary, Priority, QuestionType,
     Source, Template,
 };
-use super::xml::{Node, Schema, XmlReader};
+use super::xml::{ElementHandler, Schema, XmlReader};
 use crate::error::{Error, Problem, Result};
 
 /// The namespace of version 1 of the native format.
@@ -62,8 +61,7 @@ struct NativeReader<'a, 'schema> {
     question: Option<PendingQuestion>,
     field: Option<Field>,
     text: String,
-    /// Local names of the open elements.
-    open: Vec<Rc<str>>,
+    retain: &'a dyn Fn(&Environment) -> bool,
     /// Identity checks (the XSD's xs:unique, done here so that validation
     /// streams in constant memory; see `env::runtime_schema`).
     environment_ips: HashSet<IpAddr>,
@@ -94,13 +92,13 @@ pub fn read(
         question: None,
         field: None,
         text: String::new(),
-        open: Vec::new(),
+        retain,
         environment_ips: HashSet::new(),
         environment_hostnames: HashSet::new(),
         environment_keys: HashSet::new(),
         machine_keys: HashSet::new(),
     };
-    let outcome = reader.run(retain);
+    let outcome = super::xml::walk(&mut reader);
     let mut problems = reader.problems;
     if let Err(error) = outcome {
         match error {
@@ -137,54 +135,7 @@ impl NativeReader<'_, '_> {
         });
     }
 
-    fn run(&mut self, retain: &dyn Fn(&Environment) -> bool) -> Result<()> {
-        while let Some(node) = self.xml.next_node()? {
-            match node {
-                Node::Start {
-                    local_name,
-                    namespace,
-                    empty,
-                    line,
-                } => {
-                    if self.open.is_empty() && namespace.as_deref() != Some(NAMESPACE) {
-                        self.problem(
-                            line,
-                            format!(
-                                "the root element is not in the confpack namespace {NAMESPACE} \
-                                 (found {{{}}}{local_name})",
-                                namespace.unwrap_or_default()
-                            ),
-                        );
-                        return Ok(());
-                    }
-                    let ours = namespace.as_deref() == Some(NAMESPACE);
-                    let name: Rc<str> = if ours { local_name } else { Rc::from("") };
-                    if ours {
-                        self.start(&name, line);
-                    }
-                    if empty {
-                        self.end(&name, retain);
-                    } else {
-                        self.open.push(name);
-                    }
-                }
-                Node::End => {
-                    let name = self.open.pop().unwrap_or_else(|| Rc::from(""));
-                    self.end(&name, retain);
-                }
-                Node::Text => {
-                    if self.field.is_some() {
-                        let text = self.xml.text();
-                        self.text.push_str(&text);
-                    }
-                }
-                Node::Other => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn start(&mut self, name: &str, line: u64) {
+    fn start_element(&mut self, name: &str, line: u64) {
         self.text.clear();
         match name {
             "environments" => {
@@ -352,7 +303,7 @@ impl NativeReader<'_, '_> {
         });
     }
 
-    fn end(&mut self, name: &str, retain: &dyn Fn(&Environment) -> bool) {
+    fn end_element(&mut self, name: &str) {
         let text = std::mem::take(&mut self.text);
         if let Some(field) = self.field.take() {
             if field == Field::Question {
@@ -386,7 +337,7 @@ impl NativeReader<'_, '_> {
             }
             "environment" => {
                 if let Some(environment) = self.environment.take() {
-                    self.end_environment(environment, retain);
+                    self.end_environment(environment);
                 }
             }
             _ => {}
@@ -500,7 +451,7 @@ impl NativeReader<'_, '_> {
         }
     }
 
-    fn end_environment(&mut self, environment: Environment, retain: &dyn Fn(&Environment) -> bool) {
+    fn end_environment(&mut self, environment: Environment) {
         if self.document.contexts.contains(&environment.context) {
             let message = format!("environment {} is defined twice", environment.context);
             self.problem(environment.line, message);
@@ -512,9 +463,46 @@ impl NativeReader<'_, '_> {
                 label: machine.label(),
             });
         }
-        if retain(&environment) {
+        if (self.retain)(&environment) {
             self.document.environments.push(environment);
         }
+    }
+}
+
+impl<'schema> ElementHandler<'schema> for NativeReader<'_, 'schema> {
+    fn xml(&mut self) -> &mut XmlReader<'schema> {
+        &mut self.xml
+    }
+
+    fn is_ours(&self, namespace: Option<&str>, _root: bool) -> bool {
+        namespace == Some(NAMESPACE)
+    }
+
+    fn foreign_root(&mut self, local_name: &str, namespace: Option<&str>, line: u64) {
+        self.problem(
+            line,
+            format!(
+                "the root element is not in the confpack namespace {NAMESPACE} \
+                 (found {{{}}}{local_name})",
+                namespace.unwrap_or_default()
+            ),
+        );
+    }
+
+    fn start(&mut self, name: &str, _parent: Option<&str>, line: u64) {
+        self.start_element(name, line);
+    }
+
+    fn end(&mut self, name: &str) {
+        self.end_element(name);
+    }
+
+    fn wants_text(&self) -> bool {
+        self.field.is_some()
+    }
+
+    fn text(&mut self, text: &str) {
+        self.text.push_str(text);
     }
 }
 

@@ -492,3 +492,65 @@ impl<'schema> XmlReader<'schema> {
         Error::Invalid(problems)
     }
 }
+
+/// What a document reader does with the elements of its own dialect; the
+/// walk over the nodes ([`walk`]) is the same for every dialect.
+pub trait ElementHandler<'schema> {
+    fn xml(&mut self) -> &mut XmlReader<'schema>;
+    /// Whether an element in `namespace` belongs to the dialect (others are
+    /// skipped, their text included).
+    fn is_ours(&self, namespace: Option<&str>, root: bool) -> bool;
+    /// The root element is not the dialect's: report it; reading stops.
+    fn foreign_root(&mut self, local_name: &str, namespace: Option<&str>, line: u64);
+    /// An element of the dialect starts; `parent` is the enclosing one.
+    fn start(&mut self, name: &str, parent: Option<&str>, line: u64);
+    /// An element ends (`name` is empty for a foreign one).
+    fn end(&mut self, name: &str);
+    /// Whether the current element's text is wanted.
+    fn wants_text(&self) -> bool;
+    fn text(&mut self, text: &str);
+}
+
+/// Reads the whole document, handing its elements to `handler`.
+pub fn walk<'schema>(handler: &mut impl ElementHandler<'schema>) -> Result<()> {
+    let mut open: Vec<Rc<str>> = Vec::new();
+    let foreign: Rc<str> = Rc::from("");
+    while let Some(node) = handler.xml().next_node()? {
+        match node {
+            Node::Start {
+                local_name,
+                namespace,
+                empty,
+                line,
+            } => {
+                let root = open.is_empty();
+                let ours = handler.is_ours(namespace.as_deref(), root);
+                if root && !ours {
+                    handler.foreign_root(&local_name, namespace.as_deref(), line);
+                    return Ok(());
+                }
+                let name = if ours { local_name } else { foreign.clone() };
+                if ours {
+                    handler.start(&name, open.last().map(|p| &**p), line);
+                }
+                if empty {
+                    handler.end(&name);
+                } else {
+                    open.push(name);
+                }
+            }
+            Node::End => {
+                let name = open.pop().unwrap_or_else(|| foreign.clone());
+                handler.end(&name);
+            }
+            Node::Text => {
+                if handler.wants_text() {
+                    let text = handler.xml().text();
+                    handler.text(&text);
+                }
+            }
+            Node::Other => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,641 @@
+//! `confpack publish`: `.deb` files → a standard apt repository whose
+//! distributions are confpack's environments.
+//!
+//! ```text
+//! pool/main/<p>/<package>/<package>_<version>_<arch>.deb      shared by every environment
+//! dists/<environment>/Release, InRelease, Release.gpg         signed index of the indexes
+//! dists/<environment>/main/binary-<arch>/Packages(.gz)        what the environment publishes
+//! dists/<environment>/main/binary-<arch>/by-hash/SHA256/<sum> the same indexes, by content
+//! ```
+//!
+//! Why it is built this way:
+//! - the repository is static files, so any HTTP server, mirror or CDN can
+//!   serve it (docs/scale.md); pool files never change once written, and a
+//!   version that is published stays as it was (a rebuild with other bytes
+//!   keeps the published one), so caches may keep them forever;
+//! - publishing is incremental: the environment's current `Packages` is the
+//!   state, new packages are added, older versions stay for rollback until
+//!   `--keep N` or `--remove` prunes them;
+//! - publishing is atomic for readers: every file is written to a temporary
+//!   name and renamed; the indexes are also written by hash (apt fetches
+//!   `by-hash/SHA256/<sum>` when `Release` says `Acquire-By-Hash: yes`), so
+//!   a node holding the previous `Release` still finds the indexes it names,
+//!   and `Release` (with its signatures just before it) is renamed last;
+//! - one publisher at a time: a lock file in the repository.
+
+pub mod deb822;
+pub mod debfile;
+pub mod sign;
+pub mod upload;
+pub mod version;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::Listener;
+use crate::error::{Error, Result};
+use crate::render::{hex, write_atomic};
+
+use deb822::Paragraph;
+use debfile::DebFile;
+use sign::Signer;
+
+/// The component every environment has.
+pub const COMPONENT: &str = "main";
+/// `Origin` and `Label` of a confpack repository.
+pub const ORIGIN: &str = "confpack";
+/// The lock file publishers take, in the repository's top directory.
+const LOCK_FILE: &str = ".confpack-publish.lock";
+
+/// What to publish.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The repository's top directory (created when missing).
+    pub repo: PathBuf,
+    /// The environment: the apt distribution (`dists/<environment>`).
+    pub environment: String,
+    /// `.deb` files, or directories of them.
+    pub debs: Vec<PathBuf>,
+    /// Architectures to index besides those already indexed and those of
+    /// the packages (`all` packages go into every one).
+    pub architectures: Vec<String>,
+    /// Keep only the newest N versions of each package in the environment.
+    pub keep: Option<usize>,
+    /// `NAME` or `NAME=VERSION`: entries to take out of the environment.
+    pub remove: Vec<String>,
+    /// Days after which apt refuses the `Release` (`Valid-Until`): a node
+    /// cut off from updates notices instead of running stale forever.
+    pub valid_for_days: Option<u64>,
+    /// `Date` of the `Release`, seconds since the epoch.
+    pub now: i64,
+    /// How long to wait for another publisher.
+    pub lock_timeout: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// `package version architecture` newly in the environment.
+    pub added: Vec<String>,
+    /// Already published with the same bytes (or kept; see the warnings).
+    pub unchanged: Vec<String>,
+    /// Taken out of the environment by `--keep` or `--remove`.
+    pub removed: Vec<String>,
+    /// Pool files no environment names any more, deleted.
+    pub pool_deleted: Vec<PathBuf>,
+    /// Packages in the environment's index (all architectures).
+    pub packages: usize,
+    /// Index files written, with their sizes (uncompressed `Packages`,
+    /// `Packages.gz`) per architecture.
+    pub indexes: Vec<(String, u64, u64)>,
+    pub signed: bool,
+}
+
+/// One package in an environment's index.
+#[derive(Debug, Clone)]
+struct Indexed {
+    paragraph: Paragraph,
+    package: String,
+    version: String,
+    architecture: String,
+    filename: String,
+    sha256: String,
+}
+
+type Key = (String, String, String);
+
+impl Indexed {
+    fn key(&self) -> Key {
+        (
+            self.package.clone(),
+            self.version.clone(),
+            self.architecture.clone(),
+        )
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {} {}", self.package, self.version, self.architecture)
+    }
+
+    fn from_paragraph(paragraph: Paragraph, origin: &Path) -> Result<Indexed> {
+        let field = |name: &str| {
+            paragraph
+                .get(name)
+                .map(|v| v.trim().to_string())
+                .ok_or_else(|| {
+                    Error::at(
+                        origin.display().to_string(),
+                        None,
+                        format!("a paragraph without {name}"),
+                    )
+                })
+        };
+        Ok(Indexed {
+            package: field("Package")?,
+            version: field("Version")?,
+            architecture: field("Architecture")?,
+            filename: field("Filename")?,
+            sha256: field("SHA256")?,
+            paragraph,
+        })
+    }
+
+    fn from_deb(deb: &DebFile, filename: String) -> Indexed {
+        let mut paragraph = deb.control.clone();
+        for field in ["Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512"] {
+            paragraph.remove(field);
+        }
+        paragraph.set_before("Filename", filename.clone(), "Description");
+        paragraph.set_before("Size", deb.size.to_string(), "Description");
+        paragraph.set_before("MD5sum", deb.md5.clone(), "Description");
+        paragraph.set_before("SHA256", deb.sha256.clone(), "Description");
+        Indexed {
+            paragraph,
+            package: deb.package.clone(),
+            version: deb.version.clone(),
+            architecture: deb.architecture.clone(),
+            filename,
+            sha256: deb.sha256.clone(),
+        }
+    }
+}
+
+/// An environment name must be a plain apt distribution name.
+pub fn check_environment_name(name: &str) -> Result<()> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "{name:?} is not a valid environment name: letters, digits, . _ - +, starting with a letter or digit"
+        )))
+    }
+}
+
+/// The pool path of a package: `pool/main/<p>/<package>/<file>`, with
+/// `lib` packages under `lib<x>` as Debian does.
+pub fn pool_path(package: &str, version: &str, architecture: &str) -> String {
+    let prefix = if package.starts_with("lib") && package.len() > 3 {
+        &package[..4]
+    } else {
+        &package[..1]
+    };
+    let version = version.split_once(':').map_or(version, |(_, v)| v);
+    format!("pool/{COMPONENT}/{prefix}/{package}/{package}_{version}_{architecture}.deb")
+}
+
+/// The Debian architecture of this machine, for repositories of `all`
+/// packages only.
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "i386",
+        "arm" => "armhf",
+        "powerpc64" => "ppc64el",
+        "riscv64" => "riscv64",
+        "s390x" => "s390x",
+        "loongarch64" => "loong64",
+        other => other,
+    }
+}
+
+/// Holds the repository's publish lock while alive.
+struct Lock {
+    _file: std::fs::File,
+}
+
+fn lock(repo: &Path, timeout: Duration) -> Result<Lock> {
+    let path = repo.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Busy {
+                    what: "another confpack publish is writing this repository".into(),
+                    path,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+    }
+}
+
+/// The environment's current state, read from its `Release` and indexes.
+struct Current {
+    architectures: BTreeSet<String>,
+    entries: BTreeMap<Key, Indexed>,
+    /// Every `SHA256` the current `Release` names (kept in by-hash).
+    release_hashes: BTreeSet<String>,
+}
+
+fn read_current(dist: &Path) -> Result<Current> {
+    let mut current = Current {
+        architectures: BTreeSet::new(),
+        entries: BTreeMap::new(),
+        release_hashes: BTreeSet::new(),
+    };
+    let release_path = dist.join("Release");
+    let text = match std::fs::read_to_string(&release_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(current),
+        Err(e) => return Err(Error::io(&release_path, e)),
+    };
+    let release = parse_one(&release_path, &text)?;
+    current.architectures = release
+        .get("Architectures")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter(|a| *a != "all")
+        .map(str::to_string)
+        .collect();
+    current.release_hashes = release
+        .get("SHA256")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    for architecture in &current.architectures {
+        let path = dist
+            .join(COMPONENT)
+            .join(format!("binary-{architecture}"))
+            .join("Packages");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let paragraphs = deb822::parse(&text).map_err(|(line, message)| {
+            Error::at(path.display().to_string(), Some(line), message)
+        })?;
+        for paragraph in paragraphs {
+            let entry = Indexed::from_paragraph(paragraph, &path)?;
+            current.entries.insert(entry.key(), entry);
+        }
+    }
+    Ok(current)
+}
+
+fn parse_one(path: &Path, text: &str) -> Result<Paragraph> {
+    deb822::parse(text)
+        .map_err(|(line, message)| Error::at(path.display().to_string(), Some(line), message))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::at(path.display().to_string(), None, "empty"))
+}
+
+/// Publishes. `signer`: `None` writes an unsigned repository (apt on the
+/// nodes refuses it unless told to trust it).
+pub fn publish(
+    options: &Options,
+    signer: Option<&mut dyn Signer>,
+    listener: &mut dyn Listener,
+) -> Result<Report> {
+    check_environment_name(&options.environment)?;
+    for architecture in &options.architectures {
+        if architecture == "all"
+            || architecture.is_empty()
+            || !architecture
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(Error::Usage(format!(
+                "{architecture:?} is not a Debian architecture to index (amd64, arm64, …)"
+            )));
+        }
+    }
+    let repo = &options.repo;
+    std::fs::create_dir_all(repo).map_err(|e| Error::io(repo, e))?;
+    let _lock = lock(repo, options.lock_timeout)?;
+    let dist = repo.join("dists").join(&options.environment);
+    let Current {
+        architectures: mut known_architectures,
+        mut entries,
+        release_hashes: previous_hashes,
+    } = read_current(&dist)?;
+    let mut report = Report::default();
+
+    // The new packages: into the pool (once), then into the index.
+    let files = debfile::collect(&options.debs)?;
+    for path in &files {
+        let deb = debfile::read(path)?;
+        let filename = pool_path(&deb.package, &deb.version, &deb.architecture);
+        let mut entry = Indexed::from_deb(&deb, filename.clone());
+        let pooled = repo.join(&filename);
+        let key = entry.key();
+        if let Some(published) = entries.get(&key) {
+            if published.sha256 != entry.sha256 {
+                listener.warning(&format!(
+                    "{}: {} is already published with other bytes; the published package is kept \
+                     (a published version never changes: bump the version to publish new content)",
+                    path.display(),
+                    entry.describe()
+                ));
+            }
+            report.unchanged.push(entry.describe());
+            continue;
+        }
+        match std::fs::read(&pooled) {
+            Ok(existing) if hex(&Sha256::digest(&existing)) == entry.sha256 => {}
+            Ok(_) => {
+                // Published to another environment with other bytes: use
+                // those, so every environment serves the same package.
+                listener.warning(&format!(
+                    "{}: {} is already in the pool with other bytes; the pooled package is published \
+                     (bump the version to publish new content)",
+                    path.display(),
+                    entry.describe()
+                ));
+                entry = Indexed::from_deb(&debfile::read(&pooled)?, filename);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+                write_atomic(&pooled, &bytes, 0o644)?;
+            }
+            Err(e) => return Err(Error::io(&pooled, e)),
+        }
+        if entry.architecture != "all" {
+            known_architectures.insert(entry.architecture.clone());
+        }
+        report.added.push(entry.describe());
+        entries.insert(key, entry);
+    }
+
+    // Pruning.
+    for wanted in &options.remove {
+        let (name, version) = match wanted.split_once('=') {
+            Some((name, version)) => (name, Some(version)),
+            None => (wanted.as_str(), None),
+        };
+        let before = entries.len();
+        entries.retain(|(package, v, _), entry| {
+            let matches = package == name && version.is_none_or(|wanted| wanted == v);
+            if matches {
+                report.removed.push(entry.describe());
+            }
+            !matches
+        });
+        if entries.len() == before {
+            listener.warning(&format!(
+                "--remove {wanted}: the environment {} has no such package",
+                options.environment
+            ));
+        }
+    }
+    if let Some(keep) = options.keep {
+        let mut by_package: BTreeMap<(String, String), Vec<Key>> = BTreeMap::new();
+        for key in entries.keys() {
+            by_package
+                .entry((key.0.clone(), key.2.clone()))
+                .or_default()
+                .push(key.clone());
+        }
+        for (_, mut keys) in by_package {
+            keys.sort_by(|a, b| version::compare(&b.1, &a.1));
+            for key in keys.into_iter().skip(keep.max(1)) {
+                if let Some(entry) = entries.remove(&key) {
+                    report.removed.push(entry.describe());
+                }
+            }
+        }
+    }
+
+    known_architectures.extend(options.architectures.iter().cloned());
+    if known_architectures.is_empty() {
+        known_architectures.insert(host_architecture().to_string());
+    }
+    report.packages = entries.len();
+
+    // The indexes, by hash first, then by name.
+    let mut sums: Vec<(String, u64, String)> = Vec::new();
+    let mut ordered: Vec<&Indexed> = entries.values().collect();
+    ordered.sort_by(|a, b| {
+        a.package
+            .cmp(&b.package)
+            .then_with(|| version::compare(&a.version, &b.version))
+            .then_with(|| a.architecture.cmp(&b.architecture))
+    });
+    let mut kept_hashes: BTreeSet<String> = previous_hashes;
+    for architecture in &known_architectures {
+        let text: String = ordered
+            .iter()
+            .filter(|e| &e.architecture == architecture || e.architecture == "all")
+            .map(|e| e.paragraph.render())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let gz = crate::deb::gzip_best(text.as_bytes()).map_err(|e| Error::io(&dist, e))?;
+        let relative_dir = format!("{COMPONENT}/binary-{architecture}");
+        let dir = dist.join(&relative_dir);
+        for (name, bytes) in [
+            ("Packages", text.as_bytes()),
+            ("Packages.gz", gz.as_slice()),
+        ] {
+            let sum = hex(&Sha256::digest(bytes));
+            let by_hash = dir.join("by-hash/SHA256").join(&sum);
+            if !by_hash.exists() {
+                write_atomic(&by_hash, bytes, 0o644)?;
+            }
+            kept_hashes.insert(sum.clone());
+            sums.push((sum, bytes.len() as u64, format!("{relative_dir}/{name}")));
+        }
+        report
+            .indexes
+            .push((architecture.clone(), text.len() as u64, gz.len() as u64));
+        write_atomic(&dir.join("Packages"), text.as_bytes(), 0o644)?;
+        write_atomic(&dir.join("Packages.gz"), &gz, 0o644)?;
+    }
+
+    // Release, its signatures, and Release itself last.
+    let release = release_text(options, &known_architectures, &sums);
+    match signer {
+        Some(signer) => {
+            let detached = signer.detach_sign(release.as_bytes())?;
+            let inline = signer.clearsign(release.as_bytes())?;
+            write_atomic(&dist.join("Release.gpg"), &detached, 0o644)?;
+            write_atomic(&dist.join("InRelease"), &inline, 0o644)?;
+            report.signed = true;
+        }
+        None => {
+            // A stale signature would be preferred by apt and then fail.
+            for name in ["InRelease", "Release.gpg"] {
+                match std::fs::remove_file(dist.join(name)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(dist.join(name), e)),
+                }
+            }
+            listener.warning(&format!(
+                "the environment {} is not signed (no --sign-key); nodes refuse unsigned repositories",
+                options.environment
+            ));
+        }
+    }
+    write_atomic(&dist.join("Release"), release.as_bytes(), 0o644)?;
+
+    // Index files by hash that neither this Release nor the previous one
+    // names are no longer needed by any reader.
+    for architecture in &known_architectures {
+        let dir = dist
+            .join(COMPONENT)
+            .join(format!("binary-{architecture}"))
+            .join("by-hash/SHA256");
+        remove_unlisted(&dir, &kept_hashes)?;
+    }
+    if !report.removed.is_empty() {
+        report.pool_deleted = collect_pool_garbage(repo)?;
+    }
+    listener.info(&format!(
+        "{}: {} added, {} already published, {} removed; {} package(s) in the index{}",
+        options.environment,
+        report.added.len(),
+        report.unchanged.len(),
+        report.removed.len(),
+        report.packages,
+        if report.signed { ", signed" } else { "" }
+    ));
+    Ok(report)
+}
+
+fn release_text(
+    options: &Options,
+    architectures: &BTreeSet<String>,
+    sums: &[(String, u64, String)],
+) -> String {
+    let mut release = Paragraph::default();
+    release.set("Origin", ORIGIN);
+    release.set("Label", ORIGIN);
+    release.set("Suite", options.environment.clone());
+    release.set("Codename", options.environment.clone());
+    release.set("Date", crate::builder::rfc2822(options.now));
+    if let Some(days) = options.valid_for_days {
+        let until = options
+            .now
+            .saturating_add((days as i64).saturating_mul(86_400));
+        release.set("Valid-Until", crate::builder::rfc2822(until));
+    }
+    release.set(
+        "Architectures",
+        architectures.iter().cloned().collect::<Vec<_>>().join(" "),
+    );
+    release.set("Components", COMPONENT);
+    release.set(
+        "Description",
+        format!("confpack environment {}", options.environment),
+    );
+    release.set("Acquire-By-Hash", "yes");
+    let width = sums
+        .iter()
+        .map(|(_, size, _)| size.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let list: String = sums
+        .iter()
+        .map(|(sum, size, name)| format!("\n {sum} {size:>width$} {name}"))
+        .collect();
+    release.set("SHA256", list);
+    release.render()
+}
+
+/// Deletes the files of `dir` whose names are not in `keep`.
+fn remove_unlisted(dir: &Path, keep: &BTreeSet<String>) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !keep.contains(&name) && !name.starts_with('.') {
+            std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every pool file named by an index of some environment.
+fn referenced(repo: &Path) -> Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    let dists = repo.join("dists");
+    let Ok(environments) = std::fs::read_dir(&dists) else {
+        return Ok(names);
+    };
+    for environment in environments {
+        let environment = environment.map_err(|e| Error::io(&dists, e))?;
+        let current = read_current(&environment.path())?;
+        names.extend(current.entries.into_values().map(|e| e.filename));
+    }
+    Ok(names)
+}
+
+/// Deletes pool files that no environment names (after pruning).
+fn collect_pool_garbage(repo: &Path) -> Result<Vec<PathBuf>> {
+    let keep = referenced(repo)?;
+    let mut deleted = Vec::new();
+    let mut pending = vec![repo.join("pool")];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(path);
+                continue;
+            }
+            let relative = path
+                .strip_prefix(repo)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if relative.ends_with(".deb") && !keep.contains(&relative) {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                deleted.push(PathBuf::from(relative));
+            }
+        }
+        // An emptied package directory goes too (fails harmlessly if not empty).
+        let _ = std::fs::remove_dir(&dir);
+    }
+    deleted.sort();
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_paths_follow_debian_layout() {
+        assert_eq!(
+            pool_path("nginx-conf", "1.0", "all"),
+            "pool/main/n/nginx-conf/nginx-conf_1.0_all.deb"
+        );
+        assert_eq!(
+            pool_path("libfoo", "2:1.0-1", "amd64"),
+            "pool/main/libf/libfoo/libfoo_1.0-1_amd64.deb"
+        );
+    }
+
+    #[test]
+    fn environment_names_are_plain_distribution_names() {
+        assert!(check_environment_name("production").is_ok());
+        assert!(check_environment_name("stage-2.eu").is_ok());
+        for bad in ["", "../x", "a/b", "-x", "a b"] {
+            assert!(check_environment_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

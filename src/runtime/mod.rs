@@ -1,0 +1,576 @@
+//! The node runtime: `set-environment`, `update`, `install`, `upgrade` —
+//! apt driven so that a node converges to its environment (seed 000:
+//! "confpack upgrade does apt-get upgrade and apt-get autoremove").
+//!
+//! Why it is built this way:
+//! - the environment is an apt distribution of the confpack repository;
+//!   `set-environment` writes the one apt source (`confpack.list`, with
+//!   `signed-by` the repository's key, so apt verifies every index) and
+//!   stores the environment for `configure`;
+//! - `update` fetches only the confpack source, leaving the others alone;
+//! - `upgrade` decides the target version of every installed package the
+//!   environment publishes (see [`plan`]; downgrades included, so a
+//!   rolled-back environment or `--version` rolls the node back), installs
+//!   them in one apt run that keeps automatic packages automatic, then
+//!   `apt-get autoremove` takes what no role needs any more (principle 5),
+//!   and every configured package is configured again, which is a no-op
+//!   unless its environment or document changed;
+//! - apt and dpkg sit behind [`apt::PackageManager`]; their failures name
+//!   the command and its stderr and map to their own exit codes.
+
+pub mod apt;
+pub mod plan;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::Listener;
+use crate::configure::Paths;
+use crate::error::{Error, Result};
+use crate::package::rooted;
+use crate::publish::{COMPONENT, check_environment_name, deb822};
+use crate::store::Batch;
+
+use apt::{Kind, PackageManager};
+use plan::Index;
+
+/// The apt source confpack manages.
+pub const SOURCES_LIST: &str = "/etc/apt/sources.list.d/confpack.list";
+/// Where the repository's signing key is kept.
+pub const KEYRING_DIR: &str = "/etc/apt/keyrings";
+/// The runtime package, never a role.
+const RUNTIME: &str = crate::builder::runtime::PACKAGE;
+
+/// The confpack apt source: `deb [signed-by=KEY] URL ENVIRONMENT main`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub url: String,
+    pub environment: String,
+    pub signed_by: String,
+}
+
+impl Source {
+    pub fn render(&self) -> String {
+        format!(
+            "# Written by `confpack set-environment`, which rewrites it.\n\
+             deb [signed-by={}] {} {} {COMPONENT}\n",
+            self.signed_by, self.url, self.environment
+        )
+    }
+
+    /// Reads the `deb` line of `confpack.list`.
+    pub fn parse(text: &str) -> Option<Source> {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("deb ") || l.starts_with("deb\t"))?;
+        let rest = line[3..].trim();
+        let (options, rest) = match rest.strip_prefix('[') {
+            Some(after) => after.split_once(']')?,
+            None => ("", rest),
+        };
+        let signed_by = options
+            .split_whitespace()
+            .find_map(|o| o.strip_prefix("signed-by="))?
+            .to_string();
+        let mut words = rest.split_whitespace();
+        Some(Source {
+            url: words.next()?.to_string(),
+            environment: words.next()?.to_string(),
+            signed_by,
+        })
+    }
+}
+
+fn read_source(root: &Path) -> Result<Option<Source>> {
+    let path = rooted(root, Path::new(SOURCES_LIST));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Source::parse(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+fn check_url(url: &str) -> Result<()> {
+    let valid = ["http://", "https://", "file:/"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+        && !url.contains(char::is_whitespace)
+        && !url.contains(']');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "{url:?} is not a repository URL (http://, https:// or file:/)"
+        )))
+    }
+}
+
+/// Installs the repository's public key; returns its path as apt must
+/// read it (under a sandboxed root, the rooted path: apt does not re-root
+/// `signed-by`).
+fn install_key(root: &Path, key: &Path) -> Result<String> {
+    let bytes = std::fs::read(key).map_err(|e| Error::io(key, e))?;
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).into_owned();
+    let extension = if text.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+        "asc"
+    } else if text.starts_with("-----BEGIN PGP PRIVATE") {
+        return Err(Error::Usage(format!(
+            "{} is a private key; give the repository's public key (gpg --armor --export KEY)",
+            key.display()
+        )));
+    } else if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+        "gpg"
+    } else {
+        return Err(Error::Usage(format!(
+            "{} is not an OpenPGP public key (armored or binary); export it with gpg --export",
+            key.display()
+        )));
+    };
+    let dir = rooted(root, Path::new(KEYRING_DIR));
+    let path = dir.join(format!("confpack.{extension}"));
+    crate::render::write_atomic(&path, &bytes, 0o644)?;
+    let other = dir.join(if extension == "asc" {
+        "confpack.gpg"
+    } else {
+        "confpack.asc"
+    });
+    let _ = std::fs::remove_file(other);
+    Ok(if root == Path::new("/") {
+        format!("{KEYRING_DIR}/confpack.{extension}")
+    } else {
+        path.display().to_string()
+    })
+}
+
+/// `confpack set-environment NAME [--repo-url URL] [--key FILE]`.
+pub fn set_environment(
+    paths: &Paths,
+    environment: &str,
+    repo_url: Option<&str>,
+    key: Option<&Path>,
+    lock_timeout: Duration,
+    listener: &mut dyn Listener,
+) -> Result<Option<Source>> {
+    check_environment_name(environment)?;
+    let root = &paths.root;
+    if let Some(url) = repo_url {
+        check_url(url)?;
+    }
+    let existing = read_source(root)?;
+    let url = repo_url
+        .map(|u| u.trim_end_matches('/').to_string() + "/")
+        .or_else(|| existing.as_ref().map(|s| s.url.clone()));
+    let source = match url {
+        Some(url) => {
+            let signed_by = match (key, &existing) {
+                (Some(key), _) => install_key(root, key)?,
+                (None, Some(existing)) => existing.signed_by.clone(),
+                (None, None) => {
+                    return Err(Error::Usage(
+                        "a new repository source needs --key FILE: the repository's public signing key, \
+                         so that apt verifies what it fetches"
+                            .into(),
+                    ));
+                }
+            };
+            let source = Source {
+                url,
+                environment: environment.to_string(),
+                signed_by,
+            };
+            let path = rooted(root, Path::new(SOURCES_LIST));
+            crate::render::write_atomic(&path, source.render().as_bytes(), 0o644)?;
+            Some(source)
+        }
+        None => {
+            listener.warning(
+                "no repository URL (--repo-url) is known: the environment is stored for configure, \
+                 but no apt source is written",
+            );
+            None
+        }
+    };
+    let store = paths.open_store(lock_timeout)?;
+    let previous = store.meta("environment")?;
+    if previous.as_deref() != Some(environment) {
+        let mut batch = Batch::new();
+        batch.set_meta("environment", environment)?;
+        store.commit(batch)?;
+    }
+    listener.info(&format!(
+        "environment {environment}{}{}; run `confpack update && confpack upgrade` to converge",
+        previous
+            .filter(|p| p != environment)
+            .map(|p| format!(" (was {p})"))
+            .unwrap_or_default(),
+        source
+            .as_ref()
+            .map(|s| format!(", apt source {} {environment}", s.url))
+            .unwrap_or_default()
+    ));
+    Ok(source)
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn require_source(apt: &dyn PackageManager) -> Result<Source> {
+    read_source(apt.root())?.ok_or_else(|| {
+        Error::Usage(
+            "no confpack apt source: run `confpack set-environment NAME --repo-url URL --key FILE` first"
+                .into(),
+        )
+    })
+}
+
+/// `confpack update`: `apt-get update` of the confpack source only.
+pub fn update(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Result<()> {
+    let source = require_source(apt)?;
+    let list = SOURCES_LIST.trim_start_matches("/etc/apt/");
+    apt.run(
+        Kind::Update,
+        "apt-get",
+        &strings(&[
+            "update",
+            "--error-on=any",
+            "-o",
+            &format!("Dir::Etc::SourceList={list}"),
+            "-o",
+            "Dir::Etc::SourceParts=-",
+            "-o",
+            "APT::Get::List-Cleanup=0",
+        ]),
+        listener,
+    )?;
+    listener.info(&format!(
+        "updated the index of {} {}",
+        source.url, source.environment
+    ));
+    Ok(())
+}
+
+/// The environment's index as apt downloaded it; `None` before the first
+/// `update`.
+pub fn read_index(apt: &mut dyn PackageManager) -> Result<Option<Index>> {
+    let mut quiet = crate::RecordingListener::default();
+    let text = apt.run(
+        Kind::Query,
+        "apt-get",
+        &strings(&["indextargets", "Identifier: Packages"]),
+        &mut quiet,
+    )?;
+    let paragraphs = deb822::parse(&text)
+        .map_err(|(line, message)| Error::at("apt-get indextargets", Some(line), message))?;
+    let list_name = SOURCES_LIST.rsplit('/').next().unwrap_or(SOURCES_LIST);
+    let mut index = Index::default();
+    let mut found = false;
+    for paragraph in paragraphs {
+        let ours = paragraph
+            .get("Sourcesentry")
+            .is_some_and(|s| s.contains(&format!("/{list_name}:")));
+        let Some(file) = paragraph.get("Filename").filter(|_| ours) else {
+            continue;
+        };
+        let file = PathBuf::from(file.trim());
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                found = true;
+                index.add_packages_file(&file.display().to_string(), &text)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&file, e)),
+        }
+    }
+    Ok(found.then_some(index))
+}
+
+/// Installed packages and their versions (config-files only excluded).
+pub fn installed(apt: &mut dyn PackageManager) -> Result<BTreeMap<String, String>> {
+    let mut quiet = crate::RecordingListener::default();
+    let text = apt.run(
+        Kind::Query,
+        "dpkg-query",
+        &strings(&["-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev}\n"]),
+        &mut quiet,
+    )?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split('\t');
+            let (name, version, status) = (parts.next()?, parts.next()?, parts.next()?);
+            let state = status.chars().nth(1)?;
+            (!matches!(state, 'n' | 'c') && !version.is_empty())
+                .then(|| (name.to_string(), version.to_string()))
+        })
+        .collect())
+}
+
+fn automatic(apt: &mut dyn PackageManager) -> Result<BTreeSet<String>> {
+    let mut quiet = crate::RecordingListener::default();
+    let text = apt.run(Kind::Query, "apt-mark", &strings(&["showauto"]), &mut quiet)?;
+    Ok(text.lines().map(|l| l.trim().to_string()).collect())
+}
+
+/// What changed on the node.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub installed: Vec<String>,
+    pub upgraded: Vec<String>,
+    pub downgraded: Vec<String>,
+    pub removed: Vec<String>,
+    /// Packages configured again whose configuration changed.
+    pub reconfigured: Vec<String>,
+}
+
+impl Changes {
+    fn between(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Changes {
+        let mut changes = Changes::default();
+        for (name, version) in after {
+            match before.get(name) {
+                None => changes.installed.push(format!("{name} {version}")),
+                Some(old) => match crate::publish::version::compare(version, old) {
+                    std::cmp::Ordering::Greater => {
+                        changes.upgraded.push(format!("{name} {old} → {version}"))
+                    }
+                    std::cmp::Ordering::Less => {
+                        changes.downgraded.push(format!("{name} {old} → {version}"))
+                    }
+                    std::cmp::Ordering::Equal => {}
+                },
+            }
+        }
+        for (name, version) in before {
+            if !after.contains_key(name) {
+                changes.removed.push(format!("{name} {version}"));
+            }
+        }
+        changes
+    }
+
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for (label, list) in [
+            ("installed", &self.installed),
+            ("upgraded", &self.upgraded),
+            ("downgraded", &self.downgraded),
+            ("removed", &self.removed),
+            ("reconfigured", &self.reconfigured),
+        ] {
+            if !list.is_empty() {
+                parts.push(format!("{label} {}", list.join(", ")));
+            }
+        }
+        if parts.is_empty() {
+            "nothing to do: the node matches its environment".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// `confpack install NAME...`: installs roles or packages and marks them
+/// manually installed (they stay until removed; what they pull in is
+/// automatic and goes when no longer needed).
+pub fn install(
+    apt: &mut dyn PackageManager,
+    names: &[String],
+    listener: &mut dyn Listener,
+) -> Result<Changes> {
+    for name in names {
+        let package = name.split_once('=').map_or(name.as_str(), |(n, _)| n);
+        if !crate::package::valid_package_name(package) {
+            return Err(Error::Usage(format!("{name:?} is not a package name")));
+        }
+    }
+    require_source(apt)?;
+    if read_index(apt)?.is_none() {
+        update(apt, listener)?;
+    }
+    let before = installed(apt)?;
+    let mut args = strings(&["install", "-y"]);
+    args.extend(names.iter().cloned());
+    apt.run(Kind::Change, "apt-get", &args, listener)?;
+    let mut mark = strings(&["manual"]);
+    mark.extend(
+        names
+            .iter()
+            .map(|n| n.split_once('=').map_or(n.clone(), |(n, _)| n.to_string())),
+    );
+    apt.run(Kind::Change, "apt-mark", &mark, listener)?;
+    let changes = Changes::between(&before, &installed(apt)?);
+    listener.info(&changes.summary());
+    Ok(changes)
+}
+
+/// Configures an installed package again (the binary runs `configure`).
+pub trait Reconfigure {
+    /// Returns whether anything changed.
+    fn reconfigure(&mut self, package: &str, listener: &mut dyn Listener) -> Result<bool>;
+}
+
+/// What `confpack upgrade` is asked.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeOptions {
+    /// `--version`: roll the roles to this version (rollback/roll-forward).
+    pub version: Option<String>,
+    /// The roles `--version` applies to (default: the installed manual ones).
+    pub roles: Vec<String>,
+    /// Run `apt-get autoremove` afterwards (default yes).
+    pub autoremove: bool,
+}
+
+/// `confpack upgrade [--version V] [ROLE...]`.
+pub fn upgrade(
+    apt: &mut dyn PackageManager,
+    options: &UpgradeOptions,
+    reconfigure: &mut dyn Reconfigure,
+    listener: &mut dyn Listener,
+) -> Result<Changes> {
+    let source = require_source(apt)?;
+    let index = read_index(apt)?.ok_or_else(|| {
+        Error::Selection(format!(
+            "the index of {} {} has not been fetched; run `confpack update` first",
+            source.url, source.environment
+        ))
+    })?;
+    let before = installed(apt)?;
+    let automatic = automatic(apt)?;
+    let (targets, roles) = match &options.version {
+        None => (plan::upgrade_targets(&index, &before), Vec::new()),
+        Some(version) => {
+            let roles: Vec<String> = if options.roles.is_empty() {
+                before
+                    .keys()
+                    .filter(|n| index.contains(n) && !automatic.contains(*n) && *n != RUNTIME)
+                    .cloned()
+                    .collect()
+            } else {
+                options.roles.clone()
+            };
+            if roles.is_empty() {
+                return Err(Error::Usage(
+                    "--version applies to roles, and none is installed; name them: confpack upgrade --version V ROLE…"
+                        .into(),
+                ));
+            }
+            (
+                plan::version_targets(&index, &roles, version, &before)?,
+                roles,
+            )
+        }
+    };
+    let targets: BTreeMap<String, String> = targets
+        .into_iter()
+        .filter(|(name, version)| before.get(name) != Some(version))
+        .collect();
+    if !targets.is_empty() {
+        listener.info(&format!(
+            "{} {}: {}",
+            source.environment,
+            if options.version.is_some() {
+                "versions"
+            } else {
+                "newest versions"
+            },
+            targets
+                .iter()
+                .map(|(n, v)| format!("{n} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        // --mark-auto keeps automatic packages automatic (apt would mark
+        // every named package manual) and leaves manual ones manual.
+        let mut args = strings(&["install", "-y", "--mark-auto", "--allow-downgrades"]);
+        args.extend(targets.iter().map(|(n, v)| format!("{n}={v}")));
+        apt.run(Kind::Change, "apt-get", &args, listener)?;
+        let new_roles: Vec<String> = roles
+            .iter()
+            .filter(|r| !before.contains_key(*r) || automatic.contains(*r))
+            .cloned()
+            .collect();
+        if !new_roles.is_empty() {
+            let mut mark = strings(&["manual"]);
+            mark.extend(new_roles);
+            apt.run(Kind::Change, "apt-mark", &mark, listener)?;
+        }
+    }
+    if options.autoremove {
+        apt.run(
+            Kind::Change,
+            "apt-get",
+            &strings(&["autoremove", "-y"]),
+            listener,
+        )?;
+    }
+    let after = installed(apt)?;
+    let mut changes = Changes::between(&before, &after);
+
+    // Configure every configured package again: a no-op unless its
+    // environment (set-environment) or document changed.
+    let share = rooted(apt.root(), Path::new("/usr/share/confpack"));
+    let mut failures = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&share) {
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| after.contains_key(name))
+            .collect();
+        names.sort();
+        for name in names {
+            match reconfigure.reconfigure(&name, listener) {
+                Ok(true) => changes.reconfigured.push(name),
+                Ok(false) => {}
+                Err(error) => failures.push(format!("{name}: {error}")),
+            }
+        }
+    }
+    listener.info(&changes.summary());
+    if failures.is_empty() {
+        Ok(changes)
+    } else {
+        Err(Error::Package {
+            package: failures.len().to_string() + " package(s)",
+            message: format!(
+                "configuring again failed:\n{}\nfix the cause and run `confpack upgrade` again",
+                failures.join("\n")
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_line_reads_back() {
+        let source = Source {
+            url: "https://apt.example.com/confpack/".into(),
+            environment: "production".into(),
+            signed_by: "/etc/apt/keyrings/confpack.asc".into(),
+        };
+        assert_eq!(Source::parse(&source.render()), Some(source));
+        assert_eq!(Source::parse("deb http://x/ a main\n"), None, "unsigned");
+    }
+
+    #[test]
+    fn changes_are_told_apart() {
+        let before: BTreeMap<String, String> = [("a", "1"), ("b", "2"), ("c", "1")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let after: BTreeMap<String, String> = [("a", "2"), ("b", "1"), ("d", "1")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let changes = Changes::between(&before, &after);
+        assert_eq!(changes.upgraded, ["a 1 → 2"]);
+        assert_eq!(changes.downgraded, ["b 2 → 1"]);
+        assert_eq!(changes.installed, ["d 1"]);
+        assert_eq!(changes.removed, ["c 1"]);
+    }
+}
