@@ -5,6 +5,10 @@
 #                   changed (the postinst hot path), against the anchor
 #                   `debconf-set-selections </dev/null` in a sandboxed debconf
 #                   database. Goal: at least 10x faster.
+#   noop-30:        no-op configure of a 30-question document, against a
+#                   30-question debconf confmodule postinst run with
+#                   DEBIAN_FRONTEND=noninteractive (db_input, db_go, db_get
+#                   of each question) in the same sandboxed database.
 #   full-merge:     the same with --dry-run, which always takes the full
 #                   path (opens the database, merges, derives); for reference.
 #   large-document: load + validate + merge (configure --dry-run) of a
@@ -16,10 +20,18 @@
 #                   itself). Goals: <= 1.5x the time, peak memory <= 1x the
 #                   file size.
 #
-# Usage: scripts/bench.sh [RUNS]   (needs hyperfine: apt-get install hyperfine)
+# Usage: scripts/bench.sh [RUNS] [--all]   (needs hyperfine: apt-get install hyperfine)
+#   --all also runs scripts/bench-build.sh and scripts/bench-tui.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-200}
+runs=200
+all=false
+for arg in "$@"; do
+    case $arg in
+        --all) all=true ;;
+        *) runs=$arg ;;
+    esac
+done
 command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing (apt-get install hyperfine)" >&2; exit 1; }
 command -v debconf-set-selections >/dev/null || { echo "bench: debconf is missing (apt-get install debconf)" >&2; exit 1; }
 if [ -z "${CONFPACK:-}" ]; then cargo build --release --quiet; fi
@@ -48,9 +60,36 @@ Filename: $work/debconf/templates.dat
 CONF
 export DEBCONF_SYSTEMRC=$work/debconf.conf
 
+# 30 questions: a confpack document and the same as debconf templates plus
+# a confmodule postinst.
+python3 scripts/gen-env.py "$work/thirty.xml" --machines 1 --questions 30 --environments 1
+"$confpack" -q --root "$work/thirty-root" configure --frontend noninteractive --env-file "$work/thirty.xml" --machine 10.0.0.0
+for i in $(seq 0 29); do
+    printf 'Template: bench/q%d\nType: string\nDefault: d%d\nDescription: Question %d\n\n' "$i" "$i" "$i"
+done > "$work/templates"
+# Load the templates once (as dpkg-preconfigure would), not in every run.
+cat > "$work/load-templates" <<SH
+#!/bin/sh
+. /usr/share/debconf/confmodule
+db_x_loadtemplatefile $work/templates bench
+SH
+chmod +x "$work/load-templates"
+DEBIAN_FRONTEND=noninteractive "$work/load-templates"
+cat > "$work/postinst" <<'SH'
+#!/bin/sh
+set -e
+. /usr/share/debconf/confmodule
+for i in $(seq 0 29); do db_input high bench/q$i || true; done
+db_go || true
+for i in $(seq 0 29); do db_get bench/q$i; done
+SH
+chmod +x "$work/postinst"
+
 hyperfine --style none --warmup 10 --runs "$runs" --export-json "$work/result.json" \
     -n debconf-set-selections 'debconf-set-selections </dev/null' \
     -n noop-configure "$confpack -q --root $root configure --frontend noninteractive --env-file sample-env.xml --machine 10.10.0.21" \
+    -n debconf-postinst-30 "DEBIAN_FRONTEND=noninteractive $work/postinst configure" \
+    -n noop-30 "$confpack -q --root $work/thirty-root configure --frontend noninteractive --env-file $work/thirty.xml --machine 10.0.0.0" \
     -n full-merge "$confpack -q --root $root configure --dry-run --env-file sample-env.xml --machine 10.10.0.21 >/dev/null" \
     >/dev/null 2>&1
 
@@ -84,6 +123,8 @@ def row(name, result, anchor_name, anchor, goal):
           f"{anchor_name:>18} {anchor['mean']*1000:>5.1f}ms{ratio:>9.1f}x{goal:>10}")
 print(f"{'debconf-set-selections':<28}{anchor['mean']*1000:>8.2f}ms{anchor['stddev']*1000:>8.2f}ms{'(anchor)':>26}")
 row("noop-configure", results["noop-configure"], "debconf-set-sel.", anchor, ">=10x")
+row("noop-30 (30 questions)", results["noop-30"], "debconf-set-sel.", anchor, ">=10x")
+row("noop-30 (30 questions)", results["noop-30"], "confmodule-30", results["debconf-postinst-30"], "-")
 row("full-merge (reference)", results["full-merge"], "debconf-set-sel.", anchor, "-")
 large = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
 stream = large["xmllint-stream"]
@@ -95,3 +136,10 @@ xmllint_kb, confpack_kb, file_kb = (int(v) for v in sys.argv[3:6])
 print(f"{'large-document peak memory':<28}{confpack_kb/1024:>8.1f}MB{'':>10}{'file size':>18} {file_kb/1024:>4.1f}MB"
       f"{confpack_kb/file_kb:>9.2f}x{'<=1x':>10}   (xmllint --stream: {xmllint_kb/1024:.1f} MB)")
 PY
+
+if $all; then
+    echo
+    CONFPACK=$confpack scripts/bench-build.sh
+    echo
+    scripts/bench-tui.sh
+fi
