@@ -428,14 +428,14 @@ pub fn environment_values(
     let env_values: BTreeMap<String, Value> = environment
         .values
         .iter()
-        .map(|v| configured_pair(document, v.template, &v.value))
+        .filter_map(|v| configured_pair(document, v.template, &v.value))
         .collect();
     let machine_value = |m: &Machine| {
         let mut answers = env_values.clone();
         answers.extend(
             m.values
                 .iter()
-                .map(|v| configured_pair(document, v.template, &v.value)),
+                .filter_map(|v| configured_pair(document, v.template, &v.value)),
         );
         let mut map = BTreeMap::new();
         map.insert("ip".to_string(), Value::from(m.ip_text.as_str()));
@@ -460,7 +460,7 @@ pub fn environment_values(
         own.extend(
             m.values
                 .iter()
-                .map(|v| configured_pair(document, v.template, &v.value)),
+                .filter_map(|v| configured_pair(document, v.template, &v.value)),
         );
         for (key, value) in own {
             machine_values.entry(key).or_default().push(value);
@@ -477,12 +477,18 @@ pub fn environment_values(
     (Value::from(env_map), machine)
 }
 
-fn configured_pair(document: &Document, template: u32, value: &str) -> (String, Value) {
+/// A document value as expressions see it in `environment`; secrets are
+/// left out (they are encrypted for their own machine, and one machine's
+/// password is no other machine's business): this machine's own is in
+/// `answers`.
+fn configured_pair(document: &Document, template: u32, value: &str) -> Option<(String, Value)> {
     let template = &document.templates[template as usize];
-    (
-        template.key.clone(),
-        typed_value(template.question_type, value),
-    )
+    (!template.question_type.is_secret()).then(|| {
+        (
+            template.key.clone(),
+            typed_value(template.question_type, value),
+        )
+    })
 }
 
 /// The full context: `answers`, `environment`, `machine`.
