@@ -8,30 +8,38 @@
 
 #![deny(clippy::unwrap_used)]
 
-pub mod derive;
-pub mod env;
+pub use error::{Error, ExitCode, Result};
+
+// The edge: command line and its glue.
+pub mod app;
+pub mod cli;
 pub mod error;
 
-pub use error::{Error, ExitCode, Result};
-pub mod configure;
+// The configurator, one module per stage.
+pub mod env; // load → validate → model (native and DataONE v1 documents)
+pub mod select; // which environment and machine
+pub mod merge; // document + stored answers → plan
+pub mod derive; // derived values, the data expressions and templates see
+pub mod frontend; // asking: noninteractive, text, TUI
+pub mod store; // the sled answer store
+pub mod unchanged; // the no-op hot path
+pub mod render; // templates → files
+pub mod hooks; // commands whose inputs changed
+pub mod package; // an installed package's confpack files
+pub mod configure; // the pipeline, end to end
+pub mod secrets; // age-encrypted values and files
+
+// Interoperability and output.
 pub mod convert;
 pub mod debconf;
-pub mod frontend;
-pub mod hooks;
-pub mod merge;
 pub mod output;
-pub mod package;
-pub mod render;
-pub mod select;
-pub mod store;
-pub mod unchanged;
 
+// Packages, distribution and the node runtime.
 pub mod builder;
 pub mod deb;
 pub mod publish;
 pub mod remove;
 pub mod runtime;
-pub mod secrets;
 
 /// Where the library reports progress and warnings (never `println!` in
 /// library code): the binary prints to stderr, tests record.
@@ -81,5 +89,3 @@ impl Listener for RecordingListener {
         self.warnings.push(message.to_string());
     }
 }
-pub mod app;
-pub mod cli;
