@@ -5,41 +5,45 @@
 //! database, asks only what needs asking, stores the answers atomically and
 //! renders the package's templates. Data flows one way:
 //! load → validate → model → merge/derive → frontend → store → render → hooks.
+//!
+//! The configurator, stage by stage: [`env`] (load, validate, model; native
+//! and DataONE v1 documents), [`select`] (environment and machine),
+//! [`merge`] (document + stored answers → plan), [`derive`] (derived values
+//! and what expressions and templates see), [`frontend`] (noninteractive,
+//! text, TUI), [`store`] (sled), [`unchanged`] (the no-op hot path),
+//! [`render`] and [`hooks`], [`secrets`]; [`configure`] runs them in order.
+//! Around it: [`builder`] and [`deb`] (repository → .deb), [`publish`] (apt
+//! repository), [`runtime`] (set-environment, update, install, upgrade),
+//! [`remove`], [`convert`] and [`debconf`] (interoperability), [`output`];
+//! [`cli`] and [`app`] are the command line.
 
 #![deny(clippy::unwrap_used)]
 
 pub use error::{Error, ExitCode, Result};
 
-// The edge: command line and its glue.
 pub mod app;
-pub mod cli;
-pub mod error;
-
-// The configurator, one module per stage.
-pub mod env; // load → validate → model (native and DataONE v1 documents)
-pub mod select; // which environment and machine
-pub mod merge; // document + stored answers → plan
-pub mod derive; // derived values, the data expressions and templates see
-pub mod frontend; // asking: noninteractive, text, TUI
-pub mod store; // the sled answer store
-pub mod unchanged; // the no-op hot path
-pub mod render; // templates → files
-pub mod hooks; // commands whose inputs changed
-pub mod package; // an installed package's confpack files
-pub mod configure; // the pipeline, end to end
-pub mod secrets; // age-encrypted values and files
-
-// Interoperability and output.
-pub mod convert;
-pub mod debconf;
-pub mod output;
-
-// Packages, distribution and the node runtime.
 pub mod builder;
+pub mod cli;
+pub mod configure;
+pub mod convert;
 pub mod deb;
+pub mod debconf;
+pub mod derive;
+pub mod env;
+pub mod error;
+pub mod frontend;
+pub mod hooks;
+pub mod merge;
+pub mod output;
+pub mod package;
 pub mod publish;
 pub mod remove;
+pub mod render;
 pub mod runtime;
+pub mod secrets;
+pub mod select;
+pub mod store;
+pub mod unchanged;
 
 /// Where the library reports progress and warnings (never `println!` in
 /// library code): the binary prints to stderr, tests record.
