@@ -310,14 +310,16 @@ impl Answers {
             .map(|(k, _)| k.clone())
             .collect();
         let mut out = BTreeMap::new();
-        for key in keys {
+        let result = keys.into_iter().try_for_each(|key| {
             let value = self.derive(&key)?;
             out.insert(key, value);
-        }
-        // Break the Arc cycle context → answers → context.
+            Ok(())
+        });
+        // Break the Arc cycle context → answers → context, on errors too
+        // (else both leak; found by the libFuzzer target).
         *self.context.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self.take_reads();
-        Ok(out)
+        result.map(|()| out)
     }
 
     fn derive(self: &Arc<Self>, key: &str) -> Result<String> {
@@ -358,14 +360,19 @@ impl Answers {
                 .compile_expression(&expression)
                 .and_then(|compiled| compiled.eval(context)),
         };
+        // Turned into text while this key is still in progress: the value
+        // may hold `answers` itself, whose text reads every answer, this one
+        // too; that must be reported as a cycle, not recursed into until the
+        // stack overflows (found by tests/fuzz.rs).
+        let text = result.as_ref().ok().map(|value| stored_value(key, value));
         let mut state = self.state();
         state.in_progress.pop();
-        let value = match result {
+        match result {
             Ok(_) if state.error.is_some() => {
                 let message = state.error.clone().unwrap_or_default();
                 return Err(Error::Derive(message));
             }
-            Ok(value) => value,
+            Ok(_) => {}
             Err(error) => {
                 let message = match state.error.take() {
                     Some(inner) => inner,
@@ -375,9 +382,9 @@ impl Answers {
                 state.error = Some(message.clone());
                 return Err(Error::Derive(message));
             }
-        };
+        }
         drop(state);
-        let text = stored_value(key, &value)?;
+        let text = text.unwrap_or_else(|| Err(Error::Derive(format!("{key}: no value"))))?;
         self.state().computed.insert(key.to_string(), text.clone());
         Ok(text)
     }

@@ -467,7 +467,11 @@ fn read_every_way(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     bounded("reading a document", move || {
         let (_dir, path) = scratch_file("env.xml", &bytes);
         let origin = "env.xml";
-        check_read_as(env::validate(&path, origin, Validation::Builtin), origin, true)?;
+        check_read_as(
+            env::validate(&path, origin, Validation::Builtin),
+            origin,
+            true,
+        )?;
         // configure: one environment retained, the DataONE rules given.
         let rules = acme_rules();
         let first = std::cell::Cell::new(true);
@@ -487,7 +491,7 @@ fn read_every_way(bytes: Vec<u8>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(48))]
+    #![proptest_config(config(96))]
 
     #[test]
     fn arbitrary_bytes_are_a_document_or_problems_with_lines(
@@ -715,7 +719,7 @@ fn yaml_case() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(512))]
 
     #[test]
     fn any_yaml_is_a_manifest_or_a_problem_in_its_file(text in yaml_case()) {
@@ -876,7 +880,7 @@ fn noninteractive(
 }
 
 proptest! {
-    #![proptest_config(config(2000))]
+    #![proptest_config(config(4000))]
 
     #[test]
     fn a_configured_document_value_wins_over_a_stored_configured_or_default_value(
@@ -1193,7 +1197,7 @@ fn check_derived(expressions: Vec<String>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(200))]
+    #![proptest_config(config(400))]
 
     #[test]
     fn derived_expressions_terminate_with_a_value_or_an_error(
@@ -1415,6 +1419,25 @@ proptest! {
             let (values, touched) = run_shell(shell, &script, &["v".to_string()]);
             prop_assert!(!touched);
             prop_assert_eq!(&values[0], &Some(value.clone()), "{}", shell);
+        }
+    }
+}
+
+#[test]
+fn an_expression_whose_value_holds_the_answers_is_a_cycle_not_a_stack_overflow() {
+    // Found by the grammar harness: turning `[answers]` into text reads
+    // every answer, the one being derived too.
+    for expression in [
+        "[answers]",
+        "[1, [answers]]",
+        "answers | list | map('string')",
+    ] {
+        let expressions = vec![expression.to_string(); 4];
+        let result = bounded("a value holding answers", move || evaluate(expressions));
+        match result {
+            Err(Error::Derive(message)) => assert!(message.contains("cycle"), "{message}"),
+            Ok(values) => assert_eq!(values.len(), 4, "{expression}"),
+            Err(other) => panic!("{expression}: {other:?}"),
         }
     }
 }

@@ -1,6 +1,7 @@
 mod build;
 mod common;
 mod configure;
+mod faults;
 mod fuzz;
 mod interop;
 mod online;
