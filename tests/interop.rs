@@ -338,6 +338,36 @@ mod schema_location {
     }
 }
 
+#[test]
+fn a_schema_on_another_server_is_not_fetched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(dataone("acme-v1.xml"))
+        .expect("doc")
+        .replace(" acme-v1.xsd\"", " http://127.0.0.2:9/acme-v1.xsd\"");
+    let server = Server::start(vec![("/acme-v1.xml", text.into_bytes())]);
+    preseed_secret(dir.path(), "acme-node/ldap.password", "pw");
+    let (code, _, stderr) = run(confpack(dir.path())
+        .args([
+            "configure",
+            "--frontend",
+            "noninteractive",
+            "--machine",
+            "10.0.0.1",
+            "--timeout",
+            "2",
+        ])
+        .args(["--env-url", &format!("{}/acme-v1.xml", server.url)])
+        .arg("--env-file")
+        .arg(dataone("acme-v1.xml"))
+        .arg("--derive-file")
+        .arg(dataone("acme-rules.txt")));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("is not on the configured online location"),
+        "{stderr}"
+    );
+}
+
 mod debconf {
     use super::*;
 

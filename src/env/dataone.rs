@@ -277,6 +277,19 @@ impl Reader<'_, '_> {
     fn end_template(&mut self, pending: PendingTemplate) {
         let key = pending.key.clone();
         let line = pending.line;
+        let well_formed_key = key
+            .split_once('/')
+            .is_some_and(|(owner, name)| !owner.is_empty() && !name.is_empty())
+            && !key.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !well_formed_key {
+            self.problem(
+                line,
+                format!(
+                    "template key {} is not owner/name without spaces",
+                    key.escape_debug()
+                ),
+            );
+        }
         let question_type = match pending.question_type.parse::<QuestionType>() {
             Ok(question_type) => question_type,
             Err(message) => {

@@ -181,6 +181,18 @@ struct Failure {
     reason: String,
 }
 
+/// `scheme://host[:port]` of a URL, lower-cased.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    )
+}
+
 /// Why [`Loader::online`] did not return a document.
 enum Skip {
     /// The online copy failed; the cache has not been looked at.
@@ -233,6 +245,16 @@ impl Loader<'_> {
             let directory = base.rsplit_once('/').map(|(d, _)| d).unwrap_or(base);
             format!("{directory}/{}", location.trim_start_matches("./"))
         };
+        // Only from where the document itself comes: same scheme, host and
+        // port (no https → http downgrade, no other servers).
+        if origin_of(&url) != origin_of(base) {
+            self.schema_warnings.push(format!(
+                "warning: the schema {url} named by the document is not on the configured \
+                 online location {}; not fetched",
+                origin_of(base)
+            ));
+            return None;
+        }
         let cached = self
             .source
             .cache_dir
