@@ -739,8 +739,15 @@ fn apply_package(
     // The package's encrypted files, decrypted with the node key.
     rendered.extend(crate::secrets::render_files(root, &package.dir)?);
     let previous = store.files(&package.name)?;
+    // A file another package owns is diverted aside before the first write.
+    for item in rendered.iter_mut() {
+        item.file.diverted = match previous.iter().find(|p| p.path == item.file.path) {
+            Some(earlier) => earlier.diverted,
+            None => crate::divert::divert_if_foreign(root, &package.name, &item.file.path)?,
+        };
+    }
     report.files_written = render::write_changed(root, &rendered)?;
-    report.files_removed = render::remove_dropped(root, &previous, &rendered)?;
+    report.files_removed = render::remove_dropped(root, &package.name, &previous, &rendered)?;
     for path in &report.files_written {
         listener.info(&format!("wrote {}", path.display()));
     }

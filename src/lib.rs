@@ -11,7 +11,8 @@
 //! [`merge`] (document + stored answers → plan), [`derive`] (derived values
 //! and what expressions and templates see), [`frontend`] (noninteractive,
 //! text, TUI), [`store`] (sled), [`unchanged`] (the no-op hot path),
-//! [`render`] and [`hooks`], [`secrets`]; [`configure`] runs them in order.
+//! [`render`] (with [`divert`] for files other packages own) and [`hooks`],
+//! [`secrets`]; [`configure`] runs them in order.
 //! Around it: [`builder`] and [`deb`] (repository → .deb), [`publish`] (apt
 //! repository), [`runtime`] (set-environment, update, install, upgrade),
 //! [`remove`], [`convert`] and [`debconf`] (interoperability), [`output`];
@@ -29,6 +30,7 @@ pub mod convert;
 pub mod deb;
 pub mod debconf;
 pub mod derive;
+pub mod divert;
 pub mod env;
 pub mod error;
 pub mod frontend;

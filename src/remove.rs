@@ -60,10 +60,17 @@ fn remove_files(
         match std::fs::remove_file(&target) {
             Ok(()) => {
                 listener.info(&format!("removed {}", file.path.display()));
-                removed.push(file.path);
+                removed.push(file.path.clone());
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(&target, e)),
+        }
+        if file.diverted {
+            crate::divert::undivert(&paths.root, package, &file.path)?;
+            listener.info(&format!(
+                "restored {} of its own package",
+                file.path.display()
+            ));
         }
     }
     batch.set_files(package, &[])?;
@@ -173,6 +180,7 @@ mod tests {
                         path: "/etc/demo.conf".into(),
                         template: "etc/demo.conf.j2".into(),
                         sha256: String::new(),
+                        diverted: false,
                     }],
                 )
                 .expect("files");

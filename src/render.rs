@@ -123,6 +123,7 @@ pub fn render_all(
                         path: target,
                         template: relative,
                         sha256: hex(&Sha256::digest(&content)),
+                        diverted: false,
                     },
                     content,
                     mode,
@@ -214,6 +215,7 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<()> {
 /// Removes files rendered earlier whose template is gone; returns them.
 pub fn remove_dropped(
     root: &Path,
+    package: &str,
     previous: &[RenderedFile],
     current: &[Rendered],
 ) -> Result<Vec<PathBuf>> {
@@ -234,6 +236,9 @@ pub fn remove_dropped(
             Ok(()) => removed.push(file.path.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(&target, e)),
+        }
+        if file.diverted {
+            crate::divert::undivert(root, package, &file.path)?;
         }
     }
     Ok(removed)

@@ -457,6 +457,7 @@ pub fn render_files(root: &Path, package_dir: &Path) -> Result<Vec<Rendered>> {
                 path: target,
                 template: relative,
                 sha256: hex(&Sha256::digest(&content)),
+                diverted: false,
             },
             content,
             mode,

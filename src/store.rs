@@ -49,6 +49,9 @@ pub struct RenderedFile {
     pub template: PathBuf,
     /// sha256 of the content written.
     pub sha256: String,
+    /// Another package's file was diverted aside for it (see `divert`).
+    #[serde(default)]
+    pub diverted: bool,
 }
 
 /// Changes to apply together.

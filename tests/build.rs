@@ -666,6 +666,15 @@ pub(crate) mod dpkg {
                 .stdin(std::process::Stdio::null()))
         }
 
+        fn dpkg_divert(&self, args: &[&str]) -> String {
+            let out = Command::new("dpkg-divert")
+                .arg(format!("--root={}", self.root.display()))
+                .args(args)
+                .output()
+                .expect("dpkg-divert");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+
         fn dpkg_ok(&self, args: &[&str]) -> String {
             let (code, stdout, stderr) = self.dpkg(args);
             assert_eq!(code, 0, "dpkg {args:?} failed:\n{stdout}\n{stderr}");
@@ -784,6 +793,71 @@ pub(crate) mod dpkg {
             "#!/bin/sh\nset -e\nif [ \"$1\" = remove ]; then rm -f \"$DPKG_ROOT/etc/demo-own-part\"; fi\n",
         );
         repo.commit("demo v1");
+    }
+
+    #[test]
+    fn a_file_another_package_owns_is_diverted_and_given_back() {
+        if !have_dpkg() {
+            return;
+        }
+        let sandbox = Sandbox::new();
+        // The other package, from its own repository.
+        let mut other = Repo::new();
+        other
+            .write(
+                "packages/webserver/control/control.yml",
+                "version: \"1.0\"\nmaintainer: Test <test@example.com>\ndescription: |\n  a web server\n  shipping its own configuration.\n",
+            )
+            .write("packages/webserver/etc/webserver/main.conf", "upstream default\n");
+        other.commit("webserver");
+        let other_debs = build_ok(
+            &other.dir,
+            &other.path("../out"),
+            &["--no-dependency-check"],
+        );
+
+        let mut repo = Repo::new();
+        repo.write(
+            "packages/demo/control/control.yml",
+            "version: \"1.0\"\nmaintainer: Test <test@example.com>\ndescription: |\n  demo configuration\n  replacing the web server's file.\n",
+        )
+        .write("packages/demo/control/environment.xml", ENVIRONMENT)
+        .write(
+            "packages/demo/etc/webserver/main.conf.j2",
+            "greeting = {{ answers[\"demo/greeting\"] }}\n",
+        );
+        repo.commit("demo");
+        let debs = build_ok(&repo.dir, &repo.path("../out"), &["--no-dependency-check"]);
+        let runtime = runtime(&repo, &repo.path("../runtime"));
+        sandbox.choose_environment("test");
+
+        sandbox.install(&[&runtime, find(&other_debs, "webserver")]);
+        sandbox.install(&[find(&debs, "demo")]);
+        assert_eq!(
+            sandbox.read("/etc/webserver/main.conf"),
+            "greeting = hello from the test environment\n"
+        );
+        assert_eq!(
+            sandbox.read("/etc/webserver/main.conf.confpack-orig"),
+            "upstream default\n",
+            "the original is kept aside"
+        );
+        let diversions = sandbox.dpkg_divert(&["--list"]);
+        assert!(diversions.contains("by demo"), "{diversions}");
+
+        // Removing the configuration gives the web server its file back.
+        sandbox.dpkg_ok(&["--remove", "demo"]);
+        assert_eq!(
+            sandbox.read("/etc/webserver/main.conf"),
+            "upstream default\n"
+        );
+        assert!(
+            !sandbox
+                .file("/etc/webserver/main.conf.confpack-orig")
+                .exists()
+        );
+        assert!(!sandbox.dpkg_divert(&["--list"]).contains("demo"));
+        assert!(sandbox.status("webserver").ends_with("ii"));
     }
 
     #[test]
