@@ -21,8 +21,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::model::{
-    ConfiguredValue, Document, Environment, Machine, MachineSummary, Priority, QuestionType,
-    Source, Template,
+    ConfiguredValue, Document, Environment, Machine, Priority, QuestionType, Source, Template,
 };
 use super::xml::{ElementHandler, Schema, XmlReader};
 use crate::error::{Error, Problem, Result};
@@ -227,15 +226,9 @@ impl Reader<'_, '_> {
             }
             "environment" => {
                 if let Some(environment) = self.environment.take() {
-                    self.document.contexts.push(environment.context.clone());
-                    for machine in &environment.machines {
-                        self.document.machines.push(MachineSummary {
-                            context: environment.context.clone(),
-                            label: machine.label(),
-                        });
-                    }
-                    if (self.retain)(&environment) {
-                        self.document.environments.push(environment);
+                    let (context, line) = (environment.context.clone(), environment.line);
+                    if !self.document.add_environment(environment, self.retain) {
+                        self.problem(line, format!("environment {context} is defined twice"));
                     }
                 }
             }

@@ -407,6 +407,28 @@ impl Document {
         self.index.get(key).map(|&i| &self.templates[i])
     }
 
+    /// Records an environment read from the document: its label and machine
+    /// summaries always, the environment itself only when `retain` wants
+    /// it. Returns `false` if the label was seen before.
+    pub fn add_environment(
+        &mut self,
+        environment: Environment,
+        retain: &dyn Fn(&Environment) -> bool,
+    ) -> bool {
+        let first = !self.contexts.contains(&environment.context);
+        self.contexts.push(environment.context.clone());
+        for machine in &environment.machines {
+            self.machines.push(MachineSummary {
+                context: environment.context.clone(),
+                label: machine.label(),
+            });
+        }
+        if retain(&environment) {
+            self.environments.push(environment);
+        }
+        first
+    }
+
     /// Index of a template in [`Document::templates`].
     pub fn template_index(&self, key: &str) -> Option<usize> {
         self.index.get(key).copied()

@@ -12,8 +12,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::model::{
-    ConfiguredValue, Document, Environment, Machine, MachineSummary, Priority, QuestionType,
-    Source, Template,
+    ConfiguredValue, Document, Environment, Machine, Priority, QuestionType, Source, Template,
 };
 use super::xml::{ElementHandler, Schema, XmlReader};
 use crate::error::{Error, Problem, Result};
@@ -452,19 +451,9 @@ impl NativeReader<'_, '_> {
     }
 
     fn end_environment(&mut self, environment: Environment) {
-        if self.document.contexts.contains(&environment.context) {
-            let message = format!("environment {} is defined twice", environment.context);
-            self.problem(environment.line, message);
-        }
-        self.document.contexts.push(environment.context.clone());
-        for machine in &environment.machines {
-            self.document.machines.push(MachineSummary {
-                context: environment.context.clone(),
-                label: machine.label(),
-            });
-        }
-        if (self.retain)(&environment) {
-            self.document.environments.push(environment);
+        let (context, line) = (environment.context.clone(), environment.line);
+        if !self.document.add_environment(environment, self.retain) {
+            self.problem(line, format!("environment {context} is defined twice"));
         }
     }
 }
