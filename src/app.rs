@@ -56,7 +56,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let rules = derive_rules(&derive)?;
             let text = crate::convert::convert(&file, schema.as_deref(), &rules, &mut listener)?;
             match output {
-                Some(path) => crate::render::write_atomic(&path, text.as_bytes(), 0o644),
+                Some(path) => crate::files::write_atomic(&path, text.as_bytes(), 0o644),
                 None => out.write_all(text.as_bytes()).map_err(stdout_error),
             }
         }
@@ -307,7 +307,7 @@ fn encrypt(recipients: &Path, output: Option<&Path>, out: &mut dyn Write) -> Res
     match output {
         Some(path) => {
             let bytes = crate::secrets::encrypt(&recipients, &secret)?;
-            crate::render::write_atomic(path, &bytes, 0o644)
+            crate::files::write_atomic(path, &bytes, 0o644)
         }
         None => {
             let text = String::from_utf8(secret).map_err(|_| {

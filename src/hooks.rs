@@ -43,7 +43,7 @@ pub fn stamp(hook: &Hook, inputs: &BTreeMap<String, Input>) -> String {
         digest.update([0]);
     }
     digest.update(hook.run.join("\0").as_bytes());
-    crate::render::hex(&digest.finalize())
+    crate::files::hex(&digest.finalize())
 }
 
 /// The environment variable name for an answer key.

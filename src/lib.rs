@@ -33,6 +33,7 @@ pub mod derive;
 pub mod divert;
 pub mod env;
 pub mod error;
+pub mod files;
 pub mod frontend;
 pub mod hooks;
 pub mod merge;

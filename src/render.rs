@@ -8,16 +8,15 @@
 //! whose template read a secret is written 0600.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::value::Value;
-use sha2::{Digest, Sha256};
 
 use crate::derive::Answers;
 use crate::error::{Error, Result};
+use crate::files::{sha256_hex, write_atomic};
 use crate::package::rooted;
 use crate::store::RenderedFile;
 
@@ -29,6 +28,29 @@ pub struct Rendered {
     pub mode: u32,
     /// Answers the template read.
     pub reads: BTreeSet<String>,
+}
+
+impl Rendered {
+    /// A file to write at `path` (system path), made from `template`.
+    pub fn new(
+        path: PathBuf,
+        template: PathBuf,
+        content: Vec<u8>,
+        mode: u32,
+        reads: BTreeSet<String>,
+    ) -> Rendered {
+        Rendered {
+            file: RenderedFile {
+                path,
+                template,
+                sha256: sha256_hex(&content),
+                diverted: false,
+            },
+            content,
+            mode,
+            reads,
+        }
+    }
 }
 
 /// Lists `templates/**/*.j2` as (template path relative to `dir`, target
@@ -117,18 +139,13 @@ pub fn render_all(
                     Err(_) => template_mode,
                 };
                 let mode = if secret { (mode & 0o700) | 0o600 } else { mode };
-                let content = text.into_bytes();
-                out.push(Rendered {
-                    file: RenderedFile {
-                        path: target,
-                        template: relative,
-                        sha256: hex(&Sha256::digest(&content)),
-                        diverted: false,
-                    },
-                    content,
+                out.push(Rendered::new(
+                    target,
+                    relative,
+                    text.into_bytes(),
                     mode,
                     reads,
-                });
+                ));
             }
             Err(error) => failures.push(format!(
                 "{}{}: {}",
@@ -158,10 +175,6 @@ fn describe(error: &minijinja::Error) -> String {
     message
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Writes the rendered files that differ from what is on disk; returns the
 /// target paths written.
 pub fn write_changed(root: &Path, rendered: &[Rendered]) -> Result<Vec<PathBuf>> {
@@ -178,38 +191,6 @@ pub fn write_changed(root: &Path, rendered: &[Rendered]) -> Result<Vec<PathBuf>>
         written.push(item.file.path.clone());
     }
     Ok(written)
-}
-
-/// Writes `content` to `path` through a temporary file in the same
-/// directory and a rename, so a reader sees the old or the new file, never
-/// a half-written one. Keeps the owner of an existing file.
-pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let owner = std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".confpack-")
-        .tempfile_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
-    // Restrict first, so a secret is never readable through the temp file.
-    temp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode & 0o700))
-        .map_err(|e| Error::io(temp.path(), e))?;
-    temp.write_all(content).map_err(|e| Error::io(path, e))?;
-    temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    if let Some((uid, gid)) = owner {
-        // Only root may give a file away; elsewhere the owner is ours anyway.
-        let _ = std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid));
-    }
-    temp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io(temp.path(), e))?;
-    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    if let Ok(dir) = std::fs::File::open(parent) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
 }
 
 /// Removes files rendered earlier whose template is gone; returns them.
@@ -229,7 +210,7 @@ pub fn remove_dropped(
         // Only what confpack wrote: a new package version may ship a plain
         // file at the same path (dpkg has just unpacked it).
         match std::fs::read(&target) {
-            Ok(content) if hex(&Sha256::digest(&content)) != file.sha256 => continue,
+            Ok(content) if sha256_hex(&content) != file.sha256 => continue,
             _ => {}
         }
         match std::fs::remove_file(&target) {

@@ -35,13 +35,11 @@ use std::str::FromStr;
 
 use age::secrecy::ExposeSecret;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 
 use crate::env::model::Document;
 use crate::error::{Error, Problem, Result};
 use crate::package::rooted;
-use crate::render::{Rendered, hex};
-use crate::store::RenderedFile;
+use crate::render::Rendered;
 
 /// The node key, on the node.
 pub const KEY_PATH: &str = "/etc/confpack/key";
@@ -273,7 +271,7 @@ fn write_key(path: &Path, identities: &[age::x25519::Identity]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    crate::render::write_atomic(path, key_file_text(identities).as_bytes(), 0o600)
+    crate::files::write_atomic(path, key_file_text(identities).as_bytes(), 0o600)
 }
 
 /// `confpack keygen`: a new node key. An existing key is kept unless
@@ -452,17 +450,13 @@ pub fn render_files(root: &Path, package_dir: &Path) -> Result<Vec<Rendered>> {
         let mode = std::fs::metadata(&source)
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o600);
-        out.push(Rendered {
-            file: RenderedFile {
-                path: target,
-                template: relative,
-                sha256: hex(&Sha256::digest(&content)),
-                diverted: false,
-            },
+        out.push(Rendered::new(
+            target,
+            relative,
             content,
             mode,
-            reads: Default::default(),
-        });
+            Default::default(),
+        ));
     }
     Ok(out)
 }

@@ -69,10 +69,6 @@ impl Batch {
         self.ops.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
     fn put<T: Serialize>(&mut self, key: String, value: &T) -> Result<()> {
         let bytes = serde_json::to_vec(value).map_err(|e| Error::Store {
             path: PathBuf::new(),
@@ -284,7 +280,6 @@ pub fn generation(db: &Path) -> Option<String> {
 }
 
 fn bump_generation(db: &Path) -> Result<()> {
-    use std::io::Write;
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let path = generation_path(db);
@@ -297,19 +292,7 @@ fn bump_generation(db: &Path) -> Result<()> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".generation-")
-        .tempfile_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
-    temp.write_all(token.as_bytes())
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| Error::io(&path, e))?;
-    temp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-    if let Ok(dir) = std::fs::File::open(parent) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    crate::files::write_atomic(&path, token.as_bytes(), 0o600)
 }
 
 fn store_reason(error: &sled::Error) -> String {

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::files::hex;
 use crate::package::{Package, rooted};
-use crate::render::hex;
 
 /// What a successful run leaves behind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,7 +141,7 @@ pub fn write(db: &Path, key: &str, stamp: &Stamp) {
         return;
     }
     if let Ok(bytes) = serde_json::to_vec(stamp) {
-        let _ = crate::render::write_atomic(&path, &bytes, 0o600);
+        let _ = crate::files::write_atomic(&path, &bytes, 0o600);
     }
 }
 

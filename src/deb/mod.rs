@@ -81,7 +81,7 @@ impl Deb {
         let mut out = String::new();
         for (path, entry) in &self.entries {
             if let Entry::File { data, .. } = entry {
-                let hex = crate::render::hex(&Md5::digest(data));
+                let hex = crate::files::hex(&Md5::digest(data));
                 out.push_str(&format!("{hex}  {}\n", path.trim_start_matches('/')));
             }
         }
@@ -263,7 +263,7 @@ mod tests {
             String::from_utf8_lossy(&control["./md5sums"]),
             format!(
                 "{}  etc/demo/a.conf\n",
-                crate::render::hex(&Md5::digest(b"a=1\n"))
+                crate::files::hex(&Md5::digest(b"a=1\n"))
             )
         );
         let text = String::from_utf8_lossy(&control["./control"]).into_owned();

@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use md5::{Digest as _, Md5};
-use sha2::Sha256;
 
 use super::deb822::{self, Paragraph};
 use crate::error::{Error, Result};
-use crate::render::hex;
+use crate::files::hex;
 
 /// A package file about to be published.
 #[derive(Debug, Clone)]
@@ -79,7 +78,7 @@ pub fn read(path: &Path) -> Result<DebFile> {
         architecture,
         size: bytes.len() as u64,
         md5: hex(&Md5::digest(&bytes)),
-        sha256: hex(&Sha256::digest(&bytes)),
+        sha256: crate::files::sha256_hex(&bytes),
     })
 }
 

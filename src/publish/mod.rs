@@ -33,11 +33,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use crate::Listener;
 use crate::error::{Error, Result};
-use crate::render::{hex, write_atomic};
+use crate::files::write_atomic;
 
 use deb822::Paragraph;
 use debfile::DebFile;
@@ -352,7 +350,7 @@ pub fn publish(
             continue;
         }
         match std::fs::read(&pooled) {
-            Ok(existing) if hex(&Sha256::digest(&existing)) == entry.sha256 => {}
+            Ok(existing) if crate::files::sha256_hex(&existing) == entry.sha256 => {}
             Ok(_) => {
                 // Published to another environment with other bytes: use
                 // those, so every environment serves the same package.
@@ -446,7 +444,7 @@ pub fn publish(
             ("Packages", text.as_bytes()),
             ("Packages.gz", gz.as_slice()),
         ] {
-            let sum = hex(&Sha256::digest(bytes));
+            let sum = crate::files::sha256_hex(bytes);
             let by_hash = dir.join("by-hash/SHA256").join(&sum);
             if !by_hash.exists() {
                 write_atomic(&by_hash, bytes, 0o644)?;

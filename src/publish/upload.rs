@@ -202,7 +202,7 @@ fn copy(repo: &Path, target: &Path, delete: bool, listener: &mut dyn Listener) -
         };
         if !skip {
             let bytes = std::fs::read(&from).map_err(|e| Error::io(&from, e))?;
-            crate::render::write_atomic(&to, &bytes, 0o644)?;
+            crate::files::write_atomic(&to, &bytes, 0o644)?;
             report.copied.push(relative.clone());
         }
         listener.progress(done as u64 + 1, total);

@@ -130,7 +130,7 @@ fn install_key(root: &Path, key: &Path) -> Result<String> {
     };
     let dir = rooted(root, Path::new(KEYRING_DIR));
     let path = dir.join(format!("confpack.{extension}"));
-    crate::render::write_atomic(&path, &bytes, 0o644)?;
+    crate::files::write_atomic(&path, &bytes, 0o644)?;
     let other = dir.join(if extension == "asc" {
         "confpack.gpg"
     } else {
@@ -181,7 +181,7 @@ pub fn set_environment(
                 signed_by,
             };
             let path = rooted(root, Path::new(SOURCES_LIST));
-            crate::render::write_atomic(&path, source.render().as_bytes(), 0o644)?;
+            crate::files::write_atomic(&path, source.render().as_bytes(), 0o644)?;
             Some(source)
         }
         None => {
