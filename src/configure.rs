@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::derive::{self, Answers, KnownAnswer};
-use crate::env::load::{DocumentSource, Origin, load};
+use crate::env::load::{DocumentSource, Origin, load_unless_known};
 use crate::env::model::{Document, Priority, Source, Template};
 use crate::error::{Error, Result};
 use crate::frontend::{Context, Frontend, Prompt};
@@ -104,11 +104,13 @@ pub fn configure(
     let source = document_source(options, package.as_ref())?;
 
     // The hot path: a current stamp lets the run prove nothing changed
-    // without opening the database.
+    // without opening the database, and without reading the document
+    // beyond hashing it.
+    let frontend_name = frontend.name();
     let eligible = !options.force && !options.dry_run;
-    let key = invocation_key(options, frontend.name());
+    let key = invocation_key(options, frontend_name);
     let stamp = if eligible {
-        unchanged::read(&paths.db, &key)
+        unchanged::read(&paths.db, &key).filter(|s| unchanged::files_unchanged(&paths.root, s))
     } else {
         None
     };
@@ -120,22 +122,32 @@ pub fn configure(
             (Some(store), environment)
         }
     };
-    let mut loaded = load_document(options, &source, stored_environment.clone(), listener)?;
-    if let Some(stamp) = &stamp {
-        let fingerprint = fingerprint(
-            options,
-            frontend.name(),
-            &loaded,
-            package.as_ref(),
-            &stored_environment,
-        )?;
-        if stamp.fingerprint == fingerprint && unchanged::files_unchanged(&paths.root, stamp) {
-            listener.info("nothing changed since the last run");
-            return Ok(Report {
-                unchanged: true,
-                ..Report::default()
-            });
-        }
+    let known = |document_sha256: &str, schema_sha256: &str| {
+        stamp.as_ref().is_some_and(|stamp| {
+            fingerprint(
+                options,
+                frontend_name,
+                document_sha256,
+                schema_sha256,
+                package.as_ref(),
+                &stored_environment,
+            )
+            .is_ok_and(|f| f == stamp.fingerprint)
+        })
+    };
+    let mut loaded = load_document(
+        options,
+        &source,
+        stored_environment.clone(),
+        &known,
+        listener,
+    )?;
+    if loaded.known {
+        listener.info("nothing changed since the last run");
+        return Ok(Report {
+            unchanged: true,
+            ..Report::default()
+        });
     }
     let store = match store.take() {
         Some(store) => store,
@@ -147,6 +159,7 @@ pub fn configure(
                     options,
                     &source,
                     store.meta("environment")?,
+                    &|_, _| false,
                     &mut crate::RecordingListener::default(),
                 )?;
             }
@@ -157,8 +170,12 @@ pub fn configure(
     // survive a run that fails half-way.
     unchanged::remove(&paths.db, &key);
     let selector = selector(options, store.meta("environment")?);
-    let loaded_sha256 = (loaded.sha256.clone(), loaded.schema_sha256.clone());
-    let document = loaded.document;
+    let crate::env::load::Loaded {
+        document,
+        sha256: document_sha256,
+        schema_sha256,
+        ..
+    } = loaded;
     for warning in &document.warnings {
         listener.warning(warning);
     }
@@ -217,39 +234,9 @@ pub fn configure(
         })
         .collect();
 
-    // A question an external tool marked seen (DataONE's flag) takes the
-    // document's value without asking.
-    for planned in plan.iter_mut() {
-        if !document.seen.contains(&planned.key) {
-            continue;
-        }
-        if let (
-            Action::Ask {
-                reason,
-                default: Some(default),
-            },
-            Some(value),
-        ) = (&planned.action, configured.get(&planned.key))
-            && matches!(reason, merge::Reason::Unanswered | merge::Reason::NotSeen)
-            && default == value
-        {
-            planned.action = Action::Set {
-                value: Some(value.clone()),
-                source: Source::Configured,
-            };
-            planned.hidden = false;
-        }
-    }
-
     // Derived values from what the others will be if nobody answers.
     let provisional = values_after(&document, &plan, &stored, &BTreeMap::new());
-    let derived = compute_derived(
-        &document,
-        &provisional,
-        &stored,
-        &environment_value,
-        &machine_value,
-    )?;
+    let derived = compute_derived(&document, &provisional, &environment_value, &machine_value)?;
     for template in document
         .templates
         .iter()
@@ -271,7 +258,7 @@ pub fn configure(
     plan.sort_by_key(|p| order.get(p.key.as_str()).copied().unwrap_or(usize::MAX));
 
     if options.dry_run {
-        report.plan = plan_lines(&document, &plan, &stored, &derived, &configured);
+        report.plan = plan_lines(&document, &plan, &stored);
         return Ok(report);
     }
 
@@ -321,13 +308,7 @@ pub fn configure(
     // Derived values again, now from the final answers; a derived question
     // the user answered keeps the answer.
     let final_values = values_after(&document, &plan, &stored, &answers);
-    let derived = compute_derived(
-        &document,
-        &final_values,
-        &stored,
-        &environment_value,
-        &machine_value,
-    )?;
+    let derived = compute_derived(&document, &final_values, &environment_value, &machine_value)?;
     for planned in plan.iter_mut() {
         let Some(template) = document.template(&planned.key) else {
             continue;
@@ -395,11 +376,11 @@ pub fn configure(
             Some(package) => store.files(&package.name)?,
             None => Vec::new(),
         };
-        let fingerprint = fingerprint_of(
+        let fingerprint = fingerprint(
             options,
-            frontend.name(),
-            &loaded_sha256.0,
-            &loaded_sha256.1,
+            frontend_name,
+            &document_sha256,
+            &schema_sha256,
             package.as_ref(),
             &stored_environment,
         )?;
@@ -432,10 +413,11 @@ fn load_document(
     options: &Options,
     source: &DocumentSource,
     stored_environment: Option<String>,
+    known: &dyn Fn(&str, &str) -> bool,
     listener: &mut dyn Listener,
 ) -> Result<crate::env::load::Loaded> {
     let selector = selector(options, stored_environment);
-    let loaded = load(source, &|e| selector.retains(e))?;
+    let loaded = load_unless_known(source, &|e| selector.retains(e), known)?;
     for warning in &loaded.warnings {
         listener.warning(warning);
     }
@@ -462,25 +444,8 @@ fn invocation_key(options: &Options, frontend: &str) -> String {
     text
 }
 
-fn fingerprint(
-    options: &Options,
-    frontend: &str,
-    loaded: &crate::env::load::Loaded,
-    package: Option<&Package>,
-    stored_environment: &Option<String>,
-) -> Result<String> {
-    fingerprint_of(
-        options,
-        frontend,
-        &loaded.sha256,
-        &loaded.schema_sha256,
-        package,
-        stored_environment,
-    )
-}
-
 /// Everything a no-op run depends on besides the database and the files.
-fn fingerprint_of(
+fn fingerprint(
     options: &Options,
     frontend: &str,
     document_sha256: &str,
@@ -616,7 +581,6 @@ fn values_after(
 fn compute_derived(
     document: &Document,
     known: &BTreeMap<String, KnownAnswer>,
-    stored: &BTreeMap<String, StoredAnswer>,
     environment: &minijinja::Value,
     machine: &minijinja::Value,
 ) -> Result<BTreeMap<String, String>> {
@@ -634,7 +598,6 @@ fn compute_derived(
     for template in &derived_templates {
         known.remove(&template.key);
     }
-    let _ = stored;
     let answers = Answers::new(
         known,
         derived_templates
@@ -673,8 +636,6 @@ fn plan_lines(
     document: &Document,
     plan: &[Planned],
     stored: &BTreeMap<String, StoredAnswer>,
-    derived: &BTreeMap<String, String>,
-    configured: &BTreeMap<String, String>,
 ) -> Vec<PlanLine> {
     plan.iter()
         .map(|planned| {
@@ -699,7 +660,6 @@ fn plan_lines(
                     default.clone(),
                 ),
             };
-            let _ = (derived, configured);
             PlanLine {
                 key: planned.key.clone(),
                 action,

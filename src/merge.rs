@@ -13,9 +13,7 @@
 //! - priority: a question below the threshold that has a usable default is
 //!   not shown; its default is taken.
 
-use std::collections::BTreeMap;
-
-use crate::env::model::{Priority, QuestionType, Source, Template};
+use crate::env::model::{Priority, Source, Template};
 use crate::store::StoredAnswer;
 
 /// Why a question is asked.
@@ -135,6 +133,17 @@ fn decide_action(
     let unforced = match template.source {
         Source::User => match stored {
             Some(answer) if answer.value.is_some() && answer.seen => Action::Keep,
+            // Vouched for by an external tool: the document's value is the
+            // answer, unless a different one waits to be confirmed.
+            _ if template.vouched
+                && document.is_some()
+                && stored.is_none_or(|s| s.value.is_none() || s.value.as_deref() == document) =>
+            {
+                Action::Set {
+                    value: document.map(str::to_string),
+                    source: Source::Configured,
+                }
+            }
             Some(answer) if answer.value.is_some() => Action::Ask {
                 reason: Reason::NotSeen,
                 default: answer.value.clone(),
@@ -328,21 +337,12 @@ pub fn resolve(
     }
 }
 
-/// Questions of the plan by key, for lookups.
-pub fn by_key(plan: &[Planned]) -> BTreeMap<&str, &Planned> {
-    plan.iter().map(|p| (p.key.as_str(), p)).collect()
-}
-
-/// Whether a question of this type needs a value to be usable.
-pub fn needs_value(question_type: QuestionType) -> bool {
-    !question_type.is_display_only()
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::env::model::QuestionType;
 
     fn template(source: Source, default: Option<&str>) -> Template {
         Template {
@@ -356,6 +356,7 @@ mod tests {
             default: default.map(str::to_string),
             expression: None,
             line: 1,
+            vouched: false,
         }
     }
 
@@ -489,6 +490,27 @@ mod tests {
         let t = template(Source::User, None);
         let s = stored("from-ansible", Source::Configured, true);
         assert_eq!(action(&t, None, Some(&s)), Action::Keep);
+    }
+
+    #[test]
+    fn a_vouched_document_value_answers_a_user_question_without_asking() {
+        let mut t = template(Source::User, None);
+        t.vouched = true;
+        assert_eq!(
+            action(&t, Some("doc"), None),
+            Action::Set {
+                value: Some("doc".into()),
+                source: Source::Configured
+            }
+        );
+        // A different value waiting for confirmation is still asked.
+        let s = stored("pre", Source::Configured, false);
+        assert!(matches!(
+            action(&t, Some("doc"), Some(&s)),
+            Action::Ask { .. }
+        ));
+        // Without a document value there is nothing to vouch for.
+        assert!(matches!(action(&t, None, None), Action::Ask { .. }));
     }
 
     #[test]

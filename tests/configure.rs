@@ -637,6 +637,22 @@ mod store {
         );
     }
 
+    #[test]
+    fn a_copy_the_caller_already_knows_is_hashed_not_read() {
+        use confpack::env::load::{DocumentSource, load_unless_known};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = DocumentSource::new(None, Some(sample()), dir.path().join("cache"));
+        let expected = confpack::files::file_sha256(&sample()).expect("sha");
+        let known = load_unless_known(&source, &|_| true, &|document, _| document == expected)
+            .expect("load");
+        assert!(known.known);
+        assert!(known.document.templates.is_empty(), "the document was read");
+        assert_eq!(known.sha256, expected);
+        let read = load_unless_known(&source, &|_| true, &|_, _| false).expect("load");
+        assert!(!read.known);
+        assert!(!read.document.templates.is_empty());
+    }
+
     /// A document with `count` configured questions all set to `value`.
     fn generation_document(count: usize, value: &str) -> String {
         let mut text = String::from(

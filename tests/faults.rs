@@ -1228,6 +1228,7 @@ mod tui_cancel {
                 default: None,
                 expression: None,
                 line: 1,
+                vouched: false,
             },
             default: match question_type {
                 QuestionType::Boolean => Some("true".to_string()),

@@ -805,6 +805,7 @@ fn template() -> impl Strategy<Value = Template> {
             default,
             expression: None,
             line: 1,
+            vouched: false,
         })
 }
 

@@ -35,6 +35,7 @@ fn template(key: &str, question_type: QuestionType, description: &str) -> Templa
         default: None,
         expression: None,
         line: 1,
+        vouched: false,
     }
 }
 

@@ -46,6 +46,7 @@ fn input(
         default: optional(u)?,
         expression: None,
         line: 1,
+        vouched: false,
     };
     let document = optional(u)?;
     let stored = if u.arbitrary()? {

@@ -16,7 +16,7 @@
 //!   `--derive KEY=EXPR` / `--derive-file`, and every derived question
 //!   without one is reported.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -64,8 +64,6 @@ struct Reader<'a, 'schema> {
     environment: Option<Environment>,
     machine: Option<Machine>,
     question: Option<(Option<u32>, String, u64)>,
-    /// Templates flagged `seen`: an external tool vouched for their values.
-    seen: BTreeSet<String>,
 }
 
 /// Reads a DataONE v1 document. `rules` are the derived expressions by key.
@@ -91,24 +89,9 @@ pub fn read(
         environment: None,
         machine: None,
         question: None,
-        seen: BTreeSet::new(),
     };
-    let outcome = super::xml::walk(&mut reader);
-    let mut problems = reader.problems;
-    if let Err(error) = outcome {
-        match error {
-            Error::Invalid(found) => problems.extend(found),
-            other => return Err(other),
-        }
-    }
-    if !problems.is_empty() {
-        problems.sort_by_key(|p| p.line.unwrap_or(0));
-        problems.dedup();
-        return Err(Error::Invalid(problems));
-    }
-    let mut document = reader.document;
-    document.seen = reader.seen;
-    Ok(document)
+    super::xml::walk(&mut reader)?;
+    Ok(reader.document)
 }
 
 impl Reader<'_, '_> {
@@ -298,9 +281,6 @@ impl Reader<'_, '_> {
         } else {
             Source::Configured
         };
-        if flag("seen") {
-            self.seen.insert(key.clone());
-        }
         let description = pending.description.trim();
         let (short, long) = match description.split_once('\n') {
             Some((short, long)) => (short.trim().to_string(), dedent(long)),
@@ -338,6 +318,7 @@ impl Reader<'_, '_> {
             default,
             expression,
             line,
+            vouched: flag("seen"),
         };
         if !self.document.add_template(template) {
             self.problem(line, format!("template {key} is defined twice"));
@@ -381,6 +362,10 @@ impl<'schema> ElementHandler<'schema> for Reader<'_, 'schema> {
 
     fn text(&mut self, text: &str) {
         self.text.push_str(text);
+    }
+
+    fn take_problems(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.problems)
     }
 }
 

@@ -44,6 +44,7 @@ use sha2::{Digest, Sha256};
 use super::model::{Document, Environment};
 use super::{Validation, native, read_document};
 use crate::error::{Error, Problem, Result};
+use crate::files::{file_sha256, hex, sha256_hex, write_atomic};
 
 /// Default for [`DocumentSource::timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -129,6 +130,9 @@ pub struct Loaded {
     pub sha256: String,
     /// sha256 (hex) of the schema text documents are validated against.
     pub schema_sha256: String,
+    /// The caller's `known` test ([`load_unless_known`]) accepted these
+    /// bytes, so they were not read: `document` is empty.
+    pub known: bool,
 }
 
 /// Loads the environment document from `source`, keeping the environments
@@ -136,10 +140,25 @@ pub struct Loaded {
 /// and then has changed nothing; with [`Error::Io`] up front when the user
 /// schema cannot be read, since no copy could be validated.
 pub fn load(source: &DocumentSource, retain: &dyn Fn(&Environment) -> bool) -> Result<Loaded> {
+    load_unless_known(source, retain, &|_, _| false)
+}
+
+/// [`load`], except that a cached or local copy is not read at all when
+/// `known(document sha256, schema sha256)` says the caller already has
+/// what it needs from exactly these bytes (the no-op configure path: a
+/// large document costs a hash, not a parse). Such a result has
+/// [`Loaded::known`] set and an empty document. A fresh download is always
+/// read, since it must validate before it may replace the cache.
+pub fn load_unless_known(
+    source: &DocumentSource,
+    retain: &dyn Fn(&Environment) -> bool,
+    known: &dyn Fn(&str, &str) -> bool,
+) -> Result<Loaded> {
     let schema_sha256 = schema_sha256(source)?;
     let mut loader = Loader {
         source,
         retain,
+        known,
         schema_sha256,
         failures: Vec::new(),
         named_schema: None,
@@ -204,6 +223,7 @@ enum Skip {
 struct Loader<'a> {
     source: &'a DocumentSource,
     retain: &'a dyn Fn(&Environment) -> bool,
+    known: &'a dyn Fn(&str, &str) -> bool,
     schema_sha256: String,
     failures: Vec<Failure>,
     /// The schema a dialect document names (`xsi:schemaLocation`), fetched
@@ -374,6 +394,7 @@ impl Loader<'_> {
             warnings,
             sha256,
             schema_sha256: self.schema_sha256.clone(),
+            known: false,
         })
     }
 
@@ -389,6 +410,17 @@ impl Loader<'_> {
             return None;
         }
         let description = format!("cached copy {}", cache.document.display());
+        let origin_text = cache.document.display().to_string();
+        let sha256 = match file_sha256(&cache.document) {
+            Ok(sha256) => sha256,
+            Err(e) => {
+                self.fail("cached environment document", describe(&e));
+                return None;
+            }
+        };
+        if (self.known)(&sha256, &self.schema_sha256) {
+            return Some(self.skipped(&origin_text, origin, &description, sha256));
+        }
         let trusted = known.is_some_and(|k| k.schema_sha256 == self.schema_sha256);
         let named = if trusted {
             None
@@ -399,14 +431,6 @@ impl Loader<'_> {
             (_, true) => Validation::AlreadyValidated,
             (Some(schema), false) => Validation::File(schema),
             (None, false) => self.source.validation(),
-        };
-        let origin_text = cache.document.display().to_string();
-        let sha256 = match file_sha256(&cache.document) {
-            Ok(sha256) => sha256,
-            Err(e) => {
-                self.fail("cached environment document", describe(&e));
-                return None;
-            }
         };
         match read_document(
             &cache.document,
@@ -439,6 +463,10 @@ impl Loader<'_> {
                 return None;
             }
         };
+        if (self.known)(&sha256, &self.schema_sha256) {
+            let description = format!("local copy {origin_text}");
+            return Some(self.skipped(&origin_text, Origin::Local, &description, sha256));
+        }
         let trusted = Metadata::read(&stamp_path).is_some_and(|m| {
             m.local.as_deref() == Some(path)
                 && m.sha256 == sha256
@@ -468,8 +496,8 @@ impl Loader<'_> {
                         schema_sha256: self.schema_sha256.clone(),
                     };
                     // Only a speed-up: without a stamp the next run validates again.
-                    let _ = create_dir(&self.source.cache_dir)
-                        .and_then(|()| stamp.write(&self.source.cache_dir, &stamp_path));
+                    let _ =
+                        create_dir(&self.source.cache_dir).and_then(|()| stamp.write(&stamp_path));
                 }
                 let description = format!("local copy {origin_text}");
                 Some(self.loaded(document, Origin::Local, &description, used_sha256))
@@ -486,6 +514,13 @@ impl Loader<'_> {
     }
 
     /// The result of a fallback: one warning per copy skipped on the way.
+    /// A copy the caller's `known` test accepted: not read.
+    fn skipped(&mut self, origin_text: &str, origin: Origin, used: &str, sha256: String) -> Loaded {
+        let mut loaded = self.loaded(Document::new(origin_text), origin, used, sha256);
+        loaded.known = true;
+        loaded
+    }
+
     fn loaded(&mut self, document: Document, origin: Origin, used: &str, sha256: String) -> Loaded {
         let mut warnings: Vec<String> = self
             .failures
@@ -499,6 +534,7 @@ impl Loader<'_> {
             warnings,
             sha256,
             schema_sha256: self.schema_sha256.clone(),
+            known: false,
         }
     }
 }
@@ -539,7 +575,7 @@ impl CachedCopy {
     fn store(&self, file: tempfile::NamedTempFile, metadata: &Metadata) -> Result<()> {
         file.persist(&self.document)
             .map_err(|e| Error::io(&self.document, e.error))?;
-        metadata.write(&self.dir, &self.metadata)?;
+        metadata.write(&self.metadata)?;
         sync_dir(&self.dir)
     }
 }
@@ -570,15 +606,10 @@ impl Metadata {
         serde_json::from_slice(&text).ok()
     }
 
-    fn write(&self, dir: &Path, path: &Path) -> Result<()> {
+    fn write(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::io(path, io::Error::new(io::ErrorKind::InvalidData, e)))?;
-        let mut file = new_temp_file(dir)?;
-        file.write_all(&json)
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(|e| Error::io(file.path(), e))?;
-        file.persist(path).map_err(|e| Error::io(path, e.error))?;
-        Ok(())
+        write_atomic(path, &json, 0o644)
     }
 }
 
@@ -736,41 +767,16 @@ fn copy_bounded(reader: impl Read, file: &mut File, max_bytes: u64) -> Result<St
 /// The sha256 of the schema text that validates documents.
 fn schema_sha256(source: &DocumentSource) -> Result<String> {
     match &source.schema {
-        None => Ok(hex(&Sha256::digest(native::SCHEMA.as_bytes()))),
+        None => Ok(sha256_hex(native::SCHEMA.as_bytes())),
         Some(path) => file_sha256(path),
     }
 }
 
-fn file_sha256(path: &Path) -> Result<String> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 64 * 1024];
-    loop {
-        match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buffer[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(path, e)),
-        }
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
 /// The prefix of a sha256 used to name cache files.
 fn name_hash(bytes: &[u8]) -> String {
-    let mut name = hex(&Sha256::digest(bytes));
+    let mut name = sha256_hex(bytes);
     name.truncate(NAME_HASH_LEN);
     name
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 fn create_dir(dir: &Path) -> Result<()> {

@@ -289,6 +289,9 @@ pub struct Template {
     pub expression: Option<String>,
     /// Line of the `<template>` element.
     pub line: u64,
+    /// An external tool vouched for the document's value (DataONE's `seen`
+    /// flag): a user question takes it without asking.
+    pub vouched: bool,
 }
 
 impl Template {
@@ -376,9 +379,6 @@ pub struct Document {
     pub contexts: Vec<String>,
     /// Every machine of the document, for error messages.
     pub machines: Vec<MachineSummary>,
-    /// Questions an external tool marked seen (DataONE's `seen` flag): their
-    /// document values are taken without asking.
-    pub seen: std::collections::BTreeSet<String>,
     /// Things worth a warning that did not stop reading (e.g. a dialect
     /// document checked for well-formedness only).
     pub warnings: Vec<String>,

@@ -15,7 +15,7 @@ use super::model::{
     ConfiguredValue, Document, Environment, Machine, Priority, QuestionType, Source, Template,
 };
 use super::xml::{ElementHandler, Schema, XmlReader};
-use crate::error::{Error, Problem, Result};
+use crate::error::{Problem, Result};
 
 /// The namespace of version 1 of the native format.
 pub const NAMESPACE: &str = "urn:confpack:environment:1";
@@ -97,21 +97,8 @@ pub fn read(
         environment_keys: HashSet::new(),
         machine_keys: HashSet::new(),
     };
-    let outcome = super::xml::walk(&mut reader);
-    let mut problems = reader.problems;
-    if let Err(error) = outcome {
-        match error {
-            Error::Invalid(xml_problems) => problems.extend(xml_problems),
-            other => return Err(other),
-        }
-    }
-    if problems.is_empty() {
-        Ok(reader.document)
-    } else {
-        problems.sort_by_key(|p| p.line.unwrap_or(0));
-        problems.dedup();
-        Err(Error::Invalid(problems))
-    }
+    super::xml::walk(&mut reader)?;
+    Ok(reader.document)
 }
 
 fn clamp(line: u64) -> u32 {
@@ -242,6 +229,7 @@ impl NativeReader<'_, '_> {
                 default: None,
                 expression: None,
                 line,
+                vouched: false,
             },
             choices_seen: false,
         });
@@ -492,6 +480,10 @@ impl<'schema> ElementHandler<'schema> for NativeReader<'_, 'schema> {
 
     fn text(&mut self, text: &str) {
         self.text.push_str(text);
+    }
+
+    fn take_problems(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.problems)
     }
 }
 

@@ -509,10 +509,29 @@ pub trait ElementHandler<'schema> {
     /// Whether the current element's text is wanted.
     fn wants_text(&self) -> bool;
     fn text(&mut self, text: &str);
+    /// The problems the handler found itself (values, references, ...).
+    fn take_problems(&mut self) -> Vec<Problem>;
 }
 
-/// Reads the whole document, handing its elements to `handler`.
+/// Reads the whole document, handing its elements to `handler`; fails
+/// with every problem found, libxml2's and the handler's, by line.
 pub fn walk<'schema>(handler: &mut impl ElementHandler<'schema>) -> Result<()> {
+    let outcome = walk_nodes(handler);
+    let mut problems = handler.take_problems();
+    match outcome {
+        Ok(()) => {}
+        Err(Error::Invalid(found)) => problems.extend(found),
+        Err(other) => return Err(other),
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.sort_by_key(|p| p.line.unwrap_or(0));
+    problems.dedup();
+    Err(Error::Invalid(problems))
+}
+
+fn walk_nodes<'schema>(handler: &mut impl ElementHandler<'schema>) -> Result<()> {
     let mut open: Vec<Rc<str>> = Vec::new();
     let foreign: Rc<str> = Rc::from("");
     while let Some(node) = handler.xml().next_node()? {
