@@ -110,3 +110,41 @@ pub fn preseed_secret(root: &Path, key: &str, value: &str) {
         .expect("write");
     assert!(child.wait().expect("wait").success());
 }
+
+/// A document with `count` configured questions `gen/q0…`, all set to
+/// `value`: every run of it stores one recognisable batch.
+pub fn generation_document(count: usize, value: &str) -> String {
+    let mut text = String::from(
+        "<?xml version=\"1.0\"?>\n<environments xmlns=\"urn:confpack:environment:1\" version=\"1\">\n<templates>\n",
+    );
+    for i in 0..count {
+        text.push_str(&format!(
+            "<template key=\"gen/q{i}\" type=\"string\"><description>Q{i}</description></template>\n"
+        ));
+    }
+    text.push_str("</templates>\n<environment context=\"test\">\n");
+    for i in 0..count {
+        text.push_str(&format!("<question key=\"gen/q{i}\">{value}</question>\n"));
+    }
+    text.push_str("</environment>\n</environments>\n");
+    text
+}
+
+/// How many of the `count` generation answers are stored, and their
+/// distinct values (one value means one whole batch).
+pub fn generation_answers(
+    all: &serde_json::Value,
+    count: usize,
+) -> (usize, std::collections::BTreeSet<String>) {
+    let present = (0..count)
+        .filter(|i| all[format!("gen/q{i}")].is_object())
+        .count();
+    let values = (0..count)
+        .filter_map(|i| {
+            all[format!("gen/q{i}")]["value"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    (present, values)
+}

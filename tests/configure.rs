@@ -653,24 +653,6 @@ mod store {
         assert!(!read.document.templates.is_empty());
     }
 
-    /// A document with `count` configured questions all set to `value`.
-    fn generation_document(count: usize, value: &str) -> String {
-        let mut text = String::from(
-            "<?xml version=\"1.0\"?>\n<environments xmlns=\"urn:confpack:environment:1\" version=\"1\">\n<templates>\n",
-        );
-        for i in 0..count {
-            text.push_str(&format!(
-                "<template key=\"gen/q{i}\" type=\"string\"><description>Q{i}</description></template>\n"
-            ));
-        }
-        text.push_str("</templates>\n<environment context=\"test\">\n");
-        for i in 0..count {
-            text.push_str(&format!("<question key=\"gen/q{i}\">{value}</question>\n"));
-        }
-        text.push_str("</environment>\n</environments>\n");
-        text
-    }
-
     #[test]
     fn kill_9_at_any_point_leaves_the_old_or_the_new_batch() {
         use std::os::unix::process::ExitStatusExt;
@@ -704,17 +686,7 @@ mod store {
             if status.signal() == Some(9) {
                 killed += 1;
             }
-            let all = answers(dir.path());
-            let values: std::collections::BTreeSet<String> = (0..30)
-                .filter_map(|i| {
-                    all[format!("gen/q{i}")]["value"]
-                        .as_str()
-                        .map(str::to_string)
-                })
-                .collect();
-            let count = (0..30)
-                .filter(|i| all[format!("gen/q{i}")].is_object())
-                .count();
+            let (count, values) = generation_answers(&answers(dir.path()), 30);
             assert!(
                 count == 0 || count == 30,
                 "iteration {iteration}: {count} of 30 answers stored"

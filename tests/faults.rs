@@ -636,37 +636,15 @@ mod store {
         "$CONFPACK" --root "$R" answers --format json --show-secrets >"$OUT/before.json" || exit 92
     "#;
 
-    fn generation_document(dir: &Path, name: &str, value: &str) -> PathBuf {
-        let mut text = String::from(
-            "<?xml version=\"1.0\"?>\n<environments xmlns=\"urn:confpack:environment:1\" version=\"1\">\n<templates>\n",
-        );
-        for i in 0..30 {
-            text.push_str(&format!(
-                "<template key=\"gen/q{i}\" type=\"string\"><description>Q{i}</description></template>\n"
-            ));
-        }
-        text.push_str("</templates>\n<environment context=\"test\">\n");
-        for i in 0..30 {
-            text.push_str(&format!("<question key=\"gen/q{i}\">{value}</question>\n"));
-        }
-        text.push_str("</environment>\n</environments>\n");
+    fn generation_file(dir: &Path, name: &str, value: &str) -> PathBuf {
         let path = dir.join(name);
-        std::fs::write(&path, text).expect("write");
+        std::fs::write(&path, generation_document(30, value)).expect("write");
         path
     }
 
     fn generations_stored(json: &str) -> std::collections::BTreeSet<String> {
         let all: serde_json::Value = serde_json::from_str(json).expect("answers json");
-        let values: std::collections::BTreeSet<String> = (0..30)
-            .filter_map(|i| {
-                all[format!("gen/q{i}")]["value"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-            .collect();
-        let count = (0..30)
-            .filter(|i| all[format!("gen/q{i}")].is_object())
-            .count();
+        let (count, values) = generation_answers(&all, 30);
         assert_eq!(count, 30, "a whole batch: {json}");
         values
     }
@@ -678,8 +656,8 @@ mod store {
         let out = dir.path().join("out");
         std::fs::create_dir_all(&root).expect("mkdir");
         std::fs::create_dir_all(&out).expect("mkdir");
-        let old = generation_document(dir.path(), "old.xml", "old");
-        let new = generation_document(dir.path(), "new.xml", &"new".repeat(2000));
+        let old = generation_file(dir.path(), "old.xml", "old");
+        let new = generation_file(dir.path(), "new.xml", &"new".repeat(2000));
         let script = format!(
             r#"{SEED}
             NEW=$4
@@ -735,8 +713,8 @@ mod store {
         let out = dir.path().join("out");
         std::fs::create_dir_all(&root).expect("mkdir");
         std::fs::create_dir_all(&out).expect("mkdir");
-        let old = generation_document(dir.path(), "old.xml", "old");
-        let new = generation_document(dir.path(), "new.xml", "new");
+        let old = generation_file(dir.path(), "old.xml", "old");
+        let new = generation_file(dir.path(), "new.xml", "new");
         let script = format!(
             r#"{SEED}
             NEW=$4
