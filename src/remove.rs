@@ -9,11 +9,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::Listener;
 use crate::configure::Paths;
 use crate::error::{Error, Result};
 use crate::package::{rooted, valid_package_name};
 use crate::store::{Batch, Store};
+use crate::{Listener, unchanged};
 
 /// What [`purge`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -80,6 +80,17 @@ fn remove_files(
     Ok(removed)
 }
 
+/// Commits what forgets the package, then its no-op stamps (with every
+/// other: see [`unchanged::remove_all`]), still holding the database. A
+/// stamp left behind is only a warning: the commit already made it stale.
+fn commit(paths: &Paths, store: &Store, batch: Batch, listener: &mut dyn Listener) -> Result<()> {
+    store.commit(batch)?;
+    if let Err(e) = unchanged::remove_all(&paths.db) {
+        listener.warning(&format!("cannot remove the no-op stamps: {e}"));
+    }
+    Ok(())
+}
+
 /// `confpack remove-rendered PKG` (prerm `remove`; postinst of a version
 /// without templates).
 pub fn remove_rendered(
@@ -94,7 +105,7 @@ pub fn remove_rendered(
     };
     let mut batch = Batch::new();
     let removed = remove_files(paths, &store, package, &mut batch, listener)?;
-    store.commit(batch)?;
+    commit(paths, &store, batch, listener)?;
     Ok(removed)
 }
 
@@ -128,7 +139,7 @@ pub fn purge(
             purged.released.push(key);
         }
     }
-    store.commit(batch)?;
+    commit(paths, &store, batch, listener)?;
     listener.info(&format!(
         "{package}: forgot {} answer(s), kept {} still used by other packages",
         purged.forgotten.len(),
@@ -200,6 +211,35 @@ mod tests {
         );
         assert!(answers.contains_key("other/c"));
         assert!(store.files("demo").expect("files").is_empty());
+    }
+
+    #[test]
+    fn purge_forgets_the_hook_stamps_and_the_no_op_stamps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::new(dir.path(), None);
+        {
+            let store = paths.open_store(Duration::from_secs(1)).expect("open");
+            let mut batch = Batch::new();
+            batch.set_answer("demo/a", &answer(&["demo"])).expect("a");
+            batch.set_hook_stamp("demo", "reload", "s").expect("hook");
+            batch.set_hook_stamp("other", "reload", "s").expect("hook");
+            store.commit(batch).expect("commit");
+        }
+        let stamp = unchanged::Stamp {
+            fingerprint: "f".into(),
+            generation: crate::store::generation(&paths.db).expect("generation"),
+            stored_environment: None,
+            files: Vec::new(),
+        };
+        unchanged::write(&paths.db, "demo-invocation", &stamp);
+        assert_eq!(unchanged::read(&paths.db, "demo-invocation"), Some(stamp));
+        let mut listener = crate::RecordingListener::default();
+        purge(&paths, "demo", Duration::from_secs(1), &mut listener).expect("purge");
+        let stamps = dir.path().join("var/lib/confpack/db.stamps");
+        assert!(!stamps.exists(), "{} is left", stamps.display());
+        let store = paths.open_store(Duration::from_secs(1)).expect("open");
+        assert!(store.hook_stamps("demo").expect("hooks").is_empty());
+        assert_eq!(store.hook_stamps("other").expect("hooks").len(), 1);
     }
 
     #[test]

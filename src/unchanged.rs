@@ -57,11 +57,16 @@ impl FileState {
     }
 }
 
-/// Where the stamps of a database live: `<db>.stamps/<key>.json`.
-fn stamp_path(db: &Path, key: &str) -> PathBuf {
+/// Where the stamps of a database live: `<db>.stamps/`.
+fn stamps_dir(db: &Path) -> PathBuf {
     let mut name = db.file_name().unwrap_or_default().to_os_string();
     name.push(".stamps");
-    db.with_file_name(name).join(format!("{key}.json"))
+    db.with_file_name(name)
+}
+
+/// One stamp: `<db>.stamps/<key>.json`.
+fn stamp_path(db: &Path, key: &str) -> PathBuf {
+    stamps_dir(db).join(format!("{key}.json"))
 }
 
 /// A hasher fed with length-prefixed fields, so fields cannot run into
@@ -148,6 +153,20 @@ pub fn write(db: &Path, key: &str, stamp: &Stamp) {
 /// Forgets a stamp (after a run that did not finish cleanly).
 pub fn remove(db: &Path, key: &str) {
     let _ = std::fs::remove_file(stamp_path(db, key));
+}
+
+/// Forgets every stamp, for removing or purging a package.
+///
+/// Why all of them: a stamp is named by a hash of its invocation, so the
+/// package's own cannot be told apart, and the commit that forgot the
+/// package changed the generation, which makes every stamp stale anyway.
+/// Call it holding the database, as configure holds it to write a stamp.
+pub fn remove_all(db: &Path) -> crate::error::Result<()> {
+    let dir = stamps_dir(db);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(crate::error::Error::io(&dir, e)),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -699,3 +699,54 @@ mod store {
         eprintln!("kill test: {killed} of 100 runs killed mid-way");
     }
 }
+
+mod purge {
+    use super::*;
+
+    /// Every file under `dir`, relative; empty when `dir` does not exist.
+    fn files_under(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(current) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&current) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    out.push(
+                        path.strip_prefix(dir)
+                            .expect("inside")
+                            .display()
+                            .to_string(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn purge_leaves_no_stamp_file_or_answer_of_the_package() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        install_webshop(root);
+        preseed_password(root, "x");
+        ok(configure(root).args(["--package", "webshop", "--machine", "10.10.0.21"]));
+        let stamps = root.join("var/lib/confpack/db.stamps");
+        assert!(
+            !files_under(&stamps).is_empty(),
+            "configure leaves a no-op stamp"
+        );
+        // dpkg removes the package's own files before postrm purge runs.
+        std::fs::remove_dir_all(root.join("usr/share/confpack/webshop")).expect("rm");
+        ok(confpack(root).args(["purge", "webshop"]));
+        assert_eq!(files_under(&stamps), Vec::<String>::new(), "stamps left");
+        assert_eq!(files_under(&root.join("etc/webshop")), Vec::<String>::new());
+        let left = answers(root);
+        let keys: Vec<&String> = left.as_object().expect("object").keys().collect();
+        assert!(keys.is_empty(), "answers left: {keys:?}");
+    }
+}
