@@ -5,7 +5,7 @@
 //! 127.0.0.1 only) are shared with `tests/runtime.rs`, where the real apt
 //! fetches what is published.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -452,14 +452,107 @@ fn a_second_publisher_waits_then_gives_up_with_exit_4() {
     let temp = tempfile::tempdir().expect("tempdir");
     let repo = temp.path().join("repo");
     std::fs::create_dir_all(&repo).expect("mkdir");
-    let lock = std::fs::File::create(repo.join(".confpack-publish.lock")).expect("lock file");
-    lock.lock().expect("lock");
+    // The lock is the directory's, whatever path names it.
+    let link = temp.path().join("link");
+    std::os::unix::fs::symlink(&repo, &link).expect("symlink");
+    let holder = std::fs::File::open(&link).expect("open the directory");
+    holder.lock().expect("lock");
+    let started = std::time::Instant::now();
     let (code, _, stderr) = run(confpack()
-        .args(["--lock-timeout", "0.2", "publish", "--repo"])
+        .args(["--lock-timeout", "0.5", "publish", "--repo"])
         .arg(&repo)
         .args(["--environment", "master"]));
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("another confpack publish"), "{stderr}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500));
+    drop(holder);
+    let (code, _, stderr) = run(confpack()
+        .args(["--lock-timeout", "0.5", "publish", "--repo"])
+        .arg(&repo)
+        .args(["--environment", "master"]));
+    assert_eq!(code, 0, "released, the repository is published: {stderr}");
+}
+
+fn arg(path: &Path) -> String {
+    path.to_str().expect("utf-8").to_string()
+}
+
+/// Every file under `dir`, relative, hidden ones included.
+fn every_file(dir: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.insert(
+                    path.strip_prefix(dir)
+                        .expect("inside")
+                        .display()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn publishing_leaves_no_lock_file_in_the_served_tree() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let repo = temp.path().join("repo");
+    let debs = plain_debs(temp.path(), "1.0", &["alpha"]);
+    // What an older confpack left behind: waited for, then removed.
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    std::fs::write(repo.join(".confpack-publish.lock"), "").expect("old lock");
+    let (code, _, stderr) = publish_unsigned(&repo, "master", &[&arg(&debs[0])]);
+    assert_eq!(code, 0, "{stderr}");
+    let hidden: Vec<String> = every_file(&repo)
+        .into_iter()
+        .filter(|f| f.starts_with('.') || f.contains("/.") || f.contains("lock"))
+        .collect();
+    assert!(hidden.is_empty(), "served: {hidden:?}");
+    assert!(
+        std::fs::read_dir(temp.path()).expect("read_dir").all(|e| !e
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .contains("lock")),
+        "nothing beside the repository either"
+    );
+}
+
+#[test]
+fn upload_never_copies_a_lock_or_temporary_file() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let repo = temp.path().join("repo");
+    let debs = plain_debs(temp.path(), "1.0", &["alpha"]);
+    let (code, _, stderr) = publish_unsigned(&repo, "master", &[&arg(&debs[0])]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::write(repo.join(".confpack-publish.lock"), "").expect("old lock");
+    std::fs::write(repo.join("dists/master/.confpack-Release.tmp"), "half").expect("temp");
+    let copy = temp.path().join("copy");
+    ok(confpack().arg("upload").arg("--repo").arg(&repo).arg(&copy));
+    let copied = every_file(&copy);
+    assert!(copied.contains("dists/master/Release"), "{copied:?}");
+    assert!(
+        copied.iter().all(|f| !f.contains(".confpack")),
+        "{copied:?}"
+    );
+    if Command::new("rsync").arg("--version").output().is_ok() {
+        let synced = temp.path().join("synced");
+        ok(confpack()
+            .arg("upload")
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--via", "rsync"])
+            .arg(&synced));
+        assert_eq!(every_file(&synced), copied);
+    } else {
+        eprintln!("skipped the rsync half: rsync is not installed");
+    }
 }
 
 #[test]
@@ -511,7 +604,7 @@ fn a_signed_release_verifies_with_gpgv_and_upload_copies_it_whole() {
                 let path = entry.expect("entry").path();
                 if path.is_dir() {
                     pending.push(path);
-                } else if !path.ends_with(".confpack-publish.lock") {
+                } else {
                     let relative = path
                         .strip_prefix(dir)
                         .expect("inside")

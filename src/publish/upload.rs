@@ -145,7 +145,12 @@ pub fn upload(
     Ok(report)
 }
 
-/// The repository's files, relative, without the publish lock.
+/// Hidden names are never uploaded: in a repository they are only ever
+/// confpack's own (temporary files of a publish in progress, the lock file
+/// of older versions), never content apt fetches.
+const HIDDEN: &str = "--exclude=.*";
+
+/// The repository's files, relative, without hidden ones (see [`HIDDEN`]).
 fn files(root: &Path) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     let mut pending = vec![PathBuf::new()];
@@ -221,7 +226,7 @@ fn rsync(repo: &Path, target: &str, delete: bool, runner: &mut dyn Runner) -> Re
     let source = format!("{}/", repo.display().to_string().trim_end_matches('/'));
     let destination = format!("{}/", target.trim_end_matches('/'));
     let base = |extra: &[&str]| -> Vec<String> {
-        let mut argv: Vec<String> = ["rsync", "-rlt", "--exclude=/.confpack-publish.lock"]
+        let mut argv: Vec<String> = ["rsync", "-rlt", HIDDEN]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -301,6 +306,10 @@ mod tests {
         assert!(!runs[1].contains(&"--exclude=Packages".to_string()));
         assert!(!runs[2].iter().any(|a| a.contains("Release")));
         assert!(runs[3].contains(&"--delete".to_string()));
+        assert!(
+            runs.iter().all(|r| r.contains(&HIDDEN.to_string())),
+            "no pass sends a lock or temporary file"
+        );
         assert!(
             runs.iter()
                 .all(|r| r.last().map(String::as_str) == Some("apt:/srv/apt/"))
