@@ -27,10 +27,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Configure(args) => {
             run_configure(&paths, lock_timeout, args, None, &mut listener, out)
+                .inspect_err(end_the_run_on_cancel)
         }
         Command::Reconfigure { package, mut args } => {
             args.force_questions = true;
             run_configure(&paths, lock_timeout, args, package, &mut listener, out)
+                .inspect_err(end_the_run_on_cancel)
         }
         Command::Validate { schema, files } => validate(&files, schema.as_deref(), out),
         Command::Get { key } => {
@@ -140,11 +142,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         )
         .map(drop),
         Command::Update => {
-            let mut apt = crate::runtime::apt::System::new(&paths.root, lock_timeout)?;
+            let mut apt = node_apt(&paths, lock_timeout)?;
             crate::runtime::update(&mut apt, &mut node_listener(cli.quiet))
         }
         Command::Install { names } => {
-            let mut apt = crate::runtime::apt::System::new(&paths.root, lock_timeout)?;
+            let mut apt = node_apt(&paths, lock_timeout)?;
             crate::runtime::install(&mut apt, &names, &mut node_listener(cli.quiet)).map(drop)
         }
         Command::Upgrade {
@@ -152,7 +154,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             no_autoremove,
             roles,
         } => {
-            let mut apt = crate::runtime::apt::System::new(&paths.root, lock_timeout)?;
+            let mut apt = node_apt(&paths, lock_timeout)?;
             let options = crate::runtime::UpgradeOptions {
                 version,
                 roles,
@@ -177,6 +179,21 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         } => keygen(&paths.root, rotate, public, drop_old, &mut listener, out),
         Command::Encrypt { recipients, output } => encrypt(&recipients, output.as_deref(), out),
     }
+}
+
+/// A person who quits a question under `confpack install`/`upgrade`
+/// quits the whole run, not only this package.
+fn end_the_run_on_cancel(error: &Error) {
+    if matches!(error, Error::Cancelled) {
+        crate::runtime::apt::end_the_run();
+    }
+}
+
+/// apt and dpkg on this node, attached to the person's terminal when
+/// there is one.
+fn node_apt(paths: &Paths, lock_timeout: Duration) -> Result<crate::runtime::apt::System> {
+    use crate::runtime::apt::{Attach, System};
+    System::new(&paths.root, lock_timeout, Attach::detect())
 }
 
 /// apt's output with a progress bar on a terminal.

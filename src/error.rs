@@ -107,6 +107,17 @@ pub enum Error {
     #[error("cancelled by the user; nothing was saved")]
     Cancelled,
 
+    /// A signal (Ctrl-C, SIGTERM, SIGHUP, or a person quitting a
+    /// maintainer script's question) ended an apt run with everything it
+    /// had started.
+    #[error(
+        "interrupted by {signal}: stopped `{command}`, dpkg and the maintainer scripts; \
+         nothing is half-saved and no lock is held.\n\
+         run the same confpack command again to finish: it first completes what dpkg left \
+         (`dpkg --configure -a`)"
+    )]
+    Interrupted { signal: String, command: String },
+
     #[error("template {path}: {message}")]
     Template { path: PathBuf, message: String },
 
@@ -187,7 +198,7 @@ impl Error {
         match self {
             Error::Unanswered { .. } => ExitCode::Unanswered,
             Error::Locked { .. } => ExitCode::Locked,
-            Error::Cancelled => ExitCode::Cancelled,
+            Error::Cancelled | Error::Interrupted { .. } => ExitCode::Cancelled,
             Error::NoDocument { .. } => ExitCode::NoDocument,
             Error::Usage(_) => ExitCode::Usage,
             Error::Busy { .. } => ExitCode::Locked,

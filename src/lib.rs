@@ -56,6 +56,11 @@ pub trait Listener {
     /// A long run's progress, `done` of `total` (a progress bar); ignored
     /// unless a listener shows it.
     fn progress(&mut self, _done: u64, _total: u64) {}
+    /// A line another program printed (apt, dpkg), shown as it is: it
+    /// carries its own prefix, if any.
+    fn passthrough(&mut self, line: &str) {
+        self.info(line);
+    }
 }
 
 /// Prints to stderr; `quiet` keeps only warnings.
@@ -76,6 +81,12 @@ impl Listener for StderrListener {
             eprintln!("confpack: {message}");
         } else {
             eprintln!("confpack: warning: {message}");
+        }
+    }
+
+    fn passthrough(&mut self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
         }
     }
 }

@@ -99,7 +99,12 @@ impl Node {
     }
 
     fn apt(&self) -> confpack::runtime::apt::System {
-        confpack::runtime::apt::System::new(&self.root, Duration::from_secs(5)).expect("apt")
+        confpack::runtime::apt::System::new(
+            &self.root,
+            Duration::from_secs(5),
+            confpack::runtime::apt::Attach::Unattended,
+        )
+        .expect("apt")
     }
 
     fn installed(&self) -> std::collections::BTreeMap<String, String> {
@@ -108,6 +113,17 @@ impl Node {
 
     fn version(&self, package: &str) -> String {
         self.installed().get(package).cloned().unwrap_or_default()
+    }
+
+    /// dpkg's status line of a package (`install ok installed`, …), empty
+    /// when dpkg does not know it at all.
+    fn dpkg_status(&self, package: &str) -> String {
+        let output = Command::new("dpkg-query")
+            .arg(format!("--root={}", self.root.display()))
+            .args(["-W", "-f=${Status}", package])
+            .output()
+            .expect("dpkg-query");
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     fn automatic(&self) -> Vec<String> {
@@ -246,6 +262,11 @@ fn a_node_bootstraps_converges_rolls_back_and_switches_environment() {
     assert!(output.contains("removed beta"), "{output}");
     assert!(node.version("node").starts_with("2+git"));
     assert_eq!(node.version("beta"), "", "autoremove took beta");
+    assert_eq!(
+        node.dpkg_status("beta"),
+        "",
+        "beta is purged, not left in `rc` state"
+    );
     assert!(!node.file("/etc/beta.conf").exists());
     assert_eq!(
         node.read("/etc/alpha.conf"),
@@ -258,6 +279,11 @@ fn a_node_bootstraps_converges_rolls_back_and_switches_environment() {
     assert!(node.version("node").starts_with("1+git"));
     assert_eq!(node.read("/etc/beta.conf"), "beta\n");
     assert!(node.automatic().contains(&"beta".to_string()));
+    let pin = node.read(confpack::runtime::ROLLBACK_PIN);
+    assert!(
+        pin.contains("Package: node\nPin: version 1+git") && pin.contains("Pin-Priority: 1001"),
+        "rolled back, the node is pinned: {pin}"
+    );
     // Roll forward by commit id, then a plain upgrade keeps the newest.
     let v2_id = node_version_id(&v2);
     node.ok(&["upgrade", "--version", &v2_id]);
@@ -270,6 +296,10 @@ fn a_node_bootstraps_converges_rolls_back_and_switches_environment() {
     node.ok(&["set-environment", "production"]);
     node.ok(&["update"]);
     let output = node.ok(&["upgrade"]);
+    assert!(
+        !node.file(confpack::runtime::ROLLBACK_PIN).exists(),
+        "a plain upgrade follows the environment again"
+    );
     assert!(output.contains("reconfigured alpha"), "{output}");
     assert!(node.version("node").starts_with("1+git"));
     assert_eq!(node.read("/etc/beta.conf"), "beta\n");

@@ -52,6 +52,13 @@ impl Listener for ProgressListener {
         }
     }
 
+    fn passthrough(&mut self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| self.inner.passthrough(line)),
+            None => self.inner.passthrough(line),
+        }
+    }
+
     fn progress(&mut self, done: u64, total: u64) {
         if total < BAR_FROM || !self.show() {
             return;

@@ -6,7 +6,7 @@
 //! cancelled or failed frontend leaves the store untouched.
 
 pub mod noninteractive;
-mod signals;
+pub(crate) mod signals;
 pub mod strings;
 pub mod terminal;
 pub mod text;

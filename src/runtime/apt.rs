@@ -11,13 +11,15 @@
 //! (the `_apt` user could not write into a private sandbox). That is how
 //! the tests run the real apt.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::Listener;
 use crate::error::{Error, Result};
+
+use super::tree;
 
 /// What kind of command, for how its failure is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,7 @@ pub trait PackageManager {
 pub struct System {
     root: PathBuf,
     lock_timeout: Duration,
+    attach: Attach,
     /// `APT_CONFIG` of a sandboxed root.
     config: Option<tempfile::NamedTempFile>,
 }
@@ -77,7 +80,7 @@ fn quote(value: &str) -> String {
 }
 
 impl System {
-    pub fn new(root: &Path, lock_timeout: Duration) -> Result<System> {
+    pub fn new(root: &Path, lock_timeout: Duration, attach: Attach) -> Result<System> {
         let sandboxed = root != Path::new("/");
         let config = if sandboxed {
             for dir in SANDBOX_DIRS {
@@ -115,6 +118,7 @@ impl System {
         Ok(System {
             root: root.to_path_buf(),
             lock_timeout,
+            attach,
             config,
         })
     }
@@ -122,10 +126,13 @@ impl System {
     fn command(&self, program: &str, args: &[String]) -> (Command, String) {
         let mut command = Command::new(program);
         let mut shown = vec![program.to_string()];
-        if program == "dpkg-query" {
+        if program == "dpkg-query" || (program == "dpkg" && self.config.is_some()) {
             let root = format!("--root={}", self.root.display());
             command.arg(&root);
             shown.push(root);
+            if program == "dpkg" {
+                command.arg("--force-script-chrootless");
+            }
         } else if program == "apt-get" {
             let timeout = format!("DPkg::Lock::Timeout={}", self.lock_timeout.as_secs());
             command.args(["-o", &timeout]);
@@ -187,6 +194,97 @@ fn failure(root: &Path, kind: Kind, shown: String, status: String, stderr: Strin
     }
 }
 
+/// How apt's output and the maintainer scripts' questions reach the
+/// person, decided once per run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// Someone is at the terminal: apt, dpkg and the maintainer scripts
+    /// get it as when `apt-get` is run by hand, but without dpkg's own
+    /// pseudo-terminal (`Dpkg::Use-Pty=0`), which would hide the person's
+    /// terminal from a postinst's question. confpack draws nothing while
+    /// apt runs (no progress bar over a question).
+    Terminal,
+    /// Nobody: stdin is `/dev/null`, `DEBIAN_FRONTEND=noninteractive`
+    /// (unless set), progress comes from `APT::Status-Fd`; apt keeps its
+    /// own pseudo-terminal, so its `term.log` records the run.
+    Unattended,
+}
+
+impl Attach {
+    /// [`Attach::Terminal`] when stdin and stdout or stderr are a terminal
+    /// and `DEBIAN_FRONTEND` does not say noninteractive.
+    pub fn detect() -> Attach {
+        use std::io::IsTerminal;
+        let noninteractive = std::env::var("DEBIAN_FRONTEND").is_ok_and(|v| {
+            crate::frontend::Kind::parse(&v) == Some(crate::frontend::Kind::Noninteractive)
+        });
+        let terminal = std::io::stdin().is_terminal()
+            && (std::io::stdout().is_terminal() || std::io::stderr().is_terminal());
+        if terminal && !noninteractive {
+            Attach::Terminal
+        } else {
+            Attach::Unattended
+        }
+    }
+}
+
+/// The environment variable that tells a `confpack configure` run by a
+/// maintainer script which confpack started apt, so that a person's
+/// "quit" there ends the whole run.
+pub const RUN_VARIABLE: &str = "CONFPACK_RUN_PID";
+
+/// A person quit a question of a maintainer script that a confpack apt
+/// run started: that confpack (an ancestor named by [`RUN_VARIABLE`])
+/// is told with SIGINT, as if Ctrl-C had reached it, and ends the whole
+/// run instead of letting dpkg go on to the next package's questions.
+pub fn end_the_run() {
+    let Some(pid) = std::env::var(RUN_VARIABLE)
+        .ok()
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .filter(|pid| *pid > 1 && tree::is_ancestor(*pid))
+    else {
+        return;
+    };
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+    }
+}
+
+/// What became of a child: its exit status, or the signal that made us
+/// end it.
+enum Ended {
+    Exited(std::process::ExitStatus),
+    Interrupted(&'static str),
+}
+
+/// Waits for `child`; on SIGINT, SIGTERM or SIGHUP ends it and all below
+/// it. `each` runs between checks (reading output).
+fn wait(
+    child: &mut std::process::Child,
+    shown: &str,
+    catching: &crate::frontend::signals::Catching,
+    mut each: impl FnMut(),
+) -> Result<Ended> {
+    loop {
+        each();
+        if catching.raised() {
+            tree::end(child.id() as i32);
+            let _ = child.wait();
+            return Ok(Ended::Interrupted("a signal"));
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(Ended::Exited(status)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                return Err(Error::Command {
+                    command: shown.to_string(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+}
+
 impl PackageManager for System {
     fn root(&self) -> &Path {
         &self.root
@@ -200,58 +298,95 @@ impl PackageManager for System {
         listener: &mut dyn Listener,
     ) -> Result<String> {
         let (mut command, shown) = self.command(program, args);
-        if kind != Kind::Query && program == "apt-get" {
-            // Progress lines on stdout, told apart by their prefix.
-            command.args(["-o", "APT::Status-Fd=1"]);
+        let attach = if kind == Kind::Query {
+            Attach::Unattended
+        } else {
+            self.attach
+        };
+        if kind != Kind::Query {
+            command.env(RUN_VARIABLE, std::process::id().to_string());
         }
+        match attach {
+            Attach::Terminal => {
+                if program == "apt-get" {
+                    // dpkg on apt's own pty would be a terminal nobody
+                    // types into: a postinst's question must reach the
+                    // person. (apt then writes no term.log.)
+                    command.args(["-o", "Dpkg::Use-Pty=0", "-o", "Dpkg::Progress-Fancy=0"]);
+                }
+                command.stdin(Stdio::inherit()).stdout(Stdio::inherit());
+            }
+            Attach::Unattended => {
+                if kind != Kind::Query && program == "apt-get" {
+                    // Progress lines on stdout, told apart by their prefix.
+                    command.args(["-o", "APT::Status-Fd=1"]);
+                }
+                if std::env::var_os("DEBIAN_FRONTEND").is_none() {
+                    command.env("DEBIAN_FRONTEND", "noninteractive");
+                }
+                command.stdout(Stdio::piped());
+            }
+        }
+        let catching = crate::frontend::signals::Catching::start();
+        tree::become_subreaper();
         let mut child = command
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| Error::Command {
                 command: shown.clone(),
                 message: format!("{e}; is apt installed?"),
             })?;
+        // On a terminal apt's stderr is shown as it comes, and kept for
+        // the error message.
+        let echo = attach == Attach::Terminal;
         let mut stderr_pipe = child.stderr.take();
         let stderr_thread = std::thread::spawn(move || {
             let mut text = String::new();
             if let Some(pipe) = stderr_pipe.as_mut() {
-                let _ = pipe.read_to_string(&mut text);
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    if echo {
+                        eprintln!("{line}");
+                    }
+                    text.push_str(&line);
+                    text.push('\n');
+                }
             }
             text
         });
-        let mut stdout = String::new();
+        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
         if let Some(pipe) = child.stdout.take() {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if kind == Kind::Query {
-                    stdout.push_str(&line);
-                    stdout.push('\n');
-                    continue;
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    if lines_tx.send(line).is_err() {
+                        break;
+                    }
                 }
-                if let Some((percent, _)) = parse_status(&line) {
-                    listener.progress((percent * 10.0).clamp(0.0, 1000.0) as u64, 1000);
-                } else if line.starts_with("pmerror:") || line.starts_with("pmconffile:") {
-                    // pmerror:PACKAGE:PERCENT:MESSAGE
-                    let mut parts = line.splitn(4, ':').skip(1);
-                    let package = parts.next().unwrap_or_default();
-                    let message = parts.nth(1).unwrap_or_default();
-                    listener.warning(&format!("{package}: {message}"));
-                } else if !line.trim().is_empty() {
-                    listener.info(&line);
-                    stdout.push_str(&line);
-                    stdout.push('\n');
-                }
-            }
+            });
         }
-        let status = child.wait().map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: e.to_string(),
+        let mut stdout = String::new();
+        let ended = wait(&mut child, &shown, &catching, || {
+            while let Ok(line) = lines.try_recv() {
+                take_line(kind, &line, &mut stdout, listener);
+            }
         })?;
+        while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            take_line(kind, &line, &mut stdout, listener);
+        }
         let stderr = stderr_thread.join().unwrap_or_default();
         if kind != Kind::Query {
             listener.progress(1000, 1000);
         }
+        let status = match ended {
+            Ended::Exited(status) => status,
+            Ended::Interrupted(signal) => {
+                return Err(Error::Interrupted {
+                    signal: signal.to_string(),
+                    command: shown,
+                });
+            }
+        };
         // apt-get update exits 0 after some failures; `--error-on=any`
         // makes it fail, and an `E:` line is never a success.
         let failed_update = kind == Kind::Update && stderr.lines().any(|l| l.starts_with("E:"));
@@ -259,18 +394,46 @@ impl PackageManager for System {
             let code = status
                 .code()
                 .map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
+            // Shown already: the error keeps apt's summary lines only.
+            let stderr = if echo {
+                let summary: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
+                format!(
+                    "{}\n(apt's and dpkg's messages are above)",
+                    summary.join("\n")
+                )
+            } else {
+                stderr
+            };
             return Err(failure(&self.root, kind, shown, code, stderr));
         }
-        if kind != Kind::Query {
+        if kind != Kind::Query && !echo {
             for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-                if line.starts_with("W:") || line.contains("warning") {
-                    listener.warning(line.trim_start_matches("W: "));
+                if let Some(warning) = line.strip_prefix("W: ") {
+                    listener.warning(warning);
                 } else {
-                    listener.info(line);
+                    listener.passthrough(line);
                 }
             }
         }
         Ok(stdout)
+    }
+}
+
+/// One line of apt's stdout: kept (queries), a progress step, or shown.
+fn take_line(kind: Kind, line: &str, stdout: &mut String, listener: &mut dyn Listener) {
+    if kind == Kind::Query {
+        stdout.push_str(line);
+        stdout.push('\n');
+        return;
+    }
+    if let Some((percent, _)) = parse_status(line) {
+        listener.progress((percent * 10.0).clamp(0.0, 1000.0) as u64, 1000);
+    } else if line.starts_with("pmerror:") || line.starts_with("pmconffile:") {
+        // dpkg's error is on stderr too: shown once, in the error.
+    } else if !line.trim().is_empty() {
+        listener.passthrough(line);
+        stdout.push_str(line);
+        stdout.push('\n');
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod apt;
 pub mod plan;
+pub mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -200,7 +201,8 @@ pub fn set_environment(
         store.commit(batch)?;
     }
     listener.info(&format!(
-        "environment {environment}{}{}; run `confpack update && confpack upgrade` to converge",
+        "environment {environment}{}{}; next: `confpack install ROLE` on a new node, \
+         `confpack update && confpack upgrade` on one that has its roles",
         previous
             .filter(|p| p != environment)
             .map(|p| format!(" (was {p})"))
@@ -287,8 +289,10 @@ pub fn read_index(apt: &mut dyn PackageManager) -> Result<Option<Index>> {
     Ok(found.then_some(index))
 }
 
-/// Installed packages and their versions (config-files only excluded).
-pub fn installed(apt: &mut dyn PackageManager) -> Result<BTreeMap<String, String>> {
+/// Every package dpkg knows: name → (version, state letter of
+/// `db:Status-Abbrev`: `i` installed, `c` config-files, `U` unpacked, `F`
+/// half-configured, `H` half-installed, `W`/`t` triggers, `n` not).
+fn states(apt: &mut dyn PackageManager) -> Result<BTreeMap<String, (String, char)>> {
     let mut quiet = crate::RecordingListener::default();
     let text = apt.run(
         Kind::Query,
@@ -302,10 +306,126 @@ pub fn installed(apt: &mut dyn PackageManager) -> Result<BTreeMap<String, String
             let mut parts = line.split('\t');
             let (name, version, status) = (parts.next()?, parts.next()?, parts.next()?);
             let state = status.chars().nth(1)?;
-            (!matches!(state, 'n' | 'c') && !version.is_empty())
-                .then(|| (name.to_string(), version.to_string()))
+            Some((name.to_string(), (version.to_string(), state)))
         })
         .collect())
+}
+
+/// Installed packages and their versions (config-files only excluded).
+pub fn installed(apt: &mut dyn PackageManager) -> Result<BTreeMap<String, String>> {
+    Ok(states(apt)?
+        .into_iter()
+        .filter(|(_, (version, state))| !matches!(state, 'n' | 'c') && !version.is_empty())
+        .map(|(name, (version, _))| (name, version))
+        .collect())
+}
+
+/// Finishes what an interrupted run left (Ctrl-C, a failed postinst, a
+/// power cut): apt refuses to work while dpkg's journal is not empty, and
+/// unpacked or half-configured packages are configured before anything
+/// else, with the person's terminal when there is one.
+fn recover(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Result<()> {
+    let unfinished: Vec<String> = states(apt)?
+        .into_iter()
+        .filter(|(_, (_, state))| matches!(state, 'U' | 'F' | 'W' | 't'))
+        .map(|(name, _)| name)
+        .collect();
+    // apt itself knows whether dpkg's journal is pending ("dpkg was
+    // interrupted, you must manually run 'dpkg --configure -a'").
+    let interrupted = unfinished.is_empty()
+        && match apt.run(
+            Kind::Query,
+            "apt-get",
+            &strings(&["check", "-qq"]),
+            &mut crate::RecordingListener::default(),
+        ) {
+            Ok(_) => false,
+            Err(Error::PackageManager { stderr, .. }) => stderr.contains("--configure -a"),
+            Err(error) => return Err(error),
+        };
+    if !interrupted && unfinished.is_empty() {
+        return Ok(());
+    }
+    listener.info(&format!(
+        "finishing what an earlier run left: dpkg --configure -a{}",
+        if unfinished.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", unfinished.join(", "))
+        }
+    ));
+    apt.run(
+        Kind::Change,
+        "dpkg",
+        &strings(&["--configure", "-a"]),
+        listener,
+    )?;
+    Ok(())
+}
+
+/// apt preferences that hold the node at the versions of
+/// `upgrade --version` (a plain `apt-get upgrade` would roll forward);
+/// a plain `confpack upgrade` removes them.
+pub const ROLLBACK_PIN: &str = "/etc/apt/preferences.d/confpack-rollback.pref";
+
+/// The pin file for `versions` (package → version).
+pub fn rollback_pin(wanted: &str, versions: &BTreeMap<String, String>) -> String {
+    let mut text = format!(
+        "# Written by `confpack upgrade --version {}`: holds this node at these\n\
+         # versions until the next plain `confpack upgrade`, which removes this file.\n",
+        wanted.replace('\n', " ")
+    );
+    for (name, version) in versions {
+        text.push_str(&format!(
+            "\nPackage: {name}\nPin: version {version}\nPin-Priority: 1001\n"
+        ));
+    }
+    text
+}
+
+fn write_pin(root: &Path, wanted: &str, versions: &BTreeMap<String, String>) -> Result<()> {
+    let path = rooted(root, Path::new(ROLLBACK_PIN));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    crate::files::write_atomic(&path, rollback_pin(wanted, versions).as_bytes(), 0o644)
+}
+
+fn remove_pin(root: &Path, listener: &mut dyn Listener) -> Result<()> {
+    let path = rooted(root, Path::new(ROLLBACK_PIN));
+    match std::fs::remove_file(&path) {
+        Ok(()) => {
+            listener.info(&format!(
+                "removed {ROLLBACK_PIN}: following the environment again"
+            ));
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Purges the environment's packages that are removed but not purged
+/// (`rc`, as `apt-get autoremove` leaves them): confpack packages have no
+/// conffiles, and their postrm `purge` forgets their answers. Packages
+/// from other sources keep their configuration files.
+fn purge_removed(
+    apt: &mut dyn PackageManager,
+    index: &Index,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    let removed: Vec<String> = states(apt)?
+        .into_iter()
+        .filter(|(name, (_, state))| *state == 'c' && index.contains(name))
+        .map(|(name, _)| name)
+        .collect();
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let mut args = strings(&["purge", "-y"]);
+    args.extend(removed);
+    apt.run(Kind::Change, "apt-get", &args, listener)?;
+    Ok(())
 }
 
 fn automatic(apt: &mut dyn PackageManager) -> Result<BTreeSet<String>> {
@@ -385,10 +505,10 @@ pub fn install(
             return Err(Error::Usage(format!("{name:?} is not a package name")));
         }
     }
-    require_source(apt)?;
-    if read_index(apt)?.is_none() {
-        update(apt, listener)?;
-    }
+    // Always: an index older than the last publish would install stale
+    // versions without a word. It costs one conditional request.
+    update(apt, listener)?;
+    recover(apt, listener)?;
     let before = installed(apt)?;
     let mut args = strings(&["install", "-y"]);
     args.extend(names.iter().cloned());
@@ -436,6 +556,8 @@ pub fn upgrade(
             source.url, source.environment
         ))
     })?;
+    recover(apt, listener)?;
+    remove_pin(apt.root(), listener)?;
     let before = installed(apt)?;
     let automatic = automatic(apt)?;
     let (targets, roles) = match &options.version {
@@ -504,8 +626,22 @@ pub fn upgrade(
             &strings(&["autoremove", "-y"]),
             listener,
         )?;
+        purge_removed(apt, &index, listener)?;
     }
     let after = installed(apt)?;
+    if let Some(version) = &options.version {
+        let held: BTreeMap<String, String> = after
+            .iter()
+            .filter(|(name, _)| index.contains(name) && *name != RUNTIME)
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        write_pin(apt.root(), version, &held)?;
+        listener.info(&format!(
+            "pinned {} package(s) at these versions in {ROLLBACK_PIN}; \
+             a plain `confpack upgrade` follows the environment again",
+            held.len()
+        ));
+    }
     let mut changes = Changes::between(&before, &after);
 
     // Configure every configured package again: a no-op unless its

@@ -1,0 +1,211 @@
+//! Ending a whole apt run: apt-get, the dpkg it started, the maintainer
+//! scripts and the `confpack configure` they run.
+//!
+//! Ctrl-C on a terminal reaches every process of the foreground group,
+//! but apt and dpkg ignore SIGINT while a child runs (so that they are not
+//! left half-way), and a process killed first orphans its children, which
+//! then keep the dpkg lock and the answer database. So confpack makes
+//! itself the *subreaper* of what it starts (orphans are re-parented to
+//! it, not to init, and stay findable), and on a signal it sends SIGTERM
+//! to every descendant, waits for them, and kills what is left. dpkg's
+//! status is written atomically, its locks are released by the kernel
+//! when it dies, and `dpkg --configure -a` (which `confpack upgrade` runs
+//! first when needed) finishes what was left unpacked or half-configured.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, WaitOptions};
+
+/// How long the processes get to end on SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Makes orphaned descendants this process's children (Linux only; where
+/// it fails, orphans of a killed parent may escape and [`end`] says so by
+/// finding fewer processes).
+pub fn become_subreaper() {
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+}
+
+/// `pid → parent pid` of every process, read from `/proc`.
+fn parents() -> BTreeMap<i32, i32> {
+    let mut map = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return map;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if let Some(parent) = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| parent_of(&stat))
+        {
+            map.insert(pid, parent);
+        }
+    }
+    map
+}
+
+/// The parent pid from a `/proc/PID/stat` line: the fourth field, after
+/// the command name in parentheses (which may itself hold spaces and
+/// parentheses, hence the last `)`).
+fn parent_of(stat: &str) -> Option<i32> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Every descendant of `root`, children before grandchildren.
+pub fn descendants(root: i32) -> Vec<i32> {
+    descendants_in(&parents(), root)
+}
+
+fn descendants_in(parents: &BTreeMap<i32, i32>, root: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut seen = BTreeSet::from([root]);
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for (&pid, _) in parents.iter().filter(|(_, p)| **p == parent) {
+            if seen.insert(pid) {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Whether `ancestor` is this process's parent, grandparent, ….
+pub fn is_ancestor(ancestor: i32) -> bool {
+    let parents = parents();
+    let mut pid = rustix::process::getpid().as_raw_nonzero().get();
+    for _ in 0..64 {
+        match parents.get(&pid) {
+            Some(&parent) if parent == ancestor => return true,
+            Some(&parent) if parent > 1 => pid = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+fn signal(pid: i32, signal: Signal) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+/// Reaps processes of the run that were re-parented to us and have
+/// exited; the direct child is left to its `Child` handle.
+fn reap_orphans(child: i32, known: &BTreeSet<i32>) {
+    for &pid in known {
+        if pid != child
+            && let Some(pid) = Pid::from_raw(pid)
+        {
+            let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
+        }
+    }
+}
+
+/// Ends `child` and everything below it: SIGTERM to all, then SIGKILL to
+/// what is still there after [`GRACE`]. Processes are followed from
+/// `child` down, including those orphaned on the way (re-parented to us
+/// as subreaper), never our other children. Returns how many processes
+/// were signalled. The caller still waits for `child` itself.
+pub fn end(child: i32) -> usize {
+    let mut known = BTreeSet::from([child]);
+    let mut signalled = BTreeSet::new();
+    let deadline = Instant::now() + GRACE;
+    loop {
+        let parents = parents();
+        for pid in known.clone() {
+            known.extend(descendants_in(&parents, pid));
+        }
+        // Newest (deepest, as a rule) first: a maintainer script's
+        // confpack restores the terminal before its parents notice.
+        let alive: Vec<i32> = known.iter().copied().filter(|p| is_running(*p)).collect();
+        if alive.is_empty() {
+            break;
+        }
+        let kill = Instant::now() >= deadline;
+        for pid in alive.iter().rev() {
+            if kill {
+                signal(*pid, Signal::KILL);
+            } else if signalled.insert(*pid) {
+                signal(*pid, Signal::TERM);
+            }
+        }
+        reap_orphans(child, &known);
+        if kill {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reap_orphans(child, &known);
+    signalled.len()
+}
+
+/// A process that exists and is not a zombie.
+fn is_running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = stat.rfind(')').map(|i| stat[i + 1..].to_string())?;
+            after
+                .split_whitespace()
+                .next()
+                .map(|s| s != "Z" && s != "X")
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_is_read_after_a_hostile_command_name() {
+        assert_eq!(parent_of("42 (a) b (c)) S 7 42 42 0"), Some(7));
+        assert_eq!(parent_of("1 (init) S 0 1 1"), Some(0));
+        assert_eq!(parent_of("garbage"), None);
+    }
+
+    #[test]
+    fn descendants_are_found_children_first() {
+        let parents = BTreeMap::from([(10, 1), (11, 10), (12, 11), (13, 10), (20, 1)]);
+        let found = descendants_in(&parents, 10);
+        assert_eq!(found.len(), 3);
+        assert!(found.contains(&11) && found.contains(&12) && found.contains(&13));
+        assert!(found.iter().position(|p| *p == 11) < found.iter().position(|p| *p == 12));
+        assert!(descendants_in(&parents, 20).is_empty());
+    }
+
+    #[test]
+    fn a_process_tree_is_ended_with_its_orphans() {
+        become_subreaper();
+        // sh starts a grandchild that ignores nothing and outlives sh if
+        // only sh were killed.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 60 & sleep 60 & wait"])
+            .spawn()
+            .expect("sh");
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while descendants(pid).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let grandchildren = descendants(pid);
+        assert_eq!(grandchildren.len(), 2, "{grandchildren:?}");
+        let started = Instant::now();
+        assert!(end(pid) >= 3);
+        child.wait().expect("wait");
+        assert!(started.elapsed() < GRACE, "ended on SIGTERM, not SIGKILL");
+        for pid in grandchildren {
+            assert!(!is_running(pid), "{pid} still runs");
+        }
+    }
+}
