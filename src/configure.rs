@@ -78,6 +78,9 @@ pub struct Report {
     pub files_written: Vec<PathBuf>,
     pub files_removed: Vec<PathBuf>,
     pub hooks_run: Vec<String>,
+    /// Service hooks that must wait for a booted system (or for
+    /// policy-rc.d); not recorded as done.
+    pub hooks_skipped: Vec<String>,
     pub plan: Vec<PlanLine>,
 }
 
@@ -370,7 +373,8 @@ pub fn configure(
         )?;
     }
 
-    if eligible {
+    // A skipped hook must run at the next configure: no no-op stamp.
+    if eligible && report.hooks_skipped.is_empty() {
         let stored_environment = store.meta("environment")?;
         let files = match &package {
             Some(package) => store.files(&package.name)?,
@@ -613,7 +617,14 @@ fn compute_derived(
     );
     let context = derive::context(&answers, environment.clone(), machine.clone());
     let values = answers.compute_all(context).map_err(|e| match e {
-        Error::Derive(message) => Error::Derive(format!("{}: {message}", document.origin)),
+        Error::Derive(message) => {
+            // The line of the derived question whose expression failed.
+            let line = answers
+                .failed_key()
+                .and_then(|key| document.template(&key).map(|t| format!(":{}", t.line)))
+                .unwrap_or_default();
+            Error::Derive(format!("{}{line}: {message}", document.origin))
+        }
         other => other,
     })?;
     for (key, value) in &values {
@@ -762,10 +773,27 @@ fn apply_package(
         if !options.force && stamps.get(&hook.name) == Some(&stamp) {
             continue;
         }
+        if let Some(call) = hook.service_call() {
+            match hooks::service_gate(root, call) {
+                Ok(None) => {}
+                Ok(Some(reason)) => {
+                    listener.info(&format!(
+                        "{}: hook {} skipped: {reason}",
+                        package.name, hook.name
+                    ));
+                    report.hooks_skipped.push(hook.name.clone());
+                    continue;
+                }
+                Err(error) => {
+                    failures.push(format!("hook {}: {error}", hook.name));
+                    continue;
+                }
+            }
+        }
         listener.info(&format!(
             "running hook {} ({})",
             hook.name,
-            hook.run.join(" ")
+            hook.command().join(" ")
         ));
         match hooks::run(&package.name, hook, &inputs, root) {
             Ok(()) => {

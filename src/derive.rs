@@ -11,13 +11,18 @@
 //! The same [`Answers`] object is what package templates are rendered with;
 //! it records which answers a template read, so a file that uses a secret is
 //! written 0600 and a hook knows its inputs.
+//!
+//! `machine` is always defined: on a host that is none of the document's
+//! machines its fields are none, so `machine.hostname | default("x")` and
+//! `{% if machine.ip %}` work, while printing such a field, like any
+//! undefined name, is an error that names it ([`explain`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
-use minijinja::{Environment as Jinja, UndefinedBehavior};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Rest, Value};
+use minijinja::{Environment as Jinja, ErrorKind, State, UndefinedBehavior};
 
 use crate::env::model::{Document, Environment, Machine, QuestionType, split_multiselect};
 use crate::error::{Error, Result};
@@ -134,11 +139,28 @@ pub fn check_template_tags(source: &str) -> std::result::Result<(), (usize, Stri
 /// Builds the minijinja environment used for expressions and templates:
 /// strict undefined (a typo is an error, not an empty string), bounded fuel,
 /// no auto-escaping (configuration files are not HTML).
+///
+/// Debug mode makes minijinja remember which expression produced an
+/// undefined value (`machine.hostname`), which [`explain`] reports; it costs
+/// only when an error happens. A none value (the fields of a machine that
+/// did not match) counts as missing for `default` and is refused when
+/// printed, like undefined: `none` in a configuration file is never meant.
 pub fn jinja() -> Jinja<'static> {
     let mut jinja = Jinja::new();
     jinja.set_undefined_behavior(UndefinedBehavior::Strict);
+    jinja.set_debug(true);
     jinja.set_fuel(Some(FUEL));
     jinja.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    jinja.add_filter("default", default_filter);
+    jinja.set_formatter(|out, state, value| {
+        if value.is_none() {
+            return Err(minijinja::Error::new(
+                ErrorKind::UndefinedError,
+                NONE_PRINTED,
+            ));
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
     // A configuration file keeps its final newline.
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
         .keep_trailing_newline(true)
@@ -147,6 +169,89 @@ pub fn jinja() -> Jinja<'static> {
         jinja.set_syntax(syntax);
     }
     jinja
+}
+
+/// The detail of the error raised when a none value is printed.
+const NONE_PRINTED: &str = "none is not printed";
+
+/// minijinja's `default`, with none counting as missing too.
+fn default_filter(
+    state: &State,
+    value: &Value,
+    args: Rest<Value>,
+) -> std::result::Result<Value, minijinja::Error> {
+    let value = if value.is_none() {
+        &Value::UNDEFINED
+    } else {
+        value
+    };
+    minijinja::filters::default(state, value, args)
+}
+
+/// A template's or expression's error in words, without minijinja's
+/// `(in name:line)`: the caller puts the file and line in front. An
+/// undefined value is named (`machine.hostname`, `answers["x/y"]`), from
+/// minijinja's debug information, else from the answer key `answers` last
+/// missed (`missing_answer`), else from the text at the error's span in
+/// `source`.
+pub fn explain(error: &minijinja::Error, source: &str, missing_answer: Option<&str>) -> String {
+    let mut message = match error.kind() {
+        ErrorKind::UndefinedError => {
+            let name = if error.detail() == Some(NONE_PRINTED) {
+                span_text(error, source)
+            } else {
+                undefined_name(error, source, missing_answer)
+            };
+            match (error.detail(), name) {
+                (Some(NONE_PRINTED), Some(name)) => format!(
+                    "{name} is none (no machine of the document matched this host?); \
+                     give a fallback with `{name} | default(…)` or test it with `{{% if {name} %}}`"
+                ),
+                (_, Some(name)) => format!(
+                    "undefined value {name} (a typo, or a value that may be missing: \
+                     use `| default(…)` or `is defined`)"
+                ),
+                (_, None) => "undefined value".to_string(),
+            }
+        }
+        kind => match error.detail() {
+            Some(detail) => format!("{kind}: {detail}"),
+            None => kind.to_string(),
+        },
+    };
+    let mut source_error = std::error::Error::source(error);
+    while let Some(inner) = source_error {
+        message.push_str(&format!(": {inner}"));
+        source_error = inner.source();
+    }
+    message
+}
+
+/// The name of the undefined value an error is about (see [`explain`]).
+fn undefined_name(
+    error: &minijinja::Error,
+    source: &str,
+    missing_answer: Option<&str>,
+) -> Option<String> {
+    // minijinja's detail: "`machine.hostname` is undefined", or with the
+    // operation in front: "… (`answers['x']` is undefined)".
+    let described = error.detail().and_then(|detail| {
+        let start = detail.find('`')? + 1;
+        let end = start + detail[start..].find("` is undefined")?;
+        Some(detail[start..end].to_string())
+    });
+    let answer = missing_answer.map(|key| format!("answers[{key:?}]"));
+    match described {
+        Some(name) if name.starts_with("answers[") => answer.or(Some(name)),
+        Some(name) if !name.contains("...") => Some(name),
+        _ => answer.or_else(|| span_text(error, source)),
+    }
+}
+
+/// The source text the error points at.
+fn span_text(error: &minijinja::Error, source: &str) -> Option<String> {
+    let text = source.get(error.range()?)?.trim();
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 /// Checks that an expression parses; the error is minijinja's message.
@@ -219,7 +324,11 @@ struct Evaluation {
     /// The first error found while evaluating (cycles, unknown keys), kept
     /// because minijinja only sees an undefined value.
     error: Option<String>,
+    /// The derived question whose expression failed first.
+    failed: Option<String>,
     reads: BTreeSet<String>,
+    /// The last key read that is not a known question.
+    missing: Option<String>,
 }
 
 /// The `answers` mapping seen by expressions and templates.
@@ -293,6 +402,19 @@ impl Answers {
         std::mem::take(&mut self.state().reads)
     }
 
+    /// The last key read (since the previous call) that is not a known
+    /// question: names an undefined `answers[…]` whose key minijinja cannot
+    /// show (a variable, a computed key).
+    pub fn take_missing(&self) -> Option<String> {
+        self.state().missing.take()
+    }
+
+    /// The derived question whose expression failed, after
+    /// [`compute_all`](Self::compute_all) returned an error.
+    pub fn failed_key(&self) -> Option<String> {
+        self.state().failed.clone()
+    }
+
     /// Whether any of `keys` is a secret.
     pub fn any_secret<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> bool {
         keys.into_iter()
@@ -340,6 +462,7 @@ impl Answers {
                 cycle.push(key.to_string());
                 let message = format!("cycle between derived questions: {}", cycle.join(" → "));
                 state.error.get_or_insert(message.clone());
+                state.failed.get_or_insert(key.to_string());
                 return Err(Error::Derive(message));
             }
             state.in_progress.push(key.to_string());
@@ -350,6 +473,7 @@ impl Answers {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .unwrap_or_default();
+        self.state().missing = None;
         let result = match check_code_len(&expression) {
             Err(message) => Err(minijinja::Error::new(
                 minijinja::ErrorKind::SyntaxError,
@@ -376,7 +500,14 @@ impl Answers {
             Err(error) => {
                 let message = match state.error.take() {
                     Some(inner) => inner,
-                    None => format!("{key}: {error}"),
+                    None => {
+                        let missing = state.missing.take();
+                        state.failed.get_or_insert(key.to_string());
+                        format!(
+                            "{key}: {}",
+                            explain(&error, &expression, missing.as_deref())
+                        )
+                    }
                 };
                 // Keep the innermost explanation for the outer frames.
                 state.error = Some(message.clone());
@@ -384,7 +515,11 @@ impl Answers {
             }
         }
         drop(state);
-        let text = text.unwrap_or_else(|| Err(Error::Derive(format!("{key}: no value"))))?;
+        let text = text
+            .unwrap_or_else(|| Err(Error::Derive(format!("{key}: no value"))))
+            .inspect_err(|_| {
+                self.state().failed.get_or_insert(key.to_string());
+            })?;
         self.state().computed.insert(key.to_string(), text.clone());
         Ok(text)
     }
@@ -399,7 +534,9 @@ impl Object for Answers {
         let key = key.as_str()?;
         let Some(entry) = self.entries.get(key) else {
             let mut state = self.state();
+            state.missing = Some(key.to_string());
             if let Some(reader) = state.in_progress.last().cloned() {
+                state.failed.get_or_insert(reader.clone());
                 state.error.get_or_insert(format!(
                     "{reader} reads answers[\"{key}\"], which is not a known question"
                 ));
@@ -454,7 +591,9 @@ pub fn environment_values(
         Value::from(map)
     };
     let machines: Vec<Value> = environment.machines.iter().map(machine_value).collect();
-    let machine = machine.map(machine_value).unwrap_or_default();
+    let machine = machine
+        .map(machine_value)
+        .unwrap_or_else(|| Value::from_object(NoMachine));
     // Every machine's value of each question, for lists such as "the node
     // ids of all machines" (`map(attribute=…)` cannot take keys with dots).
     let mut machine_values: BTreeMap<String, Vec<Value>> = document
@@ -482,6 +621,37 @@ pub fn environment_values(
     env_map.insert("machines".to_string(), Value::from(machines));
     env_map.insert("answers".to_string(), Value::from(env_values));
     (Value::from(env_map), machine)
+}
+
+/// `machine` on a host that is none of the document's machines: the fields
+/// a machine has are none (false in `if`, replaced by `default`), any other
+/// name stays a strict undefined (a typo is an error), and `machine` itself
+/// is false.
+#[derive(Debug)]
+struct NoMachine;
+
+impl NoMachine {
+    const FIELDS: [&str; 3] = ["answers", "hostname", "ip"];
+}
+
+impl Object for NoMachine {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Self::FIELDS
+            .contains(&key.as_str()?)
+            .then(|| Value::from(()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&Self::FIELDS)
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        false
+    }
 }
 
 /// A document value as expressions see it in `environment`; secrets are
@@ -607,6 +777,98 @@ mod tests {
         )
         .expect("derive");
         assert_eq!(out["p/l"], "a, b\\,c");
+    }
+
+    /// Renders `source` with `answers` (plain values) and no machine; the
+    /// error is what render.rs reports after the file and line.
+    fn render_without_machine(
+        pairs: &[(&str, &str)],
+        source: &str,
+    ) -> std::result::Result<String, String> {
+        let answers = Answers::new(known(pairs), Vec::new());
+        let ctx = context(&answers, Value::from(()), Value::from_object(NoMachine));
+        answers.take_missing();
+        jinja()
+            .render_str(source, ctx)
+            .map_err(|e| explain(&e, source, answers.take_missing().as_deref()))
+    }
+
+    #[test]
+    fn without_a_machine_its_fields_are_none_so_default_and_if_work() {
+        let out = render_without_machine(
+            &[],
+            "{{ machine.hostname | default(\"this machine\") }} \
+             {% if machine.ip %}ip{% else %}no ip{% endif %} \
+             {% if machine %}machine{% else %}no machine{% endif %} \
+             {{ machine.answers[\"p/x\"] | default(\"-\") }}",
+        )
+        .expect("render");
+        assert_eq!(out, "this machine no ip no machine -");
+    }
+
+    #[test]
+    fn printing_a_field_of_the_missing_machine_is_an_error_naming_it() {
+        let message = render_without_machine(&[], "{{ machine.hostname }}").expect_err("none");
+        assert!(message.starts_with("machine.hostname is none"), "{message}");
+        assert!(message.contains("default"), "{message}");
+    }
+
+    #[test]
+    fn a_typo_stays_an_error_naming_the_undefined_name() {
+        for (source, name) in [
+            ("{{ machine.hostnme }}", "undefined value machine.hostnme "),
+            ("{{ machin.ip }}", "undefined value machin "),
+            (
+                "{{ answers[\"p/typo\"] }}",
+                "undefined value answers[\"p/typo\"] ",
+            ),
+            (
+                "{% set k = \"p/\" ~ \"ty\" ~ \"po\" %}{{ answers[k] | upper }}",
+                "undefined value answers[\"p/typo\"] ",
+            ),
+            (
+                "{% if answers[\"p/typo\"] == \"x\" %}{% endif %}",
+                "undefined value answers[\"p/typo\"] ",
+            ),
+            (
+                "{% for x in environment.nope %}{% endfor %}",
+                "undefined value environment.nope ",
+            ),
+        ] {
+            let message = render_without_machine(&[("p/v", "1")], source).expect_err(source);
+            assert!(message.starts_with(name), "{source}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_derived_expression_without_a_machine_reads_its_fields_as_none() {
+        let answers = Answers::new(
+            BTreeMap::new(),
+            vec![
+                (
+                    "p/host".to_string(),
+                    QuestionType::String,
+                    "machine.hostname | default(\"localhost\")".to_string(),
+                ),
+                (
+                    "p/typo".to_string(),
+                    QuestionType::String,
+                    "machine.hostnme | upper".to_string(),
+                ),
+            ],
+        );
+        let ctx = context(&answers, Value::from(()), Value::from_object(NoMachine));
+        let message = answers.compute_all(ctx).expect_err("typo").to_string();
+        assert!(
+            message.contains("p/typo: undefined value machine.hostnme "),
+            "{message}"
+        );
+        assert_eq!(answers.failed_key().as_deref(), Some("p/typo"));
+        assert_eq!(
+            answers.derive("p/host").expect("p/host"),
+            "localhost",
+            "computed before the typo"
+        );
     }
 
     #[test]

@@ -6,9 +6,17 @@
 //! Values reach the command as data, never through a shell: all read
 //! answers as a JSON object on stdin, non-secret ones also as environment
 //! variables `CONFPACK_<KEY>` (upper case, other characters as `_`).
+//!
+//! A service hook (`service:` + `action:`) follows Debian's convention for
+//! maintainer scripts (`deb-systemd-invoke`, `invoke-rc.d`): while systemd
+//! is not running under the root (a chroot, a container, an image build)
+//! or `/usr/sbin/policy-rc.d` denies the action, it is not run and not
+//! recorded as done ([`service_gate`]), so the next configure on the booted
+//! system runs it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +24,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::package::Hook;
+use crate::package::{Hook, ServiceCall, rooted};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -42,7 +50,7 @@ pub fn stamp(hook: &Hook, inputs: &BTreeMap<String, Input>) -> String {
         }
         digest.update([0]);
     }
-    digest.update(hook.run.join("\0").as_bytes());
+    digest.update(hook.command().join("\0").as_bytes());
     crate::files::hex(&digest.finalize())
 }
 
@@ -59,6 +67,47 @@ pub fn variable_name(key: &str) -> String {
     name
 }
 
+/// policy-rc.d's exit code for "action forbidden by policy".
+const POLICY_DENIED: i32 = 101;
+
+/// Why a service hook must wait, as the end of "hook X skipped: …"; `None`
+/// when it may run. Checked like `deb-systemd-invoke` does, under `root`:
+/// systemd runs when `/run/systemd/system` is a directory, and
+/// `/usr/sbin/policy-rc.d <unit> <action>` (when executable) denies with
+/// exit 101; any other answer allows.
+pub fn service_gate(root: &Path, call: ServiceCall<'_>) -> Result<Option<String>> {
+    if !rooted(root, Path::new("/run/systemd/system")).is_dir() {
+        return Ok(Some(
+            "systemd is not running (chroot or image build); \
+             it runs at the next configure on the booted system"
+                .into(),
+        ));
+    }
+    let policy = rooted(root, Path::new("/usr/sbin/policy-rc.d"));
+    let executable = std::fs::metadata(&policy)
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if !executable {
+        return Ok(None);
+    }
+    let action = call.action.as_str();
+    let status = Command::new(&policy)
+        .args([call.unit, action])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| Error::Command {
+            command: format!("{} {} {action}", policy.display(), call.unit),
+            message: e.to_string(),
+        })?;
+    Ok((status.code() == Some(POLICY_DENIED)).then(|| {
+        format!(
+            "/usr/sbin/policy-rc.d denies {action} of {}; \
+             it runs at the next configure that policy-rc.d allows",
+            call.unit
+        )
+    }))
+}
+
 /// Runs one hook; `root` is the working directory and `CONFPACK_ROOT`.
 pub fn run(
     package: &str,
@@ -71,8 +120,8 @@ pub fn run(
         hook: hook.name.clone(),
         message,
     };
-    let (program, args) = hook
-        .run
+    let argv = hook.command();
+    let (program, args) = argv
         .split_first()
         .ok_or_else(|| failure("no command".into()))?;
     let mut command = Command::new(program);
@@ -131,6 +180,8 @@ mod tests {
             name: "h".into(),
             reads: reads.iter().map(|s| s.to_string()).collect(),
             run: vec!["true".into()],
+            service: None,
+            action: None,
             timeout: None,
         }
     }
@@ -177,6 +228,8 @@ mod tests {
                 "sh".into(),
                 out.display().to_string(),
             ],
+            service: None,
+            action: None,
             timeout: Some(10),
         };
         let value = "$(touch pwned) `id` ' \"";
@@ -194,9 +247,96 @@ mod tests {
             name: "slow".into(),
             reads: vec![],
             run: vec!["sleep".into(), "30".into()],
+            service: None,
+            action: None,
             timeout: Some(0),
         };
         let error = run("p", &h, &BTreeMap::new(), dir.path()).expect_err("timeout");
         assert!(error.to_string().contains("killed"), "{error}");
+    }
+
+    /// A root with `run/systemd/system` when `systemd` and a policy-rc.d
+    /// exiting with `policy` (none: no policy-rc.d).
+    fn fake_root(systemd: bool, policy: Option<i32>) -> tempfile::TempDir {
+        let root = tempfile::tempdir().expect("tempdir");
+        if systemd {
+            std::fs::create_dir_all(root.path().join("run/systemd/system")).expect("mkdir");
+        }
+        if let Some(code) = policy {
+            let script = root.path().join("usr/sbin/policy-rc.d");
+            std::fs::create_dir_all(script.parent().expect("parent")).expect("mkdir");
+            // Records its arguments, so the test sees what it was asked.
+            std::fs::write(
+                &script,
+                format!("#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/asked\"\nexit {code}\n"),
+            )
+            .expect("write");
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        root
+    }
+
+    const RELOAD: ServiceCall<'static> = ServiceCall {
+        unit: "webshop.service",
+        action: crate::package::ServiceAction::TryReloadOrRestart,
+    };
+
+    #[test]
+    fn a_service_action_waits_while_systemd_is_not_running() {
+        let root = fake_root(false, Some(0));
+        let reason = service_gate(root.path(), RELOAD)
+            .expect("gate")
+            .expect("skipped");
+        assert!(reason.starts_with("systemd is not running"), "{reason}");
+        assert!(reason.contains("next configure"), "{reason}");
+    }
+
+    #[test]
+    fn a_service_action_waits_while_policy_rc_d_denies_it() {
+        let root = fake_root(true, Some(101));
+        let reason = service_gate(root.path(), RELOAD)
+            .expect("gate")
+            .expect("skipped");
+        assert!(
+            reason.starts_with(
+                "/usr/sbin/policy-rc.d denies try-reload-or-restart of webshop.service"
+            ),
+            "{reason}"
+        );
+        let asked = std::fs::read_to_string(root.path().join("usr/sbin/asked")).expect("asked");
+        assert_eq!(asked, "webshop.service try-reload-or-restart\n");
+    }
+
+    #[test]
+    fn a_service_action_runs_when_systemd_runs_and_policy_rc_d_allows_it() {
+        for policy in [None, Some(0), Some(104)] {
+            let root = fake_root(true, policy);
+            assert_eq!(
+                service_gate(root.path(), RELOAD).expect("gate"),
+                None,
+                "policy-rc.d {policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_service_hook_runs_systemctl_with_its_action_and_unit() {
+        let h = Hook {
+            name: "reload".into(),
+            reads: vec!["p/a".into()],
+            run: vec![],
+            service: Some("webshop.service".into()),
+            action: Some(crate::package::ServiceAction::TryReloadOrRestart),
+            timeout: None,
+        };
+        assert_eq!(
+            h.command(),
+            ["systemctl", "try-reload-or-restart", "webshop.service"]
+        );
+        let mut other = h.clone();
+        other.service = Some("other.service".into());
+        let values = inputs(&[("p/a", "1")]);
+        assert_ne!(stamp(&h, &values), stamp(&other, &values));
     }
 }

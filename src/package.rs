@@ -12,6 +12,10 @@
 //!     reads: [webshop/cluster.iplist]
 //!     run: [/usr/sbin/ufw, reload]
 //!     timeout: 120
+//!   - name: reload-app                 # a service action: systemctl try-reload-or-restart webshop.service
+//!     reads: [webshop/workers]
+//!     service: webshop.service
+//!     action: try-reload-or-restart
 //! ```
 //! Without `package.yml`, the local copy is `environment.xml` beside it.
 //! Templates are `templates/<target path>.j2`.
@@ -48,10 +52,103 @@ pub struct Hook {
     /// Question keys whose values the command depends on.
     #[serde(default)]
     pub reads: Vec<String>,
-    /// argv; never passed through a shell.
+    /// argv; never passed through a shell. Empty for a service action.
+    #[serde(default)]
     pub run: Vec<String>,
+    /// A systemd unit: the hook is `systemctl <action> <service>`, a
+    /// service action that waits (unrecorded) while systemd is not running
+    /// or policy-rc.d denies it, as Debian's invoke-rc.d does.
+    pub service: Option<String>,
+    pub action: Option<ServiceAction>,
     /// Seconds before the command is killed (default 300).
     pub timeout: Option<u64>,
+}
+
+/// What a service hook asks systemd to do (`systemctl` verbs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceAction {
+    Start,
+    Stop,
+    Restart,
+    Reload,
+    TryRestart,
+    ReloadOrRestart,
+    TryReloadOrRestart,
+}
+
+impl ServiceAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceAction::Start => "start",
+            ServiceAction::Stop => "stop",
+            ServiceAction::Restart => "restart",
+            ServiceAction::Reload => "reload",
+            ServiceAction::TryRestart => "try-restart",
+            ServiceAction::ReloadOrRestart => "reload-or-restart",
+            ServiceAction::TryReloadOrRestart => "try-reload-or-restart",
+        }
+    }
+}
+
+/// A service hook's unit and action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceCall<'a> {
+    pub unit: &'a str,
+    pub action: ServiceAction,
+}
+
+impl Hook {
+    /// The unit and action of a service hook.
+    pub fn service_call(&self) -> Option<ServiceCall<'_>> {
+        Some(ServiceCall {
+            unit: self.service.as_deref()?,
+            action: self.action?,
+        })
+    }
+
+    /// The argv the hook runs: `run`, or `systemctl <action> <unit>`.
+    pub fn command(&self) -> Vec<String> {
+        match self.service_call() {
+            Some(call) => vec![
+                "systemctl".to_string(),
+                call.action.as_str().to_string(),
+                call.unit.to_string(),
+            ],
+            None => self.run.clone(),
+        }
+    }
+
+    /// What `package.yml` and control.yml must get right beyond the types;
+    /// the message starts with the hook's name.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let problem = |message: &str| Err(format!("hook {}: {message}", self.name));
+        match (&self.service, self.action, self.run.is_empty()) {
+            (Some(_), _, false) => problem(
+                "`run` and `service` exclude each other (a service hook runs `systemctl <action> <service>`)",
+            ),
+            (Some(_), None, _) => problem(
+                "`service` needs an `action` (start, stop, restart, reload, try-restart, reload-or-restart, try-reload-or-restart)",
+            ),
+            (None, Some(_), _) => problem("`action` needs a `service`"),
+            (None, None, true) => problem("`run` needs at least the command"),
+            (Some(unit), Some(_), true) if !valid_unit_name(unit) => problem(&format!(
+                "`service: {unit}` is not a systemd unit name (letters, digits, `:-_.@\\`, e.g. webshop.service)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A systemd unit name as systemctl takes it, never an option (`-…`) or a
+/// path.
+fn valid_unit_name(unit: &str) -> bool {
+    !unit.is_empty()
+        && unit.len() <= 255
+        && !unit.starts_with(['-', '.'])
+        && unit
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.' | '@' | '\\'))
 }
 
 /// An installed package's confpack files.
@@ -74,6 +171,18 @@ pub fn valid_package_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))
+}
+
+/// The 1-based line of a hook's `name:` in a YAML text (serde_yaml gives
+/// lines for syntax errors only).
+pub fn hook_line(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start().trim_start_matches("- ").trim_start();
+            line.strip_prefix("name:")
+                .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == name)
+        })
+        .map(|i| i as u64 + 1)
 }
 
 /// Joins an absolute system path under `root`.
@@ -101,30 +210,34 @@ impl Package {
             });
         }
         let config_path = dir.join("package.yml");
-        let config = match std::fs::read_to_string(&config_path) {
-            Ok(text) => serde_yaml::from_str(&text).map_err(|e| {
-                let line = e.location().map(|l| l.line() as u64);
-                Error::at(config_path.display().to_string(), line, e.to_string())
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PackageConfig::default(),
+        let text = match std::fs::read_to_string(&config_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io(&config_path, e)),
         };
+        let file = config_path.display().to_string();
+        let config: PackageConfig = match text.trim() {
+            "" => PackageConfig::default(),
+            _ => serde_yaml::from_str(&text).map_err(|e| {
+                let line = e.location().map(|l| l.line() as u64);
+                Error::at(file.clone(), line, e.to_string())
+            })?,
+        };
         let mut names = std::collections::BTreeSet::new();
+        let mut problems = Vec::new();
         for hook in &config.hooks {
-            if hook.run.is_empty() {
-                return Err(Error::at(
-                    config_path.display().to_string(),
-                    None,
-                    format!("hook {}: `run` needs at least the command", hook.name),
-                ));
+            let duplicate = (!names.insert(hook.name.clone()))
+                .then(|| format!("hook {} is defined twice", hook.name));
+            for message in hook.check().err().into_iter().chain(duplicate) {
+                problems.push(crate::error::Problem {
+                    file: file.clone(),
+                    line: hook_line(&text, &hook.name),
+                    message,
+                });
             }
-            if !names.insert(hook.name.clone()) {
-                return Err(Error::at(
-                    config_path.display().to_string(),
-                    None,
-                    format!("hook {} is defined twice", hook.name),
-                ));
-            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
         }
         Ok(Package {
             name: name.to_string(),
@@ -171,5 +284,73 @@ mod tests {
             rooted(Path::new("/"), Path::new("/etc/x")),
             PathBuf::from("/etc/x")
         );
+    }
+
+    /// Installs a package whose package.yml is `yaml`, and loads it.
+    fn load_with(yaml: &str) -> Result<Package> {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("usr/share/confpack/demo");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("package.yml"), yaml).expect("write");
+        Package::load(root.path(), "demo")
+    }
+
+    #[test]
+    fn a_service_hook_names_its_unit_and_action() {
+        let package = load_with(
+            "hooks:\n  - name: reload-app\n    reads: [a/b]\n    service: webshop.service\n    action: try-reload-or-restart\n",
+        )
+        .expect("load");
+        let hook = &package.config.hooks[0];
+        assert_eq!(
+            hook.service_call(),
+            Some(ServiceCall {
+                unit: "webshop.service",
+                action: ServiceAction::TryReloadOrRestart
+            })
+        );
+        assert!(hook.run.is_empty());
+    }
+
+    #[test]
+    fn a_wrong_service_hook_is_an_error_at_its_line() {
+        for (yaml, line, expected) in [
+            (
+                "hooks:\n  - name: ok\n    run: [true]\n  - name: both\n    service: x.service\n    action: reload\n    run: [true]\n",
+                4,
+                "hook both: `run` and `service` exclude each other",
+            ),
+            (
+                "hooks:\n  - name: no-action\n    service: x.service\n",
+                2,
+                "hook no-action: `service` needs an `action`",
+            ),
+            (
+                "hooks:\n  - name: no-service\n    action: reload\n",
+                2,
+                "hook no-service: `action` needs a `service`",
+            ),
+            (
+                "hooks:\n  - name: option\n    service: --now\n    action: reload\n",
+                2,
+                "hook option: `service: --now` is not a systemd unit name",
+            ),
+            (
+                "hooks:\n  - name: typo\n    service: x.service\n    action: relaod\n",
+                4,
+                "unknown variant `relaod`",
+            ),
+            (
+                "hooks:\n  - name: typo\n    servce: x.service\n",
+                3,
+                "unknown field `servce`",
+            ),
+        ] {
+            let message = load_with(yaml).expect_err(yaml).to_string();
+            assert!(
+                message.contains(&format!("package.yml:{line}: ")) && message.contains(expected),
+                "{yaml}: {message}"
+            );
+        }
     }
 }

@@ -2,8 +2,9 @@
 //! results atomically.
 //!
 //! All templates are rendered in memory first: one that fails (a syntax
-//! error, an undefined answer — undefined is strict) stops the run before
-//! any file is touched. A file whose content and mode are already right is
+//! error, an undefined answer — undefined is strict, and the error names
+//! it with the template's file and line) stops the run before any file is
+//! touched. A file whose content and mode are already right is
 //! not rewritten, so a no-op configure changes nothing on disk. A file
 //! whose template read a secret is written 0600.
 
@@ -123,10 +124,12 @@ pub fn render_all(
             continue;
         }
         answers.take_reads();
+        answers.take_missing();
         let rendered = jinja
             .template_from_named_str(&source_path.display().to_string(), &source)
             .and_then(|template| template.render(context.clone()));
         let reads = answers.take_reads();
+        let missing = answers.take_missing();
         match rendered {
             Ok(text) => {
                 let secret = answers.any_secret(&reads);
@@ -151,7 +154,7 @@ pub fn render_all(
                 "{}{}: {}",
                 source_path.display(),
                 error.line().map(|l| format!(":{l}")).unwrap_or_default(),
-                describe(&error)
+                crate::derive::explain(&error, &source, missing.as_deref())
             )),
         }
     }
@@ -163,16 +166,6 @@ pub fn render_all(
             message: format!("nothing was written:\n{}", failures.join("\n")),
         })
     }
-}
-
-fn describe(error: &minijinja::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        message.push_str(&format!(": {inner}"));
-        source = inner.source();
-    }
-    message
 }
 
 /// Writes the rendered files that differ from what is on disk; returns the

@@ -572,7 +572,10 @@ mod package {
         .expect("write");
         let (code, _, stderr) = run(&mut configure_package(dir.path()));
         assert_eq!(code, 1, "{stderr}");
-        assert!(stderr.contains("broken.conf.j2:2"), "{stderr}");
+        assert!(
+            stderr.contains("broken.conf.j2:2: undefined value answers[\"webshop/no.such\"] "),
+            "{stderr}"
+        );
         assert!(
             !dir.path().join("etc/webshop/app.conf").exists(),
             "a file was written"
@@ -581,6 +584,62 @@ mod package {
         assert_eq!(
             value(dir.path(), "webshop/db.host").as_deref(),
             Some("db1.prod.example.com")
+        );
+    }
+
+    #[test]
+    fn without_a_machine_printing_machine_hostname_names_it_with_file_and_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        ok(confpack(dir.path()).args(["set", "webshop/hostname", "build"]));
+        let (code, _, stderr) = run(configure(dir.path()).args([
+            "--package",
+            "webshop",
+            "--environment",
+            "production",
+        ]));
+        assert_eq!(code, 1, "{stderr}");
+        let template = dir
+            .path()
+            .join("usr/share/confpack/webshop/templates/etc/webshop/app.conf.j2");
+        assert!(
+            stderr.contains(&format!(
+                "{}:1: machine.hostname is none",
+                template.display()
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("machine.hostname | default(…)"), "{stderr}");
+    }
+
+    #[test]
+    fn a_derived_expression_with_a_typo_names_it_with_the_document_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = std::fs::read_to_string(sample()).expect("sample");
+        let line = text
+            .lines()
+            .position(|l| l.contains("key=\"webshop/cluster.size\""))
+            .expect("template")
+            + 1;
+        let document = dir.path().join("env.xml");
+        std::fs::write(
+            &document,
+            text.replace("environment.machines | length", "machine.hostnme | length"),
+        )
+        .expect("write");
+        preseed_password(dir.path(), "x");
+        let (code, _, stderr) = run(configure(dir.path())
+            .arg("--env-file")
+            .arg(&document)
+            .args(["--machine", "10.10.0.21"]));
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{}:{line}: webshop/cluster.size: undefined value machine.hostnme ",
+                document.display()
+            )),
+            "{stderr}"
         );
     }
 
@@ -748,5 +807,147 @@ mod purge {
         let left = answers(root);
         let keys: Vec<&String> = left.as_object().expect("object").keys().collect();
         assert!(keys.is_empty(), "answers left: {keys:?}");
+    }
+}
+
+/// The example repository's webshop-app (examples/), installed under a root
+/// the way its .deb installs it: a service hook and a template that reads
+/// `machine`.
+mod example_app {
+    use super::*;
+
+    /// Installs the package's templates, its environment document and a
+    /// package.yml with control.yml's hooks; returns the package directory.
+    fn install_example_app(root: &Path) -> std::path::PathBuf {
+        let source = repo().join("examples/packages/webshop-app");
+        let dir = root.join("usr/share/confpack/webshop-app");
+        let templates = dir.join("templates/etc/webshop");
+        std::fs::create_dir_all(&templates).expect("mkdir");
+        for name in ["app.conf.j2", "database.conf.j2"] {
+            std::fs::copy(source.join("etc/webshop").join(name), templates.join(name))
+                .expect("copy template");
+        }
+        std::fs::copy(
+            repo().join("examples/environments/webshop.xml"),
+            dir.join("environment.xml"),
+        )
+        .expect("copy document");
+        let control: serde_yaml::Value = serde_yaml::from_str(
+            &std::fs::read_to_string(source.join("control/control.yml")).expect("control.yml"),
+        )
+        .expect("yaml");
+        let mut package = serde_yaml::Mapping::new();
+        package.insert("hooks".into(), control["hooks"].clone());
+        std::fs::write(
+            dir.join("package.yml"),
+            serde_yaml::to_string(&package).expect("yaml"),
+        )
+        .expect("write");
+        preseed_password(root, "x");
+        ok(confpack(root).args(["set", "webshop/hostname", "build"]));
+        dir
+    }
+
+    /// `configure --package webshop-app --environment production`: a host
+    /// that is none of production's machines, with `bin` first on PATH.
+    fn configure_app(root: &Path, bin: &Path) -> std::process::Command {
+        let mut command = configure(root);
+        command
+            .args(["--package", "webshop-app", "--environment", "production"])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            );
+        command
+    }
+
+    /// A `systemctl` that logs its arguments to `<root>/systemctl.log`.
+    fn fake_systemctl(root: &Path) -> std::path::PathBuf {
+        let bin = root.join("fake-bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        write_script(
+            &bin.join("systemctl"),
+            "echo \"$@\" >> \"$CONFPACK_ROOT/systemctl.log\"",
+        );
+        bin
+    }
+
+    fn write_script(path: &Path, body: &str) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    const SKIPPED_NO_SYSTEMD: &str = "webshop-app: hook reload-app skipped: systemd is not running (chroot or image build); it runs at the next configure on the booted system";
+
+    #[test]
+    fn the_example_renders_on_a_host_that_is_none_of_the_machines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_example_app(dir.path());
+        let bin = fake_systemctl(dir.path());
+        let (code, _, stderr) = run(&mut configure_app(dir.path(), &bin));
+        assert_eq!(code, 0, "{stderr}");
+        let app =
+            std::fs::read_to_string(dir.path().join("etc/webshop/app.conf")).expect("app.conf");
+        assert!(
+            app.starts_with("# Generated by confpack for this machine (production).\n"),
+            "{app}"
+        );
+        assert!(app.contains("url = https://shop.example.com/"), "{app}");
+    }
+
+    #[test]
+    fn a_service_hook_waits_for_systemd_and_runs_at_the_next_configure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        install_example_app(root);
+        let bin = fake_systemctl(root);
+        let log = root.join("systemctl.log");
+
+        // A chroot: no /run/systemd/system. One info line, success, nothing run.
+        let (code, _, stderr) = run(&mut configure_app(root, &bin));
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(stderr.matches("hook reload-app").count(), 1, "{stderr}");
+        assert!(stderr.contains(SKIPPED_NO_SYSTEMD), "{stderr}");
+        assert!(!log.exists(), "systemctl ran in a chroot");
+
+        // Not recorded as done: the next run skips it again (no no-op shortcut).
+        let (code, _, stderr) = run(&mut configure_app(root, &bin));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains(SKIPPED_NO_SYSTEMD), "{stderr}");
+
+        // Booted, but policy-rc.d denies the action (a container's image build).
+        std::fs::create_dir_all(root.join("run/systemd/system")).expect("mkdir");
+        let policy = root.join("usr/sbin/policy-rc.d");
+        write_script(&policy, "exit 101");
+        let (code, _, stderr) = run(&mut configure_app(root, &bin));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stderr.contains("webshop-app: hook reload-app skipped: /usr/sbin/policy-rc.d denies try-reload-or-restart of webshop.service"),
+            "{stderr}"
+        );
+        assert!(!log.exists(), "systemctl ran against the policy");
+
+        // Booted and allowed: it runs, once.
+        write_script(&policy, "exit 0");
+        let (code, _, stderr) = run(&mut configure_app(root, &bin));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("running hook reload-app"), "{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&log).expect("systemctl ran"),
+            "try-reload-or-restart webshop.service\n"
+        );
+        let (code, _, stderr) = run(&mut configure_app(root, &bin));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("reload-app"), "{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&log).expect("log").lines().count(),
+            1,
+            "the hook ran again without a change"
+        );
     }
 }

@@ -985,17 +985,20 @@ fn check_hooks(
     located: &Located,
     problems: &mut Vec<Problem>,
 ) -> Option<serde_yaml::Value> {
+    /// Only `hooks:`, read from the text so that a problem inside a hook
+    /// (an unknown key, a misspelt action) has its own line.
+    #[derive(serde::Deserialize)]
+    struct Hooks {
+        hooks: Vec<crate::package::Hook>,
+    }
     let value = manifest.hooks.clone()?;
-    let line = located.key_line("hooks");
-    match serde_yaml::from_value::<Vec<crate::package::Hook>>(value.clone()) {
-        Ok(hooks) => {
+    match serde_yaml::from_str::<Hooks>(&located.text) {
+        Ok(Hooks { hooks }) => {
             let mut names = BTreeSet::new();
             for hook in &hooks {
-                if hook.run.is_empty() {
-                    problems.push(located.problem(
-                        located.value_line("hooks", &hook.name),
-                        format!("hook {}: `run` needs at least the command", hook.name),
-                    ));
+                if let Err(message) = hook.check() {
+                    problems
+                        .push(located.problem(located.value_line("hooks", &hook.name), message));
                 }
                 if !names.insert(hook.name.clone()) {
                     problems.push(located.problem(
@@ -1007,6 +1010,10 @@ fn check_hooks(
             Some(value)
         }
         Err(e) => {
+            let line = e
+                .location()
+                .map(|l| l.line() as u64)
+                .or_else(|| located.key_line("hooks"));
             problems.push(located.problem(line, format!("hooks: {e}")));
             None
         }
