@@ -41,7 +41,7 @@ impl Repo {
     }
 
     /// The examples/ repository of this project, committed.
-    fn example() -> Repo {
+    pub(crate) fn example() -> Repo {
         let repo = Repo::new();
         copy_tree(&crate::common::repo().join("examples"), &repo.dir);
         repo

@@ -1,10 +1,11 @@
 //! Helpers shared by the integration tests: a temp root, the real binary,
-//! fixture paths.
+//! fixture paths, a terminal in tmux.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// The repository's directory.
 pub fn repo() -> PathBuf {
@@ -147,4 +148,106 @@ pub fn generation_answers(
         })
         .collect();
     (present, values)
+}
+
+/// A program in a tmux server of its own (a terminal a person would use),
+/// killed when dropped.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `command` in a 100x30 window; None (with the reason
+    /// printed) when tmux is not installed.
+    pub fn start(name: &str, command: &str) -> Option<Tmux> {
+        Tmux::start_sized(name, command, 100, 30)
+    }
+
+    pub fn start_sized(name: &str, command: &str, width: u16, height: u16) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipped: tmux is not installed");
+            return None;
+        }
+        let tmux = Tmux {
+            socket: format!("confpack-test-{}-{name}", std::process::id()),
+        };
+        let status = tmux
+            .command()
+            .args(["new-session", "-d", "-x", &width.to_string()])
+            .args(["-y", &height.to_string()])
+            .arg(format!("{command}; echo EXIT=$?; sleep 30"))
+            .env_remove("DEBIAN_FRONTEND")
+            .env("TERM", "xterm-256color")
+            .env("LANG", "C.UTF-8")
+            .status()
+            .expect("tmux");
+        assert!(status.success(), "tmux new-session failed");
+        Some(tmux)
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(["-L", &self.socket, "-f", "/dev/null"]);
+        command
+    }
+
+    pub fn screen(&self) -> String {
+        let out = self
+            .command()
+            .args(["capture-pane", "-p"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Everything the window showed, scrolled-off lines included.
+    pub fn history(&self) -> String {
+        let out = self
+            .command()
+            .args(["capture-pane", "-p", "-J", "-S", "-"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text` (5 s at most).
+    pub fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let status = self
+            .command()
+            .arg("send-keys")
+            .args(keys)
+            .status()
+            .expect("send-keys");
+        assert!(status.success());
+    }
+
+    pub fn type_text(&self, text: &str) {
+        let status = self
+            .command()
+            .args(["send-keys", "-l", text])
+            .status()
+            .expect("send-keys");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
 }

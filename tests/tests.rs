@@ -6,5 +6,6 @@ mod fuzz;
 mod interop;
 mod online;
 mod publish;
+mod realnode;
 mod runtime;
 mod tui;

@@ -1,0 +1,1012 @@
+//! The node lifecycle on a real Debian 12: a fresh minimal bookworm root
+//! (mmdebstrap, apt variant) entered with `chroot`, driven through
+//! confpack's own commands only, unattended and by a person at a terminal
+//! (tmux).
+//!
+//! `tests/runtime.rs` runs apt and dpkg sandboxed with `--root`; here
+//! nothing is simulated: the Debian system's apt configuration, maintainer
+//! scripts without `DPKG_ROOT`, `invoke-rc.d`, the runtime's libraries
+//! pulled from the Debian archive, and `/dev/tty` under apt and dpkg.
+//!
+//! Needs root, mmdebstrap, gpg, tmux and the Debian archive; a test that
+//! cannot run says why in one line. The root is built at most once a week
+//! into `target/realnode/`, where the Debian packages apt downloads are
+//! kept too. Only the Debian archive and 127.0.0.1 are contacted (the
+//! repository is served by the test; the example's online document URL is
+//! dropped from the temp copy).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::build::{Repo, build_ok, find};
+use crate::common::{Tmux, run};
+use crate::publish::{Keyring, Server};
+
+const SUITE: &str = "bookworm";
+const MIRROR: &str = "http://deb.debian.org/debian";
+const MIRROR_ADDRESS: &str = "deb.debian.org:80";
+/// A built root older than this is built again (Debian's point releases
+/// remove the packages its apt lists name).
+const ROOT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The packages the example repository builds, roles included.
+const OUR_PACKAGES: [&str; 5] = ["webserver", "base", "motd", "webshop-app", "webshop-nginx"];
+const PASSWORD: &str = "pw 'Zq8' $(id)";
+/// What confpack owns on a node of the example: hashed to compare states.
+const CONFIGURATION: [&str; 6] = [
+    "/etc/webshop",
+    "/etc/nginx/sites-available",
+    "/etc/nginx/sites-enabled",
+    "/etc/motd",
+    "/var/lib/webshop",
+    "/usr/share/confpack",
+];
+
+fn skip(reason: &str) {
+    eprintln!("realnode: skipped: {reason}");
+}
+
+fn installed(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn archive_reachable() -> Result<(), String> {
+    let address = MIRROR_ADDRESS
+        .to_socket_addrs()
+        .map_err(|e| format!("{MIRROR_ADDRESS}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{MIRROR_ADDRESS}: no address"))?;
+    TcpStream::connect_timeout(&address, Duration::from_secs(5))
+        .map(drop)
+        .map_err(|e| format!("{MIRROR_ADDRESS} ({address}): {e}"))
+}
+
+/// A fresh bookworm root, or None when this machine cannot make one (the
+/// reason printed).
+fn fresh_node(needs: &[&str]) -> Option<Chroot> {
+    if !is_root() {
+        skip("not root");
+        return None;
+    }
+    for tool in ["mmdebstrap", "gpg"].iter().chain(needs) {
+        if !installed(tool) {
+            skip(&format!("{tool} not installed"));
+            return None;
+        }
+    }
+    if let Err(e) = archive_reachable() {
+        skip(&format!("Debian archive unreachable: {e}"));
+        return None;
+    }
+    match Chroot::new(&bookworm_tarball()) {
+        Ok(chroot) => Some(chroot),
+        Err(e) => {
+            skip(&e);
+            None
+        }
+    }
+}
+
+/// `target/realnode/`: the built root and apt's downloads, kept between runs.
+fn cache_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::common::repo().join("target"))
+        .join("realnode")
+}
+
+fn downloads_cache() -> PathBuf {
+    cache_dir().join("archives")
+}
+
+fn younger_than(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|modified| {
+            SystemTime::now()
+                .duration_since(modified)
+                .is_ok_and(|elapsed| elapsed < age)
+        })
+}
+
+/// The minimal bookworm root as a tarball (apt's lists kept, so apt can
+/// resolve the runtime's libraries), built when missing or a week old.
+/// It is written under a temporary name and renamed: a concurrent test
+/// process sees the old tarball or the new one, never half of one.
+fn bookworm_tarball() -> PathBuf {
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _one_build_at_a_time = BUILDING.lock().unwrap_or_else(PoisonError::into_inner);
+    let tarball = cache_dir().join("bookworm-apt.tar");
+    if younger_than(&tarball, ROOT_MAX_AGE) {
+        return tarball;
+    }
+    std::fs::create_dir_all(cache_dir()).expect("mkdir target/realnode");
+    let partial = cache_dir().join(format!("bookworm-apt.{}.partial.tar", std::process::id()));
+    let started = Instant::now();
+    let (code, _, stderr) = run(Command::new("mmdebstrap")
+        .args(["--variant=apt", "--mode=root", "--format=tar"])
+        .arg("--skip=cleanup/apt/lists")
+        .arg(SUITE)
+        .arg(&partial)
+        .arg(MIRROR)
+        .stdin(Stdio::null()));
+    if code != 0 {
+        let _ = std::fs::remove_file(&partial);
+        panic!("mmdebstrap failed (exit {code}):\n{stderr}");
+    }
+    std::fs::rename(&partial, &tarball).expect("rename the built root");
+    eprintln!(
+        "realnode: built {} in {:.0?}",
+        tarball.display(),
+        started.elapsed()
+    );
+    tarball
+}
+
+fn debs_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect()
+}
+
+/// A throw-away copy of the root with proc, /dev and /dev/pts mounted.
+/// Dropped (also when a test panics), it kills whatever still runs inside,
+/// keeps apt's Debian downloads and unmounts in reverse order, lazily when
+/// busy; a root that stays mounted is left on disk rather than deleted
+/// through the host's /dev.
+struct Chroot {
+    temp: Option<tempfile::TempDir>,
+    root: PathBuf,
+    mounts: Vec<PathBuf>,
+}
+
+impl Chroot {
+    fn new(tarball: &Path) -> Result<Chroot, String> {
+        let temp = tempfile::Builder::new()
+            .prefix("confpack-realnode-")
+            .tempdir()
+            .expect("tempdir");
+        let root = temp.path().canonicalize().expect("canonical").join("root");
+        std::fs::create_dir(&root).expect("mkdir root");
+        let mut chroot = Chroot {
+            temp: Some(temp),
+            root,
+            mounts: Vec::new(),
+        };
+        crate::common::ok(
+            Command::new("tar")
+                .arg("-xf")
+                .arg(tarball)
+                .arg("-C")
+                .arg(&chroot.root),
+        );
+        let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+        chroot.write("/etc/resolv.conf", &resolv, 0o644);
+        chroot.write(
+            "/usr/sbin/policy-rc.d",
+            b"#!/bin/sh\n# No service starts: this root shares the host's network.\nexit 101\n",
+            0o755,
+        );
+        chroot.mount("proc", &["-t", "proc", "proc"])?;
+        chroot.mount("dev", &["--bind", "/dev"])?;
+        chroot.mount("dev/pts", &["--bind", "/dev/pts"])?;
+        chroot.seed_downloads();
+        Ok(chroot)
+    }
+
+    fn mount(&mut self, target: &str, args: &[&str]) -> Result<(), String> {
+        let path = self.root.join(target);
+        let output = Command::new("mount")
+            .args(args)
+            .arg(&path)
+            .output()
+            .map_err(|e| format!("cannot mount {target}: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "cannot mount {target}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        self.mounts.push(path);
+        Ok(())
+    }
+
+    /// A path of the node, seen from the host.
+    fn path(&self, path: &str) -> PathBuf {
+        self.root.join(path.trim_start_matches('/'))
+    }
+
+    /// Whether the node has `path` (a dangling symlink counts).
+    fn has(&self, path: &str) -> bool {
+        std::fs::symlink_metadata(self.path(path)).is_ok()
+    }
+
+    fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.path(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Writes a file, replacing whatever (a symlink too) was there.
+    fn write(&self, path: &str, content: &[u8], mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let target = self.path(path);
+        let _ = std::fs::remove_file(&target);
+        std::fs::write(&target, content).unwrap_or_else(|e| panic!("{path}: {e}"));
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    /// Puts a host file into the node's /root; returns its path there.
+    fn copy_in(&self, file: &Path, name: &str) -> String {
+        let inside = format!("/root/{name}");
+        std::fs::copy(file, self.path(&inside)).expect("copy into the node");
+        inside
+    }
+
+    /// The words that run `args` inside: a clean environment, as root.
+    fn inside(&self, environment: &[&str], args: &[&str]) -> Vec<String> {
+        let mut words = vec![
+            self.root.display().to_string(),
+            "env".into(),
+            "-i".into(),
+            format!("PATH={PATH}"),
+            "HOME=/root".into(),
+        ];
+        words.extend(environment.iter().map(|s| s.to_string()));
+        words.extend(args.iter().map(|s| s.to_string()));
+        words
+    }
+
+    /// Runs `args` in the node unattended: no stdin, noninteractive.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        run(Command::new("chroot")
+            .args(self.inside(&["DEBIAN_FRONTEND=noninteractive"], args))
+            .stdin(Stdio::null()))
+    }
+
+    /// Runs `args` in the node and asserts exit 0; returns stdout and stderr.
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, stdout, stderr) = self.run(args);
+        assert_eq!(
+            code,
+            0,
+            "`{}` in the node failed (exit {code}):\n{stdout}\n{stderr}",
+            args.join(" ")
+        );
+        stdout + &stderr
+    }
+
+    /// Runs `args` in the node with `input` on stdin and asserts exit 0.
+    fn ok_with_input(&self, args: &[&str], input: &str) {
+        let mut child = Command::new("chroot")
+            .args(self.inside(&["DEBIAN_FRONTEND=noninteractive"], args))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chroot");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        let output = child.wait_with_output().expect("wait");
+        assert!(
+            output.status.success(),
+            "`{}` in the node failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Runs `args` in the node on a terminal, as a person would: no
+    /// DEBIAN_FRONTEND, TERM=xterm, a UTF-8 locale.
+    fn on_terminal(&self, name: &str, args: &[&str]) -> Terminal {
+        let exit_file = self.scratch(&format!("{name}.exit"));
+        let quoted: Vec<String> = self
+            .inside(&["TERM=xterm", "LANG=C.UTF-8"], args)
+            .iter()
+            .map(|word| confpack::output::shell_quote(word))
+            .collect();
+        let line = format!(
+            "chroot {}; echo $? > {}",
+            quoted.join(" "),
+            confpack::output::shell_quote(&exit_file.display().to_string())
+        );
+        let tmux = Tmux::start(&format!("realnode-{name}"), &line).expect("tmux");
+        Terminal { tmux, exit_file }
+    }
+
+    /// A host path beside the root, for the test's own files.
+    fn scratch(&self, name: &str) -> PathBuf {
+        self.root.parent().expect("temp dir").join(name)
+    }
+
+    /// The README's bootstrap: the runtime's .deb installed with apt, which
+    /// brings its libraries from the Debian archive; then the environment.
+    fn bootstrap(&self, configuration: &Configuration, url: &str) {
+        // The lists in the built root may be a few days old.
+        self.ok(&["apt-get", "update", "-qq"]);
+        let runtime = self.copy_in(&configuration.runtime, &file_name(&configuration.runtime));
+        let key = self.copy_in(&configuration.keyring.public, "confpack.asc");
+        self.ok(&["apt-get", "install", "-y", &runtime]);
+        self.ok(&[
+            "confpack",
+            "set-environment",
+            "production",
+            "--repo-url",
+            url,
+            "--key",
+            &key,
+        ]);
+        self.ok(&["confpack", "update"]);
+    }
+
+    /// `dpkg-query`'s state of every package that is not purged.
+    fn package_states(&self) -> BTreeMap<String, String> {
+        let listing = self.ok(&[
+            "dpkg-query",
+            "--show",
+            "--showformat=${db:Status-Abbrev} ${Package}\n",
+        ]);
+        listing
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(state, package)| (package.trim().to_string(), state.trim().to_string()))
+            .filter(|(_, state)| !state.starts_with("un"))
+            .collect()
+    }
+
+    fn version(&self, package: &str) -> String {
+        let (_, stdout, _) =
+            self.run(&["dpkg-query", "--show", "--showformat=${Version}", package]);
+        stdout.trim().to_string()
+    }
+
+    /// The stored answers, secrets shown.
+    fn answers(&self) -> serde_json::Value {
+        let (code, stdout, stderr) =
+            self.run(&["confpack", "answers", "--format", "json", "--show-secrets"]);
+        assert_eq!(code, 0, "confpack answers: {stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    }
+
+    fn answer(&self, key: &str) -> String {
+        self.answers()[key]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Every file, symlink and directory under `paths`: its mode and its
+    /// content's sha256 or its link target.
+    fn snapshot(&self, paths: &[&str]) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut pending: Vec<PathBuf> = paths.iter().map(|p| self.path(p)).collect();
+        while let Some(path) = pending.pop() {
+            let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let described = if metadata.is_symlink() {
+                format!(
+                    "-> {}",
+                    std::fs::read_link(&path).expect("readlink").display()
+                )
+            } else if metadata.is_dir() {
+                for entry in std::fs::read_dir(&path).expect("read_dir") {
+                    pending.push(entry.expect("entry").path());
+                }
+                "directory".to_string()
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                confpack::files::sha256_hex(&bytes)
+            };
+            let relative = path.strip_prefix(&self.root).expect("inside");
+            out.insert(
+                format!("/{}", relative.display()),
+                format!("{:o} {described}", metadata.mode() & 0o7777),
+            );
+        }
+        out
+    }
+
+    /// What exists under `paths`, as `snapshot` lists it.
+    fn leftovers(&self, paths: &[&str]) -> Vec<String> {
+        self.snapshot(paths).into_keys().collect()
+    }
+
+    /// The processes whose root is this node: pid and name.
+    fn processes(&self) -> Vec<(u32, String)> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r == self.root)
+            })
+            .map(|pid| {
+                let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                (pid, name.trim().to_string())
+            })
+            .collect()
+    }
+
+    /// The processes left in the node once `timeout` has passed.
+    fn processes_after(&self, timeout: Duration) -> Vec<(u32, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = self.processes();
+            if left.is_empty() || Instant::now() >= deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The /proc/locks lines that hold dpkg's locks of this node.
+    fn dpkg_lock_holders(&self) -> Vec<String> {
+        let ids: Vec<String> = ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"]
+            .iter()
+            .filter_map(|lock| std::fs::metadata(self.path(lock)).ok())
+            .map(|m| {
+                let (dev, ino) = (m.dev(), m.ino());
+                let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+                let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+                format!("{major:02x}:{minor:02x}:{ino}")
+            })
+            .collect();
+        std::fs::read_to_string("/proc/locks")
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| {
+                line.split_whitespace()
+                    .any(|field| ids.iter().any(|id| id == field))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn kill_everything_inside(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = self.processes();
+            if left.is_empty() || Instant::now() >= deadline {
+                return;
+            }
+            for (pid, _) in left {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Puts the kept Debian packages where apt looks first.
+    fn seed_downloads(&self) {
+        let archives = self.path("/var/cache/apt/archives");
+        for deb in debs_in(&downloads_cache()) {
+            let target = archives.join(deb.file_name().expect("name"));
+            if std::fs::hard_link(&deb, &target).is_err() {
+                let _ = std::fs::copy(&deb, &target);
+            }
+        }
+    }
+
+    /// Keeps the Debian packages apt downloaded, for the next run
+    /// (confpack's own packages are built anew each run).
+    fn keep_downloads(&self) {
+        let cache = downloads_cache();
+        if std::fs::create_dir_all(&cache).is_err() {
+            return;
+        }
+        for deb in debs_in(&self.path("/var/cache/apt/archives")) {
+            let name = file_name(&deb);
+            if name.contains("+git") || name.starts_with("confpack-runtime_") {
+                continue;
+            }
+            if cache.join(&name).exists() {
+                continue;
+            }
+            let partial = cache.join(format!(".{name}.{}.partial", std::process::id()));
+            if std::fs::copy(&deb, &partial).is_ok() {
+                let _ = std::fs::rename(&partial, cache.join(&name));
+            }
+        }
+    }
+
+    fn still_mounted(&self) -> Vec<String> {
+        let prefix = self.root.display().to_string();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.split(' ').nth(4))
+            .filter(|point| point.starts_with(&prefix))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Chroot {
+    fn drop(&mut self) {
+        self.kill_everything_inside();
+        self.keep_downloads();
+        for mount in self.mounts.iter().rev() {
+            let unmount = |lazy: bool| {
+                let mut command = Command::new("umount");
+                if lazy {
+                    command.arg("--lazy");
+                }
+                command
+                    .arg(mount)
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if !unmount(false) && !unmount(true) {
+                eprintln!("realnode: cannot unmount {}", mount.display());
+            }
+        }
+        let mounted = self.still_mounted();
+        if !mounted.is_empty() {
+            let kept = self.temp.take().map(tempfile::TempDir::keep);
+            eprintln!("realnode: {mounted:?} still mounted; {kept:?} is left in place");
+        }
+    }
+}
+
+/// A command running in the node on a terminal (tmux).
+struct Terminal {
+    tmux: Tmux,
+    exit_file: PathBuf,
+}
+
+impl Terminal {
+    /// Waits until the screen shows `text`; fails at once, with
+    /// everything the terminal showed, when the command ends first.
+    fn wait_for(&self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.tmux.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            let ended = self.exit_file.exists();
+            assert!(
+                !ended && Instant::now() < deadline,
+                "{} waiting for {text:?}; the terminal:\n{}",
+                if ended {
+                    "the command ended"
+                } else {
+                    "timed out"
+                },
+                self.tmux.history()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for a question showing `text` and returns the screen,
+    /// which must be confpack's TUI: its header, its footer, no progress
+    /// bar drawn over it.
+    fn question(&self, text: &str, timeout: Duration) -> String {
+        let screen = self.wait_for(text, timeout);
+        let tui = screen.contains("question ") && screen.contains("Esc quit");
+        let progress_bar = screen.lines().any(|line| line.starts_with("apt ["));
+        assert!(
+            tui && !progress_bar,
+            "the question is not shown by confpack's TUI alone; the screen:\n{screen}"
+        );
+        screen
+    }
+
+    /// The command's exit code, once it has ended.
+    fn exit_code(&self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&self.exit_file)
+                && let Ok(code) = text.trim().parse()
+            {
+                return code;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {timeout:?}; the terminal:\n{}",
+                self.tmux.history()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Replaces `from` by `to` in a file of the repository; `from` must be
+/// there, so that a change to examples/ shows here rather than silently
+/// testing less.
+fn edit(repo: &Repo, relative: &str, from: &str, to: &str) {
+    let path = repo.path(relative);
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains(from), "{relative} no longer has {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
+}
+
+/// The example configuration repository in a temp git copy, its two
+/// versions built by the confpack under test, the runtime package, and
+/// the signed apt repository they are published to.
+struct Configuration {
+    _repo: Repo,
+    keyring: Keyring,
+    published: PathBuf,
+    first: PathBuf,
+    second: PathBuf,
+    runtime: PathBuf,
+}
+
+impl Configuration {
+    fn build() -> Configuration {
+        let keyring = Keyring::new("realnode").expect("gpg");
+        let mut repo = Repo::example();
+        // The document's online copy would be fetched from
+        // config.example.com; a test contacts only 127.0.0.1 and Debian.
+        edit(
+            &repo,
+            "packages/webshop-app/control/control.yml",
+            "  url: https://config.example.com/environments/webshop.xml\n",
+            "",
+        );
+        repo.commit("version 1");
+        let first = repo.path("../first");
+        let known = repo.path("known-packages");
+        let known = ["--known-packages", known.to_str().expect("utf-8")];
+        let debs = build_ok(&repo.path("."), &first, &[known[0], known[1], "--runtime"]);
+        let runtime = find(&debs, "confpack-runtime").clone();
+
+        second_version(&repo);
+        repo.commit("version 2");
+        let second = repo.path("../second");
+        build_ok(&repo.path("."), &second, &known);
+        Configuration {
+            published: repo.path("../published"),
+            _repo: repo,
+            keyring,
+            first,
+            second,
+            runtime,
+        }
+    }
+
+    fn publish_first(&self) {
+        self.keyring
+            .publish(&self.published, "production", &[&self.first]);
+    }
+
+    fn publish_second(&self) {
+        self.keyring
+            .publish(&self.published, "production", &[&self.second]);
+    }
+}
+
+/// Version 2 of the example: logging.conf dropped, app.conf's template
+/// changed, webshop-nginx dropped from the role (and from webshop-app's
+/// dependencies, so nothing needs it and nginx goes with it), workers
+/// changed in the document, and the document now sets tls.enable, which
+/// the node's operator had turned off.
+fn second_version(repo: &Repo) {
+    repo.remove("packages/webshop-app/etc/webshop/logging.conf");
+    let template = "packages/webshop-app/etc/webshop/app.conf.j2";
+    let text = std::fs::read_to_string(repo.path(template)).expect("template");
+    repo.write(
+        template,
+        &format!("{text}admin = {{{{ answers[\"webshop/admin.email\"] }}}}\n"),
+    );
+    edit(
+        repo,
+        "roles/webserver.yml",
+        "version: \"1\"",
+        "version: \"2\"",
+    );
+    edit(repo, "roles/webserver.yml", "  - webshop-nginx\n", "");
+    edit(
+        repo,
+        "packages/webshop-app/control/control.yml",
+        "depends: [webshop-nginx]\n",
+        "",
+    );
+    let document = "environments/webshop.xml";
+    edit(
+        repo,
+        document,
+        "<question key=\"webshop/workers\">16</question>",
+        "<question key=\"webshop/workers\">24</question>",
+    );
+    edit(
+        repo,
+        document,
+        "<question key=\"webshop/db.host\">db1.prod.example.com</question>",
+        "<question key=\"webshop/db.host\">db1.prod.example.com</question>\n    \
+         <question key=\"webshop/tls.enable\">true</question>",
+    );
+}
+
+/// Answers set the README's way: the host name, which the document
+/// leaves to the node (this host is none of its machines), and TLS turned
+/// off, which the document does not set yet (a high-priority question, so
+/// that a later conflict is asked at the default priority).
+fn preseed(node: &Chroot) {
+    node.ok(&["confpack", "set", "webshop/hostname", "node1.example.com"]);
+    node.ok(&["confpack", "set", "webshop/tls.enable", "false"]);
+}
+
+#[test]
+fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
+    let Some(node) = fresh_node(&[]) else {
+        return;
+    };
+    let started = Instant::now();
+    let configuration = Configuration::build();
+    configuration.publish_first();
+    let server = Server::start(&configuration.published);
+    node.bootstrap(&configuration, &server.url);
+    preseed(&node);
+    node.ok_with_input(
+        &["confpack", "set", "--secret", "webshop/db.password", "-"],
+        PASSWORD,
+    );
+
+    let output = node.ok(&["confpack", "install", "webserver"]);
+    let hook: Vec<&str> = output
+        .lines()
+        .filter(|line| line.contains("reload-app"))
+        .collect();
+    assert!(
+        hook.len() == 1 && hook[0].contains("skip"),
+        "the hook's systemctl is absent without systemd: one line says it is skipped:\n{output}"
+    );
+    assert!(node.version("webserver").starts_with("1+git"));
+    let app = node.read("/etc/webshop/app.conf");
+    for line in ["workers = 16\n", "log_level = warning\n", "search = on\n"] {
+        assert!(app.contains(line), "{line:?} rendered in app.conf:\n{app}");
+    }
+    assert!(!app.contains("certificate"), "TLS is off:\n{app}");
+    let database = node.read("/etc/webshop/database.conf");
+    assert!(
+        database.contains("host=db1.prod.example.com\n")
+            && database.contains(&format!("password={PASSWORD}\n")),
+        "{database}"
+    );
+    assert!(
+        node.read("/etc/nginx/sites-available/webshop")
+            .contains("server 10.10.0.21:8080;")
+    );
+    assert_eq!(
+        std::fs::read_link(node.path("/etc/nginx/sites-enabled/webshop")).expect("site link"),
+        Path::new("../sites-available/webshop")
+    );
+    assert!(node.has("/etc/webshop/logging.conf") && node.path("/var/lib/webshop").is_dir());
+    assert!(node.read("/etc/motd").contains("managed with confpack"));
+    let first_install = node.snapshot(&CONFIGURATION);
+
+    let asked = server.requests.load(Ordering::Relaxed);
+    node.ok(&["confpack", "install", "webserver"]);
+    assert!(
+        server.requests.load(Ordering::Relaxed) > asked,
+        "confpack install refreshes the confpack index first"
+    );
+
+    // Version 2: update and upgrade converge the node without a question.
+    configuration.publish_second();
+    node.ok(&["confpack", "update"]);
+    node.ok(&["confpack", "upgrade"]);
+    assert!(node.version("webserver").starts_with("2+git"));
+    assert!(!node.has("/etc/webshop/logging.conf"), "dropped file");
+    let app = node.read("/etc/webshop/app.conf");
+    assert!(
+        app.contains("admin = ops@example.com\n"),
+        "template re-rendered:\n{app}"
+    );
+    assert!(
+        app.contains("workers = 24\n"),
+        "the document's new value applied:\n{app}"
+    );
+    assert!(
+        !app.contains("certificate") && node.answer("webshop/tls.enable") == "false",
+        "unattended, the operator's conflicting value is kept:\n{app}"
+    );
+    let states = node.package_states();
+    for dropped in ["webshop-nginx", "nginx"] {
+        assert_eq!(states.get(dropped), None, "{dropped} is autoremoved");
+    }
+    let configuration_left: Vec<&String> = states
+        .iter()
+        .filter(|(_, state)| *state == "rc")
+        .map(|(package, _)| package)
+        .collect();
+    assert_eq!(
+        configuration_left,
+        Vec::<&String>::new(),
+        "what upgrade autoremoves is purged"
+    );
+    assert_eq!(
+        node.leftovers(&[
+            "/etc/nginx/sites-available/webshop",
+            "/etc/nginx/sites-enabled/webshop",
+            "/usr/share/confpack/webshop-nginx",
+        ]),
+        Vec::<String>::new()
+    );
+
+    // Rollback to role version 1: the first install's state, pinned.
+    node.ok(&["confpack", "upgrade", "--version", "1"]);
+    assert!(node.version("webserver").starts_with("1+git"));
+    assert_eq!(node.snapshot(&CONFIGURATION), first_install);
+    let pin = "/etc/apt/preferences.d/confpack-rollback.pref";
+    assert!(node.has(pin), "a rollback pins its versions in {pin}");
+    let simulated = node.ok(&["apt-get", "-s", "upgrade"]);
+    assert!(
+        !simulated.contains("Inst webserver") && !simulated.contains("Inst webshop-app"),
+        "apt-get upgrade would roll forward:\n{simulated}"
+    );
+    node.ok(&["apt-get", "upgrade", "-y"]);
+    assert!(node.version("webserver").starts_with("1+git"));
+    node.ok(&["confpack", "upgrade"]);
+    assert!(node.version("webserver").starts_with("2+git"));
+    assert!(
+        !node.has(pin),
+        "a plain upgrade follows the environment again"
+    );
+
+    // Purging the role and its packages leaves nothing behind.
+    node.ok(&[
+        "apt-get",
+        "purge",
+        "-y",
+        "webserver",
+        "webshop-app",
+        "webshop-nginx",
+        "motd",
+    ]);
+    let states = node.package_states();
+    let ours: Vec<_> = OUR_PACKAGES
+        .iter()
+        .filter_map(|p| states.get(*p).map(|state| format!("{state} {p}")))
+        .collect();
+    assert_eq!(ours, Vec::<String>::new());
+    assert_eq!(
+        node.leftovers(&[
+            "/etc/webshop",
+            "/var/lib/webshop",
+            "/etc/motd",
+            "/etc/nginx/sites-available/webshop",
+            "/etc/nginx/sites-enabled/webshop",
+            "/usr/share/confpack/webshop-app",
+            "/usr/share/confpack/webshop-nginx",
+            "/usr/share/confpack/motd",
+        ]),
+        Vec::<String>::new()
+    );
+    let left: Vec<String> = node
+        .answers()
+        .as_object()
+        .expect("answers")
+        .keys()
+        .filter(|key| key.starts_with("webshop/"))
+        .cloned()
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "purged packages' answers");
+    eprintln!(
+        "realnode: unattended lifecycle in {:.0?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
+    let Some(node) = fresh_node(&["tmux"]) else {
+        return;
+    };
+    let started = Instant::now();
+    let configuration = Configuration::build();
+    configuration.publish_first();
+    let server = Server::start(&configuration.published);
+    node.bootstrap(&configuration, &server.url);
+    preseed(&node);
+    let installing = Duration::from_secs(180);
+    let answering = Duration::from_secs(30);
+
+    // Ctrl-C in the middle of a question ends the whole run.
+    let install = node.on_terminal("cancelled", &["confpack", "install", "webserver"]);
+    install.question("Web shop configuration", installing);
+    install.tmux.keys(&["Enter"]);
+    install.question("Database password", answering);
+    install.tmux.keys(&["C-c"]);
+    install.wait_for("Quit without saving?", answering);
+    install.tmux.keys(&["C-c"]);
+    let code = install.exit_code(answering);
+    let history = install.tmux.history();
+    assert_eq!(code, 5, "cancelled:\n{history}");
+    assert!(
+        history.contains("confpack upgrade") || history.contains("dpkg --configure -a"),
+        "says how to recover:\n{history}"
+    );
+    assert_eq!(
+        node.processes_after(Duration::from_secs(10)),
+        Vec::new(),
+        "nothing keeps running in the node"
+    );
+    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
+    drop(install);
+
+    // The next install asks again and completes.
+    let install = node.on_terminal("install", &["confpack", "install", "webserver"]);
+    install.question("Web shop configuration", installing);
+    install.tmux.keys(&["Enter"]);
+    install.question("Database password", answering);
+    for _ in 0..2 {
+        install.tmux.type_text(PASSWORD);
+        install.tmux.keys(&["Enter"]);
+    }
+    let screen = install.question("Administrator e-mail", answering);
+    assert!(!screen.contains(PASSWORD), "{screen}");
+    install.tmux.keys(&["Enter"]);
+    install.wait_for("Save these answers", answering);
+    install.tmux.keys(&["s"]);
+    let code = install.exit_code(installing);
+    assert_eq!(code, 0, "installed:\n{}", install.tmux.history());
+    assert_eq!(node.answer("webshop/db.password"), PASSWORD);
+    assert!(
+        node.read("/etc/webshop/database.conf")
+            .contains(&format!("password={PASSWORD}\n"))
+    );
+    drop(install);
+
+    // Version 2: the upgrade asks the conflict, and nothing else.
+    configuration.publish_second();
+    node.ok(&["confpack", "update"]);
+    let upgrade = node.on_terminal("upgrade", &["confpack", "upgrade"]);
+    let screen = upgrade.question("Document says:", installing);
+    assert!(
+        screen.contains("question 1 of 1") && screen.contains("webshop/tls.enable"),
+        "{screen}"
+    );
+    upgrade.tmux.keys(&["C-d", "Enter"]);
+    upgrade.wait_for("Save these answers", answering);
+    upgrade.tmux.keys(&["s"]);
+    let code = upgrade.exit_code(installing);
+    assert_eq!(code, 0, "upgraded:\n{}", upgrade.tmux.history());
+    assert_eq!(node.answer("webshop/tls.enable"), "true");
+    let app = node.read("/etc/webshop/app.conf");
+    assert!(
+        app.contains("certificate = /etc/ssl/certs/shop.example.com.pem\n")
+            && app.contains("workers = 24\n"),
+        "{app}"
+    );
+    eprintln!("realnode: terminal lifecycle in {:.0?}", started.elapsed());
+}
