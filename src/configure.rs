@@ -706,7 +706,13 @@ fn apply_package(
     let known = known_answers(&stored);
     let answers = Answers::new(known.clone(), Vec::new());
     let context = derive::context(&answers, environment.clone(), machine.clone());
-    let mut rendered = render::render_all(root, &package.templates_dir(), &answers, &context)?;
+    let mut rendered = render::render_all(
+        root,
+        &package.templates_dir(),
+        &package.config.modes,
+        &answers,
+        &context,
+    )?;
     // The package's encrypted files, decrypted with the node key.
     rendered.extend(crate::secrets::render_files(root, &package.dir)?);
     let previous = store.files(&package.name)?;

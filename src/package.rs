@@ -34,6 +34,10 @@ pub struct PackageConfig {
     pub environment: EnvironmentConfig,
     #[serde(default)]
     pub hooks: Vec<Hook>,
+    /// Target paths of templates whose mode the package declared
+    /// (control.yml `modes:`), as octal text; see [`crate::render::file_mode`].
+    #[serde(default)]
+    pub modes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -105,10 +105,25 @@ pub fn list_templates(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     Ok(out)
 }
 
+/// The mode of a rendered file, from `current` (an existing file's mode,
+/// else the shipped template's, which is the package's `modes:` when it
+/// declares one). A file rendered from a secret is never readable by
+/// others: without a declared mode it is 0600; a declared mode keeps its
+/// owner and group bits (`0640`: the file's group may read it) and loses
+/// the others' bits and any special bits.
+pub fn file_mode(current: u32, declared: bool, secret: bool) -> u32 {
+    match (secret, declared) {
+        (false, _) => current,
+        (true, true) => (current & 0o770) | 0o600,
+        (true, false) => (current & 0o700) | 0o600,
+    }
+}
+
 /// Renders every template of `templates_dir` in memory.
 pub fn render_all(
     root: &Path,
     templates_dir: &Path,
+    declared_modes: &std::collections::BTreeMap<String, String>,
     answers: &Arc<Answers>,
     context: &Value,
 ) -> Result<Vec<Rendered>> {
@@ -141,7 +156,10 @@ pub fn render_all(
                     Ok(existing) => existing.permissions().mode() & 0o7777,
                     Err(_) => template_mode,
                 };
-                let mode = if secret { (mode & 0o700) | 0o600 } else { mode };
+                let declared = target
+                    .to_str()
+                    .is_some_and(|t| declared_modes.contains_key(t));
+                let mode = file_mode(mode, declared, secret);
                 out.push(Rendered::new(
                     target,
                     relative,
@@ -216,4 +234,30 @@ pub fn remove_dropped(
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_mode;
+
+    #[test]
+    fn a_file_rendered_from_a_secret_is_never_readable_by_others() {
+        // (current, declared, secret) → mode
+        for (current, declared, secret, expected) in [
+            (0o644, false, false, 0o644),
+            (0o640, true, false, 0o640),
+            (0o644, false, true, 0o600),
+            (0o640, false, true, 0o600),
+            (0o640, true, true, 0o640),
+            (0o644, true, true, 0o640),
+            (0o4755, true, true, 0o750),
+            (0o400, false, true, 0o600),
+        ] {
+            assert_eq!(
+                file_mode(current, declared, secret),
+                expected,
+                "{current:o} declared={declared} secret={secret}"
+            );
+        }
+    }
 }

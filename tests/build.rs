@@ -923,6 +923,18 @@ pub(crate) mod dpkg {
             all.contains("webshop-app: hook reload-app skipped: systemd is not running"),
             "{all}"
         );
+        // database.conf reads the password and declares 0640: the group
+        // may read it, others never; app.conf reads no secret.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &str| {
+            std::fs::metadata(sandbox.root.join(path))
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("etc/webshop/database.conf"), 0o640);
+        assert_eq!(mode("etc/webshop/app.conf"), 0o644);
     }
 
     #[test]
