@@ -1274,3 +1274,103 @@ mod tui_cancel {
         cancels(small, "too small");
     }
 }
+
+/// Outside a frontend confpack keeps the default action of SIGTERM, SIGINT
+/// and SIGHUP: a run waiting for the answer database, or busy in a hook,
+/// ends at once instead of waiting out `--lock-timeout` or the hook.
+mod signals {
+    use super::*;
+
+    /// Whether `signal` (a number) is ignored by `pid`, as a process
+    /// started by one that ignores it inherits (`nohup`, a shell's
+    /// background job): then nothing confpack does could end it.
+    fn ignored(pid: u32, signal: u32) -> bool {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let mask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .expect("SigIgn");
+        mask & (1 << (signal - 1)) != 0
+    }
+
+    /// Sends `signal` to `child`; how long it took to end (at most 2 s).
+    fn ends_on(child: &mut std::process::Child, name: &str) -> Duration {
+        let sent = Instant::now();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                assert!(!status.success(), "SIG{name}: {status:?}");
+                return sent.elapsed();
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(2),
+                "SIG{name} did not end it within 2 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_configure_waiting_for_the_database_or_in_a_hook_ends_at_once_on_each_signal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let package = install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        // A hook that holds the run (and so the database) for a while.
+        std::fs::write(
+            package.join("package.yml"),
+            "hooks:\n  - name: slow\n    reads: []\n    run: [sh, -c, 'echo $$ >\"$CONFPACK_ROOT/hook.pid\"; touch \"$CONFPACK_ROOT/started\"; exec sleep 20']\n",
+        )
+        .expect("write");
+        let mut holder = configure_webshop(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let started = Instant::now();
+        while !dir.path().join("started").exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "holder never started"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for (name, number) in [("TERM", 15), ("INT", 2), ("HUP", 1)] {
+            let mut waiter = configure_webshop(dir.path())
+                .args(["--lock-timeout", "60"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            // Long enough to be in the lock's wait (startup takes ~50 ms).
+            std::thread::sleep(Duration::from_millis(500));
+            assert!(
+                waiter.try_wait().expect("wait").is_none(),
+                "the waiter should wait"
+            );
+            if ignored(waiter.id(), number) {
+                eprintln!("skipped SIG{name}: ignored by the process that started the tests");
+                let _ = waiter.kill();
+                let _ = waiter.wait();
+                continue;
+            }
+            let took = ends_on(&mut waiter, name);
+            eprintln!("waiting for the database, SIG{name}: gone after {took:?}");
+        }
+        let took = ends_on(&mut holder, "TERM");
+        eprintln!("in a hook, SIGTERM: gone after {took:?}");
+        // The hook is not confpack's to end here (hooks.rs); don't leave it.
+        let hook = std::fs::read_to_string(dir.path().join("hook.pid")).expect("hook pid");
+        if Path::new(&format!("/proc/{}", hook.trim())).exists() {
+            eprintln!(
+                "the hook (pid {}) outlived confpack; ending it",
+                hook.trim()
+            );
+            let _ = Command::new("kill").arg(hook.trim()).status();
+        }
+    }
+}

@@ -622,6 +622,15 @@ impl Terminal {
         screen
     }
 
+    /// Keys as tmux names them (`Enter`, `C-c`).
+    fn send(&self, keys: &[&str]) {
+        self.tmux.keys(keys);
+    }
+
+    fn type_text(&self, text: &str) {
+        self.tmux.type_text(text);
+    }
+
     /// The command's exit code, once it has ended.
     fn exit_code(&self, timeout: Duration) -> i32 {
         let deadline = Instant::now() + timeout;
@@ -782,6 +791,40 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     );
 
     let output = node.ok(&["confpack", "install", "webserver"]);
+    the_hook_without_systemd_is_skipped_in_one_line(&output);
+    the_first_version_is_installed_and_rendered(&node);
+    let first_install = node.snapshot(&CONFIGURATION);
+    install_refreshes_the_index_first(&node, &server);
+
+    configuration.publish_second();
+    node.ok(&["confpack", "update"]);
+    node.ok(&["confpack", "upgrade"]);
+    the_second_version_is_applied_without_a_question(&node);
+    nothing_autoremoved_is_left_configured(&node);
+
+    node.ok(&["confpack", "upgrade", "--version", "1"]);
+    assert!(node.version("webserver").starts_with("1+git"));
+    assert_eq!(node.snapshot(&CONFIGURATION), first_install);
+    the_rollback_is_pinned_until_a_plain_upgrade(&node);
+    nothing_autoremoved_is_left_configured(&node);
+
+    node.ok(&[
+        "apt-get",
+        "purge",
+        "-y",
+        "webserver",
+        "webshop-app",
+        "webshop-nginx",
+        "motd",
+    ]);
+    nothing_of_the_role_is_left(&node);
+    eprintln!(
+        "realnode: unattended lifecycle in {:.0?}",
+        started.elapsed()
+    );
+}
+
+fn the_hook_without_systemd_is_skipped_in_one_line(output: &str) {
     let hook: Vec<&str> = output
         .lines()
         .filter(|line| line.contains("reload-app"))
@@ -790,6 +833,9 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
         hook.len() == 1 && hook[0].contains("skip"),
         "the hook's systemctl is absent without systemd: one line says it is skipped:\n{output}"
     );
+}
+
+fn the_first_version_is_installed_and_rendered(node: &Chroot) {
     assert!(node.version("webserver").starts_with("1+git"));
     let app = node.read("/etc/webshop/app.conf");
     for line in ["workers = 16\n", "log_level = warning\n", "search = on\n"] {
@@ -812,19 +858,20 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     );
     assert!(node.has("/etc/webshop/logging.conf") && node.path("/var/lib/webshop").is_dir());
     assert!(node.read("/etc/motd").contains("managed with confpack"));
-    let first_install = node.snapshot(&CONFIGURATION);
+}
 
+/// With everything installed apt downloads nothing: a request to the
+/// repository is the index being fetched.
+fn install_refreshes_the_index_first(node: &Chroot, server: &Server) {
     let asked = server.requests.load(Ordering::Relaxed);
     node.ok(&["confpack", "install", "webserver"]);
     assert!(
         server.requests.load(Ordering::Relaxed) > asked,
         "confpack install refreshes the confpack index first"
     );
+}
 
-    // Version 2: update and upgrade converge the node without a question.
-    configuration.publish_second();
-    node.ok(&["confpack", "update"]);
-    node.ok(&["confpack", "upgrade"]);
+fn the_second_version_is_applied_without_a_question(node: &Chroot) {
     assert!(node.version("webserver").starts_with("2+git"));
     assert!(!node.has("/etc/webshop/logging.conf"), "dropped file");
     let app = node.read("/etc/webshop/app.conf");
@@ -844,16 +891,6 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     for dropped in ["webshop-nginx", "nginx"] {
         assert_eq!(states.get(dropped), None, "{dropped} is autoremoved");
     }
-    let configuration_left: Vec<&String> = states
-        .iter()
-        .filter(|(_, state)| *state == "rc")
-        .map(|(package, _)| package)
-        .collect();
-    assert_eq!(
-        configuration_left,
-        Vec::<&String>::new(),
-        "what upgrade autoremoves is purged"
-    );
     assert_eq!(
         node.leftovers(&[
             "/etc/nginx/sites-available/webshop",
@@ -862,11 +899,25 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
         ]),
         Vec::<String>::new()
     );
+}
 
-    // Rollback to role version 1: the first install's state, pinned.
-    node.ok(&["confpack", "upgrade", "--version", "1"]);
-    assert!(node.version("webserver").starts_with("1+git"));
-    assert_eq!(node.snapshot(&CONFIGURATION), first_install);
+/// No package in dpkg's `rc` state: what `confpack upgrade` autoremoves
+/// is purged.
+fn nothing_autoremoved_is_left_configured(node: &Chroot) {
+    let configuration_left: Vec<String> = node
+        .package_states()
+        .into_iter()
+        .filter(|(_, state)| state == "rc")
+        .map(|(package, _)| package)
+        .collect();
+    assert_eq!(
+        configuration_left,
+        Vec::<String>::new(),
+        "what upgrade autoremoves is purged"
+    );
+}
+
+fn the_rollback_is_pinned_until_a_plain_upgrade(node: &Chroot) {
     let pin = "/etc/apt/preferences.d/confpack-rollback.pref";
     assert!(node.has(pin), "a rollback pins its versions in {pin}");
     let simulated = node.ok(&["apt-get", "-s", "upgrade"]);
@@ -882,19 +933,13 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
         !node.has(pin),
         "a plain upgrade follows the environment again"
     );
+}
 
-    // Purging the role and its packages leaves nothing behind.
-    node.ok(&[
-        "apt-get",
-        "purge",
-        "-y",
-        "webserver",
-        "webshop-app",
-        "webshop-nginx",
-        "motd",
-    ]);
+/// No package of the repository (not even its configuration), none of
+/// their files, no answer of theirs.
+fn nothing_of_the_role_is_left(node: &Chroot) {
     let states = node.package_states();
-    let ours: Vec<_> = OUR_PACKAGES
+    let ours: Vec<String> = OUR_PACKAGES
         .iter()
         .filter_map(|p| states.get(*p).map(|state| format!("{state} {p}")))
         .collect();
@@ -912,7 +957,7 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
         ]),
         Vec::<String>::new()
     );
-    let left: Vec<String> = node
+    let answers: Vec<String> = node
         .answers()
         .as_object()
         .expect("answers")
@@ -920,11 +965,7 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
         .filter(|key| key.starts_with("webshop/"))
         .cloned()
         .collect();
-    assert_eq!(left, Vec::<String>::new(), "purged packages' answers");
-    eprintln!(
-        "realnode: unattended lifecycle in {:.0?}",
-        started.elapsed()
-    );
+    assert_eq!(answers, Vec::<String>::new(), "purged packages' answers");
 }
 
 #[test]
@@ -938,18 +979,28 @@ fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
     let server = Server::start(&configuration.published);
     node.bootstrap(&configuration, &server.url);
     preseed(&node);
-    let installing = Duration::from_secs(180);
-    let answering = Duration::from_secs(30);
 
-    // Ctrl-C in the middle of a question ends the whole run.
+    ctrl_c_at_a_question_ends_the_whole_run(&node);
+    the_next_install_asks_again_and_stores_the_answers(&node);
+    configuration.publish_second();
+    node.ok(&["confpack", "update"]);
+    the_upgrade_asks_the_conflict_and_nothing_else(&node);
+    eprintln!("realnode: terminal lifecycle in {:.0?}", started.elapsed());
+}
+
+/// How long apt may take before a question shows, and a person's pace.
+const INSTALLING: Duration = Duration::from_secs(180);
+const ANSWERING: Duration = Duration::from_secs(30);
+
+fn ctrl_c_at_a_question_ends_the_whole_run(node: &Chroot) {
     let install = node.on_terminal("cancelled", &["confpack", "install", "webserver"]);
-    install.question("Web shop configuration", installing);
-    install.tmux.keys(&["Enter"]);
-    install.question("Database password", answering);
-    install.tmux.keys(&["C-c"]);
-    install.wait_for("Quit without saving?", answering);
-    install.tmux.keys(&["C-c"]);
-    let code = install.exit_code(answering);
+    install.question("Web shop configuration", INSTALLING);
+    install.send(&["Enter"]);
+    install.question("Database password", ANSWERING);
+    install.send(&["C-c"]);
+    install.wait_for("Quit without saving?", ANSWERING);
+    install.send(&["C-c"]);
+    let code = install.exit_code(ANSWERING);
     let history = install.tmux.history();
     assert_eq!(code, 5, "cancelled:\n{history}");
     assert!(
@@ -962,44 +1013,44 @@ fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
         "nothing keeps running in the node"
     );
     assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
-    drop(install);
+}
 
-    // The next install asks again and completes.
+fn the_next_install_asks_again_and_stores_the_answers(node: &Chroot) {
     let install = node.on_terminal("install", &["confpack", "install", "webserver"]);
-    install.question("Web shop configuration", installing);
-    install.tmux.keys(&["Enter"]);
-    install.question("Database password", answering);
+    install.question("Web shop configuration", INSTALLING);
+    install.send(&["Enter"]);
+    install.question("Database password", ANSWERING);
     for _ in 0..2 {
-        install.tmux.type_text(PASSWORD);
-        install.tmux.keys(&["Enter"]);
+        install.type_text(PASSWORD);
+        install.send(&["Enter"]);
     }
-    let screen = install.question("Administrator e-mail", answering);
+    let screen = install.question("Administrator e-mail", ANSWERING);
     assert!(!screen.contains(PASSWORD), "{screen}");
-    install.tmux.keys(&["Enter"]);
-    install.wait_for("Save these answers", answering);
-    install.tmux.keys(&["s"]);
-    let code = install.exit_code(installing);
+    install.send(&["Enter"]);
+    install.wait_for("Save these answers", ANSWERING);
+    install.send(&["s"]);
+    let code = install.exit_code(INSTALLING);
     assert_eq!(code, 0, "installed:\n{}", install.tmux.history());
     assert_eq!(node.answer("webshop/db.password"), PASSWORD);
     assert!(
         node.read("/etc/webshop/database.conf")
             .contains(&format!("password={PASSWORD}\n"))
     );
-    drop(install);
+}
 
-    // Version 2: the upgrade asks the conflict, and nothing else.
-    configuration.publish_second();
-    node.ok(&["confpack", "update"]);
+/// Version 2 changes workers (applied silently) and sets tls.enable,
+/// which the operator had turned off: only that conflict is asked.
+fn the_upgrade_asks_the_conflict_and_nothing_else(node: &Chroot) {
     let upgrade = node.on_terminal("upgrade", &["confpack", "upgrade"]);
-    let screen = upgrade.question("Document says:", installing);
+    let screen = upgrade.question("Document says:", INSTALLING);
     assert!(
         screen.contains("question 1 of 1") && screen.contains("webshop/tls.enable"),
         "{screen}"
     );
-    upgrade.tmux.keys(&["C-d", "Enter"]);
-    upgrade.wait_for("Save these answers", answering);
-    upgrade.tmux.keys(&["s"]);
-    let code = upgrade.exit_code(installing);
+    upgrade.send(&["C-d", "Enter"]);
+    upgrade.wait_for("Save these answers", ANSWERING);
+    upgrade.send(&["s"]);
+    let code = upgrade.exit_code(INSTALLING);
     assert_eq!(code, 0, "upgraded:\n{}", upgrade.tmux.history());
     assert_eq!(node.answer("webshop/tls.enable"), "true");
     let app = node.read("/etc/webshop/app.conf");
@@ -1008,5 +1059,4 @@ fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
             && app.contains("workers = 24\n"),
         "{app}"
     );
-    eprintln!("realnode: terminal lifecycle in {:.0?}", started.elapsed());
 }

@@ -987,4 +987,140 @@ mod terminal {
             "piped-pw"
         );
     }
+
+    /// The pid of the confpack running on `root` (5 s at most to appear).
+    fn confpack_pid(root: &Path) -> i32 {
+        use std::time::{Duration, Instant};
+        let binary = env!("CARGO_BIN_EXE_confpack").as_bytes();
+        let root = root.as_os_str().as_encoded_bytes();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                    continue;
+                };
+                let mut args = cmdline.split(|b| *b == 0);
+                if args.next() == Some(binary) && args.any(|a| a == root) {
+                    return pid;
+                }
+            }
+            assert!(Instant::now() < deadline, "confpack never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The terminal `pid`'s parent (the window's shell) reads from.
+    fn parent_terminal(pid: i32) -> String {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
+        let parent = after_name.split(' ').nth(1).expect("ppid");
+        let tty = std::fs::read_link(format!("/proc/{parent}/fd/0")).expect("fd 0");
+        tty.display().to_string()
+    }
+
+    /// `stty -a` of `tty`: how confpack left it.
+    fn terminal_modes(tty: &str) -> String {
+        let out = Command::new("stty")
+            .args(["-F", tty, "-a"])
+            .output()
+            .expect("stty");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Sends `signal` to a configure waiting at the prompt showing `ready`
+    /// (reached by pressing Enter at each of `before_ready`) and checks
+    /// that it stops within two seconds with exit 5, asking nothing, saving
+    /// nothing, and leaving the terminal as it was.
+    fn signal_cancels_at_once(
+        name: &str,
+        frontend: &str,
+        before_ready: &[&str],
+        ready: &str,
+        signal: &str,
+    ) {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        install_webshop(root);
+        ok(confpack(root).args(["set", "webshop/db.host", "mydb"]));
+        let before = answers(root);
+        let line = configure_line(root, "").replace("--frontend tui", frontend);
+        let Some(tmux) = Tmux::start(name, &line) else {
+            return;
+        };
+        for prompt in before_ready {
+            tmux.wait_for(prompt);
+            tmux.keys(&["Enter"]);
+        }
+        tmux.wait_for(ready);
+        let pid = confpack_pid(root);
+        let tty = parent_terminal(pid);
+        let sent = Instant::now();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = sent + Duration::from_secs(2);
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "still running 2 s after SIG{signal}:\n{}",
+                tmux.screen()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        eprintln!("SIG{signal} in {frontend}: gone after {:?}", sent.elapsed());
+        let screen = tmux.wait_for("EXIT=");
+        assert!(screen.contains("EXIT=5"), "{screen}");
+        assert!(
+            !tmux.history().contains("Quit without saving"),
+            "nobody is asked:\n{}",
+            tmux.history()
+        );
+        assert!(
+            !screen.contains("question 1 of"),
+            "the alternate screen is left:\n{screen}"
+        );
+        let modes = terminal_modes(&tty);
+        for mode in [" icanon ", " echo ", " icrnl "] {
+            assert!(modes.contains(mode), "{mode:?} is off:\n{modes}");
+        }
+        let log = std::fs::read_to_string(root.join("configure.log")).expect("log");
+        assert!(
+            log.contains("cancelled by the user; nothing was saved"),
+            "{log}"
+        );
+        assert_eq!(answers(root), before);
+        assert!(!root.join("etc/webshop/database.conf").exists());
+    }
+
+    #[test]
+    fn sigterm_in_the_tui_cancels_at_once_without_asking() {
+        signal_cancels_at_once("tui-term", "--frontend tui", &[], "question 1 of 4", "TERM");
+    }
+
+    #[test]
+    fn sighup_in_the_tui_cancels_at_once_without_asking() {
+        signal_cancels_at_once("tui-hup", "--frontend tui", &[], "question 1 of 4", "HUP");
+    }
+
+    #[test]
+    fn sigterm_at_a_hidden_text_prompt_cancels_at_once_with_echo_back_on() {
+        signal_cancels_at_once(
+            "text-term",
+            "--frontend text",
+            &["Value [mydb]"],
+            "Password (typing is not shown)",
+            "TERM",
+        );
+    }
+
+    #[test]
+    fn sighup_at_a_text_prompt_cancels_at_once_without_asking() {
+        signal_cancels_at_once("text-hup", "--frontend text", &[], "Value [mydb]", "HUP");
+    }
 }

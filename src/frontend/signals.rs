@@ -3,23 +3,46 @@
 //! Killed in the middle of a TUI, a process leaves the terminal in raw mode
 //! on the alternate screen (the user has to type `reset` blind); killed
 //! while a password prompt has echo off, it leaves echo off. So while a
-//! frontend runs these signals only raise a flag that the event loop reads
-//! and answers by restoring the terminal and cancelling (nothing is saved
-//! before the frontend returns). Afterwards they act as before: the
-//! handlers are registered once per process and fall back to the default
-//! action (terminate) when no frontend is running.
+//! frontend runs these signals only raise a flag, one per signal, that the
+//! event loop reads and answers by restoring the terminal and cancelling
+//! (nothing is saved before the frontend returns). Which signal it was
+//! matters: SIGTERM and SIGHUP mean nobody is there to answer (a shutdown,
+//! a closed window), so they cancel at once; only SIGINT, which Ctrl-C sends
+//! in a line prompt, may ask whether to quit. Afterwards they act as
+//! before: the handlers are registered once per process and fall back to
+//! the default action (terminate) when no [`Catching`] is alive, so a run
+//! waiting for a lock, a download or a hook still ends at once.
 
-use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
+/// A signal that arrived while a frontend ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caught {
+    /// SIGINT: Ctrl-C at a line prompt, or `kill -INT`.
+    Interrupt,
+    /// SIGTERM: `kill`, a shutdown.
+    Terminate,
+    /// SIGHUP: the terminal went away.
+    HangUp,
+}
+
+impl Caught {
+    /// Whether a person may be asked about it instead of stopping at once.
+    pub fn may_ask(self) -> bool {
+        self == Caught::Interrupt
+    }
+}
+
 struct Flags {
-    /// A signal arrived while a frontend ran.
-    raised: Arc<AtomicBool>,
+    /// One flag per signal, in the order [`Catching::take`] reports them.
+    raised: [(Caught, Arc<AtomicBool>); 3],
     /// No frontend runs: signals terminate as usual.
     default_action: Arc<AtomicBool>,
+    /// How many [`Catching`] are alive (a frontend's, and one per read).
+    depth: Mutex<usize>,
 }
 
 static FLAGS: OnceLock<Option<Flags>> = OnceLock::new();
@@ -28,13 +51,23 @@ fn flags() -> Option<&'static Flags> {
     FLAGS
         .get_or_init(|| {
             let flags = Flags {
-                raised: Arc::new(AtomicBool::new(false)),
+                raised: [
+                    (Caught::Terminate, Arc::new(AtomicBool::new(false))),
+                    (Caught::HangUp, Arc::new(AtomicBool::new(false))),
+                    (Caught::Interrupt, Arc::new(AtomicBool::new(false))),
+                ],
                 default_action: Arc::new(AtomicBool::new(true)),
+                depth: Mutex::new(0),
             };
-            for signal in [SIGINT, SIGTERM, SIGHUP] {
+            for (signal, caught) in [
+                (SIGINT, Caught::Interrupt),
+                (SIGTERM, Caught::Terminate),
+                (SIGHUP, Caught::HangUp),
+            ] {
+                let flag = flags.raised.iter().find(|(c, _)| *c == caught)?;
                 // The flag first, then the conditional default: while a
                 // frontend runs only the flag is raised.
-                signal_hook::flag::register(signal, Arc::clone(&flags.raised)).ok()?;
+                signal_hook::flag::register(signal, Arc::clone(&flag.1)).ok()?;
                 signal_hook::flag::register_conditional_default(
                     signal,
                     Arc::clone(&flags.default_action),
@@ -46,8 +79,9 @@ fn flags() -> Option<&'static Flags> {
         .as_ref()
 }
 
-/// While alive, the three signals raise [`Catching::raised`] instead of
-/// terminating.
+/// While alive, the three signals raise a flag ([`Catching::take`]) instead
+/// of terminating. Nests: the signals terminate again once the last one is
+/// dropped, and only the first one forgets signals caught earlier.
 #[derive(Debug)]
 pub struct Catching {
     active: bool,
@@ -55,19 +89,39 @@ pub struct Catching {
 
 impl Catching {
     pub fn start() -> Catching {
-        match flags() {
-            Some(flags) => {
-                flags.raised.store(false, Ordering::SeqCst);
-                flags.default_action.store(false, Ordering::SeqCst);
-                Catching { active: true }
+        let Some(flags) = flags() else {
+            return Catching { active: false };
+        };
+        let mut depth = flags.depth.lock().unwrap_or_else(|e| e.into_inner());
+        if *depth == 0 {
+            for (_, flag) in &flags.raised {
+                flag.store(false, Ordering::SeqCst);
             }
-            None => Catching { active: false },
+            flags.default_action.store(false, Ordering::SeqCst);
         }
+        *depth += 1;
+        Catching { active: true }
     }
 
-    /// Whether a signal arrived since the last call (and clears it).
+    /// The signal that arrived since the last call, if any (and clears
+    /// it). SIGTERM and SIGHUP come before SIGINT: when both arrived, the
+    /// one that must not ask wins.
+    pub fn take(&self) -> Option<Caught> {
+        if !self.active {
+            return None;
+        }
+        let flags = flags()?;
+        flags
+            .raised
+            .iter()
+            .find(|(_, flag)| flag.swap(false, Ordering::SeqCst))
+            .map(|(caught, _)| *caught)
+    }
+
+    /// Whether any of the signals arrived since the last call (and clears
+    /// it), for callers that treat them all alike.
     pub fn raised(&self) -> bool {
-        self.active && flags().is_some_and(|f| f.raised.swap(false, Ordering::SeqCst))
+        self.take().is_some()
     }
 }
 
@@ -76,7 +130,50 @@ impl Drop for Catching {
         if self.active
             && let Some(flags) = flags()
         {
-            flags.default_action.store(true, Ordering::SeqCst);
+            let mut depth = flags.depth.lock().unwrap_or_else(|e| e.into_inner());
+            *depth = depth.saturating_sub(1);
+            if *depth == 0 {
+                flags.default_action.store(true, Ordering::SeqCst);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raise(signal: i32) {
+        signal_hook::low_level::raise(signal).expect("raise");
+    }
+
+    // One test: the flags are process-wide, and test threads run at once.
+    #[test]
+    fn each_signal_is_told_apart_and_terminate_wins_over_interrupt() {
+        let outer = Catching::start();
+        raise(SIGINT);
+        assert_eq!(outer.take(), Some(Caught::Interrupt));
+        assert_eq!(outer.take(), None, "taking clears it");
+        raise(SIGHUP);
+        assert_eq!(outer.take(), Some(Caught::HangUp));
+        raise(SIGINT);
+        raise(SIGTERM);
+        assert_eq!(outer.take(), Some(Caught::Terminate));
+        assert_eq!(outer.take(), Some(Caught::Interrupt), "both were kept");
+        assert!(!Caught::Terminate.may_ask() && !Caught::HangUp.may_ask());
+        assert!(Caught::Interrupt.may_ask());
+        // A read's own Catching inside the frontend's sees what arrived
+        // between reads instead of forgetting it.
+        raise(SIGTERM);
+        {
+            let inner = Catching::start();
+            assert_eq!(inner.take(), Some(Caught::Terminate));
+            raise(SIGHUP);
+        }
+        assert_eq!(
+            outer.take(),
+            Some(Caught::HangUp),
+            "still caught after the inner one ended"
+        );
     }
 }

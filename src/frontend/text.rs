@@ -6,14 +6,15 @@
 //! the reason and the question asked again. Passwords are read with echo
 //! off and confirmed. Before anything is saved the answers are listed
 //! (secrets masked) and any of them can be changed by number. Ctrl-C asks
-//! whether to quit; quitting, or the input ending, cancels the run
-//! ([`Error::Cancelled`]) and nothing is saved.
+//! whether to quit; quitting, the input ending, SIGTERM or SIGHUP (never
+//! asked about: nobody may be there) cancel the run ([`Error::Cancelled`])
+//! and nothing is saved.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::os::fd::AsFd;
 
-use super::signals::Catching;
+use super::signals::{Catching, Caught};
 use super::terminal::{Device, Reader};
 use super::wrap::wrap;
 use super::{Context, Frontend, Prompt, strings};
@@ -27,8 +28,10 @@ pub enum Line {
     Text(String),
     /// The input ended (Ctrl-D, end of a file or pipe).
     End,
-    /// Ctrl-C (SIGINT) while waiting.
+    /// Ctrl-C (SIGINT) while waiting: ask whether to quit.
     Interrupted,
+    /// SIGTERM or SIGHUP while waiting: stop at once, print nothing more.
+    Terminated,
 }
 
 /// Where the text frontend reads answers.
@@ -63,14 +66,13 @@ impl<R: BufRead> LineInput for Script<R> {
     }
 }
 
-/// Answers from stdin or `/dev/tty`, read with `poll` so that Ctrl-C
+/// Answers from stdin or `/dev/tty`, read with `poll` so that a signal
 /// (caught by [`Catching`]) is noticed while waiting, and with echo off for
 /// secrets on a terminal.
 #[derive(Debug)]
 pub struct TerminalInput {
     reader: Reader,
     buffer: Vec<u8>,
-    catching: Option<Catching>,
 }
 
 impl TerminalInput {
@@ -78,7 +80,16 @@ impl TerminalInput {
         TerminalInput {
             reader,
             buffer: Vec::new(),
-            catching: None,
+        }
+    }
+
+    /// What a caught signal means for the line being read.
+    fn stopped_by(&mut self, caught: Caught) -> Line {
+        self.buffer.clear();
+        if caught.may_ask() {
+            Line::Interrupted
+        } else {
+            Line::Terminated
         }
     }
 
@@ -92,10 +103,11 @@ impl TerminalInput {
 
 impl LineInput for TerminalInput {
     fn read_line(&mut self, secret: bool) -> io::Result<Line> {
-        let catching = self.catching.get_or_insert_with(Catching::start);
-        if catching.raised() {
-            self.buffer.clear();
-            return Ok(Line::Interrupted);
+        // Inside the frontend's own Catching (see `Text::ask_from`) this
+        // sees what arrived between reads; alone, it catches while reading.
+        let catching = Catching::start();
+        if let Some(caught) = catching.take() {
+            return Ok(self.stopped_by(caught));
         }
         let _echo = if secret && self.reader.is_terminal() {
             Some(EchoOff::new(&self.reader)?)
@@ -106,9 +118,8 @@ impl LineInput for TerminalInput {
             if let Some(line) = self.take_line() {
                 return Ok(Line::Text(line));
             }
-            if self.catching.as_ref().is_some_and(Catching::raised) {
-                self.buffer.clear();
-                return Ok(Line::Interrupted);
+            if let Some(caught) = catching.take() {
+                return Ok(self.stopped_by(caught));
             }
             let fd = self.reader.as_fd();
             let mut fds = [rustix::event::PollFd::new(
@@ -227,6 +238,9 @@ impl Text {
         mut values: Vec<Option<String>>,
         start: usize,
     ) -> Result<BTreeMap<String, String>> {
+        // Signals are caught from the first prompt to the last answer, and
+        // only then: a run killed later (in a hook, say) just ends.
+        let _catching = Catching::start();
         values.resize(prompts.len(), None);
         self.say(&format!(
             "{}: {}",
@@ -301,7 +315,7 @@ impl Text {
         self.prompt(strings::TEXT_QUIT_PROMPT)?;
         Ok(match self.read(false)? {
             Line::Text(answer) => matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"),
-            Line::End | Line::Interrupted => true,
+            Line::End | Line::Interrupted | Line::Terminated => true,
         })
     }
 
@@ -331,7 +345,7 @@ impl Text {
             self.prompt(&label)?;
             let typed = match self.read(secret)? {
                 Line::Text(text) => text,
-                Line::End => return Ok(Step::Quit),
+                Line::End | Line::Terminated => return Ok(Step::Quit),
                 Line::Interrupted => {
                     if self.confirm_quit()? {
                         return Ok(Step::Quit);
@@ -496,7 +510,7 @@ impl Text {
         Ok(match self.read(true)? {
             Line::Text(again) if again == typed => Ok(typed.to_string()),
             Line::Text(_) => Err(Some(strings::PASSWORDS_DIFFER.to_string())),
-            Line::End => Err(None),
+            Line::End | Line::Terminated => Err(None),
             Line::Interrupted => {
                 if self.confirm_quit()? {
                     Err(None)
@@ -536,7 +550,7 @@ impl Text {
         loop {
             self.prompt(strings::TEXT_REVIEW_PROMPT)?;
             match self.read(false)? {
-                Line::End => return Ok(Review::Quit),
+                Line::End | Line::Terminated => return Ok(Review::Quit),
                 Line::Interrupted => {
                     if self.confirm_quit()? {
                         return Ok(Review::Quit);

@@ -7,7 +7,8 @@
 //! widget per question type. This module only runs the loop: set the
 //! terminal up (raw mode, alternate screen, bracketed paste), draw, wait
 //! for a key or a signal, and put the terminal back however the run ends —
-//! including a panic (hook) and SIGTERM/SIGHUP (caught, cancels).
+//! including a panic (hook) and a signal: SIGTERM, SIGHUP and SIGINT
+//! (which no key sends in raw mode) cancel at once, without asking.
 
 pub mod app;
 pub mod keys;
@@ -81,7 +82,8 @@ fn terminal_error(error: io::Error) -> Error {
 }
 
 /// Draws and handles input until the app has an outcome. A caught signal
-/// or a terminal that hung up cancels.
+/// or a terminal that hung up cancels; nobody is asked (Ctrl-C is a key
+/// here, and the app asks about that one).
 fn run(
     terminal: &mut Terminal<Backend>,
     app: &mut App,
