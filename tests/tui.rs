@@ -1124,3 +1124,118 @@ mod terminal {
         signal_cancels_at_once("text-hup", "--frontend text", &[], "Value [mydb]", "HUP");
     }
 }
+
+/// The real binary on a pseudo-terminal nobody gave a size, as apt runs
+/// dpkg (`Dpkg::Use-Pty`): `script` makes one (0x0, since its own stdin is
+/// not a terminal) and runs confpack as a session leader with it as the
+/// controlling terminal. Nothing is ever typed there: confpack must not
+/// wait for an answer.
+mod unsized_pseudo_terminal {
+    use std::io::Read;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use crate::common::{install_webshop, preseed_password};
+
+    const NOBODY: &str = "the terminal is a pseudo-terminal without a size (apt's \
+                          Dpkg::Use-Pty?); nobody can answer there; using the noninteractive \
+                          frontend";
+
+    fn quote(path: &Path) -> String {
+        confpack::output::shell_quote(&path.display().to_string())
+    }
+
+    /// Runs `configure --package webshop` with `extra` (arguments and
+    /// redirections) on a fresh 0x0 pseudo-terminal; its exit code and what
+    /// the terminal showed. Fails if it is still running after 20 s.
+    fn configure_on_unsized_pty(root: &Path, extra: &str) -> Option<(i32, String, Duration)> {
+        if Command::new("script").arg("--version").output().is_err() {
+            eprintln!("skipped: script (util-linux) is not installed");
+            return None;
+        }
+        let line = format!(
+            "stty size; {} --root {} configure --package webshop --machine 10.10.0.21 {extra}",
+            quote(Path::new(env!("CARGO_BIN_EXE_confpack"))),
+            quote(root),
+        );
+        let started = Instant::now();
+        let mut child = Command::new("script")
+            .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+            .env_remove("DEBIAN_FRONTEND")
+            .env("TERM", "xterm-256color")
+            // Kept open and silent: nobody types.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            let mut shown = Vec::new();
+            let _ = stdout.read_to_end(&mut shown);
+            String::from_utf8_lossy(&shown).replace('\r', "")
+        });
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "confpack waited for an answer on a pseudo-terminal nobody uses:\n{}",
+                    reader.join().expect("reader")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = started.elapsed();
+        let shown = reader.join().expect("reader");
+        assert!(shown.starts_with("0 0\n"), "not a 0x0 terminal: {shown}");
+        Some((status.code().unwrap_or(-1), shown, took))
+    }
+
+    #[test]
+    fn with_the_terminal_as_stdin_and_stdout_it_goes_noninteractive_saying_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        let Some((code, shown, took)) = configure_on_unsized_pty(dir.path(), "") else {
+            return;
+        };
+        eprintln!("finished in {took:?}");
+        assert_eq!(code, 3, "the password needs an answer:\n{shown}");
+        assert_eq!(shown.matches(NOBODY).count(), 1, "{shown}");
+        assert!(shown.contains("webshop/db.password"), "{shown}");
+    }
+
+    #[test]
+    fn under_dpkg_style_redirection_it_finishes_with_the_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        let log = dir.path().join("configure.log");
+        let extra = format!("</dev/null >{} 2>&1", quote(&log));
+        let Some((code, shown, _)) = configure_on_unsized_pty(dir.path(), &extra) else {
+            return;
+        };
+        let log = std::fs::read_to_string(&log).expect("log");
+        assert_eq!(code, 0, "{log}{shown}");
+        assert_eq!(log.matches(NOBODY).count(), 1, "{log}");
+        assert!(dir.path().join("etc/webshop/app.conf").exists());
+    }
+
+    #[test]
+    fn the_text_frontend_asked_for_goes_noninteractive_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        let Some((code, shown, _)) = configure_on_unsized_pty(dir.path(), "--frontend text") else {
+            return;
+        };
+        assert_eq!(code, 3, "{shown}");
+        assert!(
+            shown.contains(&format!("warning: {NOBODY}")),
+            "a warning: the user chose text\n{shown}"
+        );
+    }
+}

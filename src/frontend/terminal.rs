@@ -6,11 +6,17 @@
 //! drawing. Before it commits to a terminal it checks what would otherwise
 //! hang or garble: no controlling terminal (ssh without `-t`, cron, CI), a
 //! background job (reading the terminal would stop the process with
-//! SIGTTIN), `TERM=dumb`, or a window too small to draw in.
+//! SIGTTIN), `TERM=dumb`, a window too small to draw in, or a terminal
+//! nobody sits at: apt runs dpkg on a pseudo-terminal of its own
+//! (`Dpkg::Use-Pty`) that it never gives a size, and nobody types into it.
+//! Every terminal emulator, ssh and tmux set a size, so a pseudo-terminal
+//! of 0x0 means noninteractive; a serial console of 0x0 is normal (the
+//! text frontend works there).
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
 
 /// The smallest window the TUI draws in; smaller ones get the text
 /// frontend at startup and a message during a run.
@@ -82,8 +88,25 @@ impl Device {
 
     /// The window size (columns, rows), if the terminal reports one.
     pub fn size(&self) -> Option<(u16, u16)> {
+        self.reported_size()
+            .filter(|&(width, height)| width > 0 && height > 0)
+    }
+
+    /// The size the terminal reports, 0x0 included.
+    fn reported_size(&self) -> Option<(u16, u16)> {
         let size = rustix::termios::tcgetwinsize(self.control()).ok()?;
-        (size.ws_col > 0 && size.ws_row > 0).then_some((size.ws_col, size.ws_row))
+        Some((size.ws_col, size.ws_row))
+    }
+
+    /// The terminal's device name (`/dev/pts/3`, `/dev/ttyS0`), if found.
+    fn name(&self) -> Option<String> {
+        let fd = self.control().as_raw_fd();
+        let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+        if link == Path::new("/dev/tty") {
+            controlling_terminal_name()
+        } else {
+            Some(link.display().to_string())
+        }
     }
 
     /// Whether this process may read the terminal without being stopped:
@@ -101,6 +124,10 @@ impl Device {
     /// Checks that the TUI can draw here.
     pub fn fit_for_tui(&self) -> Result<(), Unfit> {
         self.foreground().map_err(Unfit::NotAtAll)?;
+        let sized = fit_by_size(self.name().as_deref(), self.reported_size());
+        if let Err(Unfit::NotAtAll(reason)) = sized {
+            return Err(Unfit::NotAtAll(reason));
+        }
         match std::env::var("TERM").ok().as_deref() {
             None | Some("") => {
                 return Err(Unfit::ForText("TERM is not set".to_string()));
@@ -112,23 +139,16 @@ impl Device {
             }
             Some(_) => {}
         }
-        match self.size() {
-            None => Err(Unfit::ForText(
-                "the terminal does not report its size".to_string(),
-            )),
-            Some((width, height)) if width < MIN_WIDTH || height < MIN_HEIGHT => {
-                Err(Unfit::ForText(format!(
-                    "the terminal is {width}x{height}, smaller than the {MIN_WIDTH}x{MIN_HEIGHT} \
-                     the TUI needs"
-                )))
-            }
-            Some(_) => Ok(()),
-        }
+        sized
     }
 
     /// Checks that line prompts can be read here.
     pub fn fit_for_text(&self) -> Result<(), String> {
-        self.foreground()
+        self.foreground()?;
+        match fit_by_size(self.name().as_deref(), self.reported_size()) {
+            Err(Unfit::NotAtAll(reason)) => Err(reason),
+            _ => Ok(()),
+        }
     }
 
     /// A new handle to draw or print on.
@@ -151,6 +171,64 @@ impl Device {
     pub fn width(&self) -> usize {
         self.size().map(|(w, _)| usize::from(w)).unwrap_or(80)
     }
+}
+
+/// What a terminal's size allows, given its `name` and the size it
+/// reports (columns, rows): the TUI, only the text frontend, or nothing,
+/// when it is a pseudo-terminal nobody gave a size and so nobody sits at.
+pub fn fit_by_size(name: Option<&str>, reported: Option<(u16, u16)>) -> Result<(), Unfit> {
+    match reported {
+        Some((0, 0)) if name.is_some_and(is_pseudo_terminal) => Err(Unfit::NotAtAll(
+            "the terminal is a pseudo-terminal without a size (apt's Dpkg::Use-Pty?); \
+             nobody can answer there"
+                .to_string(),
+        )),
+        Some((width, height)) if width > 0 && height > 0 => {
+            if width < MIN_WIDTH || height < MIN_HEIGHT {
+                Err(Unfit::ForText(format!(
+                    "the terminal is {width}x{height}, smaller than the {MIN_WIDTH}x{MIN_HEIGHT} \
+                     the TUI needs"
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(Unfit::ForText(
+            "the terminal does not report its size".to_string(),
+        )),
+    }
+}
+
+/// Whether `name` is a pseudo-terminal's (the slave side: what a terminal
+/// emulator, ssh, tmux or apt gives the programs it runs).
+fn is_pseudo_terminal(name: &str) -> bool {
+    name.starts_with("/dev/pts/")
+}
+
+/// The name of this process's controlling terminal, which `/dev/tty`
+/// stands for without naming it: its device number is `tty_nr` in
+/// `/proc/self/stat` (proc(5)).
+fn controlling_terminal_name() -> Option<String> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After "pid (comm) ": state ppid pgrp session tty_nr …
+    let fields = &stat[stat.rfind(')')? + 2..];
+    let number: u32 = fields.split(' ').nth(4)?.parse().ok()?;
+    let major = (number >> 8) & 0xfff;
+    let minor = (number & 0xff) | ((number >> 12) & 0xf_ff00);
+    device_name(major, minor)
+}
+
+/// A terminal's name from its device number.
+fn device_name(major: u32, minor: u32) -> Option<String> {
+    // Pseudo-terminal slaves (majors 136-143, devices.txt) are not in sysfs.
+    if (136..=143).contains(&major) {
+        return Some(format!("/dev/pts/{}", (major - 136) * 256 + minor));
+    }
+    let uevent = std::fs::read_to_string(format!("/sys/dev/char/{major}:{minor}/uevent")).ok()?;
+    uevent
+        .lines()
+        .find_map(|line| line.strip_prefix("DEVNAME="))
+        .map(|name| format!("/dev/{name}"))
 }
 
 fn open_tty() -> io::Result<File> {
@@ -213,4 +291,60 @@ pub fn reopen_writer(on_dev_tty: bool) -> Writer {
         return Writer::Tty(file);
     }
     Writer::Stdout(io::stdout())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nobody(result: Result<(), Unfit>) -> bool {
+        matches!(result, Err(Unfit::NotAtAll(reason)) if reason.contains("pseudo-terminal without a size"))
+    }
+
+    #[test]
+    fn a_pseudo_terminal_of_0x0_is_one_nobody_sits_at() {
+        assert!(nobody(fit_by_size(Some("/dev/pts/7"), Some((0, 0)))));
+    }
+
+    #[test]
+    fn a_serial_console_of_0x0_still_gets_the_text_frontend() {
+        for name in [
+            Some("/dev/ttyS0"),
+            Some("/dev/console"),
+            Some("/dev/ttyAMA0"),
+            None,
+        ] {
+            assert_eq!(
+                fit_by_size(name, Some((0, 0))),
+                Err(Unfit::ForText(
+                    "the terminal does not report its size".to_string()
+                )),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sized_pseudo_terminal_gets_the_tui_or_text_when_small() {
+        assert_eq!(fit_by_size(Some("/dev/pts/0"), Some((80, 24))), Ok(()));
+        assert!(matches!(
+            fit_by_size(Some("/dev/pts/0"), Some((40, 12))),
+            Err(Unfit::ForText(reason)) if reason.contains("40x12")
+        ));
+        // Half a size is not "nobody set one up": text, as before.
+        assert!(matches!(
+            fit_by_size(Some("/dev/pts/0"), Some((80, 0))),
+            Err(Unfit::ForText(_))
+        ));
+        assert!(matches!(
+            fit_by_size(Some("/dev/pts/0"), None),
+            Err(Unfit::ForText(_))
+        ));
+    }
+
+    #[test]
+    fn pseudo_terminal_numbers_name_their_slave() {
+        assert_eq!(device_name(136, 5).as_deref(), Some("/dev/pts/5"));
+        assert_eq!(device_name(137, 2).as_deref(), Some("/dev/pts/258"));
+    }
 }
