@@ -597,24 +597,13 @@ fn a_signed_release_verifies_with_gpgv_and_upload_copies_it_whole() {
     let copy = temp.path().join("copy");
     ok(confpack().arg("upload").arg("--repo").arg(&repo).arg(&copy));
     let listing = |dir: &Path| -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        let mut pending = vec![dir.to_path_buf()];
-        while let Some(current) = pending.pop() {
-            for entry in std::fs::read_dir(&current).expect("read_dir") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    pending.push(path);
-                } else {
-                    let relative = path
-                        .strip_prefix(dir)
-                        .expect("inside")
-                        .display()
-                        .to_string();
-                    out.insert(relative, sha256(&std::fs::read(&path).expect("read")));
-                }
-            }
-        }
-        out
+        every_file(dir)
+            .into_iter()
+            .map(|relative| {
+                let sum = sha256(&std::fs::read(dir.join(&relative)).expect("read"));
+                (relative, sum)
+            })
+            .collect()
     };
     assert_eq!(listing(&copy), listing(&repo));
     if Command::new("rsync").arg("--version").output().is_ok() {
