@@ -681,3 +681,118 @@ fn a_secret_round_trips_to_a_0600_file_and_appears_nowhere_else() {
     assert!(!node.file("/etc/vault/token").exists());
     assert!(!node.file("/etc/vault/cert.pem").exists());
 }
+
+/// A postinst that blocks while `/tmp/slow.block` exists under the root,
+/// after writing the pid of its `sleep` where the test finds it.
+const BLOCKING_POSTINST: &str = r#"if [ -e "$DPKG_ROOT/tmp/slow.block" ]; then
+    sh -c 'echo $$ > "$DPKG_ROOT/tmp/slow.pid"; exec sleep 120'
+fi
+"#;
+
+fn is_running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string));
+        !matches!(state.as_deref(), Some("Z") | None)
+    })
+}
+
+#[test]
+fn sigterm_ends_the_whole_apt_run_and_the_next_run_finishes_it() {
+    use std::time::Instant;
+    if !can_run_apt() {
+        return;
+    }
+    let Some(keyring) = Keyring::new("publisher") else {
+        return;
+    };
+    let mut repo = Repo::new();
+    repo.write("packages/slow/control/control.yml", &control("slow"))
+        .write("packages/slow/control/postinst", BLOCKING_POSTINST)
+        .write("packages/slow/etc/slow.conf", "slow\n");
+    repo.commit("slow");
+    let debs = repo.path("../debs");
+    build_ok(&repo.path("."), &debs, &["--no-dependency-check"]);
+    let runtime = runtime(&repo, &repo.path("../runtime"));
+    let published = repo.path("../published");
+    keyring.publish(&published, "master", &[&debs, &runtime]);
+    let server = Server::start(&published);
+    let node = Node::new();
+    node.dpkg_install(&runtime);
+    node.ok(&[
+        "set-environment",
+        "master",
+        "--repo-url",
+        &server.url,
+        "--key",
+        arg(&keyring.public),
+    ]);
+    std::fs::create_dir_all(node.file("/tmp")).expect("tmp");
+    std::fs::write(node.file("/tmp/slow.block"), "").expect("block");
+
+    let mut confpack = Command::new(BINARY)
+        .arg("--root")
+        .arg(&node.root)
+        .args(["install", "slow"])
+        .env("PATH", Node::path_env())
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .env_remove("APT_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("confpack install");
+    let pid_file = node.file("/tmp/slow.pid");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let sleeper: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the postinst never started: {:?}",
+            confpack.try_wait()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let signalled = Instant::now();
+    let term = Command::new("kill")
+        .args(["-TERM", &confpack.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let output = {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while confpack.try_wait().expect("wait").is_none() {
+            assert!(Instant::now() < deadline, "confpack did not end on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        confpack.wait_with_output().expect("output")
+    };
+    let elapsed = signalled.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGTERM")
+            && stderr.contains("run the same confpack command again"),
+        "{stderr}"
+    );
+    assert!(
+        !is_running(sleeper),
+        "the maintainer script's process was left running"
+    );
+    assert!(elapsed < Duration::from_secs(5), "ended in {elapsed:?}");
+    eprintln!("SIGTERM ended the apt run in {elapsed:?}");
+
+    // The next run finishes what dpkg left, with no lock in the way.
+    std::fs::remove_file(node.file("/tmp/slow.block")).expect("unblock");
+    let output = node.ok(&["install", "slow"]);
+    assert!(output.contains("dpkg --configure -a"), "{output}");
+    assert_eq!(node.read("/etc/slow.conf"), "slow\n");
+    let status = node.dpkg_status("slow");
+    assert_eq!(status, "install ok installed", "{output}");
+}

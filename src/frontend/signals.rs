@@ -117,12 +117,6 @@ impl Catching {
             .find(|(_, flag)| flag.swap(false, Ordering::SeqCst))
             .map(|(caught, _)| *caught)
     }
-
-    /// Whether any of the signals arrived since the last call (and clears
-    /// it), for callers that treat them all alike.
-    pub fn raised(&self) -> bool {
-        self.take().is_some()
-    }
 }
 
 impl Drop for Catching {

@@ -257,6 +257,18 @@ enum Ended {
     Interrupted(&'static str),
 }
 
+/// How a caught signal is named in the message. SIGINT is also what a
+/// maintainer script's confpack sends when the person quit its question
+/// ([`end_the_run`]).
+fn signal_name(caught: crate::frontend::signals::Caught) -> &'static str {
+    use crate::frontend::signals::Caught;
+    match caught {
+        Caught::Interrupt => "Ctrl-C or a quit question (SIGINT)",
+        Caught::Terminate => "SIGTERM",
+        Caught::HangUp => "SIGHUP (the terminal went away)",
+    }
+}
+
 /// Waits for `child`; on SIGINT, SIGTERM or SIGHUP ends it and all below
 /// it. `each` runs between checks (reading output).
 fn wait(
@@ -267,10 +279,10 @@ fn wait(
 ) -> Result<Ended> {
     loop {
         each();
-        if catching.raised() {
+        if let Some(caught) = catching.take() {
             tree::end(child.id() as i32);
             let _ = child.wait();
-            return Ok(Ended::Interrupted("a signal"));
+            return Ok(Ended::Interrupted(signal_name(caught)));
         }
         match child.try_wait() {
             Ok(Some(status)) => return Ok(Ended::Exited(status)),
