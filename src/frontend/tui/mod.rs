@@ -99,7 +99,7 @@ fn run(
         // Wait on the terminal ourselves: crossterm spins on a terminal
         // that reads end-of-file (hung up), and could not see our signals.
         loop {
-            if catching.raised() {
+            if catching.take().is_some() {
                 return Ok(Outcome::Cancel);
             }
             match wait_readable(device)? {
