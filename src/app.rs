@@ -554,7 +554,7 @@ fn validate(
         match env::validate(file, &origin, validation) {
             Ok(document) => {
                 for warning in &document.warnings {
-                    eprintln!("confpack: warning: {warning}");
+                    crate::say(format_args!("confpack: warning: {warning}"));
                 }
                 writeln!(out, "{origin}: valid").map_err(stdout_error)?
             }

@@ -69,24 +69,31 @@ pub struct StderrListener {
     pub quiet: bool,
 }
 
+/// Prints one line to stderr. A closed stderr (the terminal went away:
+/// SIGHUP) is not worth a panic; the exit code still tells.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 impl Listener for StderrListener {
     fn info(&mut self, message: &str) {
         if !self.quiet {
-            eprintln!("confpack: {message}");
+            say(format_args!("confpack: {message}"));
         }
     }
 
     fn warning(&mut self, message: &str) {
         if message.starts_with("warning:") {
-            eprintln!("confpack: {message}");
+            say(format_args!("confpack: {message}"));
         } else {
-            eprintln!("confpack: warning: {message}");
+            say(format_args!("confpack: warning: {message}"));
         }
     }
 
     fn passthrough(&mut self, line: &str) {
         if !self.quiet {
-            eprintln!("{line}");
+            say(format_args!("{line}"));
         }
     }
 }

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("confpack: error: {error}");
+            confpack::say(format_args!("confpack: error: {error}"));
             ExitCode::from(error.exit_code() as u8)
         }
     }

@@ -358,7 +358,7 @@ impl PackageManager for System {
                 for line in BufReader::new(pipe).lines() {
                     let Ok(line) = line else { break };
                     if echo {
-                        eprintln!("{line}");
+                        crate::say(format_args!("{line}"));
                     }
                     text.push_str(&line);
                     text.push('\n');
