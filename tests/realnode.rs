@@ -84,7 +84,7 @@ fn fresh_node(needs: &[&str]) -> Option<Chroot> {
         skip("not root");
         return None;
     }
-    for tool in ["mmdebstrap", "gpg"].iter().chain(needs) {
+    for tool in ["mmdebstrap", "gpg", "chroot", "mount"].iter().chain(needs) {
         if !installed(tool) {
             skip(&format!("{tool} not installed"));
             return None;
@@ -609,17 +609,28 @@ impl Terminal {
     }
 
     /// Waits for a question showing `text` and returns the screen,
-    /// which must be confpack's TUI: its header, its footer, no progress
-    /// bar drawn over it.
+    /// which must be confpack's TUI alone: its header and footer, no
+    /// progress bar or message drawn over it (a flicker the TUI repairs
+    /// within a second is let pass).
     fn question(&self, text: &str, timeout: Duration) -> String {
-        let screen = self.wait_for(text, timeout);
-        let tui = screen.contains("question ") && screen.contains("Esc quit");
-        let progress_bar = screen.lines().any(|line| line.starts_with("apt ["));
-        assert!(
-            tui && !progress_bar,
-            "the question is not shown by confpack's TUI alone; the screen:\n{screen}"
-        );
-        screen
+        let mut screen = self.wait_for(text, timeout);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let header = screen.lines().next().unwrap_or_default();
+            let footer = screen.lines().rev().find(|l| !l.trim().is_empty());
+            let tui_alone = header.contains("question ")
+                && footer.is_some_and(|l| l.trim_end().ends_with("Esc quit"))
+                && !screen.lines().any(|line| line.starts_with("apt ["));
+            if tui_alone {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the question is not shown by confpack's TUI alone; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+            screen = self.tmux.screen();
+        }
     }
 
     /// Keys as tmux names them (`Enter`, `C-c`).
