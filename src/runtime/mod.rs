@@ -406,9 +406,9 @@ fn remove_pin(root: &Path, listener: &mut dyn Listener) -> Result<()> {
 }
 
 /// Purges the environment's packages that are removed but not purged
-/// (`rc`, as `apt-get autoremove` leaves them): confpack packages have no
-/// conffiles, and their postrm `purge` forgets their answers. Packages
-/// from other sources keep their configuration files.
+/// (`rc`): left so by an earlier `apt-get remove` or an older confpack.
+/// confpack packages have no conffiles, and their postrm `purge` forgets
+/// their answers.
 fn purge_removed(
     apt: &mut dyn PackageManager,
     index: &Index,
@@ -623,7 +623,7 @@ pub fn upgrade(
         apt.run(
             Kind::Change,
             "apt-get",
-            &strings(&["autoremove", "-y"]),
+            &strings(&["autoremove", "--purge", "-y"]),
             listener,
         )?;
         purge_removed(apt, &index, listener)?;

@@ -63,6 +63,7 @@ impl Frontend for Tui {
         let mut app = App::new(context.clone(), prompts.to_vec(), self.theme);
         let outcome = {
             let catching = Catching::start();
+            wait_until_stderr_is_read();
             let mut session = Session::start(&self.device).map_err(terminal_error)?;
             run(&mut session.terminal, &mut app, &self.device, &catching)?
         };
@@ -74,6 +75,26 @@ impl Frontend for Tui {
                 text.ask_from(context, prompts, app.values(), app.current)
             }
         }
+    }
+}
+
+/// Under `confpack install`, stderr is a pipe that confpack reads and
+/// shows on the same terminal the TUI draws on. A line this process wrote
+/// just before would otherwise land on the TUI's first frame; so wait
+/// (briefly, bounded) until the reader has taken it.
+fn wait_until_stderr_is_read() {
+    let stderr = rustix::stdio::stderr();
+    if rustix::fs::fstat(stderr)
+        .is_ok_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::Fifo)
+    {
+        let deadline = std::time::Instant::now() + Duration::from_millis(250);
+        while rustix::io::ioctl_fionread(stderr).is_ok_and(|unread| unread > 0)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // Read is not yet shown: the reader writes it right after.
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
