@@ -110,7 +110,8 @@ impl Keyring {
 }
 
 /// A static file server for a directory, on 127.0.0.1 only, serving
-/// keep-alive connections until dropped (or 120 s at most).
+/// keep-alive connections until dropped (or 15 minutes at most, so that
+/// a slow suite on a loaded CI machine still finds it).
 pub(crate) struct Server {
     pub(crate) url: String,
     stop: Arc<AtomicBool>,
@@ -135,7 +136,7 @@ impl Server {
         let requests = Arc::new(AtomicUsize::new(0));
         let (dir, flag, count) = (dir.to_path_buf(), Arc::clone(&stop), Arc::clone(&requests));
         std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(120);
+            let deadline = Instant::now() + Duration::from_secs(900);
             while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
                 match listener.accept() {
                     Ok((stream, _)) => {
