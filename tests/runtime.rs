@@ -180,6 +180,44 @@ fn arg(path: &Path) -> &str {
     path.to_str().expect("utf-8")
 }
 
+/// What [`bootstrap`] published and where a node finds it.
+struct Published {
+    /// The packages built from the repository's commit.
+    debs: PathBuf,
+    /// The apt repository (served by `server`).
+    repository: PathBuf,
+    server: Server,
+    /// What set-environment printed.
+    output: String,
+}
+
+/// Builds `repo` (into `../debs`) and the runtime, publishes both to the
+/// environment `master`, serves them on 127.0.0.1, and bootstraps `node`
+/// the seed's way: `dpkg -i` of the runtime, then `set-environment`.
+fn bootstrap(repo: &Repo, keyring: &Keyring, node: &Node) -> Published {
+    let debs = repo.path("../debs");
+    build_ok(&repo.path("."), &debs, &["--no-dependency-check"]);
+    let runtime = runtime(repo, &repo.path("../runtime"));
+    let repository = repo.path("../published");
+    let mut output = keyring.publish(&repository, "master", &[&debs, &runtime]);
+    let server = Server::start(&repository);
+    node.dpkg_install(&runtime);
+    output.push_str(&node.ok(&[
+        "set-environment",
+        "master",
+        "--repo-url",
+        &server.url,
+        "--key",
+        arg(&keyring.public),
+    ]));
+    Published {
+        debs,
+        repository,
+        server,
+        output,
+    }
+}
+
 #[test]
 fn a_node_bootstraps_converges_rolls_back_and_switches_environment() {
     if !can_run_apt() {
@@ -200,24 +238,14 @@ fn a_node_bootstraps_converges_rolls_back_and_switches_environment() {
         .write("packages/beta/etc/beta.conf", "beta\n")
         .write("roles/node.yml", &role("1", "alpha, beta"));
     repo.commit("role v1");
-    let v1 = repo.path("../v1");
-    build_ok(&repo.path("."), &v1, &["--no-dependency-check"]);
-    let runtime = runtime(&repo, &repo.path("../runtime"));
-    let published = repo.path("../published");
-    keyring.publish(&published, "master", &[&v1, &runtime]);
-    let server = Server::start(&published);
     let node = Node::new();
-
     // The seed's bootstrap.
-    node.dpkg_install(&runtime);
-    node.ok(&[
-        "set-environment",
-        "master",
-        "--repo-url",
-        &server.url,
-        "--key",
-        arg(&keyring.public),
-    ]);
+    let Published {
+        debs: v1,
+        repository: published,
+        server,
+        ..
+    } = bootstrap(&repo, &keyring, &node);
     let list = node.read("/etc/apt/sources.list.d/confpack.list");
     assert!(
         list.contains(&format!(
@@ -577,21 +605,13 @@ fn a_secret_round_trips_to_a_0600_file_and_appears_nowhere_else() {
 
     repo.write("packages/vault/control/environment.xml", &document(&value));
     repo.commit("vault");
-    let debs_dir = repo.path("../debs");
-    let debs = build_ok(&repo.path("."), &debs_dir, &["--no-dependency-check"]);
-    let runtime = runtime(&repo, &repo.path("../runtime"));
-    let published = repo.path("../published");
-    log.push_str(&keyring.publish(&published, "master", &[&debs_dir, &runtime]));
-    let server = Server::start(&published);
-    node.dpkg_install(&runtime);
-    log.push_str(&node.ok(&[
-        "set-environment",
-        "master",
-        "--repo-url",
-        &server.url,
-        "--key",
-        arg(&keyring.public),
-    ]));
+    let bootstrapped = bootstrap(&repo, &keyring, &node);
+    log.push_str(&bootstrapped.output);
+    let debs: Vec<PathBuf> = std::fs::read_dir(&bootstrapped.debs)
+        .expect("debs")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    let published = bootstrapped.repository.clone();
     log.push_str(&node.ok(&["install", "vault"]));
     log.push_str(&node.ok(&["upgrade"]));
 
@@ -712,22 +732,8 @@ fn sigterm_ends_the_whole_apt_run_and_the_next_run_finishes_it() {
         .write("packages/slow/control/postinst", BLOCKING_POSTINST)
         .write("packages/slow/etc/slow.conf", "slow\n");
     repo.commit("slow");
-    let debs = repo.path("../debs");
-    build_ok(&repo.path("."), &debs, &["--no-dependency-check"]);
-    let runtime = runtime(&repo, &repo.path("../runtime"));
-    let published = repo.path("../published");
-    keyring.publish(&published, "master", &[&debs, &runtime]);
-    let server = Server::start(&published);
     let node = Node::new();
-    node.dpkg_install(&runtime);
-    node.ok(&[
-        "set-environment",
-        "master",
-        "--repo-url",
-        &server.url,
-        "--key",
-        arg(&keyring.public),
-    ]);
+    let _published = bootstrap(&repo, &keyring, &node);
     std::fs::create_dir_all(node.file("/tmp")).expect("tmp");
     std::fs::write(node.file("/tmp/slow.block"), "").expect("block");
 
