@@ -8,4 +8,5 @@ mod online;
 mod publish;
 mod realnode;
 mod runtime;
+mod security;
 mod tui;
