@@ -17,13 +17,17 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process_group, waitid};
+
 use crate::error::{Error, Result};
+use crate::frontend::signals::{Catching, Caught};
 use crate::package::{Hook, ServiceCall, rooted};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -109,12 +113,84 @@ pub fn service_gate(root: &Path, call: ServiceCall<'_>) -> Result<Option<String>
 }
 
 /// Runs one hook; `root` is the working directory and `CONFPACK_ROOT`.
+///
+/// The hook runs in a process group of its own, so what it started in the
+/// background ends with it: its timeout kills the whole group, and so does
+/// SIGTERM, SIGINT or SIGHUP sent to confpack while it runs (the group gets
+/// the same signal, a second to finish, then SIGKILL; then confpack ends
+/// by that signal as it would have without a hook running).
 pub fn run(
     package: &str,
     hook: &Hook,
     inputs: &BTreeMap<String, Input>,
     root: &Path,
 ) -> Result<()> {
+    let catching = Catching::start();
+    let result = run_until(package, hook, inputs, root, &|| catching.take());
+    if let Err(Stopped::Signal(caught, error)) = result {
+        drop(catching);
+        // With no other Catching alive this ends the process by the signal.
+        let _ = signal_hook::low_level::raise(signal_of(caught).1);
+        return Err(error);
+    }
+    result.map_err(Stopped::into_error)
+}
+
+/// Why [`run_until`] stopped without success.
+#[derive(Debug)]
+enum Stopped {
+    Failed(Error),
+    /// A signal arrived; the hook's group is ended.
+    Signal(Caught, Error),
+}
+
+impl Stopped {
+    fn into_error(self) -> Error {
+        match self {
+            Stopped::Failed(error) | Stopped::Signal(_, error) => error,
+        }
+    }
+}
+
+/// The signal [`Caught`] stands for, as rustix's and as a raw number.
+fn signal_of(caught: Caught) -> (Signal, i32, &'static str) {
+    match caught {
+        Caught::Interrupt => (Signal::INT, signal_hook::consts::SIGINT, "SIGINT"),
+        Caught::Terminate => (Signal::TERM, signal_hook::consts::SIGTERM, "SIGTERM"),
+        Caught::HangUp => (Signal::HUP, signal_hook::consts::SIGHUP, "SIGHUP"),
+        // The starting confpack is gone: end the hook as on SIGTERM.
+        Caught::Abandoned => (Signal::TERM, signal_hook::consts::SIGTERM, "SIGTERM"),
+    }
+}
+
+/// Whether the child has exited, without reaping it: while it is a zombie
+/// its pid (the group's id) cannot be reused, so killing the group is safe.
+fn exited(pid: Pid) -> bool {
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    !matches!(waitid(WaitId::Pid(pid), options), Ok(None))
+}
+
+/// Sends `signal` to the group, gives its leader `grace` to exit, then
+/// kills whatever is left of the group and reaps the leader.
+fn end_group(child: &mut std::process::Child, signal: Signal, grace: Duration) {
+    let group = Pid::from_child(child);
+    let _ = kill_process_group(group, signal);
+    let started = Instant::now();
+    while signal != Signal::KILL && !exited(group) && started.elapsed() < grace {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = kill_process_group(group, Signal::KILL);
+    let _ = child.wait();
+}
+
+/// [`run`], with `interrupted` polled for a signal while the hook runs.
+fn run_until(
+    package: &str,
+    hook: &Hook,
+    inputs: &BTreeMap<String, Input>,
+    root: &Path,
+    interrupted: &dyn Fn() -> Option<Caught>,
+) -> std::result::Result<(), Stopped> {
     let failure = |message: String| Error::Hook {
         package: package.to_string(),
         hook: hook.name.clone(),
@@ -123,7 +199,7 @@ pub fn run(
     let argv = hook.command();
     let (program, args) = argv
         .split_first()
-        .ok_or_else(|| failure("no command".into()))?;
+        .ok_or_else(|| Stopped::Failed(failure("no command".into())))?;
     let mut command = Command::new(program);
     command
         .args(args)
@@ -131,6 +207,7 @@ pub fn run(
         .env("CONFPACK_PACKAGE", package)
         .env("CONFPACK_HOOK", &hook.name)
         .env("CONFPACK_ROOT", root)
+        .process_group(0)
         .stdin(Stdio::piped());
     let mut json = serde_json::Map::new();
     for key in &hook.reads {
@@ -143,7 +220,7 @@ pub fn run(
     }
     let mut child = command
         .spawn()
-        .map_err(|e| failure(format!("cannot start {program}: {e}")))?;
+        .map_err(|e| Stopped::Failed(failure(format!("cannot start {program}: {e}"))))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read stdin closes it early; that is fine.
         let _ = stdin.write_all(serde_json::Value::Object(json).to_string().as_bytes());
@@ -153,21 +230,37 @@ pub fn run(
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_TIMEOUT);
     let started = Instant::now();
+    let group = Pid::from_child(&child);
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(failure(format!("{program} failed: {status}"))),
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(failure(format!(
-                    "{program} did not finish within {} s and was killed",
-                    timeout.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(failure(format!("waiting for {program}: {e}"))),
+        if exited(group) {
+            return match child.wait() {
+                Ok(status) if status.success() => Ok(()),
+                Ok(status) => Err(Stopped::Failed(failure(format!(
+                    "{program} failed: {status}"
+                )))),
+                Err(e) => Err(Stopped::Failed(failure(format!(
+                    "waiting for {program}: {e}"
+                )))),
+            };
         }
+        if let Some(caught) = interrupted() {
+            let (signal, _, name) = signal_of(caught);
+            end_group(&mut child, signal, Duration::from_secs(1));
+            return Err(Stopped::Signal(
+                caught,
+                failure(format!(
+                    "{program} was ended with its process group: confpack received {name}"
+                )),
+            ));
+        }
+        if started.elapsed() >= timeout {
+            end_group(&mut child, Signal::KILL, Duration::ZERO);
+            return Err(Stopped::Failed(failure(format!(
+                "{program} did not finish within {} s and was killed with its process group",
+                timeout.as_secs()
+            ))));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -233,7 +326,7 @@ mod tests {
             timeout: Some(10),
         };
         let value = "$(touch pwned) `id` ' \"";
-        run("p", &h, &inputs(&[("p/v", value)]), dir.path()).expect("run");
+        run_until("p", &h, &inputs(&[("p/v", value)]), dir.path(), &|| None).expect("run");
         let written = std::fs::read_to_string(&out).expect("out");
         assert!(written.starts_with(value), "{written}");
         assert!(written.contains("\"p/v\""), "{written}");
@@ -251,7 +344,9 @@ mod tests {
             action: None,
             timeout: Some(0),
         };
-        let error = run("p", &h, &BTreeMap::new(), dir.path()).expect_err("timeout");
+        let error = run_until("p", &h, &BTreeMap::new(), dir.path(), &|| None)
+            .expect_err("timeout")
+            .into_error();
         assert!(error.to_string().contains("killed"), "{error}");
     }
 
