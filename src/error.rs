@@ -107,6 +107,11 @@ pub enum Error {
     #[error("cancelled by the user; nothing was saved")]
     Cancelled,
 
+    /// The questions were ended by a signal or by the end of the confpack
+    /// that started apt, not by the person.
+    #[error("ended by {by}; nothing was saved")]
+    Ended { by: String },
+
     /// A signal (Ctrl-C, SIGTERM, SIGHUP, or a person quitting a
     /// maintainer script's question) ended an apt run with everything it
     /// had started.
@@ -142,7 +147,7 @@ pub enum Error {
     Command { command: String, message: String },
 
     /// Another process holds a lock confpack needs (not the answer database).
-    #[error("{what} ({}); run again when it has finished", .path.display())]
+    #[error("{what}{}; run again when it has finished", where_busy(.path))]
     Busy { what: String, path: PathBuf },
 
     /// apt-get/apt-mark/dpkg failed; `stderr` is what it said.
@@ -162,9 +167,23 @@ pub enum Error {
         hint: String,
     },
 
+    /// A path confpack refuses to use: a symlink or special file where it
+    /// writes, a directory another user owns.
+    #[error("{}: {reason}", .path.display())]
+    UnsafePath { path: PathBuf, reason: String },
+
     /// A secret could not be encrypted or decrypted; never carries the value.
     #[error("secret {what}: {message}")]
     Secret { what: String, message: String },
+}
+
+/// Where a lock is held, unless it is the whole system (`/`).
+fn where_busy(path: &std::path::Path) -> String {
+    if path == std::path::Path::new("/") {
+        String::new()
+    } else {
+        format!(" ({})", path.display())
+    }
 }
 
 fn format_problems(problems: &[Problem]) -> String {
@@ -198,7 +217,9 @@ impl Error {
         match self {
             Error::Unanswered { .. } => ExitCode::Unanswered,
             Error::Locked { .. } => ExitCode::Locked,
-            Error::Cancelled | Error::Interrupted { .. } => ExitCode::Cancelled,
+            Error::Cancelled | Error::Ended { .. } | Error::Interrupted { .. } => {
+                ExitCode::Cancelled
+            }
             Error::NoDocument { .. } => ExitCode::NoDocument,
             Error::Usage(_) => ExitCode::Usage,
             Error::Busy { .. } => ExitCode::Locked,

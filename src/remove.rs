@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::configure::Paths;
 use crate::error::{Error, Result};
+use crate::files::Removal;
 use crate::package::{rooted, valid_package_name};
 use crate::store::{Batch, Store};
 use crate::{Listener, unchanged};
@@ -47,6 +48,12 @@ fn open(paths: &Paths, lock_timeout: Duration) -> Result<Option<Store>> {
 
 /// Deletes the package's rendered files, then forgets them and its hook
 /// stamps in one batch.
+///
+/// Only a file that is still what confpack wrote is deleted: resolved under
+/// the root without following a link out of it, a regular file, its sha256
+/// the recorded one. Anything else (edited by hand, replaced by a symlink)
+/// is kept with one warning naming it, and a diverted original stays
+/// diverted so it cannot overwrite the kept file.
 fn remove_files(
     paths: &Paths,
     store: &Store,
@@ -56,14 +63,28 @@ fn remove_files(
 ) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for file in store.files(package)? {
-        let target = rooted(&paths.root, &file.path);
-        match std::fs::remove_file(&target) {
-            Ok(()) => {
+        let removal = match crate::files::resolve(&paths.root, &file.path, false)? {
+            Some(target) => target.remove_if_written(&file.sha256)?,
+            None => Removal::Absent,
+        };
+        match removal {
+            Removal::Removed => {
                 listener.info(&format!("removed {}", file.path.display()));
                 removed.push(file.path.clone());
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&target, e)),
+            Removal::Absent => {}
+            Removal::Changed | Removal::NotAFile => {
+                let what = if removal == Removal::Changed {
+                    "it changed since confpack wrote it"
+                } else {
+                    "it is no longer the regular file confpack wrote"
+                };
+                listener.warning(&format!(
+                    "kept {}: {what}; delete it yourself if it is no longer needed",
+                    rooted(&paths.root, &file.path).display()
+                ));
+                continue;
+            }
         }
         if file.diverted {
             crate::divert::undivert(&paths.root, package, &file.path)?;
@@ -190,7 +211,7 @@ mod tests {
                     &[RenderedFile {
                         path: "/etc/demo.conf".into(),
                         template: "etc/demo.conf.j2".into(),
-                        sha256: String::new(),
+                        sha256: crate::files::sha256_hex(b"x"),
                         diverted: false,
                     }],
                 )
