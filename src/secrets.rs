@@ -166,6 +166,9 @@ impl NodeKey {
     /// `<root>/etc/confpack/key`; refused when others may read it.
     pub fn load(root: &Path) -> Result<NodeKey> {
         let path = rooted(root, Path::new(KEY_PATH));
+        if let Some(dir) = path.parent() {
+            crate::files::check_own_directory(dir, "node key")?;
+        }
         let metadata = std::fs::metadata(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 secret_error(
@@ -269,6 +272,7 @@ fn key_file_text(identities: &[age::x25519::Identity]) -> String {
 
 fn write_key(path: &Path, identities: &[age::x25519::Identity]) -> Result<()> {
     if let Some(parent) = path.parent() {
+        crate::files::check_own_directory(parent, "node key")?;
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
     crate::files::write_atomic(path, key_file_text(identities).as_bytes(), 0o600)

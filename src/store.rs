@@ -23,6 +23,44 @@ const META: &str = "meta/";
 const FILES: &str = "files/";
 const HOOK: &str = "hook/";
 
+/// Checks a question key: `owner/name` as the environment document's
+/// schema spells it (the owner a package name; the name letters, digits and
+/// `_ . + - /`), with no empty, `.` or `..` part. The rule `set`,
+/// `import-debconf` and documents share: a key ends up in shell comments,
+/// debconf lines and environment variable names.
+pub fn check_key(key: &str) -> std::result::Result<(), String> {
+    let explain = |why: &str| {
+        format!(
+            "{}: {why}; a question key is owner/name (the owner a package name, the name \
+             letters, digits and _ . + - /), e.g. webshop/db.host",
+            key.escape_debug()
+        )
+    };
+    let Some((owner, name)) = key.split_once('/') else {
+        return Err(explain("there is no /"));
+    };
+    let owner_ok = owner
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b));
+    if !owner_ok {
+        return Err(explain("the owner is not a package name"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.+-/".contains(&b))
+    {
+        return Err(explain("the name has other characters"));
+    }
+    if name.split('/').any(|part| matches!(part, "" | "." | "..")) {
+        return Err(explain("the name has an empty, . or .. part"));
+    }
+    Ok(())
+}
+
 /// One stored answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAnswer {
@@ -138,13 +176,20 @@ impl Store {
     /// Opens (creating) the database at `path`, waiting up to `lock_timeout`
     /// for another confpack process to release it.
     pub fn open(path: &Path, lock_timeout: Duration) -> Result<Store> {
+        let run_started = crate::files::run_started();
         create_private_dir(path)?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(10);
         let mut cleaned = false;
         loop {
-            match sled::Config::new().path(path).open() {
+            match open_private(path) {
                 Ok(db) => {
+                    make_files_private(path);
+                    // Holding the lock now: every writer of these is gone.
+                    if let Some(parent) = path.parent() {
+                        crate::files::remove_stale_temp_files(parent, run_started);
+                    }
+                    crate::files::remove_stale_temp_files(&stamps_dir(path), run_started);
                     return Ok(Store {
                         db,
                         tree_path: path.to_path_buf(),
@@ -339,7 +384,46 @@ fn remove_partial_snapshots(path: &Path) -> bool {
     removed
 }
 
-/// Creates `path` (and parents) with the database directory itself 0700.
+/// Opens sled with umask 077, so the files it creates (`conf`, `db`,
+/// `blobs/`, snapshots) are the owner's only.
+fn open_private(path: &Path) -> sled::Result<sled::Db> {
+    let previous = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let opened = sled::Config::new().path(path).open();
+    rustix::process::umask(previous);
+    opened
+}
+
+/// Takes the group's and others' bits from the files of a database made
+/// before they were created private (or by a snapshot since). Best effort:
+/// the directory itself is 0700 anyway.
+fn make_files_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        let mode = metadata.permissions().mode();
+        if !metadata.is_symlink() && mode & 0o077 != 0 {
+            let _ = std::fs::set_permissions(
+                entry.path(),
+                std::fs::Permissions::from_mode(mode & 0o7700),
+            );
+        }
+    }
+}
+
+/// Where the no-op stamps of a database live (see [`crate::unchanged`]).
+fn stamps_dir(db: &Path) -> PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".stamps");
+    db.with_file_name(name)
+}
+
+/// Creates `path` (and parents) with the database directory itself 0700;
+/// refuses an existing one another user owns.
 fn create_private_dir(path: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if let Some(parent) = path.parent() {
@@ -363,6 +447,7 @@ fn create_private_dir(path: &Path) -> Result<()> {
     match std::fs::DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            crate::files::check_own_directory(path, "answer database")?;
             let metadata = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
             if metadata.permissions().mode() & 0o077 != 0 {
                 // Tighten a directory created by something else; failing to
@@ -435,6 +520,27 @@ mod tests {
         batch.set_meta("a", "2").expect("meta");
         store.commit(batch).expect("commit");
         assert_ne!(generation(&path).expect("generation"), first);
+    }
+
+    #[test]
+    fn a_key_is_owner_slash_name_without_path_tricks() {
+        for good in ["webshop/db.host", "acme-node/node.id", "p2/a/b", "g++/X_1"] {
+            assert_eq!(check_key(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "../../etc",
+            "webshop",
+            "webshop/",
+            "/x",
+            "web shop/a",
+            "Web/a",
+            "p/a/../b",
+            "p/a//b",
+            "p/a\nb",
+            "p/$(x)",
+        ] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
