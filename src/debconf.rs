@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::env::model::{QuestionType, Source};
 use crate::error::{Error, Problem, Result};
-use crate::store::{Batch, Store, StoredAnswer};
+use crate::store::{Batch, Store, StoredAnswer, check_key};
 
 /// One parsed selection line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,17 +30,20 @@ pub fn parse(origin: &str, text: &str) -> Result<Vec<Selection>> {
     let mut selections = Vec::new();
     let mut problems = Vec::new();
     let mut pending = String::new();
+    let mut continuing = false;
     let mut start = 0u64;
     for (index, raw) in text.lines().enumerate() {
         let line_number = index as u64 + 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if pending.is_empty() {
+        if !continuing {
             start = line_number;
         }
         if let Some(continued) = raw.strip_suffix('\\') {
             pending.push_str(continued);
+            continuing = true;
             continue;
         }
+        continuing = false;
         pending.push_str(raw);
         let line = std::mem::take(&mut pending);
         let trimmed = line.trim_start();
@@ -66,11 +69,19 @@ pub fn parse(origin: &str, text: &str) -> Result<Vec<Selection>> {
                     });
                     continue;
                 }
-                if !key.contains('/') {
+                if let Err(message) = check_key(key) {
                     problems.push(Problem {
                         file: origin.to_string(),
                         line: Some(start),
-                        message: format!("`{key}` is not a question name (owner/name)"),
+                        message,
+                    });
+                    continue;
+                }
+                if value.contains('\0') {
+                    problems.push(Problem {
+                        file: origin.to_string(),
+                        line: Some(start),
+                        message: format!("the value of {key} contains a NUL byte"),
                     });
                     continue;
                 }
@@ -88,6 +99,15 @@ pub fn parse(origin: &str, text: &str) -> Result<Vec<Selection>> {
                 message: "expected `owner question type value`".to_string(),
             }),
         }
+    }
+    if continuing {
+        problems.push(Problem {
+            file: origin.to_string(),
+            line: Some(start),
+            message: "the last line ends in `\\`: it continues a line that never comes \
+                      (the file may be cut short)"
+                .to_string(),
+        });
     }
     if problems.is_empty() {
         Ok(selections)
@@ -245,6 +265,23 @@ mod tests {
         assert_eq!(parsed[1].line, 4);
         assert_eq!(parsed[2].value, "true");
         assert_eq!(parsed[3].value, "");
+    }
+
+    #[test]
+    fn a_nul_a_path_like_key_and_a_dangling_continuation_are_refused_with_their_line() {
+        let text =
+            "p p/a string x\0y\np ../../etc string v\np p/b string ok\np p/c string cut \\\n";
+        let message = parse("sel", text).expect_err("refused").to_string();
+        assert!(
+            message.contains("sel:1: the value of p/a contains a NUL byte"),
+            "{message}"
+        );
+        assert!(message.contains("sel:2: ../../etc: "), "{message}");
+        assert!(
+            message.contains("sel:4: the last line ends in `\\`"),
+            "{message}"
+        );
+        assert!(!message.contains("sel:3"), "{message}");
     }
 
     #[test]
