@@ -251,3 +251,95 @@ impl Drop for Tmux {
         let _ = self.command().arg("kill-server").status();
     }
 }
+
+/// An HTTP server on 127.0.0.1 for one test: answers each request for a
+/// path with the raw response given for it (404 otherwise), records the
+/// paths asked for, and stops after 10 s or when dropped.
+pub struct Server {
+    pub url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Server {
+    /// Serves `files` by path with 200 OK.
+    pub fn start(files: Vec<(&'static str, Vec<u8>)>) -> Server {
+        Server::responses(
+            files
+                .into_iter()
+                .map(|(path, body)| (path.to_string(), http_response("200 OK", &[], &body)))
+                .collect(),
+        )
+    }
+
+    /// Answers a request for each path with its raw response bytes.
+    pub fn responses(routes: Vec<(String, Vec<u8>)>) -> Server {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (flag, recorded) = (stop.clone(), requests.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                stream.set_nonblocking(false).ok();
+                stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+                let mut reader = BufReader::new(stream);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                recorded.lock().expect("requests").push(path.clone());
+                let mut stream = reader.into_inner();
+                let response = match routes.iter().find(|(p, _)| *p == path) {
+                    Some((_, response)) => response.clone(),
+                    None => http_response("404 Not Found", &[], b""),
+                };
+                let _ = stream.write_all(&response);
+            }
+        });
+        Server {
+            url,
+            requests,
+            stop,
+        }
+    }
+
+    /// The paths asked for so far, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("requests").clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A complete HTTP/1.1 response with a Content-Length.
+pub fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut text = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    let mut response = text.into_bytes();
+    response.extend_from_slice(body);
+    response
+}

@@ -31,7 +31,7 @@ pub fn validate_environments(planned: &[Planned]) -> Vec<Problem> {
             None => Validation::Builtin,
         };
         match env::validate(path, shown, validation) {
-            Ok(document) => problems.extend(crate::secrets::clear_values(&document)),
+            Ok(document) => problems.extend(crate::env::cleartext::clear_values(&document)),
             Err(Error::Invalid(found)) => problems.extend(found),
             Err(other) => problems.push(Problem {
                 file: shown.clone(),

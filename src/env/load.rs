@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::model::{Document, Environment};
-use super::{Validation, native, read_document};
+use super::{Validation, cleartext, native, read_document};
 use crate::error::{Error, Problem, Result};
 use crate::files::{file_sha256, hex, sha256_hex, write_atomic};
 
@@ -58,6 +58,10 @@ const MAX_REDIRECTS: u32 = 5;
 /// Hex digits of a sha256 used in cache file names.
 const NAME_HASH_LEN: usize = 16;
 
+/// Modes of the cache directory and of the files in it.
+const CACHE_DIR_MODE: u32 = 0o700;
+const CACHE_FILE_MODE: u32 = 0o600;
+
 /// At most this many validation problems go into one warning or reason.
 const PROBLEMS_SHOWN: usize = 3;
 
@@ -69,7 +73,9 @@ pub struct DocumentSource {
     /// The packaged local copy (already rooted by the caller).
     pub local: Option<PathBuf>,
     /// Where the online copy is cached, e.g.
-    /// `<root>/var/cache/confpack/environments`; created 0755 as needed.
+    /// `<root>/var/cache/confpack/environments`; created 0700 as needed
+    /// (its files are 0600: a document may hold values only its nodes
+    /// should read).
     pub cache_dir: PathBuf,
     /// Budget for the whole request: connect, headers and body.
     pub timeout: Duration,
@@ -364,14 +370,9 @@ impl Loader<'_> {
             Some(schema) => Validation::File(schema),
             None => self.source.validation(),
         };
-        let document = read_document(
-            download.file.path(),
-            url,
-            validation,
-            &self.source.derive_rules,
-            self.retain,
-        )
-        .map_err(|e| describe(&e))?;
+        let document = self
+            .read_online_copy(download.file.path(), url, validation)
+            .map_err(|e| describe(&e))?;
         let sha256 = download.sha256.clone();
         let metadata = Metadata {
             url: Some(url.to_string()),
@@ -396,6 +397,30 @@ impl Loader<'_> {
             schema_sha256: self.schema_sha256.clone(),
             known: false,
         })
+    }
+
+    /// Reads a copy of the online document (downloaded or cached): valid,
+    /// and no password in clear, since whoever serves or reads the copy
+    /// would have it (`build` refuses the same in a document it ships).
+    fn read_online_copy(
+        &self,
+        path: &Path,
+        origin: &str,
+        validation: Validation<'_>,
+    ) -> Result<Document> {
+        let document = read_document(
+            path,
+            origin,
+            validation,
+            &self.source.derive_rules,
+            self.retain,
+        )?;
+        let clear = cleartext::clear_values(&document);
+        if clear.is_empty() {
+            Ok(document)
+        } else {
+            Err(Error::Invalid(clear))
+        }
     }
 
     /// Reads the cached online copy, if there is one; without schema
@@ -432,13 +457,7 @@ impl Loader<'_> {
             (Some(schema), false) => Validation::File(schema),
             (None, false) => self.source.validation(),
         };
-        match read_document(
-            &cache.document,
-            &origin_text,
-            validation,
-            &self.source.derive_rules,
-            self.retain,
-        ) {
+        match self.read_online_copy(&cache.document, &origin_text, validation) {
             Ok(document) => Some(self.loaded(document, origin, &description, sha256)),
             Err(e) => {
                 self.fail("cached environment document", describe(&e));
@@ -609,7 +628,7 @@ impl Metadata {
     fn write(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::io(path, io::Error::new(io::ErrorKind::InvalidData, e)))?;
-        write_atomic(path, &json, 0o644)
+        write_atomic(path, &json, CACHE_FILE_MODE)
     }
 }
 
@@ -779,20 +798,28 @@ fn name_hash(bytes: &[u8]) -> String {
     name
 }
 
+/// Creates the cache directory 0700, and takes the others' access away
+/// from one an earlier version created 0755.
 fn create_dir(dir: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o755)
+        .mode(CACHE_DIR_MODE)
         .create(dir)
-        .map_err(|e| Error::io(dir, e))
+        .map_err(|e| Error::io(dir, e))?;
+    let metadata = fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if metadata.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(CACHE_DIR_MODE))
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(())
 }
 
-/// A temp file in `dir`, readable by all like the cache it will replace.
+/// A temp file in `dir`, private like the cache it will replace.
 fn new_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile> {
     tempfile::Builder::new()
         .prefix(".confpack-")
         .suffix(".tmp")
-        .permissions(fs::Permissions::from_mode(0o644))
+        .permissions(fs::Permissions::from_mode(CACHE_FILE_MODE))
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))
 }

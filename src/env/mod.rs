@@ -1,6 +1,7 @@
 //! The environment document: reading (with validation), the typed model,
 //! and fetching the online copy with a local fallback.
 
+pub mod cleartext;
 pub mod dataone;
 pub mod load;
 pub mod model;
