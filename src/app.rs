@@ -219,6 +219,11 @@ fn publish(
         valid_for_days: args.valid_for,
         now,
         lock_timeout,
+        documents: args
+            .documents
+            .iter()
+            .map(|spec| crate::publish::document_spec(spec))
+            .collect::<Result<_>>()?,
     };
     let mut gpg = args
         .sign_key

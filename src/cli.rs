@@ -232,6 +232,10 @@ pub struct PublishArgs {
     /// Release expires after DAYS (Valid-Until): stale nodes notice.
     #[arg(long, value_name = "DAYS")]
     pub valid_for: Option<u64>,
+    /// Publish an environment document as dists/<ENV>/documents/NAME.xml,
+    /// listed in the signed Release, for nodes to verify (repeatable).
+    #[arg(long = "document", value_name = "NAME=FILE")]
+    pub documents: Vec<String>,
     /// .deb files or directories of them.
     #[arg(value_name = "DEBS")]
     pub debs: Vec<PathBuf>,

@@ -233,7 +233,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Packages built from a configuration repository without git.
-fn plain_debs(dir: &Path, version: &str, names: &[&str]) -> Vec<PathBuf> {
+pub(crate) fn plain_debs(dir: &Path, version: &str, names: &[&str]) -> Vec<PathBuf> {
     let repo = dir.join(format!("src-{version}"));
     for name in names {
         let control = repo.join(format!("packages/{name}/control"));
@@ -261,14 +261,14 @@ fn plain_debs(dir: &Path, version: &str, names: &[&str]) -> Vec<PathBuf> {
     output.lines().map(PathBuf::from).collect()
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-fn gunzip(bytes: &[u8]) -> String {
+pub(crate) fn gunzip(bytes: &[u8]) -> String {
     let mut text = String::new();
     flate2::read::GzDecoder::new(bytes)
         .read_to_string(&mut text)
@@ -277,7 +277,7 @@ fn gunzip(bytes: &[u8]) -> String {
 }
 
 /// `SHA256` lines of a Release: path → (sum, size).
-fn release_sums(release: &str) -> BTreeMap<String, (String, u64)> {
+pub(crate) fn release_sums(release: &str) -> BTreeMap<String, (String, u64)> {
     release
         .lines()
         .skip_while(|l| !l.starts_with("SHA256:"))
@@ -292,7 +292,11 @@ fn release_sums(release: &str) -> BTreeMap<String, (String, u64)> {
         .collect()
 }
 
-fn publish_unsigned(repo: &Path, environment: &str, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn publish_unsigned(
+    repo: &Path,
+    environment: &str,
+    args: &[&str],
+) -> (i32, String, String) {
     run(confpack()
         .arg("publish")
         .arg("--repo")
@@ -474,12 +478,12 @@ fn a_second_publisher_waits_then_gives_up_with_exit_4() {
     assert_eq!(code, 0, "released, the repository is published: {stderr}");
 }
 
-fn arg(path: &Path) -> String {
+pub(crate) fn arg(path: &Path) -> String {
     path.to_str().expect("utf-8").to_string()
 }
 
 /// Every file under `dir`, relative, hidden ones included.
-fn every_file(dir: &Path) -> BTreeSet<String> {
+pub(crate) fn every_file(dir: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {

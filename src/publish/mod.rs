@@ -28,6 +28,7 @@
 pub mod deb822;
 pub mod debfile;
 pub mod sign;
+pub mod staging;
 pub mod upload;
 pub mod version;
 
@@ -47,6 +48,8 @@ use sign::Signer;
 pub const COMPONENT: &str = "main";
 /// `Origin` and `Label` of a confpack repository.
 pub const ORIGIN: &str = "confpack";
+/// Where an environment's documents are, relative to `dists/<environment>`.
+pub const DOCUMENTS_DIR: &str = "documents";
 /// The lock file older confpack versions took inside the repository (and
 /// so served to the world): still waited for and then removed.
 pub(crate) const LEGACY_LOCK_FILE: &str = ".confpack-publish.lock";
@@ -74,6 +77,11 @@ pub struct Options {
     pub now: i64,
     /// How long to wait for another publisher.
     pub lock_timeout: Duration,
+    /// `NAME=FILE`: environment documents to publish as
+    /// `dists/<environment>/documents/<NAME>.xml`, listed in the signed
+    /// `Release` (nodes verify them: src/env/trust.rs). Published
+    /// documents stay until replaced.
+    pub documents: Vec<(String, PathBuf)>,
 }
 
 /// What a run did.
@@ -93,6 +101,8 @@ pub struct Report {
     /// `Packages.gz`) per architecture.
     pub indexes: Vec<(String, u64, u64)>,
     pub signed: bool,
+    /// Environment documents published by this run.
+    pub documents: Vec<String>,
 }
 
 /// One package in an environment's index.
@@ -180,6 +190,45 @@ pub fn check_environment_name(name: &str) -> Result<()> {
             "{name:?} is not a valid environment name: letters, digits, . _ - +, starting with a letter or digit"
         )))
     }
+}
+
+/// A document name is a plain file name: `<NAME>.xml` in `documents/`.
+pub fn check_document_name(name: &str) -> Result<()> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--document {name:?}: the name must be letters, digits, . _ - +, starting with a letter or digit"
+        )))
+    }
+}
+
+/// `--document NAME=FILE`.
+pub fn document_spec(spec: &str) -> Result<(String, PathBuf)> {
+    match spec.split_once('=') {
+        Some((name, file)) if !file.is_empty() => {
+            check_document_name(name)?;
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(Error::Usage(format!(
+            "--document {spec:?}: expected NAME=FILE"
+        ))),
+    }
+}
+
+/// A document to publish, refused unless it validates: every node would
+/// otherwise warn and fall back.
+fn read_document(path: &Path) -> Result<Vec<u8>> {
+    let origin = path.display().to_string();
+    crate::env::validate(path, &origin, crate::env::Validation::Builtin)?;
+    std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
 /// The pool path of a package: `pool/main/<p>/<package>/<file>`, with
@@ -296,6 +345,10 @@ struct Current {
     entries: BTreeMap<Key, Indexed>,
     /// Every `SHA256` the current `Release` names (kept in by-hash).
     release_hashes: BTreeSet<String>,
+    /// The published environment documents, by name.
+    documents: BTreeMap<String, Vec<u8>>,
+    /// The `Date` of the current `Release`, seconds since the epoch.
+    date: Option<i64>,
 }
 
 fn read_current(dist: &Path) -> Result<Current> {
@@ -303,6 +356,8 @@ fn read_current(dist: &Path) -> Result<Current> {
         architectures: BTreeSet::new(),
         entries: BTreeMap::new(),
         release_hashes: BTreeSet::new(),
+        documents: BTreeMap::new(),
+        date: None,
     };
     let release_path = dist.join("Release");
     let text = match std::fs::read_to_string(&release_path) {
@@ -318,13 +373,19 @@ fn read_current(dist: &Path) -> Result<Current> {
         .filter(|a| *a != "all")
         .map(str::to_string)
         .collect();
-    current.release_hashes = release
-        .get("SHA256")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_string)
-        .collect();
+    current.date = release.get("Date").and_then(version::parse_rfc2822);
+    for (sum, _, name) in release_entries(&release) {
+        current.release_hashes.insert(sum.to_string());
+        if let Some(document) = name
+            .strip_prefix(DOCUMENTS_DIR)
+            .and_then(|n| n.strip_prefix('/'))
+            .and_then(|n| n.strip_suffix(".xml"))
+        {
+            let path = dist.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            current.documents.insert(document.to_string(), bytes);
+        }
+    }
     for architecture in &current.architectures {
         let path = dist
             .join(COMPONENT)
@@ -342,6 +403,22 @@ fn read_current(dist: &Path) -> Result<Current> {
     Ok(current)
 }
 
+/// The `SHA256` lines of a `Release`: (sum, size, path relative to the
+/// distribution).
+pub fn release_entries(release: &Paragraph) -> Vec<(&str, u64, &str)> {
+    release
+        .get("SHA256")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let sum = words.next()?;
+            let size = words.next()?.parse().ok()?;
+            Some((sum, size, words.next()?))
+        })
+        .collect()
+}
+
 fn parse_one(path: &Path, text: &str) -> Result<Paragraph> {
     deb822::parse(text)
         .map_err(|(line, message)| Error::at(path.display().to_string(), Some(line), message))?
@@ -352,11 +429,141 @@ fn parse_one(path: &Path, text: &str) -> Result<Paragraph> {
 
 /// Publishes. `signer`: `None` writes an unsigned repository (apt on the
 /// nodes refuses it unless told to trust it).
+///
+/// Nothing published changes until everything is computed and signed: a
+/// failure (an unknown key, a bad document) or a kill leaves the previous
+/// state byte for byte (see [`staging`]); what a killed run left is
+/// deleted by the next.
 pub fn publish(
     options: &Options,
     signer: Option<&mut dyn Signer>,
     listener: &mut dyn Listener,
 ) -> Result<Report> {
+    check_options(options)?;
+    let repo = &options.repo;
+    std::fs::create_dir_all(repo).map_err(|e| Error::io(repo, e))?;
+    let _lock = lock(repo, options.lock_timeout)?;
+    staging::clean_leftovers(repo)?;
+    let mut report = Report::default();
+    report.pool_deleted = collect_pool_garbage(repo)?;
+    let dists = repo.join("dists");
+    let dist = dists.join(&options.environment);
+    let current = read_current(&dist)?;
+    let mut architectures = current.architectures.clone();
+    let mut entries = current.entries.clone();
+
+    let pool = add_packages(options, &mut entries, &mut report, listener)?;
+    prune(options, &mut entries, &mut report, listener);
+    for entry in entries.values() {
+        if entry.architecture != "all" {
+            architectures.insert(entry.architecture.clone());
+        }
+    }
+    architectures.extend(options.architectures.iter().cloned());
+    if architectures.is_empty() {
+        architectures.insert(host_architecture().to_string());
+    }
+    report.packages = entries.len();
+    let mut documents = current.documents.clone();
+    for (name, path) in &options.documents {
+        documents.insert(name.clone(), read_document(path)?);
+        report.documents.push(name.clone());
+    }
+
+    // Everything in memory, signed, before anything is written.
+    let indexes = indexes(&entries, &architectures, &mut report)?;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut sums: Vec<(String, u64, String)> = Vec::new();
+    for (relative, bytes) in indexes {
+        sums.push((
+            crate::files::sha256_hex(&bytes),
+            bytes.len() as u64,
+            relative.clone(),
+        ));
+        files.push((relative, bytes));
+    }
+    for (name, bytes) in documents {
+        let relative = format!("{DOCUMENTS_DIR}/{name}.xml");
+        sums.push((
+            crate::files::sha256_hex(&bytes),
+            bytes.len() as u64,
+            relative.clone(),
+        ));
+        files.push((relative, bytes));
+    }
+    // A later Release is always dated later, so a node can refuse an
+    // older one replayed to it (src/env/trust.rs).
+    let date = current
+        .date
+        .map_or(options.now, |previous| options.now.max(previous + 1));
+    let release = release_text(options, date, &architectures, &sums);
+    let signatures = match signer {
+        Some(signer) => Some((
+            signer.detach_sign(release.as_bytes())?,
+            signer.clearsign(release.as_bytes())?,
+        )),
+        None => None,
+    };
+
+    // The new tree, beside the published one.
+    let mut staged = staging::Staging::new(&dists)?;
+    let mut new_hashes = BTreeSet::new();
+    for (relative, bytes) in &files {
+        staged.write(relative, bytes)?;
+        if let Some(dir) = relative
+            .strip_suffix("/Packages")
+            .or_else(|| relative.strip_suffix("/Packages.gz"))
+        {
+            let sum = crate::files::sha256_hex(bytes);
+            if new_hashes.insert(sum.clone()) {
+                staged.write(&format!("{dir}/by-hash/SHA256/{sum}"), bytes)?;
+            }
+        }
+    }
+    // Index files by hash that the previous Release names stay, for a
+    // node that fetched it just before the switch.
+    for relative in by_hash_files(&dist)? {
+        let sum = relative.rsplit('/').next().unwrap_or_default();
+        if current.release_hashes.contains(sum) && !new_hashes.contains(sum) {
+            staged.keep(&relative, &dist.join(&relative))?;
+        }
+    }
+    match &signatures {
+        Some((detached, inline)) => {
+            staged.write("Release.gpg", detached)?;
+            staged.write("InRelease", inline)?;
+            report.signed = true;
+        }
+        None => listener.warning(&format!(
+            "the environment {} is not signed (no --sign-key); nodes refuse unsigned repositories",
+            options.environment
+        )),
+    }
+    staged.write("Release", release.as_bytes())?;
+
+    // New pool files, then the switch: nothing names them before it.
+    for (from, relative) in &pool {
+        let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+        write_atomic(&repo.join(relative), &bytes, 0o644)?;
+    }
+    staged.install(&dist)?;
+
+    if !report.removed.is_empty() {
+        report.pool_deleted.extend(collect_pool_garbage(repo)?);
+    }
+    listener.info(&format!(
+        "{}: {} added, {} already published, {} removed; {} package(s) in the index{}",
+        options.environment,
+        report.added.len(),
+        report.unchanged.len(),
+        report.removed.len(),
+        report.packages,
+        if report.signed { ", signed" } else { "" }
+    ));
+    Ok(report)
+}
+
+fn check_options(options: &Options) -> Result<()> {
     check_environment_name(&options.environment)?;
     for architecture in &options.architectures {
         if architecture == "all"
@@ -370,24 +577,26 @@ pub fn publish(
             )));
         }
     }
-    let repo = &options.repo;
-    std::fs::create_dir_all(repo).map_err(|e| Error::io(repo, e))?;
-    let _lock = lock(repo, options.lock_timeout)?;
-    let dist = repo.join("dists").join(&options.environment);
-    let Current {
-        architectures: mut known_architectures,
-        mut entries,
-        release_hashes: previous_hashes,
-    } = read_current(&dist)?;
-    let mut report = Report::default();
+    for (name, _) in &options.documents {
+        check_document_name(name)?;
+    }
+    Ok(())
+}
 
-    // The new packages: into the pool (once), then into the index.
-    let files = debfile::collect(&options.debs)?;
-    for path in &files {
+/// The new packages go into the index; returns the pool files to write
+/// (source, path relative to the repository).
+fn add_packages(
+    options: &Options,
+    entries: &mut BTreeMap<Key, Indexed>,
+    report: &mut Report,
+    listener: &mut dyn Listener,
+) -> Result<Vec<(PathBuf, String)>> {
+    let mut pool = Vec::new();
+    for path in &debfile::collect(&options.debs)? {
         let deb = debfile::read(path)?;
         let filename = pool_path(&deb.package, &deb.version, &deb.architecture);
         let mut entry = Indexed::from_deb(&deb, filename.clone());
-        let pooled = repo.join(&filename);
+        let pooled = options.repo.join(&filename);
         let key = entry.key();
         if let Some(published) = entries.get(&key) {
             if published.sha256 != entry.sha256 {
@@ -415,19 +624,25 @@ pub fn publish(
                 entry = Indexed::from_deb(&debfile::read(&pooled)?, filename);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-                write_atomic(&pooled, &bytes, 0o644)?;
+                if !pool.iter().any(|(_, f)| f == &filename) {
+                    pool.push((path.clone(), filename));
+                }
             }
             Err(e) => return Err(Error::io(&pooled, e)),
-        }
-        if entry.architecture != "all" {
-            known_architectures.insert(entry.architecture.clone());
         }
         report.added.push(entry.describe());
         entries.insert(key, entry);
     }
+    Ok(pool)
+}
 
-    // Pruning.
+/// `--remove` and `--keep`.
+fn prune(
+    options: &Options,
+    entries: &mut BTreeMap<Key, Indexed>,
+    report: &mut Report,
+    listener: &mut dyn Listener,
+) {
     for wanted in &options.remove {
         let (name, version) = match wanted.split_once('=') {
             Some((name, version)) => (name, Some(version)),
@@ -465,15 +680,15 @@ pub fn publish(
             }
         }
     }
+}
 
-    known_architectures.extend(options.architectures.iter().cloned());
-    if known_architectures.is_empty() {
-        known_architectures.insert(host_architecture().to_string());
-    }
-    report.packages = entries.len();
-
-    // The indexes, by hash first, then by name.
-    let mut sums: Vec<(String, u64, String)> = Vec::new();
+/// `Packages` and `Packages.gz` of every architecture: (path relative to
+/// the distribution, bytes).
+fn indexes(
+    entries: &BTreeMap<Key, Indexed>,
+    architectures: &BTreeSet<String>,
+    report: &mut Report,
+) -> Result<Vec<(String, Vec<u8>)>> {
     let mut ordered: Vec<&Indexed> = entries.values().collect();
     ordered.sort_by(|a, b| {
         a.package
@@ -481,89 +696,54 @@ pub fn publish(
             .then_with(|| version::compare(&a.version, &b.version))
             .then_with(|| a.architecture.cmp(&b.architecture))
     });
-    let mut kept_hashes: BTreeSet<String> = previous_hashes;
-    for architecture in &known_architectures {
+    let mut out = Vec::new();
+    for architecture in architectures {
         let text: String = ordered
             .iter()
             .filter(|e| &e.architecture == architecture || e.architecture == "all")
             .map(|e| e.paragraph.render())
             .collect::<Vec<_>>()
             .join("\n");
-        let gz = crate::deb::gzip_best(text.as_bytes()).map_err(|e| Error::io(&dist, e))?;
+        let gz = crate::deb::gzip_best(text.as_bytes())
+            .map_err(|e| Error::io(format!("Packages.gz of {architecture}"), e))?;
         let relative_dir = format!("{COMPONENT}/binary-{architecture}");
-        let dir = dist.join(&relative_dir);
-        for (name, bytes) in [
-            ("Packages", text.as_bytes()),
-            ("Packages.gz", gz.as_slice()),
-        ] {
-            let sum = crate::files::sha256_hex(bytes);
-            let by_hash = dir.join("by-hash/SHA256").join(&sum);
-            if !by_hash.exists() {
-                write_atomic(&by_hash, bytes, 0o644)?;
-            }
-            kept_hashes.insert(sum.clone());
-            sums.push((sum, bytes.len() as u64, format!("{relative_dir}/{name}")));
-        }
         report
             .indexes
             .push((architecture.clone(), text.len() as u64, gz.len() as u64));
-        write_atomic(&dir.join("Packages"), text.as_bytes(), 0o644)?;
-        write_atomic(&dir.join("Packages.gz"), &gz, 0o644)?;
+        out.push((format!("{relative_dir}/Packages"), text.into_bytes()));
+        out.push((format!("{relative_dir}/Packages.gz"), gz));
     }
+    Ok(out)
+}
 
-    // Release, its signatures, and Release itself last.
-    let release = release_text(options, &known_architectures, &sums);
-    match signer {
-        Some(signer) => {
-            let detached = signer.detach_sign(release.as_bytes())?;
-            let inline = signer.clearsign(release.as_bytes())?;
-            write_atomic(&dist.join("Release.gpg"), &detached, 0o644)?;
-            write_atomic(&dist.join("InRelease"), &inline, 0o644)?;
-            report.signed = true;
-        }
-        None => {
-            // A stale signature would be preferred by apt and then fail.
-            for name in ["InRelease", "Release.gpg"] {
-                match std::fs::remove_file(dist.join(name)) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io(dist.join(name), e)),
-                }
+/// The by-hash files of a published distribution, relative to it.
+fn by_hash_files(dist: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let component = dist.join(COMPONENT);
+    let Ok(binaries) = std::fs::read_dir(&component) else {
+        return Ok(out);
+    };
+    for binary in binaries {
+        let binary = binary.map_err(|e| Error::io(&component, e))?;
+        let name = binary.file_name().to_string_lossy().into_owned();
+        let dir = binary.path().join("by-hash/SHA256");
+        let Ok(sums) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for sum in sums {
+            let sum = sum.map_err(|e| Error::io(&dir, e))?;
+            let sum = sum.file_name().to_string_lossy().into_owned();
+            if !sum.starts_with('.') {
+                out.push(format!("{COMPONENT}/{name}/by-hash/SHA256/{sum}"));
             }
-            listener.warning(&format!(
-                "the environment {} is not signed (no --sign-key); nodes refuse unsigned repositories",
-                options.environment
-            ));
         }
     }
-    write_atomic(&dist.join("Release"), release.as_bytes(), 0o644)?;
-
-    // Index files by hash that neither this Release nor the previous one
-    // names are no longer needed by any reader.
-    for architecture in &known_architectures {
-        let dir = dist
-            .join(COMPONENT)
-            .join(format!("binary-{architecture}"))
-            .join("by-hash/SHA256");
-        remove_unlisted(&dir, &kept_hashes)?;
-    }
-    if !report.removed.is_empty() {
-        report.pool_deleted = collect_pool_garbage(repo)?;
-    }
-    listener.info(&format!(
-        "{}: {} added, {} already published, {} removed; {} package(s) in the index{}",
-        options.environment,
-        report.added.len(),
-        report.unchanged.len(),
-        report.removed.len(),
-        report.packages,
-        if report.signed { ", signed" } else { "" }
-    ));
-    Ok(report)
+    Ok(out)
 }
 
 fn release_text(
     options: &Options,
+    date: i64,
     architectures: &BTreeSet<String>,
     sums: &[(String, u64, String)],
 ) -> String {
@@ -572,11 +752,9 @@ fn release_text(
     release.set("Label", ORIGIN);
     release.set("Suite", options.environment.clone());
     release.set("Codename", options.environment.clone());
-    release.set("Date", crate::builder::rfc2822(options.now));
+    release.set("Date", crate::builder::rfc2822(date));
     if let Some(days) = options.valid_for_days {
-        let until = options
-            .now
-            .saturating_add((days as i64).saturating_mul(86_400));
+        let until = date.saturating_add((days as i64).saturating_mul(86_400));
         release.set("Valid-Until", crate::builder::rfc2822(until));
     }
     release.set(
@@ -600,21 +778,6 @@ fn release_text(
         .collect();
     release.set("SHA256", list);
     release.render()
-}
-
-/// Deletes the files of `dir` whose names are not in `keep`.
-fn remove_unlisted(dir: &Path, keep: &BTreeSet<String>) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !keep.contains(&name) && !name.starts_with('.') {
-            std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-        }
-    }
-    Ok(())
 }
 
 /// Every pool file named by an index of some environment.

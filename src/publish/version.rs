@@ -132,6 +132,42 @@ pub fn commit_id(version: &str) -> Option<&str> {
     (!id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
 }
 
+/// Seconds since the epoch of a `Release` date: `Mon, 23 Nov 2026
+/// 15:30:12 +0000` (the weekday is optional; `UTC`/`GMT`/`Z` mean +0000).
+pub fn parse_rfc2822(text: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let text = text.trim();
+    let text = text.split_once(',').map_or(text, |(_, rest)| rest);
+    let mut words = text.split_whitespace();
+    let day: i64 = words.next()?.parse().ok()?;
+    let month = MONTHS.iter().position(|m| Some(*m) == words.next())? as i64 + 1;
+    let year: i64 = words.next()?.parse().ok()?;
+    let mut time = words.next()?.split(':').map(|n| n.parse::<i64>().ok());
+    let (hour, minute, second) = (
+        time.next()??,
+        time.next()??,
+        time.next().flatten().unwrap_or(0),
+    );
+    let offset = match words.next().unwrap_or("+0000") {
+        "UTC" | "GMT" | "Z" => 0,
+        zone => {
+            let sign = match zone.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let digits: i64 = zone.get(1..5)?.parse().ok()?;
+            sign * ((digits / 100) * 3600 + (digits % 100) * 60)
+        }
+    };
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -146,6 +182,16 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_dates_read_back_as_written() {
+        for time in [0, 1_767_323_045, 1_800_000_000] {
+            assert_eq!(parse_rfc2822(&crate::builder::rfc2822(time)), Some(time));
+        }
+        assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 01:00:00 +0100"), Some(0));
+        assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 00:00:00 UTC"), Some(0));
+        assert_eq!(parse_rfc2822("yesterday"), None);
+    }
 
     #[test]
     fn versions_sort_as_dpkg_sorts_them() {
