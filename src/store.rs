@@ -31,8 +31,9 @@ const HOOK: &str = "hook/";
 pub fn check_key(key: &str) -> std::result::Result<(), String> {
     let explain = |why: &str| {
         format!(
-            "{}: {why}; a question key is owner/name (the owner a package name, the name \
-             letters, digits and _ . + - /), e.g. webshop/db.host",
+            "{}: {why}; a question key is owner/name without spaces or control characters \
+             (the owner a package name, the name letters, digits and _ . + - /), \
+             e.g. webshop/db.host",
             key.escape_debug()
         )
     };
