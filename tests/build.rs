@@ -107,7 +107,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// `confpack build REPO --out OUT ARGS…`.
-fn build(repo: &Path, out: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn build(repo: &Path, out: &Path, args: &[&str]) -> (i32, String, String) {
     run(Command::new(BINARY)
         .arg("build")
         .arg(repo)
@@ -137,10 +137,10 @@ fn build_example(repo: &Repo, out: &Path) -> Vec<PathBuf> {
 }
 
 /// A .deb read back: members, control files and data files.
-struct Unpacked {
-    members: Vec<String>,
-    control: BTreeMap<String, Vec<u8>>,
-    data: BTreeMap<String, (tar::EntryType, Vec<u8>)>,
+pub(crate) struct Unpacked {
+    pub(crate) members: Vec<String>,
+    pub(crate) control: BTreeMap<String, Vec<u8>>,
+    pub(crate) data: BTreeMap<String, (tar::EntryType, Vec<u8>)>,
 }
 
 fn untar(gz: &[u8]) -> BTreeMap<String, (tar::EntryType, Vec<u8>)> {
@@ -157,7 +157,7 @@ fn untar(gz: &[u8]) -> BTreeMap<String, (tar::EntryType, Vec<u8>)> {
     out
 }
 
-fn unpack(deb: &Path) -> Unpacked {
+pub(crate) fn unpack(deb: &Path) -> Unpacked {
     let bytes = std::fs::read(deb).expect("read deb");
     let mut archive = ar::Archive::new(bytes.as_slice());
     let mut members = Vec::new();
@@ -188,13 +188,13 @@ fn unpack(deb: &Path) -> Unpacked {
 }
 
 /// Asserts that `text` contains every needle, showing it when not.
-fn mentions(text: &str, needles: &[&str]) {
+pub(crate) fn mentions(text: &str, needles: &[&str]) {
     for needle in needles {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -12,6 +12,8 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::Problem;
 
+use super::source::{self, Links, ReadError};
+
 /// `confpack.yml` at the repository root: defaults for every package.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,17 +173,15 @@ pub fn parse<T: for<'de> Deserialize<'de> + Default>(file: &str, text: &str) -> 
     })
 }
 
-/// Reads a repository file as text, refusing anything but a regular file
-/// (symlinks followed): reading a FIFO or a device would block the build
-/// forever.
-pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file (a FIFO, a device or a directory?)",
-        ));
-    }
-    std::fs::read_to_string(path)
+/// Reads a YAML file of the repository (`confpack.yml`, a `control.yml`,
+/// a role), following a symlink only inside the repository.
+pub fn read(repo: &std::path::Path, relative: &str) -> Result<String, ReadError> {
+    source::read_text(
+        repo,
+        relative,
+        Links::InsideRepository,
+        super::package::MAX_FILE_BYTES,
+    )
 }
 
 /// A YAML file's text, to find the line of a key or value again.

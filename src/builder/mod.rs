@@ -30,6 +30,7 @@ pub mod progress;
 pub mod runtime;
 pub mod scripts;
 pub mod secrets;
+pub mod source;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
@@ -275,13 +276,11 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
 }
 
 fn read_config(repo: &Path) -> Result<RepositoryConfig> {
-    let path = repo.join("confpack.yml");
-    match manifest::read_text(&path) {
-        Ok(text) => {
-            manifest::parse(&path.display().to_string(), &text).map_err(|p| Error::Invalid(vec![p]))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RepositoryConfig::default()),
-        Err(e) => Err(Error::io(&path, e)),
+    let file = repo.join("confpack.yml").display().to_string();
+    match manifest::read(repo, "confpack.yml") {
+        Ok(text) => manifest::parse(&file, &text).map_err(|p| Error::Invalid(vec![p])),
+        Err(e) if e.is_not_found() => Ok(RepositoryConfig::default()),
+        Err(e) => Err(Error::at(file, None, e.to_string())),
     }
 }
 

@@ -17,6 +17,7 @@ use crate::error::Problem;
 use super::manifest::{Located, Manifest, RepositoryConfig, parse};
 use super::runtime;
 use super::scripts::{self, Part};
+use super::source::{self, Links, ReadError};
 
 /// Largest file a package may ship: packages are assembled in memory (about
 /// three times the file's size at the peak), so a stray huge file must be
@@ -79,9 +80,9 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
     let manifest_relative = format!("{dir_relative}/control/control.yml");
     let manifest_path = repo.join(&manifest_relative);
     let mut problems = Vec::new();
-    let text = match super::manifest::read_text(&manifest_path) {
+    let text = match super::manifest::read(repo, &manifest_relative) {
         Ok(text) => text,
-        Err(e) => {
+        Err(e) if e.is_not_found() => {
             return Err(vec![Problem {
                 file: display(repo, &dir_relative),
                 line: None,
@@ -89,6 +90,12 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
                     "no control/control.yml ({e}); every package directory needs one (package, version, description, …)"
                 ),
             }]);
+        }
+        Err(e) => {
+            return Err(vec![problem_at(
+                manifest_path.display().to_string(),
+                e.to_string(),
+            )]);
         }
     };
     let located = Located {
@@ -301,21 +308,11 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
             });
             continue;
         }
-        if metadata.len() > MAX_FILE_BYTES {
-            problems.push(problem_at(
-                source,
-                format!(
-                    "the file has {} bytes, more than the {MAX_FILE_BYTES} a confpack package \
-                     may ship per file; ship it in an ordinary Debian package",
-                    metadata.len()
-                ),
-            ));
-            continue;
-        }
-        let data = match std::fs::read(&path) {
+        // Never through a symlinked directory on the way either.
+        let data = match read_shipped(repo, &format!("{dir_relative}/{relative}")) {
             Ok(data) => data,
-            Err(e) => {
-                problems.push(problem_at(source, e.to_string()));
+            Err(message) => {
+                problems.push(problem_at(source, message));
                 continue;
             }
         };
@@ -480,7 +477,7 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
                 format!("{} is not committed to git", path.display()),
             ));
         }
-        match std::fs::read(&path) {
+        match read_in_repo(repo, relative) {
             Ok(data) => add(
                 &mut planned,
                 &mut problems,
@@ -488,14 +485,14 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
                 Entry::File { data, mode: 0o644 },
                 path.display().to_string(),
             ),
-            Err(e) => problems.push(problem_at(path.display().to_string(), e.to_string())),
+            Err(e) => problems.push(problem_at(path.display().to_string(), e)),
         }
         if !relative.starts_with(&format!("{dir_relative}/")) {
             planned.history.push(relative.clone());
         }
         let schema = schema_file.as_ref().map(|s| repo.join(s));
         if let (Some(schema), Some(relative)) = (&schema, &schema_file) {
-            match std::fs::read(schema) {
+            match read_in_repo(repo, relative) {
                 Ok(data) => add(
                     &mut planned,
                     &mut problems,
@@ -559,7 +556,8 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
                 continue;
             }
         }
-        let text = match std::fs::read_to_string(&path) {
+        let relative = format!("{dir_relative}/control/{name}");
+        let text = match source::read_text(repo, &relative, Links::Refused, MAX_FILE_BYTES) {
             Ok(text) => text,
             Err(e) => {
                 problems.push(problem_at(source, format!("cannot read it as text: {e}")));
@@ -613,7 +611,7 @@ pub fn plan_role(
 ) -> Result<Planned, Vec<Problem>> {
     let relative = format!("roles/{file}");
     let path = repo.join(&relative);
-    let text = super::manifest::read_text(&path)
+    let text = super::manifest::read(repo, &relative)
         .map_err(|e| vec![problem_at(path.display().to_string(), e.to_string())])?;
     let located = Located {
         file: path.display().to_string(),
@@ -774,6 +772,24 @@ fn metadata(
         relations,
         description,
     }
+}
+
+/// A file the package ships or renders: read as it is in the package
+/// tree, never through a symlink, at most [`MAX_FILE_BYTES`].
+pub fn read_shipped(repo: &Path, relative: &str) -> Result<Vec<u8>, String> {
+    source::read(repo, relative, Links::Refused, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { size, limit } => format!(
+            "the file has {size} bytes, more than the {limit} a confpack package \
+             may ship per file; ship it in an ordinary Debian package"
+        ),
+        other => other.to_string(),
+    })
+}
+
+/// A file control.yml names (environment document, schema): a symlink
+/// may lead to it, but not out of the repository.
+fn read_in_repo(repo: &Path, relative: &str) -> Result<Vec<u8>, String> {
+    source::read(repo, relative, Links::InsideRepository, MAX_FILE_BYTES).map_err(|e| e.to_string())
 }
 
 /// A problem with a file as a whole (no line).

@@ -11,6 +11,7 @@ use std::path::{Component, Path};
 
 use super::manifest::{Located, Manifest, RepositoryConfig};
 use super::package::{Planned, share_dir};
+use super::source::{self, Links};
 use crate::deb::Entry;
 use crate::error::Problem;
 
@@ -96,7 +97,15 @@ pub fn add_secrets(
         }
     };
     let path = secrets.repo.join(&relative);
-    let recipients = match std::fs::read_to_string(&path) {
+    // A symlink may share one recipients file, but not lead out of the
+    // repository (its text would end up in the build's messages).
+    let read = source::read_text(
+        secrets.repo,
+        &relative,
+        Links::InsideRepository,
+        super::package::MAX_FILE_BYTES,
+    );
+    let recipients = match read {
         Ok(text) => match crate::secrets::parse_recipients(&path.display().to_string(), &text) {
             Ok(recipients) => recipients,
             Err(problem) => {
@@ -116,11 +125,14 @@ pub fn add_secrets(
         planned.history.push(relative);
     }
     for (inside, source) in files {
-        // `source` is the file's full path, as shown in messages.
-        let data = match std::fs::read(source) {
+        // `source` is the file's full path, as shown in messages. A symlink
+        // here would encrypt a file of the build machine (/etc/shadow, the
+        // CI's environment) to every node: never read through one.
+        let relative = format!("packages/{}/secrets/{inside}", planned.name);
+        let data = match super::package::read_shipped(secrets.repo, &relative) {
             Ok(data) => data,
-            Err(e) => {
-                problems.push(problem(source, e.to_string()));
+            Err(message) => {
+                problems.push(problem(source, message));
                 continue;
             }
         };
