@@ -89,7 +89,7 @@ struct Versioned {
 /// Builds the repository.
 pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
     let repo = options.repo.as_path();
-    let config = read_config(repo)?;
+    let (config, config_problems) = read_config(repo)?;
     let git = Git::open(repo);
     let has_sources = repo.join("packages").is_dir() || repo.join("roles").is_dir();
     if !has_sources && !options.runtime {
@@ -122,7 +122,7 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
     // Read and check every package and role.
     let names = package_names(repo, tracked.as_ref())?;
     let role_files = role_files(repo, tracked.as_ref())?;
-    let mut problems: Vec<Problem> = Vec::new();
+    let mut problems: Vec<Problem> = config_problems;
     let contexts: Vec<(String, Option<Vec<String>>)> = names
         .iter()
         .map(|name| {
@@ -275,11 +275,19 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
     Ok(report)
 }
 
-fn read_config(repo: &Path) -> Result<RepositoryConfig> {
+/// `confpack.yml` (defaults when there is none), and the problems of its
+/// values.
+fn read_config(repo: &Path) -> Result<(RepositoryConfig, Vec<Problem>)> {
     let file = repo.join("confpack.yml").display().to_string();
     match manifest::read(repo, "confpack.yml") {
-        Ok(text) => manifest::parse(&file, &text).map_err(|p| Error::Invalid(vec![p])),
-        Err(e) if e.is_not_found() => Ok(RepositoryConfig::default()),
+        Ok(text) => {
+            let config: RepositoryConfig =
+                manifest::parse(&file, &text).map_err(|p| Error::Invalid(vec![p]))?;
+            let located = manifest::Located { file, text };
+            let problems = package::check_defaults(&config, &located);
+            Ok((config, problems))
+        }
+        Err(e) if e.is_not_found() => Ok((RepositoryConfig::default(), Vec::new())),
         Err(e) => Err(Error::at(file, None, e.to_string())),
     }
 }

@@ -700,7 +700,15 @@ fn metadata(
         }
     };
     let description = match &manifest.description {
-        Some(text) if !text.trim().is_empty() => text.clone(),
+        Some(text) if !text.trim().is_empty() => {
+            if let Err(message) = control::check_description(text) {
+                problems.push(located.problem(
+                    located.key_line("description"),
+                    format!("description: {message}"),
+                ));
+            }
+            text.clone()
+        }
         _ => {
             problems.push(located.problem(
                 located.key_line("description"),
@@ -709,13 +717,11 @@ fn metadata(
             String::new()
         }
     };
+    // confpack.yml's values are checked once, at their own lines
+    // ([`check_defaults`]).
+    check_fields(manifest_fields(manifest), located, problems);
     let maintainer = match manifest.maintainer.as_ref().or(config.maintainer.as_ref()) {
-        Some(maintainer) => {
-            if let Err(message) = check_maintainer(maintainer) {
-                problems.push(located.problem(located.key_line("maintainer"), message));
-            }
-            maintainer.clone()
-        }
+        Some(maintainer) => maintainer.clone(),
         None => {
             problems.push(located.problem(
                 None,
@@ -745,7 +751,10 @@ fn metadata(
         let key = field.to_ascii_lowercase();
         for relation in &list.0 {
             if let Err(message) = control::parse_relation(relation, field == "Provides") {
-                problems.push(located.problem(located.value_line(&key, relation), message));
+                problems.push(located.problem(
+                    located.value_line(&key, first_line(relation)),
+                    format!("{key}: {message}"),
+                ));
             }
         }
         relations.push((field.to_string(), list.0.clone()));
@@ -772,6 +781,59 @@ fn metadata(
         relations,
         description,
     }
+}
+
+/// The single-line control fields a manifest may set, by key.
+fn manifest_fields(manifest: &Manifest) -> [(&'static str, Option<&str>); 4] {
+    [
+        ("maintainer", manifest.maintainer.as_deref()),
+        ("section", manifest.section.as_deref()),
+        ("priority", manifest.priority.as_deref()),
+        ("homepage", manifest.homepage.as_deref()),
+    ]
+}
+
+/// Checks control field values (`key`, value) with Debian's rules, each
+/// problem at its key's line as `key: message`.
+fn check_fields(
+    fields: [(&'static str, Option<&str>); 4],
+    located: &Located,
+    problems: &mut Vec<Problem>,
+) {
+    for (key, value) in fields {
+        let Some(value) = value else { continue };
+        let checked = match key {
+            "maintainer" => check_maintainer(value),
+            "section" => control::check_section(value),
+            "priority" => control::check_priority(value),
+            "homepage" => control::check_homepage(value),
+            _ => control::check_line(value),
+        };
+        if let Err(message) = checked {
+            problems.push(located.problem(located.key_line(key), format!("{key}: {message}")));
+        }
+    }
+}
+
+/// The defaults of `confpack.yml`, checked like a package's fields.
+pub fn check_defaults(config: &RepositoryConfig, located: &Located) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    check_fields(
+        [
+            ("maintainer", config.maintainer.as_deref()),
+            ("section", config.section.as_deref()),
+            ("priority", config.priority.as_deref()),
+            ("homepage", config.homepage.as_deref()),
+        ],
+        located,
+        &mut problems,
+    );
+    problems
+}
+
+/// The first line of a value, to find it again in the YAML text.
+fn first_line(value: &str) -> &str {
+    value.lines().next().unwrap_or(value)
 }
 
 /// A file the package ships or renders: read as it is in the package

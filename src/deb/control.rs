@@ -1,8 +1,14 @@
 //! The `control` file of a binary package and the Debian policy rules for
-//! what goes in it: package names, versions and relationship fields.
+//! what goes in it: package names, versions, relationship fields, section,
+//! priority, homepage and the description.
 //!
 //! Checked here, before anything is written, because dpkg's own messages
 //! come too late (at install time, on the node) and name no source line.
+//! A line break in a value would be worse than an error: `priority:
+//! "optional\nEssential: yes"` adds fields to the package (and to the
+//! repository's index), past every relation check. So the builder refuses
+//! such values with their line, and [`Control::render`] refuses them again
+//! rather than write them.
 
 use std::fmt::Write as _;
 
@@ -17,6 +23,83 @@ pub const RELATION_FIELDS: [&str; 8] = [
     "Provides",
     "Replaces",
 ];
+
+/// Debian policy 2.5.
+pub const PRIORITIES: [&str; 5] = ["required", "important", "standard", "optional", "extra"];
+
+/// The archive's sections (Debian policy 2.4), each also valid with an
+/// archive area prefix (`contrib/net`).
+pub const SECTIONS: [&str; 58] = [
+    "admin",
+    "cli-mono",
+    "comm",
+    "database",
+    "debian-installer",
+    "debug",
+    "devel",
+    "doc",
+    "editors",
+    "education",
+    "electronics",
+    "embedded",
+    "fonts",
+    "games",
+    "gnome",
+    "gnu-r",
+    "gnustep",
+    "graphics",
+    "hamradio",
+    "haskell",
+    "httpd",
+    "interpreters",
+    "introspection",
+    "java",
+    "javascript",
+    "kde",
+    "kernel",
+    "libdevel",
+    "libs",
+    "lisp",
+    "localization",
+    "mail",
+    "math",
+    "metapackages",
+    "misc",
+    "net",
+    "news",
+    "ocaml",
+    "oldlibs",
+    "otherosfs",
+    "perl",
+    "php",
+    "python",
+    "ruby",
+    "rust",
+    "science",
+    "shells",
+    "sound",
+    "tasks",
+    "tex",
+    "text",
+    "utils",
+    "vcs",
+    "video",
+    "web",
+    "x11",
+    "xfce",
+    "zope",
+];
+
+/// Archive areas a section may be prefixed with.
+pub const AREAS: [&str; 3] = ["contrib", "non-free", "non-free-firmware"];
+
+/// A field value the control file cannot hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("control field {field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
 
 /// The fields confpack writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,8 +127,40 @@ impl Control {
             .unwrap_or_default()
     }
 
-    /// The control file text.
-    pub fn render(&self, installed_size: u64) -> String {
+    /// Refuses a value that would not stay in its field: a line break (or
+    /// another control character) anywhere but between the description's
+    /// lines.
+    pub fn check(&self) -> Result<(), FieldError> {
+        let error = |field: &str, message: String| FieldError {
+            field: field.to_string(),
+            message,
+        };
+        let mut single: Vec<(&str, &str)> = vec![
+            ("Package", &self.package),
+            ("Version", &self.version),
+            ("Architecture", &self.architecture),
+            ("Maintainer", &self.maintainer),
+            ("Section", &self.section),
+            ("Priority", &self.priority),
+        ];
+        if let Some(homepage) = &self.homepage {
+            single.push(("Homepage", homepage));
+        }
+        for (name, list) in &self.relations {
+            for relation in list {
+                single.push((name, relation));
+            }
+        }
+        for (field, value) in single {
+            check_line(value).map_err(|message| error(field, message))?;
+        }
+        check_description(&self.description).map_err(|message| error("Description", message))
+    }
+
+    /// The control file text; a value that would not stay in its field
+    /// ([`Control::check`]) is an error, never written.
+    pub fn render(&self, installed_size: u64) -> Result<String, FieldError> {
+        self.check()?;
         let mut out = String::new();
         let mut field = |name: &str, value: &str| {
             if !value.is_empty() {
@@ -83,7 +198,100 @@ impl Control {
                 let _ = writeln!(out, " {}", line.trim_end());
             }
         }
-        out
+        Ok(out)
+    }
+}
+
+/// A value shortened for a message (a hostile one may be huge).
+fn shown(value: &str) -> String {
+    const LIMIT: usize = 60;
+    match value.char_indices().nth(LIMIT) {
+        Some((at, _)) => format!("{:?}…", &value[..at]),
+        None => format!("{value:?}"),
+    }
+}
+
+/// A character that ends a line for some deb822 reader (`\r` for one that
+/// reads universal newlines), or is no text at all.
+fn breaks_line(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A one-line field value: no line break or other control character.
+pub fn check_line(value: &str) -> Result<(), String> {
+    if value.contains(breaks_line) {
+        return Err(format!(
+            "{} has a line break or another control character; a control field is one line \
+             (a line break would add fields to the package)",
+            shown(value)
+        ));
+    }
+    Ok(())
+}
+
+/// The description: a synopsis line, then extended lines (folded when
+/// written); tabs aside, no control characters but the line breaks.
+pub fn check_description(text: &str) -> Result<(), String> {
+    if text.contains(|c: char| c != '\n' && c != '\t' && breaks_line(c)) {
+        return Err(format!(
+            "{} has a control character (a carriage return?); only line breaks between lines are allowed",
+            shown(text)
+        ));
+    }
+    if text.trim().is_empty() || text.trim_start_matches([' ', '\t']).starts_with('\n') {
+        return Err("the first line, the synopsis, is empty".into());
+    }
+    Ok(())
+}
+
+/// Debian policy 2.5: `required`, `important`, `standard`, `optional`,
+/// `extra`.
+pub fn check_priority(priority: &str) -> Result<(), String> {
+    check_line(priority)?;
+    if PRIORITIES.contains(&priority) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a Debian priority ({})",
+            shown(priority),
+            PRIORITIES.join(", ")
+        ))
+    }
+}
+
+/// Debian policy 2.4: a section of the archive, optionally in an area
+/// (`contrib/net`, `non-free/admin`).
+pub fn check_section(section: &str) -> Result<(), String> {
+    check_line(section)?;
+    let name = match section.split_once('/') {
+        Some((area, name)) if AREAS.contains(&area) => name,
+        _ => section,
+    };
+    if SECTIONS.contains(&name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a Debian section (admin, net, web, metapackages, …; see Debian policy 2.4), \
+             optionally prefixed with {}",
+            shown(section),
+            AREAS.map(|a| format!("{a}/")).join(", ")
+        ))
+    }
+}
+
+/// An `http://` or `https://` URL with a host and no whitespace.
+pub fn check_homepage(url: &str) -> Result<(), String> {
+    check_line(url)?;
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    match host {
+        Some(host) if !host.is_empty() && !url.contains(char::is_whitespace) => Ok(()),
+        _ => Err(format!(
+            "{} is not a URL (https://host/…, without spaces)",
+            shown(url)
+        )),
     }
 }
 
@@ -142,6 +350,7 @@ pub fn check_version(version: &str) -> Result<(), String> {
 
 /// `Name <address>`, as dpkg and lintian expect.
 pub fn check_maintainer(maintainer: &str) -> Result<(), String> {
+    check_line(maintainer)?;
     let ok = maintainer
         .strip_suffix('>')
         .and_then(|m| m.split_once(" <"))
@@ -169,6 +378,8 @@ pub struct Alternative {
 /// Parses one relation (`a (>= 1) | b`) into its alternatives, checking the
 /// syntax; `provides` allows only `=` versions, as policy says.
 pub fn parse_relation(relation: &str, provides: bool) -> Result<Vec<Alternative>, String> {
+    // Not even inside `[…]` or `<…>`, whose contents are not parsed.
+    check_line(relation)?;
     let mut out = Vec::new();
     for alternative in relation.split('|') {
         let alternative = alternative.trim();
@@ -281,11 +492,81 @@ mod tests {
             description: "Short text\nFirst paragraph.\n\nSecond.\n".into(),
             ..Control::default()
         };
-        let text = control.render(3);
+        let text = control.render(3).expect("render");
         assert!(
             text.ends_with("Description: Short text\n First paragraph.\n .\n Second.\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_value_with_a_line_break_is_never_written() {
+        let good = Control {
+            package: "demo".into(),
+            version: "1".into(),
+            architecture: "all".into(),
+            maintainer: "A <a@example.com>".into(),
+            section: "admin".into(),
+            priority: "optional".into(),
+            description: "Short\nLong.\n".into(),
+            ..Control::default()
+        };
+        assert!(good.render(1).is_ok());
+        let injected = "optional\nEssential: yes";
+        for control in [
+            Control {
+                priority: injected.into(),
+                ..good.clone()
+            },
+            Control {
+                section: "admin\rEssential: yes".into(),
+                ..good.clone()
+            },
+            Control {
+                homepage: Some(format!("https://x/\n{injected}")),
+                ..good.clone()
+            },
+            Control {
+                maintainer: "A <a@b\nEssential:yes>".into(),
+                ..good.clone()
+            },
+            Control {
+                relations: vec![("Depends".into(), vec!["a [x\nEssential: yes]".into()])],
+                ..good.clone()
+            },
+            Control {
+                description: "Short\rEssential: yes\nLong.".into(),
+                ..good.clone()
+            },
+        ] {
+            let error = control.render(1).expect_err("refused");
+            assert!(error.message.contains("control character"), "{error}");
+        }
+    }
+
+    #[test]
+    fn sections_priorities_and_homepages_follow_policy() {
+        for good in ["admin", "contrib/net", "non-free/admin", "metapackages"] {
+            assert_eq!(check_section(good), Ok(()), "{good}");
+        }
+        for bad in ["Admin", "weird", "main/admin", "contrib/", "admin\nX: y"] {
+            assert!(check_section(bad).is_err(), "{bad}");
+        }
+        for good in PRIORITIES {
+            assert_eq!(check_priority(good), Ok(()));
+        }
+        assert!(check_priority("optional\nEssential: yes").is_err());
+        assert!(check_priority("high").is_err());
+        assert!(check_homepage("https://example.com/x?y").is_ok());
+        for bad in [
+            "example.com",
+            "https://",
+            "https://a b",
+            "ftp://x",
+            "https://x\n",
+        ] {
+            assert!(check_homepage(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

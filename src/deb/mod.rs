@@ -124,13 +124,11 @@ impl Deb {
         let mut tar = tar::Tarball::new(gzip(Vec::new(), Compression::best()), mtime);
         tar.directory("")?;
         let mut files: BTreeMap<&str, (Vec<u8>, u32)> = BTreeMap::new();
-        files.insert(
-            "control",
-            (
-                self.control.render(self.installed_size()).into_bytes(),
-                0o644,
-            ),
-        );
+        let control = self
+            .control
+            .render(self.installed_size())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        files.insert("control", (control.into_bytes(), 0o644));
         let md5sums = self.md5sums();
         if !md5sums.is_empty() {
             files.insert("md5sums", (md5sums.into_bytes(), 0o644));

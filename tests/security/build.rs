@@ -311,3 +311,98 @@ mod symlinks {
         assert!(!text(&package.control["./postinst"]).is_empty());
     }
 }
+
+mod control_fields {
+    use super::*;
+
+    #[test]
+    fn line_breaks_in_control_fields_are_refused_at_their_lines() {
+        let mut repo = Repo::new();
+        let dir = repo.path(".");
+        write(
+            &dir,
+            "confpack.yml",
+            "maintainer: Test <test@example.com>\nsection: \"admin\\nEssential: yes\"\nhomepage: \"https://example.com/\\nEssential: yes\"\n",
+        );
+        write(
+            &dir,
+            "packages/p1/control/control.yml",
+            "version: \"1\"\n\
+             maintainer: \"Test <test@example.com\\nEssential:yes>\"\n\
+             description: \"a test\\rEssential: yes\\nmore text\"\n\
+             priority: \"optional\\nEssential: yes\\nConflicts: p2\"\n\
+             section: \"admin\\nEssential: yes\"\n\
+             homepage: \"https://example.com/\\nEssential: yes\"\n\
+             depends:\n  - \"p2 [amd64\\nEssential: yes]\"\n",
+        );
+        // Takes confpack.yml's section and homepage.
+        write(&dir, "packages/p2/control/control.yml", &control(""));
+        write(
+            &dir,
+            "roles/web.yml",
+            "version: \"1\"\nmaintainer: Test <test@example.com>\ndescription: role\n\
+             priority: \"optional\\nEssential: yes\"\nsection: \"metapackages\\nEssential: yes\"\n\
+             depends: [p1]\n",
+        );
+        repo.commit("injected fields");
+        let stderr = refused(&dir, &[]);
+        let p1 = "packages/p1/control/control.yml";
+        mentions(
+            &stderr,
+            &[
+                "confpack.yml:2: section: \"admin\\nEssential: yes\" has a line break",
+                "confpack.yml:3: homepage: ",
+                &format!("{p1}:2: maintainer: "),
+                &format!("{p1}:3: description: "),
+                &format!(
+                    "{p1}:4: priority: \"optional\\nEssential: yes\\nConflicts: p2\" has a line break"
+                ),
+                &format!("{p1}:5: section: "),
+                &format!("{p1}:6: homepage: "),
+                &format!("{p1}:8: depends: "),
+                "roles/web.yml:4: priority: ",
+                "roles/web.yml:5: section: ",
+            ],
+        );
+        // confpack.yml's values are reported once, not once per package.
+        assert_eq!(stderr.matches("confpack.yml:2:").count(), 1, "{stderr}");
+    }
+
+    #[test]
+    fn sections_priorities_and_homepages_follow_debian() {
+        let mut repo = Repo::new();
+        let dir = repo.path(".");
+        write(
+            &dir,
+            "packages/p1/control/control.yml",
+            &control("section: weird\npriority: high\nhomepage: example.com\n"),
+        );
+        repo.commit("unknown values");
+        let stderr = refused(&dir, &[]);
+        mentions(
+            &stderr,
+            &[
+                "control.yml:6: section: \"weird\" is not a Debian section",
+                "control.yml:7: priority: \"high\" is not a Debian priority",
+                "control.yml:8: homepage: \"example.com\" is not a URL",
+            ],
+        );
+
+        write(
+            &dir,
+            "packages/p1/control/control.yml",
+            &control("section: contrib/net\npriority: extra\nhomepage: https://example.com/p1\n"),
+        );
+        repo.commit("policy values");
+        let debs = build_ok(&dir, &dir.join("../out"), &["--no-dependency-check"]);
+        let control = text(&unpack(find(&debs, "p1")).control["./control"]);
+        mentions(
+            &control,
+            &[
+                "Section: contrib/net\n",
+                "Priority: extra\n",
+                "Homepage: https://example.com/p1\n",
+            ],
+        );
+    }
+}
