@@ -156,10 +156,9 @@ impl Stopped {
 fn signal_of(caught: Caught) -> (Signal, i32, &'static str) {
     match caught {
         Caught::Interrupt => (Signal::INT, signal_hook::consts::SIGINT, "SIGINT"),
-        Caught::Terminate => (Signal::TERM, signal_hook::consts::SIGTERM, "SIGTERM"),
         Caught::HangUp => (Signal::HUP, signal_hook::consts::SIGHUP, "SIGHUP"),
-        // The starting confpack is gone: end the hook as on SIGTERM.
-        Caught::Abandoned => (Signal::TERM, signal_hook::consts::SIGTERM, "SIGTERM"),
+        // SIGTERM, or the confpack that started this one is gone.
+        _ => (Signal::TERM, signal_hook::consts::SIGTERM, "SIGTERM"),
     }
 }
 
