@@ -35,12 +35,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 .inspect_err(end_the_run_on_cancel)
         }
         Command::Validate { schema, files } => validate(&files, schema.as_deref(), out),
-        Command::Get { key } => {
+        Command::Get { key, show_secrets } => {
             let store = paths.open_store(lock_timeout)?;
             let answer = store
                 .answer(&key)?
                 .ok_or(Error::NoAnswer { key: key.clone() })?;
-            writeln!(out, "{}", answer.value.unwrap_or_default()).map_err(stdout_error)
+            let value = if answer.secret && !show_secrets {
+                listener.warning(&format!(
+                    "{key} is a secret: masked; use --show-secrets to print it"
+                ));
+                MASK.to_string()
+            } else {
+                answer.value.unwrap_or_default()
+            };
+            writeln!(out, "{value}").map_err(stdout_error)
         }
         Command::Set {
             key,
@@ -492,6 +500,8 @@ fn run_configure(
         lock_timeout,
         fetch_timeout: seconds(args.timeout),
         max_bytes: args.max_size,
+        max_value_bytes: args.max_value_size,
+        max_render_bytes: args.max_render_size,
         derive_rules: derive_rules(&args.derive)?,
         host_identities: if args.machine.is_some() {
             Vec::new()

@@ -53,8 +53,14 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// Print the stored value of a question.
-    Get { key: String },
+    /// Print the stored value of a question (a secret masked, unless
+    /// --show-secrets).
+    Get {
+        key: String,
+        /// Print a secret value instead of masking it.
+        #[arg(long)]
+        show_secrets: bool,
+    },
     /// Store a value for a question. VALUE `-` reads it from stdin (for
     /// secrets: never put them on the command line).
     Set {
@@ -322,6 +328,12 @@ pub struct ConfigureArgs {
     /// Largest online document accepted, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     pub max_size: u64,
+    /// Largest value of one question (configured, answered or derived), in bytes.
+    #[arg(long, default_value_t = crate::derive::DEFAULT_MAX_VALUE_BYTES, value_name = "BYTES")]
+    pub max_value_size: usize,
+    /// Largest file a template may render, in bytes.
+    #[arg(long, default_value_t = crate::render::DEFAULT_MAX_RENDER_BYTES, value_name = "BYTES")]
+    pub max_render_size: usize,
     #[command(flatten)]
     pub derive: DeriveArgs,
 }

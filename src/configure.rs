@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::derive::{self, Answers, KnownAnswer};
 use crate::env::load::{DocumentSource, Origin, load_unless_known};
-use crate::env::model::{Document, Priority, Source, Template};
+use crate::env::model::{Document, Priority, QuestionType, Source, Template};
 use crate::error::{Error, Result};
 use crate::frontend::{Context, Frontend, Prompt};
 use crate::merge::{self, Action, Planned, Settings};
@@ -61,6 +61,10 @@ pub struct Options {
     pub lock_timeout: Duration,
     pub fetch_timeout: Duration,
     pub max_bytes: u64,
+    /// Most bytes one value (configured, answered or derived) may have.
+    pub max_value_bytes: usize,
+    /// Most bytes one rendered file may have.
+    pub max_render_bytes: usize,
     /// Rules for derived questions of documents that carry none (DataONE).
     pub derive_rules: BTreeMap<String, String>,
     /// Detect this host's addresses/names (off in tests that pin them).
@@ -212,6 +216,7 @@ pub fn configure(
         configured_values(&document, &selection),
         &paths.root,
     )?;
+    check_sizes(&configured, options.max_value_bytes)?;
     let settings = Settings {
         force: options.force,
         priority: options.priority,
@@ -237,21 +242,46 @@ pub fn configure(
         })
         .collect();
 
-    // Derived values from what the others will be if nobody answers.
+    // Derived values from what the others will be if nobody answers; one
+    // that reads a question without an answer yet is computed after asking
+    // (kept as stored until then).
     let provisional = values_after(&document, &plan, &stored, &BTreeMap::new());
-    let derived = compute_derived(&document, &provisional, &environment_value, &machine_value)?;
+    let derived = compute_derived(
+        &document,
+        &provisional,
+        &environment_value,
+        &machine_value,
+        options.max_value_bytes,
+    )?;
     for template in document
         .templates
         .iter()
         .filter(|t| t.source == Source::Derived)
     {
-        plan.push(merge::decide(
-            template,
-            derived.get(&template.key).map(String::as_str),
-            stored.get(&template.key),
-            settings,
-        ));
+        plan.push(if derived.pending.contains_key(&template.key) {
+            Planned {
+                key: template.key.clone(),
+                action: Action::Keep,
+                hidden: false,
+            }
+        } else {
+            merge::decide(
+                template,
+                derived.values.get(&template.key).map(String::as_str),
+                stored.get(&template.key),
+                settings,
+            )
+        });
     }
+    // Secret: a secret question's value, one stored as a secret, or one
+    // computed from a secret.
+    let secret = |key: &str| {
+        document
+            .template(key)
+            .is_some_and(|t| t.question_type.is_secret())
+            || stored.get(key).is_some_and(|s| s.secret)
+            || derived.secret.contains(key)
+    };
     let order: BTreeMap<&str, usize> = document
         .templates
         .iter()
@@ -261,7 +291,7 @@ pub fn configure(
     plan.sort_by_key(|p| order.get(p.key.as_str()).copied().unwrap_or(usize::MAX));
 
     if options.dry_run {
-        report.plan = plan_lines(&document, &plan, &stored);
+        report.plan = plan_lines(&plan, &stored, &secret, &derived.pending);
         return Ok(report);
     }
 
@@ -270,7 +300,13 @@ pub fn configure(
         .iter()
         .filter(|p| p.shown())
         .filter_map(|p| {
-            let template = document.template(&p.key)?.clone();
+            let mut template = document.template(&p.key)?.clone();
+            // A secret string (set with --secret, or computed from a
+            // secret) is asked like a password: never shown, typed
+            // hidden, empty keeps it.
+            if secret(&p.key) && template.question_type == QuestionType::String {
+                template.question_type = QuestionType::Password;
+            }
             match &p.action {
                 Action::Ask { reason, default } => Some(Prompt {
                     template,
@@ -303,15 +339,32 @@ pub fn configure(
                 .check(value, &template.choices)
                 .map_err(|message| Error::Question {
                     key: key.clone(),
-                    message,
+                    message: if secret(key) {
+                        "the answer does not fit the question (a secret: not shown)".into()
+                    } else {
+                        message
+                    },
                 })?;
         }
     }
+    check_sizes(&answers, options.max_value_bytes)?;
 
     // Derived values again, now from the final answers; a derived question
     // the user answered keeps the answer.
     let final_values = values_after(&document, &plan, &stored, &answers);
-    let derived = compute_derived(&document, &final_values, &environment_value, &machine_value)?;
+    let derived = compute_derived(
+        &document,
+        &final_values,
+        &environment_value,
+        &machine_value,
+        options.max_value_bytes,
+    )?;
+    if let Some((key, question)) = derived.pending.iter().next() {
+        return Err(Error::Derive(format!(
+            "{}: {key} reads answers[{question:?}], which has no answer",
+            document.origin
+        )));
+    }
     for planned in plan.iter_mut() {
         let Some(template) = document.template(&planned.key) else {
             continue;
@@ -319,7 +372,7 @@ pub fn configure(
         if template.source == Source::Derived && !answers.contains_key(&planned.key) {
             let redecided = merge::decide(
                 template,
-                derived.get(&planned.key).map(String::as_str),
+                derived.values.get(&planned.key).map(String::as_str),
                 stored.get(&planned.key),
                 settings,
             );
@@ -338,18 +391,24 @@ pub fn configure(
             continue;
         };
         let document_value = if template.source == Source::Derived {
-            derived.get(&planned.key)
+            derived.values.get(&planned.key)
         } else {
             configured.get(&planned.key)
         };
-        if let Some(next) = merge::resolve(
+        let next = merge::resolve(
             template,
             planned,
             document_value.map(String::as_str),
             stored.get(&planned.key),
             answers.get(&planned.key).map(String::as_str),
             options.package.as_deref(),
-        ) {
+        );
+        let next = if derived.secret.contains(&planned.key) {
+            merge::as_secret(next, stored.get(&planned.key))
+        } else {
+            next
+        };
+        if let Some(next) = next {
             batch.set_answer(&planned.key, &next)?;
             report.changed.push(planned.key.clone());
         }
@@ -582,27 +641,61 @@ fn values_after(
     known
 }
 
+/// Refuses a value larger than `limit` bytes, naming its question.
+fn check_sizes(values: &BTreeMap<String, String>, limit: usize) -> Result<()> {
+    match values.iter().find(|(_, value)| value.len() > limit) {
+        Some((key, value)) => Err(Error::Question {
+            key: key.clone(),
+            message: derive::too_large(value.len(), limit),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The derived values of a run.
+#[derive(Debug, Default)]
+struct Derived {
+    values: BTreeMap<String, String>,
+    /// Computed from a secret: secrets too.
+    secret: BTreeSet<String>,
+    /// Waiting for an answer to the question named (computed after asking).
+    pending: BTreeMap<String, String>,
+}
+
 fn compute_derived(
     document: &Document,
     known: &BTreeMap<String, KnownAnswer>,
     environment: &minijinja::Value,
     machine: &minijinja::Value,
-) -> Result<BTreeMap<String, String>> {
+    max_value_bytes: usize,
+) -> Result<Derived> {
     let derived_templates: Vec<&Template> = document
         .templates
         .iter()
         .filter(|t| t.source == Source::Derived)
         .collect();
     if derived_templates.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok(Derived::default());
     }
+    // Questions of the document without a value (yet): reading one makes
+    // a derived value wait, instead of an unknown question.
+    let unanswered = document
+        .templates
+        .iter()
+        .filter(|t| {
+            t.source != Source::Derived
+                && !t.question_type.is_display_only()
+                && !known.contains_key(&t.key)
+        })
+        .map(|t| t.key.clone())
+        .collect();
     let mut known = known.clone();
     // A derived question the user overrode is still computed from its
     // expression; the store keeps the override.
     for template in &derived_templates {
         known.remove(&template.key);
     }
-    let answers = Answers::new(
+    let answers = Answers::with_limits(
         known,
         derived_templates
             .iter()
@@ -614,6 +707,10 @@ fn compute_derived(
                 )
             })
             .collect(),
+        derive::Limits {
+            unanswered,
+            max_value_bytes,
+        },
     );
     let context = derive::context(&answers, environment.clone(), machine.clone());
     let values = answers.compute_all(context).map_err(|e| match e {
@@ -633,26 +730,37 @@ fn compute_derived(
                 .question_type
                 .check(value, &template.choices)
                 .map_err(|message| {
-                    Error::Derive(format!(
+                    Error::Derive(answers.mask_secrets(&format!(
                         "{}:{}: {key}: the expression's value does not fit the question: {message}",
                         document.origin, template.line
-                    ))
+                    )))
                 })?;
         }
     }
-    Ok(values)
+    Ok(Derived {
+        values,
+        secret: answers.secret_derived(),
+        pending: answers.pending(),
+    })
 }
 
 fn plan_lines(
-    document: &Document,
     plan: &[Planned],
     stored: &BTreeMap<String, StoredAnswer>,
+    is_secret: &dyn Fn(&str) -> bool,
+    pending: &BTreeMap<String, String>,
 ) -> Vec<PlanLine> {
     plan.iter()
         .map(|planned| {
-            let secret = document
-                .template(&planned.key)
-                .is_some_and(|t| t.question_type.is_secret());
+            let secret = is_secret(&planned.key);
+            if let Some(question) = pending.get(&planned.key) {
+                return PlanLine {
+                    key: planned.key.clone(),
+                    action: format!("computed after asking (reads {question})"),
+                    value: None,
+                    secret,
+                };
+            }
             let (action, value) = match &planned.action {
                 Action::Keep => (
                     "keep".to_string(),
@@ -712,6 +820,7 @@ fn apply_package(
         &package.config.modes,
         &answers,
         &context,
+        options.max_render_bytes,
     )?;
     // The package's encrypted files, decrypted with the node key.
     rendered.extend(crate::secrets::render_files(root, &package.dir)?);

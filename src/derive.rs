@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, Rest, Value};
@@ -30,6 +31,12 @@ use crate::error::{Error, Result};
 /// Upper bound on the work one expression or template may do, so a hostile
 /// document cannot make a postinst spin.
 const FUEL: u64 = 50_000_000;
+
+/// The default limit on the size of one value (derived, configured or
+/// answered): 1 MiB. A value larger than that is no configuration value
+/// but an attack (doubling derived values exhaust memory); `configure
+/// --max-value-size` raises it.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1024 * 1024;
 
 /// Most characters of code (outside string literals and whitespace) one
 /// expression or template tag may have.
@@ -146,17 +153,37 @@ pub fn check_template_tags(source: &str) -> std::result::Result<(), (usize, Stri
 /// did not match) counts as missing for `default` and is refused when
 /// printed, like undefined: `none` in a configuration file is never meant.
 pub fn jinja() -> Jinja<'static> {
+    jinja_with_output(None)
+}
+
+/// The detail of the error raised when a value would make the output pass
+/// its limit ([`jinja_with_output`]).
+pub const OUTPUT_LIMIT: &str = "the output passes its size limit";
+
+/// Like [`jinja`], for rendering into a bounded output: `limit` is the
+/// bytes written so far (counted by the writer) and the most allowed;
+/// printing a string that would pass it fails where it is printed, so
+/// the error has the template's line.
+pub fn jinja_with_output(limit: Option<(Arc<AtomicUsize>, usize)>) -> Jinja<'static> {
     let mut jinja = Jinja::new();
     jinja.set_undefined_behavior(UndefinedBehavior::Strict);
     jinja.set_debug(true);
     jinja.set_fuel(Some(FUEL));
     jinja.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     jinja.add_filter("default", default_filter);
-    jinja.set_formatter(|out, state, value| {
+    jinja.set_formatter(move |out, state, value| {
         if value.is_none() {
             return Err(minijinja::Error::new(
                 ErrorKind::UndefinedError,
                 NONE_PRINTED,
+            ));
+        }
+        if let (Some((written, limit)), Some(text)) = (&limit, value.as_str())
+            && written.load(Ordering::Relaxed).saturating_add(text.len()) > *limit
+        {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                OUTPUT_LIMIT,
             ));
         }
         minijinja::escape_formatter(out, state, value)
@@ -329,11 +356,19 @@ struct Evaluation {
     reads: BTreeSet<String>,
     /// The last key read that is not a known question.
     missing: Option<String>,
+    /// Derived questions whose expression read a secret (directly or
+    /// through another derived value): their values are secrets too.
+    secret: BTreeSet<String>,
+    /// Derived questions that read a question without an answer yet
+    /// (directly or through another derived value), with that question:
+    /// they are computed after asking.
+    pending: BTreeMap<String, String>,
 }
 
 /// The `answers` mapping seen by expressions and templates.
 pub struct Answers {
     entries: BTreeMap<String, Entry>,
+    limits: Limits,
     jinja: Jinja<'static>,
     context: Mutex<Option<Value>>,
     state: Mutex<Evaluation>,
@@ -355,12 +390,49 @@ pub struct KnownAnswer {
     pub value: String,
 }
 
+/// What a derivation may read and produce.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Questions of the document that have no answer yet: a derived value
+    /// reading one is not an error but waits ([`Answers::pending`]).
+    pub unanswered: BTreeSet<String>,
+    /// Most bytes a derived value may have.
+    pub max_value_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            unanswered: BTreeSet::new(),
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+        }
+    }
+}
+
+/// Why a value is refused as too large, naming the limit and the way to
+/// raise it.
+pub fn too_large(bytes: usize, limit: usize) -> String {
+    format!(
+        "the value has {bytes} bytes, more than the limit of {limit} bytes; \
+         raise it with `configure --max-value-size BYTES` if it is meant"
+    )
+}
+
 impl Answers {
     /// Answers with known values plus derived questions (`key` →
-    /// expression, type) still to compute.
+    /// expression, type) still to compute, with the default [`Limits`].
     pub fn new(
         known: BTreeMap<String, KnownAnswer>,
         derived: Vec<(String, QuestionType, String)>,
+    ) -> Arc<Answers> {
+        Answers::with_limits(known, derived, Limits::default())
+    }
+
+    /// Like [`new`](Self::new), with `limits`.
+    pub fn with_limits(
+        known: BTreeMap<String, KnownAnswer>,
+        derived: Vec<(String, QuestionType, String)>,
+        limits: Limits,
     ) -> Arc<Answers> {
         let mut entries: BTreeMap<String, Entry> = known
             .into_iter()
@@ -387,6 +459,7 @@ impl Answers {
         }
         Arc::new(Answers {
             entries,
+            limits,
             jinja: jinja(),
             context: Mutex::new(None),
             state: Mutex::new(Evaluation::default()),
@@ -417,8 +490,55 @@ impl Answers {
 
     /// Whether any of `keys` is a secret.
     pub fn any_secret<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> bool {
-        keys.into_iter()
-            .any(|k| self.entries.get(k).is_some_and(|e| e.secret))
+        keys.into_iter().any(|k| self.is_secret(k))
+    }
+
+    /// Whether the value of `key` is a secret: a secret question's, or a
+    /// derived one computed from a secret.
+    pub fn is_secret(&self, key: &str) -> bool {
+        self.entries.get(key).is_some_and(|e| e.secret) || self.state().secret.contains(key)
+    }
+
+    /// The derived questions computed from a secret.
+    pub fn secret_derived(&self) -> BTreeSet<String> {
+        self.state().secret.clone()
+    }
+
+    /// The derived questions that wait for an answer to a question (the
+    /// value), after [`compute_all`](Self::compute_all).
+    pub fn pending(&self) -> BTreeMap<String, String> {
+        self.state().pending.clone()
+    }
+
+    /// `message` with every secret value this object knows (and its
+    /// escaped forms, as `{:?}` prints them) replaced by the mask: an
+    /// error about an expression must never show a password
+    /// (`answers[answers["p/password"]]` names the password as a key).
+    pub fn mask_secrets(&self, message: &str) -> String {
+        let state = self.state();
+        let mut secrets: Vec<&str> = self
+            .entries
+            .iter()
+            .filter_map(|(key, entry)| match &entry.value {
+                EntryValue::Known(value) if entry.secret => Some(value.as_str()),
+                _ if state.secret.contains(key) => state.computed.get(key).map(String::as_str),
+                _ => None,
+            })
+            .filter(|value| !value.is_empty())
+            .collect();
+        // The longest first: a secret containing another is masked whole.
+        secrets.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        let mut masked = message.to_string();
+        for secret in secrets {
+            for form in [
+                secret.to_string(),
+                secret.escape_debug().to_string(),
+                secret.escape_default().to_string(),
+            ] {
+                masked = masked.replace(&form, crate::output::MASK);
+            }
+        }
+        masked
     }
 
     /// Computes every derived value, in dependency order. `context` is the
@@ -433,15 +553,28 @@ impl Answers {
             .collect();
         let mut out = BTreeMap::new();
         let result = keys.into_iter().try_for_each(|key| {
-            let value = self.derive(&key)?;
-            out.insert(key, value);
+            match self.derive(&key) {
+                Ok(value) => {
+                    out.insert(key, value);
+                }
+                // Computed after asking; not an error yet.
+                Err(_) if self.state().pending.contains_key(&key) => {
+                    let mut state = self.state();
+                    state.error = None;
+                    state.failed = None;
+                }
+                Err(error) => return Err(error),
+            }
             Ok(())
         });
         // Break the Arc cycle context → answers → context, on errors too
         // (else both leak; found by the libFuzzer target).
         *self.context.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self.take_reads();
-        result.map(|()| out)
+        result.map(|()| out).map_err(|error| match error {
+            Error::Derive(message) => Error::Derive(self.mask_secrets(&message)),
+            other => other,
+        })
     }
 
     fn derive(self: &Arc<Self>, key: &str) -> Result<String> {
@@ -491,6 +624,14 @@ impl Answers {
         let text = result.as_ref().ok().map(|value| stored_value(key, value));
         let mut state = self.state();
         state.in_progress.pop();
+        if let Some(question) = state.pending.get(key).cloned() {
+            // Read a question that has no answer yet: whatever the
+            // expression made of that (an error, a default), the value is
+            // computed after asking.
+            return Err(Error::Derive(format!(
+                "{key} reads answers[{question:?}], which has no answer yet"
+            )));
+        }
         match result {
             Ok(_) if state.error.is_some() => {
                 let message = state.error.clone().unwrap_or_default();
@@ -520,6 +661,16 @@ impl Answers {
             .inspect_err(|_| {
                 self.state().failed.get_or_insert(key.to_string());
             })?;
+        let limit = self.limits.max_value_bytes;
+        if text.len() > limit {
+            // Kept for the expressions reading this one, which would
+            // otherwise only see an undefined value.
+            let message = format!("{key}: {}", too_large(text.len(), limit));
+            let mut state = self.state();
+            state.failed.get_or_insert(key.to_string());
+            state.error.get_or_insert(message.clone());
+            return Err(Error::Derive(message));
+        }
         self.state().computed.insert(key.to_string(), text.clone());
         Ok(text)
     }
@@ -532,6 +683,18 @@ impl Object for Answers {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
+        if self.limits.unanswered.contains(key) && !self.entries.contains_key(key) {
+            // Every expression being computed waits for this answer.
+            let mut state = self.state();
+            state.reads.insert(key.to_string());
+            for reader in state.in_progress.clone() {
+                state
+                    .pending
+                    .entry(reader)
+                    .or_insert_with(|| key.to_string());
+            }
+            return None;
+        }
         let Some(entry) = self.entries.get(key) else {
             let mut state = self.state();
             state.missing = Some(key.to_string());
@@ -544,13 +707,19 @@ impl Object for Answers {
             return None;
         };
         self.state().reads.insert(key.to_string());
-        match &entry.value {
-            EntryValue::Known(value) => Some(typed_value(entry.question_type, value)),
-            EntryValue::Derived(_) => {
-                let value = self.derive(key).ok()?;
-                Some(typed_value(entry.question_type, &value))
+        let value = match &entry.value {
+            EntryValue::Known(value) => value.clone(),
+            EntryValue::Derived(_) => self.derive(key).ok()?,
+        };
+        // A value computed from a secret is a secret: the expression
+        // reading it (the innermost one being computed) becomes one.
+        if self.is_secret(key) {
+            let mut state = self.state();
+            if let Some(reader) = state.in_progress.last().cloned() {
+                state.secret.insert(reader);
             }
         }
+        Some(typed_value(entry.question_type, &value))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -869,6 +1038,167 @@ mod tests {
             "localhost",
             "computed before the typo"
         );
+    }
+
+    /// Answers with `p/secret` (a secret) and `p/plain` known, and
+    /// `derived` to compute under `limits`.
+    fn with_secret(derived: &[(&str, &str)], limits: Limits) -> Arc<Answers> {
+        let mut known = known(&[("p/plain", "plain")]);
+        known.insert(
+            "p/secret".to_string(),
+            KnownAnswer {
+                question_type: QuestionType::Password,
+                secret: true,
+                value: "hunter2".to_string(),
+            },
+        );
+        Answers::with_limits(
+            known,
+            derived
+                .iter()
+                .map(|(k, e)| (k.to_string(), QuestionType::String, e.to_string()))
+                .collect(),
+            limits,
+        )
+    }
+
+    fn compute(answers: &Arc<Answers>) -> Result<BTreeMap<String, String>> {
+        let ctx = context(answers, Value::from(()), Value::from(()));
+        answers.compute_all(ctx)
+    }
+
+    #[test]
+    fn a_value_computed_from_a_secret_is_a_secret_transitively() {
+        // (expression of p/a, of p/b reading p/a) → (p/a secret, p/b secret)
+        for (a, b, expected) in [
+            (
+                "answers[\"p/secret\"] ~ \"\"",
+                "answers[\"p/a\"]",
+                (true, true),
+            ),
+            ("answers[\"p/secret\"] | length", "\"x\"", (true, false)),
+            (
+                "answers[\"p/plain\"]",
+                "answers[\"p/a\"] ~ \"!\"",
+                (false, false),
+            ),
+            (
+                "answers[\"p/plain\"]",
+                "answers[\"p/a\"] ~ answers[\"p/secret\"]",
+                (false, true),
+            ),
+            ("answers | length", "answers[\"p/a\"]", (false, false)),
+            (
+                "answers[\"p/\" ~ \"secret\"] | upper",
+                "answers[\"p/a\"]",
+                (true, true),
+            ),
+            // minijinja's `in` reads the value: secret, on the safe side.
+            ("\"p/secret\" in answers", "answers[\"p/a\"]", (true, true)),
+        ] {
+            let answers = with_secret(&[("p/a", a), ("p/b", b)], Limits::default());
+            compute(&answers).unwrap_or_else(|e| panic!("{a} / {b}: {e}"));
+            assert_eq!(
+                (answers.is_secret("p/a"), answers.is_secret("p/b")),
+                expected,
+                "{a} / {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_never_shows_a_secret_value() {
+        for expression in [
+            "answers[answers[\"p/secret\"]]",
+            "answers[answers[\"p/secret\"] ~ \"\"] | upper",
+            "answers[answers[\"p/a\"]]",
+            "answers[\"p/secret\"] + 1",
+            "answers[\"p/secret\"] | int + [1]",
+        ] {
+            let answers = with_secret(
+                &[("p/a", "answers[\"p/secret\"]"), ("p/b", expression)],
+                Limits::default(),
+            );
+            let message = compute(&answers).expect_err(expression).to_string();
+            assert!(!message.contains("hunter2"), "{expression}: {message}");
+            assert!(message.contains("p/b"), "{expression}: {message}");
+        }
+    }
+
+    #[test]
+    fn mask_secrets_masks_every_form_of_a_secret() {
+        let answers = with_secret(&[], Limits::default());
+        assert_eq!(
+            answers.mask_secrets("answers[\"hunter2\"] and hunter2"),
+            "answers[\"********\"] and ********"
+        );
+        assert_eq!(answers.mask_secrets("plain"), "plain");
+    }
+
+    #[test]
+    fn a_derived_value_reading_an_unanswered_question_waits_for_it() {
+        let limits = Limits {
+            unanswered: ["p/user".to_string()].into(),
+            ..Limits::default()
+        };
+        let answers = with_secret(
+            &[
+                ("p/a", "answers[\"p/user\"] ~ \".a\""),
+                ("p/b", "answers[\"p/a\"] | default(\"b\")"),
+                ("p/c", "answers[\"p/plain\"]"),
+                ("p/d", "answers[\"p/user\"] is defined"),
+            ],
+            limits,
+        );
+        let values = compute(&answers).expect("no error");
+        assert_eq!(values.keys().collect::<Vec<_>>(), ["p/c"]);
+        let pending = answers.pending();
+        for key in ["p/a", "p/b", "p/d"] {
+            assert_eq!(
+                pending.get(key).map(String::as_str),
+                Some("p/user"),
+                "{key}"
+            );
+        }
+        // A question nobody knows stays an error.
+        let answers = with_secret(&[("p/a", "answers[\"p/nope\"]")], Limits::default());
+        let message = compute(&answers).expect_err("unknown").to_string();
+        assert!(message.contains("not a known question"), "{message}");
+    }
+
+    #[test]
+    fn a_derived_value_past_the_limit_is_an_error_naming_its_key() {
+        let limits = Limits {
+            max_value_bytes: 100,
+            ..Limits::default()
+        };
+        for (derived, key) in [
+            (vec![("p/a", "\"x\" * 101")], "p/a"),
+            (
+                vec![
+                    ("p/a", "\"x\" * 60"),
+                    ("p/b", "answers[\"p/a\"] ~ answers[\"p/a\"]"),
+                ],
+                "p/b",
+            ),
+            (
+                vec![
+                    ("p/a", "\"x\" * 101"),
+                    ("p/b", "answers[\"p/a\"] | default(\"\")"),
+                ],
+                "p/a",
+            ),
+        ] {
+            let answers = with_secret(&derived, limits.clone());
+            let message = compute(&answers).expect_err(key).to_string();
+            assert!(
+                message.contains(&format!("{key}: the value has")),
+                "{message}"
+            );
+            assert!(message.contains("limit of 100 bytes"), "{message}");
+        }
+        let answers = with_secret(&[("p/a", "\"x\" * 100")], limits);
+        assert_eq!(compute(&answers).expect("at the limit")["p/a"].len(), 100);
     }
 
     #[test]

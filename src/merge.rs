@@ -337,6 +337,19 @@ pub fn resolve(
     }
 }
 
+/// The record to store for a value computed from a secret, given what
+/// [`resolve`] decided: a secret too, also when nothing else changes (a
+/// value stored in clear by an earlier version becomes a secret). `None`
+/// when the stored record is already right.
+pub fn as_secret(
+    next: Option<StoredAnswer>,
+    stored: Option<&StoredAnswer>,
+) -> Option<StoredAnswer> {
+    let mut record = next.or_else(|| stored.cloned())?;
+    record.secret = true;
+    (stored != Some(&record)).then_some(record)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -640,6 +653,27 @@ mod tests {
         let s = stored("a", Source::Configured, false);
         let planned = decide(&t, Some("a"), Some(&s), NORMAL);
         assert_eq!(resolve(&t, &planned, Some("a"), Some(&s), None, None), None);
+    }
+
+    #[test]
+    fn a_value_computed_from_a_secret_is_stored_as_a_secret() {
+        let clear = stored("v", Source::Derived, false);
+        let mut secret = clear.clone();
+        secret.secret = true;
+        // (what resolve decided, stored) → stored record
+        for (next, before, expected) in [
+            (None, Some(&clear), Some(secret.clone())),
+            (None, Some(&secret), None),
+            (None, None, None),
+            (Some(clear.clone()), None, Some(secret.clone())),
+            (Some(clear.clone()), Some(&secret), None),
+        ] {
+            assert_eq!(
+                as_secret(next.clone(), before),
+                expected,
+                "{next:?} {before:?}"
+            );
+        }
     }
 
     #[test]

@@ -12,10 +12,11 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use minijinja::value::Value;
 
-use crate::derive::Answers;
+use crate::derive::{Answers, OUTPUT_LIMIT};
 use crate::error::{Error, Result};
 use crate::files::{sha256_hex, write_atomic};
 use crate::package::rooted;
@@ -119,15 +120,52 @@ pub fn file_mode(current: u32, declared: bool, secret: bool) -> u32 {
     }
 }
 
-/// Renders every template of `templates_dir` in memory.
+/// The default limit on the size of one rendered file: 64 MiB.
+pub const DEFAULT_MAX_RENDER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Collects rendered output, refusing more than `limit` bytes: the
+/// render stops at the first write past it, so a template loop cannot
+/// fill the memory (minijinja's fuel bounds time, not output).
+struct Bounded {
+    out: Vec<u8>,
+    /// Bytes written, shared with the formatter (see
+    /// [`crate::derive::jinja_with_output`]).
+    written: Arc<AtomicUsize>,
+    limit: usize,
+    /// The text whose write passed the limit (template text, when the
+    /// formatter did not catch it first).
+    refused: Option<String>,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.out.len().saturating_add(buf.len()) > self.limit {
+            self.refused = Some(String::from_utf8_lossy(buf).into_owned());
+            return Err(std::io::Error::other(crate::derive::OUTPUT_LIMIT));
+        }
+        self.out.extend_from_slice(buf);
+        self.written.store(self.out.len(), Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders every template of `templates_dir` in memory; a file larger
+/// than `max_bytes` is an error naming the template and the line that
+/// passed the limit.
 pub fn render_all(
     root: &Path,
     templates_dir: &Path,
     declared_modes: &std::collections::BTreeMap<String, String>,
     answers: &Arc<Answers>,
     context: &Value,
+    max_bytes: usize,
 ) -> Result<Vec<Rendered>> {
-    let jinja = crate::derive::jinja();
+    let written = Arc::new(AtomicUsize::new(0));
+    let jinja = crate::derive::jinja_with_output(Some((written.clone(), max_bytes)));
     let mut out = Vec::new();
     let mut failures = Vec::new();
     for (relative, target) in list_templates(templates_dir)? {
@@ -140,13 +178,25 @@ pub fn render_all(
         }
         answers.take_reads();
         answers.take_missing();
+        written.store(0, Ordering::Relaxed);
+        let mut output = Bounded {
+            out: Vec::new(),
+            written: written.clone(),
+            limit: max_bytes,
+            refused: None,
+        };
         let rendered = jinja
             .template_from_named_str(&source_path.display().to_string(), &source)
-            .and_then(|template| template.render(context.clone()));
+            .and_then(|template| {
+                template
+                    .render_captured_to(context.clone(), &mut output)
+                    .map(drop)
+            });
         let reads = answers.take_reads();
         let missing = answers.take_missing();
         match rendered {
-            Ok(text) => {
+            Ok(()) => {
+                let content = output.out;
                 let secret = answers.any_secret(&reads);
                 let target_on_root = rooted(root, &target);
                 let template_mode = std::fs::metadata(&source_path)
@@ -160,19 +210,28 @@ pub fn render_all(
                     .to_str()
                     .is_some_and(|t| declared_modes.contains_key(t));
                 let mode = file_mode(mode, declared, secret);
-                out.push(Rendered::new(
-                    target,
-                    relative,
-                    text.into_bytes(),
-                    mode,
-                    reads,
+                out.push(Rendered::new(target, relative, content, mode, reads));
+            }
+            Err(error) if output.refused.is_some() || error.detail() == Some(OUTPUT_LIMIT) => {
+                // Text of the template itself passed the limit: its line.
+                let line = error.line().or_else(|| {
+                    let text = output.refused.as_deref().filter(|t| !t.is_empty())?;
+                    let at = source.find(text)?;
+                    Some(source[..at].matches('\n').count() + 1)
+                });
+                failures.push(format!(
+                    "{}{}: the rendered file passes the limit of {max_bytes} bytes; \
+                     raise it with `configure --max-render-size BYTES` if it is meant",
+                    source_path.display(),
+                    line.map(|l| format!(":{l}")).unwrap_or_default(),
                 ));
             }
             Err(error) => failures.push(format!(
                 "{}{}: {}",
                 source_path.display(),
                 error.line().map(|l| format!(":{l}")).unwrap_or_default(),
-                crate::derive::explain(&error, &source, missing.as_deref())
+                // An error must never show a secret value.
+                answers.mask_secrets(&crate::derive::explain(&error, &source, missing.as_deref()))
             )),
         }
     }

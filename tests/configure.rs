@@ -345,7 +345,7 @@ mod answers_output {
         let out = ok(confpack(dir.path()).args(["answers", "--format", "shell", "--show-secrets"]));
         assert!(out.contains("hunter2"), "{out}");
         assert_eq!(
-            ok(confpack(dir.path()).args(["get", "webshop/db.password"])),
+            ok(confpack(dir.path()).args(["get", "--show-secrets", "webshop/db.password"])),
             "hunter2\n"
         );
     }
