@@ -27,12 +27,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Configure(args) => {
             run_configure(&paths, lock_timeout, args, None, &mut listener, out)
-                .inspect_err(end_the_run_on_cancel)
+                .map_err(name_what_ended)
+                .inspect_err(tell_the_run)
         }
         Command::Reconfigure { package, mut args } => {
             args.force_questions = true;
             run_configure(&paths, lock_timeout, args, package, &mut listener, out)
-                .inspect_err(end_the_run_on_cancel)
+                .map_err(name_what_ended)
+                .inspect_err(tell_the_run)
         }
         Command::Validate { schema, files } => validate(&files, schema.as_deref(), out),
         Command::Get { key, show_secrets } => {
@@ -56,7 +58,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             source,
             seen,
             secret,
-        } => set(&paths, lock_timeout, &key, &value, source, seen, secret),
+        } => {
+            if secret && value != "-" {
+                listener.warning(
+                    "the secret is on the command line, visible in `ps` and the shell history; \
+                     pass `-` to read it from stdin",
+                );
+            }
+            set(&paths, lock_timeout, &key, &value, source, seen, secret)
+        }
         Command::Convert {
             file,
             schema,
@@ -189,11 +199,32 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-/// A person who quits a question under `confpack install`/`upgrade`
-/// quits the whole run, not only this package.
-fn end_the_run_on_cancel(error: &Error) {
-    if matches!(error, Error::Cancelled) {
-        crate::runtime::apt::end_the_run();
+/// A cancel that no person chose (SIGTERM, SIGHUP, the starting confpack
+/// gone) says what ended it.
+fn name_what_ended(error: Error) -> Error {
+    use crate::frontend::signals::{Caught, ended_by};
+    match (&error, ended_by()) {
+        (Error::Cancelled, Some(caught)) => Error::Ended {
+            by: match caught {
+                Caught::Terminate => "SIGTERM",
+                Caught::HangUp => "SIGHUP (the terminal went away)",
+                Caught::Abandoned => "the end of the confpack install/upgrade that started it",
+                Caught::Interrupt => "SIGINT",
+            }
+            .to_string(),
+        },
+        _ => error,
+    }
+}
+
+/// Under `confpack install`/`upgrade`: a person who quits a question
+/// quits the whole run, not only this package; questions nobody could
+/// answer are named by the starting confpack too (exit 3).
+fn tell_the_run(error: &Error) {
+    match error {
+        Error::Cancelled => crate::run::end(),
+        Error::Unanswered { keys } => crate::run::report_unanswered(keys),
+        _ => {}
     }
 }
 
@@ -597,15 +628,7 @@ fn set(
     seen: bool,
     secret: bool,
 ) -> Result<()> {
-    // A key is printed into shell comments and debconf lines: no
-    // whitespace or control characters, which could end either early.
-    if !key.contains('/') || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::Usage(format!(
-            "{}: a question key is owner/name without spaces or control characters, \
-             e.g. webshop/db.host",
-            key.escape_debug()
-        )));
-    }
+    crate::store::check_key(key).map_err(Error::Usage)?;
     let value = if value == "-" {
         let mut text = String::new();
         std::io::stdin()

@@ -42,6 +42,7 @@ pub mod package;
 pub mod publish;
 pub mod remove;
 pub mod render;
+pub mod run;
 pub mod runtime;
 pub mod secrets;
 pub mod select;

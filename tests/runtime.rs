@@ -802,3 +802,135 @@ fn sigterm_ends_the_whole_apt_run_and_the_next_run_finishes_it() {
     let status = node.dpkg_status("slow");
     assert_eq!(status, "install ok installed", "{output}");
 }
+
+/// A package with one user question that has no default.
+fn ask_repository() -> Repo {
+    let mut repo = Repo::new();
+    repo.write("packages/ask/control/control.yml", &control("ask"))
+        .write(
+            "packages/ask/control/environment.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<environments xmlns="urn:confpack:environment:1" version="1">
+  <templates>
+    <template key="ask/name" type="string" priority="high" source="user">
+      <description>A name only a person knows</description>
+    </template>
+  </templates>
+  <environment context="master"/>
+</environments>
+"#,
+        )
+        .write(
+            "packages/ask/etc/ask.conf.j2",
+            "name = {{ answers[\"ask/name\"] }}\n",
+        );
+    repo.commit("ask");
+    repo
+}
+
+#[test]
+fn an_unattended_install_names_the_questions_nobody_answered_with_exit_3() {
+    if !can_run_apt() {
+        return;
+    }
+    let Some(keyring) = Keyring::new("publisher") else {
+        return;
+    };
+    let repo = ask_repository();
+    let node = Node::new();
+    let _published = bootstrap(&repo, &keyring, &node);
+    let (code, _, stderr) = node.confpack(&["install", "ask"]);
+    assert_eq!(code, 3, "{stderr}");
+    let last = stderr
+        .lines()
+        .rev()
+        .take_while(|l| !l.starts_with("confpack: error:"))
+        .collect::<Vec<_>>();
+    assert!(
+        last.iter()
+            .any(|l| l.trim().starts_with("ask/name (string)"))
+            && stderr.contains("confpack set"),
+        "the final error names the key and how to preseed it:\n{stderr}"
+    );
+    // Preseeded, the same command finishes what was left.
+    node.ok(&["set", "ask/name", "Ada"]);
+    let output = node.ok(&["install", "ask"]);
+    assert!(output.contains("finished ask"), "{output}");
+    assert_eq!(node.read("/etc/ask.conf"), "name = Ada\n");
+}
+
+/// Processes whose command line names `root` (apt-get, dpkg and the
+/// maintainer scripts' confpack of a sandboxed run all do, through
+/// `--root` or the script's path).
+fn processes_naming(root: &Path) -> Vec<String> {
+    let needle = root.display().to_string();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (text.contains(&needle) && !text.contains("tmux")).then_some(text)
+        })
+        .collect()
+}
+
+#[test]
+fn a_question_stops_when_the_confpack_that_started_apt_is_killed() {
+    use std::time::Instant;
+    if !can_run_apt() {
+        return;
+    }
+    let Some(keyring) = Keyring::new("publisher") else {
+        return;
+    };
+    let repo = ask_repository();
+    let node = Node::new();
+    let _published = bootstrap(&repo, &keyring, &node);
+    let pid_file = node.root.join("../confpack.pid");
+    let line = format!(
+        "echo $$ > {}; exec env PATH={} {BINARY} --root {} install ask",
+        pid_file.display(),
+        Node::path_env(),
+        node.root.display()
+    );
+    let Some(tmux) = crate::common::Tmux::start("abandoned", &line) else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !tmux.screen().contains("A name only a person knows") {
+        assert!(
+            Instant::now() < deadline,
+            "no question on the terminal:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = std::fs::read_to_string(&pid_file).expect("pid");
+    let killed = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = killed + Duration::from_secs(15);
+    loop {
+        let left = processes_naming(&node.root);
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running: {left:#?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "the question and apt's run ended {:?} after the kill",
+        killed.elapsed()
+    );
+    // No lock is left: preseeded, the same command finishes.
+    node.ok(&["set", "ask/name", "Ada"]);
+    node.ok(&["install", "ask"]);
+    assert_eq!(node.read("/etc/ask.conf"), "name = Ada\n");
+}

@@ -27,6 +27,9 @@ pub enum Caught {
     Terminate,
     /// SIGHUP: the terminal went away.
     HangUp,
+    /// Not a signal: the confpack that started this apt run is gone
+    /// (killed with SIGKILL), so nobody reads what is asked.
+    Abandoned,
 }
 
 impl Caught {
@@ -46,6 +49,15 @@ struct Flags {
 }
 
 static FLAGS: OnceLock<Option<Flags>> = OnceLock::new();
+
+/// The first signal a frontend answered by cancelling, for the message.
+static LAST: OnceLock<Caught> = OnceLock::new();
+
+/// What ended a cancelled frontend, when it was not the person: the
+/// message then names it instead of "cancelled by the user".
+pub fn ended_by() -> Option<Caught> {
+    LAST.get().copied().filter(|caught| !caught.may_ask())
+}
 
 fn flags() -> Option<&'static Flags> {
     FLAGS
@@ -111,11 +123,16 @@ impl Catching {
             return None;
         }
         let flags = flags()?;
-        flags
+        let caught = flags
             .raised
             .iter()
             .find(|(_, flag)| flag.swap(false, Ordering::SeqCst))
             .map(|(caught, _)| *caught)
+            .or_else(|| crate::run::abandoned().then_some(Caught::Abandoned));
+        if let Some(caught) = caught {
+            let _ = LAST.set(caught);
+        }
+        caught
     }
 }
 

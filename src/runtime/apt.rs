@@ -156,6 +156,8 @@ fn is_lock_message(stderr: &str) -> bool {
     stderr.contains("Could not get lock")
         || stderr.contains("Unable to acquire the dpkg")
         || stderr.contains("Unable to lock")
+        // dpkg itself: "dpkg frontend lock was locked by another process"
+        || stderr.contains("lock was locked by another process")
 }
 
 /// `pmstatus:pkg:42.5:message` / `dlstatus:…` → (percent, message).
@@ -228,28 +230,6 @@ impl Attach {
     }
 }
 
-/// The environment variable that tells a `confpack configure` run by a
-/// maintainer script which confpack started apt, so that a person's
-/// "quit" there ends the whole run.
-pub const RUN_VARIABLE: &str = "CONFPACK_RUN_PID";
-
-/// A person quit a question of a maintainer script that a confpack apt
-/// run started: that confpack (an ancestor named by [`RUN_VARIABLE`])
-/// is told with SIGINT, as if Ctrl-C had reached it, and ends the whole
-/// run instead of letting dpkg go on to the next package's questions.
-pub fn end_the_run() {
-    let Some(pid) = std::env::var(RUN_VARIABLE)
-        .ok()
-        .and_then(|v| v.trim().parse::<i32>().ok())
-        .filter(|pid| *pid > 1 && tree::is_ancestor(*pid))
-    else {
-        return;
-    };
-    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
-    }
-}
-
 /// What became of a child: its exit status, or the signal that made us
 /// end it.
 enum Ended {
@@ -259,13 +239,14 @@ enum Ended {
 
 /// How a caught signal is named in the message. SIGINT is also what a
 /// maintainer script's confpack sends when the person quit its question
-/// ([`end_the_run`]).
+/// ([`crate::run::end`]).
 fn signal_name(caught: crate::frontend::signals::Caught) -> &'static str {
     use crate::frontend::signals::Caught;
     match caught {
         Caught::Interrupt => "Ctrl-C or a quit question (SIGINT)",
         Caught::Terminate => "SIGTERM",
         Caught::HangUp => "SIGHUP (the terminal went away)",
+        Caught::Abandoned => "the end of the confpack that started it",
     }
 }
 
@@ -309,15 +290,48 @@ impl PackageManager for System {
         args: &[String],
         listener: &mut dyn Listener,
     ) -> Result<String> {
+        // apt waits for the lock itself (DPkg::Lock::Timeout); dpkg does
+        // not, so it is tried again until the same timeout.
+        let deadline = std::time::Instant::now() + self.lock_timeout;
+        let mut told = false;
+        loop {
+            match self.run_once(kind, program, args, listener) {
+                Err(Error::Busy { .. })
+                    if program == "dpkg" && std::time::Instant::now() < deadline =>
+                {
+                    if !told {
+                        listener.info("waiting for another apt or dpkg to release its lock");
+                        told = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl System {
+    fn run_once(
+        &mut self,
+        kind: Kind,
+        program: &str,
+        args: &[String],
+        listener: &mut dyn Listener,
+    ) -> Result<String> {
         let (mut command, shown) = self.command(program, args);
         let attach = if kind == Kind::Query {
             Attach::Unattended
         } else {
             self.attach
         };
-        if kind != Kind::Query {
-            command.env(RUN_VARIABLE, std::process::id().to_string());
-        }
+        let run = if kind == Kind::Query {
+            None
+        } else {
+            let run = crate::run::Run::start().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            command.envs(run.environment());
+            Some(run)
+        };
         match attach {
             Attach::Terminal => {
                 if program == "apt-get" {
@@ -406,8 +420,9 @@ impl PackageManager for System {
             let code = status
                 .code()
                 .map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
-            // Shown already: the error keeps apt's summary lines only.
-            let stderr = if echo {
+            // Shown already: the error keeps apt's summary lines only
+            // (a lock message is told apart on all of it).
+            let stderr = if echo && !is_lock_message(&stderr) {
                 let summary: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
                 format!(
                     "{}\n(apt's and dpkg's messages are above)",
@@ -416,6 +431,12 @@ impl PackageManager for System {
             } else {
                 stderr
             };
+            // A noninteractive configure that lacked answers says so
+            // better than apt's "dpkg returned an error" (exit 3, keys).
+            let unanswered = run.as_ref().map(crate::run::Run::unanswered);
+            if let Some(keys) = unanswered.filter(|k| !k.is_empty()) {
+                return Err(Error::Unanswered { keys });
+            }
             return Err(failure(&self.root, kind, shown, code, stderr));
         }
         if kind != Kind::Query && !echo {

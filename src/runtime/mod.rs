@@ -324,7 +324,7 @@ pub fn installed(apt: &mut dyn PackageManager) -> Result<BTreeMap<String, String
 /// power cut): apt refuses to work while dpkg's journal is not empty, and
 /// unpacked or half-configured packages are configured before anything
 /// else, with the person's terminal when there is one.
-fn recover(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Result<()> {
+fn recover(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Result<Vec<String>> {
     let unfinished: Vec<String> = states(apt)?
         .into_iter()
         .filter(|(_, (_, state))| matches!(state, 'U' | 'F' | 'W' | 't'))
@@ -344,7 +344,7 @@ fn recover(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Result<
             Err(error) => return Err(error),
         };
     if !interrupted && unfinished.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     listener.info(&format!(
         "finishing what an earlier run left: dpkg --configure -a{}",
@@ -360,7 +360,7 @@ fn recover(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Result<
         &strings(&["--configure", "-a"]),
         listener,
     )?;
-    Ok(())
+    Ok(unfinished)
 }
 
 /// apt preferences that hold the node at the versions of
@@ -391,13 +391,16 @@ fn write_pin(root: &Path, wanted: &str, versions: &BTreeMap<String, String>) -> 
     crate::files::write_atomic(&path, rollback_pin(wanted, versions).as_bytes(), 0o644)
 }
 
-fn remove_pin(root: &Path, listener: &mut dyn Listener) -> Result<()> {
+/// Removes the rollback pin; `following` says so (a plain upgrade).
+fn remove_pin(root: &Path, following: bool, listener: &mut dyn Listener) -> Result<()> {
     let path = rooted(root, Path::new(ROLLBACK_PIN));
     match std::fs::remove_file(&path) {
         Ok(()) => {
-            listener.info(&format!(
-                "removed {ROLLBACK_PIN}: following the environment again"
-            ));
+            if following {
+                listener.info(&format!(
+                    "removed {ROLLBACK_PIN}: following the environment again"
+                ));
+            }
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -441,6 +444,8 @@ pub struct Changes {
     pub upgraded: Vec<String>,
     pub downgraded: Vec<String>,
     pub removed: Vec<String>,
+    /// Packages an interrupted run had left unfinished, configured first.
+    pub finished: Vec<String>,
     /// Packages configured again whose configuration changed.
     pub reconfigured: Vec<String>,
 }
@@ -477,6 +482,7 @@ impl Changes {
             ("upgraded", &self.upgraded),
             ("downgraded", &self.downgraded),
             ("removed", &self.removed),
+            ("finished", &self.finished),
             ("reconfigured", &self.reconfigured),
         ] {
             if !list.is_empty() {
@@ -508,7 +514,7 @@ pub fn install(
     // Always: an index older than the last publish would install stale
     // versions without a word. It costs one conditional request.
     update(apt, listener)?;
-    recover(apt, listener)?;
+    let finished = recover(apt, listener)?;
     let before = installed(apt)?;
     let mut args = strings(&["install", "-y"]);
     args.extend(names.iter().cloned());
@@ -520,7 +526,8 @@ pub fn install(
             .map(|n| n.split_once('=').map_or(n.clone(), |(n, _)| n.to_string())),
     );
     apt.run(Kind::Change, "apt-mark", &mark, listener)?;
-    let changes = Changes::between(&before, &installed(apt)?);
+    let mut changes = Changes::between(&before, &installed(apt)?);
+    changes.finished = finished;
     listener.info(&changes.summary());
     Ok(changes)
 }
@@ -556,8 +563,8 @@ pub fn upgrade(
             source.url, source.environment
         ))
     })?;
-    recover(apt, listener)?;
-    remove_pin(apt.root(), listener)?;
+    let finished = recover(apt, listener)?;
+    remove_pin(apt.root(), options.version.is_none(), listener)?;
     let before = installed(apt)?;
     let automatic = automatic(apt)?;
     let (targets, roles) = match &options.version {
@@ -643,6 +650,7 @@ pub fn upgrade(
         ));
     }
     let mut changes = Changes::between(&before, &after);
+    changes.finished = finished;
 
     // Configure every configured package again: a no-op unless its
     // environment (set-environment) or document changed.
