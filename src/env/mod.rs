@@ -6,6 +6,7 @@ pub mod dataone;
 pub mod load;
 pub mod model;
 pub mod native;
+pub mod trust;
 pub mod xml;
 
 use std::collections::BTreeMap;
