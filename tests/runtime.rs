@@ -934,3 +934,84 @@ fn a_question_stops_when_the_confpack_that_started_apt_is_killed() {
     node.ok(&["install", "ask"]);
     assert_eq!(node.read("/etc/ask.conf"), "name = Ada\n");
 }
+
+#[test]
+fn purging_the_runtime_leaves_no_trace_of_confpack_and_a_rebuild_is_the_same_deb() {
+    if !can_run_apt() {
+        return;
+    }
+    let Some(keyring) = Keyring::new("publisher") else {
+        return;
+    };
+    let mut repo = ask_repository();
+    let node = Node::new();
+    let published = bootstrap(&repo, &keyring, &node);
+    node.ok(&["set", "ask/name", "Ada"]);
+    node.ok(&["install", "ask"]);
+    node.ok(&["upgrade", "--version", "1"]);
+    for path in [
+        "/etc/apt/sources.list.d/confpack.list",
+        "/etc/apt/keyrings/confpack.asc",
+        confpack::runtime::ROLLBACK_PIN,
+        "/var/lib/confpack",
+    ] {
+        assert!(node.file(path).exists(), "{path} before the purge");
+    }
+    let (code, stdout, stderr) = run(Command::new("dpkg")
+        .arg(format!("--root={}", node.root.display()))
+        .args([
+            "--force-script-chrootless",
+            "--purge",
+            "ask",
+            "confpack-runtime",
+        ])
+        .env("PATH", Node::path_env())
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for path in [
+        "/etc/apt/sources.list.d/confpack.list",
+        "/etc/apt/keyrings/confpack.asc",
+        confpack::runtime::ROLLBACK_PIN,
+        "/var/lib/confpack",
+        "/var/cache/confpack",
+        "/etc/confpack",
+        "/etc/ask.conf",
+    ] {
+        assert!(!node.file(path).exists(), "{path} is left after the purge");
+    }
+
+    // The same binary built from a later commit: the same runtime bytes
+    // (it is published once per version).
+    let first = std::fs::read(find_deb(&repo.path("../runtime"), "confpack-runtime")).expect("deb");
+    repo.write("packages/ask/etc/other.conf", "later\n");
+    repo.commit("a later commit");
+    let stub = repo.path("../confpack-stub");
+    let again_built = build_ok(
+        &repo.path("."),
+        &repo.path("../runtime-again"),
+        &[
+            "--no-dependency-check",
+            "--runtime",
+            "--runtime-binary",
+            arg(&stub),
+        ],
+    );
+    let again = find_deb(&repo.path("../runtime-again"), "confpack-runtime");
+    assert!(!again_built.is_empty());
+    assert!(
+        std::fs::read(&again).expect("deb") == first,
+        "the runtime .deb changed with the repository's commit"
+    );
+    drop(published);
+}
+
+fn find_deb(dir: &Path, package: &str) -> PathBuf {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{package}_")))
+        })
+        .unwrap_or_else(|| panic!("no {package} in {}", dir.display()))
+}

@@ -234,7 +234,20 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
             &copyright,
             listener,
         )?;
-        let mtime = options.source_date_epoch.or(head_time).unwrap_or(0).max(0) as u64;
+        // The runtime's content is the binary, not the repository: its
+        // file times follow the binary, so one binary published from
+        // several commits is the same .deb (same version, same bytes).
+        let binary_time = std::fs::metadata(&binary)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64);
+        let mtime = options
+            .source_date_epoch
+            .or(binary_time)
+            .or(head_time)
+            .unwrap_or(0)
+            .max(0) as u64;
         versioned.push(Versioned {
             planned: Planned {
                 name: runtime::PACKAGE.into(),

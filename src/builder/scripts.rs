@@ -103,14 +103,21 @@ fn part(out: &mut String, part: Option<&Part>) {
 }
 
 /// Runs `confpack` with the arguments; on failure, says what failed and
-/// how to go on, and exits with confpack's code.
+/// how to go on, and exits with confpack's code. Under `confpack install`
+/// or `upgrade` (which set the run variable) the next step is the one
+/// that confpack names at the end, so the script does not give another.
 fn call(out: &mut String, package: &str, arguments: &str, next: &str) {
+    let run = crate::run::PID_VARIABLE;
     let _ = writeln!(
         out,
         r#"        status=0
         confpack --root "${{DPKG_ROOT:-/}}" {arguments} || status=$?
         if [ "$status" -ne 0 ]; then
-            echo "{package}: 'confpack {arguments}' failed (exit $status); {next}" >&2
+            if [ -n "${{{run}:-}}" ]; then
+                echo "{package}: 'confpack {arguments}' failed (exit $status)" >&2
+            else
+                echo "{package}: 'confpack {arguments}' failed (exit $status); {next}" >&2
+            fi
             exit "$status"
         fi"#
     );
@@ -240,6 +247,41 @@ mod tests {
                 sh_accepts(&script);
             }
         }
+    }
+
+    #[test]
+    fn a_failed_configure_gives_dpkgs_next_step_only_outside_a_confpack_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = dir.path().join("confpack");
+        std::fs::write(&fake, "#!/bin/sh\nexit 3\n").expect("fake");
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let postinst = generate("demo", true, &BTreeMap::new())
+            .into_iter()
+            .find(|(name, _)| name == "postinst")
+            .expect("postinst")
+            .1;
+        let path = format!("{}:/usr/bin:/bin", dir.path().display());
+        let run = |under_confpack: bool| {
+            let mut command = Command::new("sh");
+            command
+                .args(["-c", &postinst, "postinst", "configure"])
+                .env("PATH", &path)
+                .env_remove(crate::run::PID_VARIABLE);
+            if under_confpack {
+                command.env(crate::run::PID_VARIABLE, "4242");
+            }
+            let output = command.output().expect("sh");
+            assert_eq!(output.status.code(), Some(3));
+            String::from_utf8_lossy(&output.stderr).into_owned()
+        };
+        let alone = run(false);
+        assert!(alone.contains("then run: dpkg --configure demo"), "{alone}");
+        let under = run(true);
+        assert!(
+            under.contains("failed (exit 3)") && !under.contains("dpkg --configure"),
+            "{under}"
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -329,19 +329,7 @@ impl Loader<'_> {
         cache: &CachedCopy,
         known: Option<&Metadata>,
     ) -> Result<Loaded, Skip> {
-        // One trust chain with the packages: src/env/trust.rs.
-        let fetched = super::trust::admit(&self.source.cache_dir, url)
-            .and_then(|warning| {
-                self.schema_warnings.extend(warning);
-                fetch(self.source, url, known)
-            })
-            .and_then(|fetched| {
-                let sha256 = match &fetched {
-                    Fetched::Changed(download) => Some(download.sha256.as_str()),
-                    Fetched::NotModified => known.map(|k| k.sha256.as_str()),
-                };
-                super::trust::verify(self.source, url, sha256).map(|()| fetched)
-            });
+        let fetched = fetch(self.source, url, known);
         match fetched {
             Ok(Fetched::Changed(download)) => match self.accept_download(url, cache, download) {
                 Ok(loaded) => Ok(loaded),
@@ -382,9 +370,17 @@ impl Loader<'_> {
             Some(schema) => Validation::File(schema),
             None => self.source.validation(),
         };
-        let document = self
-            .read_online_copy(download.file.path(), url, validation)
-            .map_err(|e| describe(&e))?;
+        let started = Instant::now();
+        let document = match self.read_online_copy(download.file.path(), url, validation) {
+            Ok(document) => document,
+            Err(e) => {
+                let reason = describe(&e);
+                if started.elapsed() >= Refusal::WORTH_REMEMBERING {
+                    Refusal::remember(self.source, url, &download, &reason);
+                }
+                return Err(reason);
+            }
+        };
         let sha256 = download.sha256.clone();
         let metadata = Metadata {
             url: Some(url.to_string()),
@@ -710,6 +706,12 @@ fn fetch(source: &DocumentSource, url: &str, known: Option<&Metadata>) -> Result
     };
     let etag = header("etag");
     let last_modified = header("last-modified");
+    let refusal = Refusal::read(source, url);
+    if let Some(refusal) = &refusal
+        && refusal.has_validator(etag.as_deref(), last_modified.as_deref())
+    {
+        return Err(refusal.describe());
+    }
     if let Some(length) = response.body().content_length()
         && length > source.max_bytes
     {
@@ -728,12 +730,99 @@ fn fetch(source: &DocumentSource, url: &str, known: Option<&Metadata>) -> Result
                 file.path().display()
             ),
         })?;
+    if let Some(refusal) = &refusal
+        && refusal.sha256 == sha256
+    {
+        return Err(refusal.describe());
+    }
     Ok(Fetched::Changed(Download {
         file,
         sha256,
         etag,
         last_modified,
     }))
+}
+
+/// An online copy refused on an earlier run (invalid, a limit exceeded, a
+/// password in clear), remembered next to the cache so that the same copy
+/// (same ETag or Last-Modified, or for a server that sends neither the
+/// same bytes) is skipped with one warning instead of being read again:
+/// the cost of a hostile document is paid once, not on every configure.
+/// The record holds for the schema and derive rules it was refused with.
+/// A refusal that cost little (a limit of [`super::limits`] hit early, a
+/// small invalid document) is not recorded: reading it again is cheaper
+/// than keeping a record.
+#[derive(Debug, Serialize, Deserialize)]
+struct Refusal {
+    url: String,
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default)]
+    last_modified: Option<String>,
+    sha256: String,
+    /// sha256 of what the verdict depended on besides the bytes.
+    context: String,
+    reason: String,
+}
+
+impl Refusal {
+    /// Reading time from which a refusal is recorded.
+    const WORTH_REMEMBERING: Duration = Duration::from_millis(100);
+
+    fn path(source: &DocumentSource, url: &str) -> PathBuf {
+        source
+            .cache_dir
+            .join(format!("{}.refused.json", name_hash(url.as_bytes())))
+    }
+
+    fn context(source: &DocumentSource) -> String {
+        let rules = serde_json::to_string(&source.derive_rules).unwrap_or_default();
+        let schema = schema_sha256(source).unwrap_or_default();
+        sha256_hex(format!("{schema}\n{rules}").as_bytes())
+    }
+
+    /// The record for `url`, if it was made with the same schema and rules.
+    fn read(source: &DocumentSource, url: &str) -> Option<Refusal> {
+        let text = fs::read(Refusal::path(source, url)).ok()?;
+        let refusal: Refusal = serde_json::from_slice(&text).ok()?;
+        (refusal.url == url && refusal.context == Refusal::context(source)).then_some(refusal)
+    }
+
+    /// Records a refused download. Only a speed-up: failing to write it
+    /// means the next run reads the copy again.
+    fn remember(source: &DocumentSource, url: &str, download: &Download, reason: &str) {
+        let refusal = Refusal {
+            url: url.to_string(),
+            etag: download.etag.clone(),
+            last_modified: download.last_modified.clone(),
+            sha256: download.sha256.clone(),
+            context: Refusal::context(source),
+            reason: reason.to_string(),
+        };
+        if let Ok(json) = serde_json::to_vec_pretty(&refusal) {
+            let _ = write_atomic(&Refusal::path(source, url), &json, CACHE_FILE_MODE);
+        }
+    }
+
+    fn has_validator(&self, etag: Option<&str>, last_modified: Option<&str>) -> bool {
+        (etag.is_some() && etag == self.etag.as_deref())
+            || (last_modified.is_some() && last_modified == self.last_modified.as_deref())
+    }
+
+    fn describe(&self) -> String {
+        let validator = match (&self.etag, &self.last_modified) {
+            (Some(etag), _) => format!("ETag {etag}"),
+            (None, Some(date)) => format!("Last-Modified {date}"),
+            (None, None) => format!(
+                "sha256 {}",
+                self.sha256.get(..NAME_HASH_LEN).unwrap_or(&self.sha256)
+            ),
+        };
+        format!(
+            "this copy ({validator}) was refused on an earlier run, not read again: {}",
+            self.reason
+        )
+    }
 }
 
 fn too_large(max_bytes: u64) -> String {

@@ -3,10 +3,10 @@
 
 pub mod cleartext;
 pub mod dataone;
+pub mod limits;
 pub mod load;
 pub mod model;
 pub mod native;
-pub mod trust;
 pub mod xml;
 
 use std::collections::BTreeMap;

@@ -12,16 +12,24 @@
 //! any `<!DOCTYPE>` is refused outright: environment documents have no use
 //! for one, and it is the door to external entities and entity-expansion
 //! bombs.
+//!
+//! Bounded work: the bytes reach libxml2 through [`Input`], which scans them
+//! against [`limits`](super::limits) (attributes per element, depth, text
+//! size) and a deadline, so no document costs more than linear time.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::marker::PhantomData;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Once;
+use std::time::Instant;
 
 use libxml::bindings;
 
+use super::limits::{Exceeded, PARSE_DEADLINE, Scanner};
 use crate::error::{Error, Problem, Result};
 
 /// What the reader is positioned on.
@@ -191,9 +199,102 @@ fn error_handler() -> bindings::xmlStructuredErrorFunc {
     }
 }
 
+/// The document's bytes on their way to libxml2, scanned against the
+/// limits; a limit exceeded or the deadline passed ends the input (libxml2
+/// sees a read error) and is remembered for the reader's error.
+struct Input {
+    file: BufReader<File>,
+    path: PathBuf,
+    scanner: Scanner,
+    started: Instant,
+    exceeded: Option<Exceeded>,
+    consumed: u64,
+}
+
+impl Input {
+    fn read(&mut self, buffer: &mut [u8]) -> Option<usize> {
+        if self.exceeded.is_some() {
+            return None;
+        }
+        if self.started.elapsed() > PARSE_DEADLINE {
+            self.exceeded = Some(Exceeded {
+                offset: self.consumed,
+                message: format!(
+                    "reading the document took longer than {} s (confpack's limit)",
+                    PARSE_DEADLINE.as_secs()
+                ),
+            });
+            return None;
+        }
+        let n = loop {
+            match self.file.read(buffer) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.exceeded = Some(Exceeded {
+                        offset: self.consumed,
+                        message: format!("cannot read {}: {e}", self.path.display()),
+                    });
+                    return None;
+                }
+            }
+        };
+        if let Err(exceeded) = self.scanner.scan(&buffer[..n]) {
+            self.exceeded = Some(exceeded);
+            return None;
+        }
+        self.consumed += n as u64;
+        Some(n)
+    }
+
+    /// The 1-based line of a byte offset (read again: only on a refusal).
+    fn line_of(&self, offset: u64) -> Option<u64> {
+        let file = File::open(&self.path).ok()?;
+        let mut newlines = 0u64;
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut reader = file.take(offset);
+        loop {
+            match reader.read(&mut buffer) {
+                Ok(0) => return Some(newlines + 1),
+                Ok(n) => newlines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// libxml2's read callback over an [`Input`].
+unsafe extern "C" fn read_input(context: *mut c_void, buffer: *mut c_char, len: c_int) -> c_int {
+    let Ok(len) = usize::try_from(len) else {
+        return -1;
+    };
+    if context.is_null() || buffer.is_null() {
+        return -1;
+    }
+    // SAFETY: `context` is the boxed Input the reader owns and outlives
+    // libxml2's reader; `buffer` holds `len` writable bytes.
+    let (input, buffer) = unsafe {
+        (
+            &mut *(context as *mut Input),
+            std::slice::from_raw_parts_mut(buffer as *mut u8, len),
+        )
+    };
+    match input.read(buffer) {
+        Some(n) => c_int::try_from(n).unwrap_or(-1),
+        None => -1,
+    }
+}
+
+/// The reader owns the file; libxml2's close is a no-op.
+unsafe extern "C" fn close_input(_context: *mut c_void) -> c_int {
+    0
+}
+
 /// A streaming reader. Borrows the schema it validates against.
 pub struct XmlReader<'schema> {
     ptr: bindings::xmlTextReaderPtr,
+    /// Boxed: libxml2 holds its address until the reader is freed.
+    input: Box<Input>,
     collector: Box<Collector>,
     validating: bool,
     validation: bindings::xmlSchemaValidCtxtPtr,
@@ -205,7 +306,7 @@ pub struct XmlReader<'schema> {
 
 impl Drop for XmlReader<'_> {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from xmlReaderForFile and is freed exactly once,
+        // SAFETY: `ptr` came from xmlReaderForIO and is freed exactly once,
         // before the validation context it uses.
         unsafe {
             bindings::xmlFreeTextReader(self.ptr);
@@ -284,8 +385,27 @@ impl<'schema> XmlReader<'schema> {
             .map_err(|_| Error::at(origin, None, "the file name contains a NUL byte"))?;
         let options = (bindings::xmlParserOption_XML_PARSE_NONET
             | bindings::xmlParserOption_XML_PARSE_NOCDATA) as c_int;
-        // SAFETY: plain FFI call with valid C strings.
-        let ptr = unsafe { bindings::xmlReaderForFile(c_path.as_ptr(), std::ptr::null(), options) };
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut input = Box::new(Input {
+            file: BufReader::with_capacity(64 * 1024, file),
+            path: path.to_path_buf(),
+            scanner: Scanner::default(),
+            started: Instant::now(),
+            exceeded: None,
+            consumed: 0,
+        });
+        // SAFETY: valid callbacks and C strings; the input is boxed and
+        // owned by the reader, freed after libxml2's reader (see Drop).
+        let ptr = unsafe {
+            bindings::xmlReaderForIO(
+                Some(read_input),
+                Some(close_input),
+                (&mut *input) as *mut Input as *mut c_void,
+                c_path.as_ptr(),
+                std::ptr::null(),
+                options,
+            )
+        };
         if ptr.is_null() {
             return Err(Error::at(
                 origin,
@@ -295,6 +415,7 @@ impl<'schema> XmlReader<'schema> {
         }
         let mut reader = XmlReader {
             ptr,
+            input,
             collector: Box::new(Collector {
                 origin: origin.to_string(),
                 problems: Vec::new(),
@@ -349,6 +470,13 @@ impl<'schema> XmlReader<'schema> {
             bindings::xmlSetStructuredErrorFunc(std::ptr::null_mut(), None);
             rc
         };
+        if let Some(exceeded) = self.input.exceeded.take() {
+            return Err(Error::Invalid(vec![Problem {
+                file: self.collector.origin.clone(),
+                line: self.input.line_of(exceeded.offset),
+                message: exceeded.message,
+            }]));
+        }
         match rc {
             1 => {}
             0 => return self.finish().map(|()| None),

@@ -181,11 +181,17 @@ fn failure(root: &Path, kind: Kind, shown: String, status: String, stderr: Strin
     }
     match kind {
         Kind::Update => Error::Repository {
+            hint: if stderr.contains("certificate") {
+                "\nhint: an https repository needs the CA certificates: \
+                 apt-get install ca-certificates (and a certificate the node trusts)"
+                    .into()
+            } else {
+                "\nhint: check the repository URL and that the key given to \
+                 `confpack set-environment --key` is the one the repository is signed with"
+                    .into()
+            },
             command: shown,
             stderr,
-            hint: "\nhint: check the repository URL and that the key given to \
-                   `confpack set-environment --key` is the one the repository is signed with"
-                .into(),
         },
         Kind::Query | Kind::Change => Error::PackageManager {
             command: shown,
@@ -505,5 +511,17 @@ mod tests {
             "E: The repository is not signed.".into(),
         );
         assert_eq!(error.exit_code(), crate::ExitCode::Repository);
+        let error = failure(
+            Path::new("/"),
+            Kind::Update,
+            "apt-get update".into(),
+            "exit 100".into(),
+            "W: No system certificates available. Try installing ca-certificates.".into(),
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("apt-get install ca-certificates")
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use confpack::env::load::{DocumentSource, Loaded, Origin, load};
 
-use crate::common::{Server, repo};
+use crate::common::{Server, http_response, repo};
 
 /// The sample, acceptable to confpack's own checks (see tests/online.rs),
 /// its development environment labelled `label`.
@@ -164,5 +164,113 @@ mod clear_passwords {
         node.load(&format!("{}/env.xml", server.url));
         assert_eq!(mode(&node.cache_dir), 0o700);
         drop(node.dir);
+    }
+}
+
+mod parsing_cost {
+    use super::*;
+    use confpack::env::{Validation, validate};
+    use std::time::Instant;
+
+    /// A document whose template at line 4 carries `count` attributes.
+    fn many_attributes(count: usize) -> String {
+        let attributes: Vec<String> = (0..count).map(|i| format!("a{i}=\"x\"")).collect();
+        format!(
+            "<?xml version=\"1.0\"?>\n<environments xmlns=\"urn:confpack:environment:1\" \
+             version=\"1\">\n  <templates>\n    <template key=\"t/a\" type=\"string\" {}>\n      \
+             <description>A</description>\n    </template>\n  </templates>\n</environments>\n",
+            attributes.join(" ")
+        )
+    }
+
+    fn refused_fast(text: &str, limit: &str) -> String {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("env.xml");
+        std::fs::write(&path, text).expect("write");
+        let started = Instant::now();
+        let error = validate(&path, "env.xml", Validation::Builtin).expect_err("refused");
+        let elapsed = started.elapsed();
+        let message = format!("{error:#}");
+        assert!(message.contains(limit), "{message}");
+        assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+        message
+    }
+
+    #[test]
+    fn forty_thousand_attributes_are_refused_at_once_naming_the_line_and_the_limit() {
+        let message = refused_fast(&many_attributes(40_000), "more than 64 attributes");
+        assert!(message.starts_with("env.xml:4: "), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+
+    #[test]
+    fn deep_nesting_and_huge_text_are_refused_naming_the_limit() {
+        let deep = format!(
+            "<?xml version=\"1.0\"?>\n<environments xmlns=\"urn:confpack:environment:1\" \
+             version=\"1\">\n{}{}</environments>\n",
+            "<x:a xmlns:x=\"urn:other\">\n".repeat(100),
+            "</x:a>".repeat(100)
+        );
+        let message = refused_fast(&deep, "nested more than 64 deep");
+        assert!(message.starts_with("env.xml:66: "), "{message}");
+        let huge = many_attributes(1).replace(
+            "<description>A</description>",
+            &format!("<description>{}</description>", "x".repeat(2 << 20)),
+        );
+        refused_fast(&huge, "longer than 1048576 bytes");
+    }
+
+    /// A large document (~3 MB) that is invalid only on its last lines:
+    /// reading it costs time before the verdict.
+    fn large_invalid_document() -> String {
+        let environments: String = (0..6000)
+            .map(|i| {
+                format!(
+                    "  <environment context=\"e{i}\">\n    \
+                     <question key=\"webshop/db.host\">db{i}.example.com</question>\n    \
+                     <machine ip=\"10.{}.{}.1\" hostname=\"m{i}\"/>\n  </environment>\n",
+                    i / 250,
+                    i % 250
+                )
+            })
+            .collect();
+        sample("online-dev").replace(
+            "</environments>",
+            &format!("{environments}  <bogus/>\n</environments>"),
+        )
+    }
+
+    #[test]
+    fn a_costly_refused_online_copy_is_remembered_by_its_validator() {
+        let node = Node::new();
+        let body = large_invalid_document();
+        let line = line_of(&body, "<bogus/>");
+        let response = http_response("200 OK", &[("ETag", "\"hostile-1\"")], body.as_bytes());
+        let server = Server::responses(vec![("/env.xml".to_string(), response)]);
+        let url = format!("{}/env.xml", server.url);
+
+        let first = node.load(&url);
+        assert_eq!(first.origin, Origin::Local);
+        assert_eq!(first.warnings.len(), 1, "{:#?}", first.warnings);
+        assert!(
+            first.warnings[0].contains(&format!("{url}:{line}:")),
+            "{}",
+            first.warnings[0]
+        );
+
+        let started = Instant::now();
+        let second = node.load(&url);
+        let elapsed = started.elapsed();
+        assert_eq!(second.origin, Origin::Local);
+        assert_eq!(second.warnings.len(), 1, "{:#?}", second.warnings);
+        let warning = &second.warnings[0];
+        assert!(
+            warning.contains("refused on an earlier run") && warning.contains("\"hostile-1\""),
+            "{warning}"
+        );
+        assert!(warning.contains(&format!("{url}:{line}:")), "{warning}");
+        assert!(warning.contains("using the local copy"), "{warning}");
+        assert!(node.cached_documents().is_empty());
+        assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
     }
 }
