@@ -329,7 +329,19 @@ impl Loader<'_> {
         cache: &CachedCopy,
         known: Option<&Metadata>,
     ) -> Result<Loaded, Skip> {
-        let fetched = fetch(self.source, url, known);
+        // One trust chain with the packages: src/env/trust.rs.
+        let fetched = super::trust::admit(&self.source.cache_dir, url)
+            .and_then(|warning| {
+                self.schema_warnings.extend(warning);
+                fetch(self.source, url, known)
+            })
+            .and_then(|fetched| {
+                let sha256 = match &fetched {
+                    Fetched::Changed(download) => Some(download.sha256.as_str()),
+                    Fetched::NotModified => known.map(|k| k.sha256.as_str()),
+                };
+                super::trust::verify(self.source, url, sha256).map(|()| fetched)
+            });
         match fetched {
             Ok(Fetched::Changed(download)) => match self.accept_download(url, cache, download) {
                 Ok(loaded) => Ok(loaded),

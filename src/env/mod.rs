@@ -7,6 +7,7 @@ pub mod limits;
 pub mod load;
 pub mod model;
 pub mod native;
+pub mod trust;
 pub mod xml;
 
 use std::collections::BTreeMap;

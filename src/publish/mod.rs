@@ -444,8 +444,11 @@ pub fn publish(
     std::fs::create_dir_all(repo).map_err(|e| Error::io(repo, e))?;
     let _lock = lock(repo, options.lock_timeout)?;
     staging::clean_leftovers(repo)?;
-    let mut report = Report::default();
-    report.pool_deleted = collect_pool_garbage(repo)?;
+    // Pool files of killed runs that no index names.
+    let mut report = Report {
+        pool_deleted: collect_pool_garbage(repo)?,
+        ..Report::default()
+    };
     let dists = repo.join("dists");
     let dist = dists.join(&options.environment);
     let current = read_current(&dist)?;

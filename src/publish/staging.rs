@@ -107,7 +107,7 @@ impl Staging {
                 // `self.dir` now holds the previous tree; dropping it deletes it.
                 Ok(())
             }
-            Err(e) if matches!(e, rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
                 self.install_file_by_file(dist)
             }
             Err(e) => Err(Error::io(dist, std::io::Error::from(e))),

@@ -41,8 +41,16 @@ fn phase(relative: &str) -> Phase {
     match name {
         "Release" | "InRelease" | "Release.gpg" => Phase::Release,
         "Packages" | "Packages.gz" => Phase::Indexes,
+        // Environment documents change under the same name, like indexes.
+        _ if is_document(relative) => Phase::Indexes,
         _ => Phase::Immutable,
     }
+}
+
+/// `dists/<environment>/documents/<NAME>.xml`.
+fn is_document(relative: &str) -> bool {
+    let parts: Vec<&str> = relative.split('/').collect();
+    matches!(parts.as_slice(), ["dists", _, documents, _] if *documents == super::DOCUMENTS_DIR)
 }
 
 /// Runs an external command (rsync), behind a trait for tests.
@@ -150,6 +158,9 @@ pub fn upload(
 /// of older versions), never content apt fetches.
 const HIDDEN: &str = "--exclude=.*";
 
+/// Environment documents go with the indexes, not the immutable files.
+const DOCUMENTS: &str = "--exclude=/dists/*/documents/";
+
 /// The repository's files, relative, without hidden ones (see [`HIDDEN`]).
 fn files(root: &Path) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
@@ -239,6 +250,7 @@ fn rsync(repo: &Path, target: &str, delete: bool, runner: &mut dyn Runner) -> Re
         base(&[
             "--exclude=Packages",
             "--exclude=Packages.gz",
+            DOCUMENTS,
             "--exclude=Release",
             "--exclude=InRelease",
             "--exclude=Release.gpg",
@@ -302,6 +314,10 @@ mod tests {
         let runs = recorder.0;
         assert_eq!(runs.len(), 4);
         assert!(runs[0].contains(&"--exclude=Packages".to_string()));
+        assert!(runs[0].contains(&DOCUMENTS.to_string()));
+        assert!(!runs[1].contains(&DOCUMENTS.to_string()));
+        assert_eq!(phase("dists/master/documents/webshop.xml"), Phase::Indexes);
+        assert_eq!(phase("pool/main/d/documents/x.xml"), Phase::Immutable);
         assert!(runs[1].contains(&"--exclude=Release".to_string()));
         assert!(!runs[1].contains(&"--exclude=Packages".to_string()));
         assert!(!runs[2].iter().any(|a| a.contains("Release")));

@@ -142,7 +142,8 @@ pub fn parse_rfc2822(text: &str) -> Option<i64> {
     let text = text.split_once(',').map_or(text, |(_, rest)| rest);
     let mut words = text.split_whitespace();
     let day: i64 = words.next()?.parse().ok()?;
-    let month = MONTHS.iter().position(|m| Some(*m) == words.next())? as i64 + 1;
+    let month = words.next()?;
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
     let year: i64 = words.next()?.parse().ok()?;
     let mut time = words.next()?.split(':').map(|n| n.parse::<i64>().ok());
     let (hour, minute, second) = (
@@ -185,7 +186,7 @@ mod tests {
 
     #[test]
     fn release_dates_read_back_as_written() {
-        for time in [0, 1_767_323_045, 1_800_000_000] {
+        for time in [0, 1_767_323_045, 1_780_000_000, 1_800_000_000] {
             assert_eq!(parse_rfc2822(&crate::builder::rfc2822(time)), Some(time));
         }
         assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 01:00:00 +0100"), Some(0));

@@ -182,7 +182,7 @@ fn a_publish_killed_at_random_points_leaves_a_verifiable_repository_and_the_next
 
     // How long a whole publish takes here, to kill anywhere inside one.
     let started = Instant::now();
-    let (code, _, stderr) = run(&mut signed_publish(&keyring, &repo, &[v2.clone()]));
+    let (code, _, stderr) = run(&mut signed_publish(&keyring, &repo, std::slice::from_ref(&v2)));
     assert_eq!(code, 0, "{stderr}");
     let whole = started.elapsed();
     let (code, _, stderr) = run(&mut signed_publish(&keyring, &repo, &remove_v2));
@@ -239,4 +239,186 @@ fn a_publish_killed_at_random_points_leaves_a_verifiable_repository_and_the_next
         );
     }
     assert_eq!(inconsistencies(&repo, &trusted), Vec::<String>::new());
+}
+
+/// A node (a `--root`) whose confpack apt source trusts `keyring`, and a
+/// repository served on 127.0.0.1 that publishes its environment document.
+struct Node {
+    temp: tempfile::TempDir,
+    keyring: Keyring,
+    root: PathBuf,
+    repo: PathBuf,
+    server: crate::publish::Server,
+}
+
+/// The sample document, told apart by its site name.
+fn labelled(label: &str) -> String {
+    std::fs::read_to_string(crate::common::sample())
+        .expect("sample-env.xml")
+        .replace(
+            r#"<question key="webshop/site.name">Example Shop</question>"#,
+            &format!(r#"<question key="webshop/site.name">{label}</question>"#),
+        )
+}
+
+impl Node {
+    fn new() -> Option<Node> {
+        let keyring = Keyring::new("publisher")?;
+        let temp = tempfile::tempdir().expect("tempdir");
+        let root = temp.path().join("root");
+        let repo = temp.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        let server = crate::publish::Server::start(&repo);
+        let key = root.join("etc/apt/keyrings/confpack.asc");
+        std::fs::create_dir_all(key.parent().expect("dir")).expect("mkdir");
+        std::fs::copy(&keyring.public, &key).expect("key");
+        let list = root.join("etc/apt/sources.list.d/confpack.list");
+        std::fs::create_dir_all(list.parent().expect("dir")).expect("mkdir");
+        std::fs::write(
+            &list,
+            format!(
+                "deb [signed-by={}] {} master main\n",
+                key.display(),
+                server.url.trim_end_matches('/')
+            ),
+        )
+        .expect("list");
+        std::fs::write(temp.path().join("local.xml"), labelled("local copy")).expect("local");
+        Some(Node {
+            temp,
+            keyring,
+            root,
+            repo,
+            server,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("{}dists/master/documents/webshop.xml", self.server.url)
+    }
+
+    /// Publishes the document labelled `label`, signed by `keyring`.
+    fn publish(&self, label: &str, keyring: Option<&Keyring>) {
+        let file = self.temp.path().join(format!("{label}.xml"));
+        std::fs::write(&file, labelled(label)).expect("document");
+        let mut command = confpack();
+        command
+            .arg("publish")
+            .arg("--repo")
+            .arg(&self.repo)
+            .args(["--environment", "master", "--architecture", "amd64"])
+            .arg("--document")
+            .arg(format!("webshop={}", file.display()));
+        if let Some(keyring) = keyring {
+            command
+                .env("GNUPGHOME", &keyring.home)
+                .args(["--sign-key", &keyring.fingerprint]);
+        }
+        let (code, _, stderr) = run(&mut command);
+        assert_eq!(code, 0, "{stderr}");
+    }
+
+    /// `configure --dry-run` with the online `url`: (stdout, warnings).
+    fn configure(&self, url: &str) -> (String, Vec<String>) {
+        let (code, stdout, stderr) = run(crate::common::confpack(&self.root)
+            .args(["configure", "--frontend", "noninteractive", "--dry-run"])
+            .arg("--env-file")
+            .arg(self.temp.path().join("local.xml"))
+            .args(["--env-url", url, "--machine", "10.10.0.21"]));
+        assert_eq!(code, 0, "{stderr}");
+        let warnings = stderr
+            .lines()
+            .filter(|l| l.contains("warning"))
+            .map(str::to_string)
+            .collect();
+        (stdout, warnings)
+    }
+
+    /// Configures and asserts that the document labelled `label` was used,
+    /// with one warning containing `why` (none when `why` is empty).
+    fn uses(&self, label: &str, why: &str) {
+        let (stdout, warnings) = self.configure(&self.url());
+        assert!(
+            stdout.contains(&format!("\"{label}\"")),
+            "{label} expected:\n{stdout}\n{warnings:?}"
+        );
+        if why.is_empty() {
+            assert!(warnings.is_empty(), "{warnings:?}");
+        } else {
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains(why), "{why}: {warnings:?}");
+        }
+    }
+}
+
+#[test]
+fn a_published_document_that_verifies_configures_the_node() {
+    let Some(node) = Node::new() else {
+        return;
+    };
+    node.publish("online 1", Some(&node.keyring));
+    node.uses("online 1", "");
+}
+
+#[test]
+fn a_tampered_published_document_is_refused() {
+    let Some(node) = Node::new() else {
+        return;
+    };
+    node.publish("online 1", Some(&node.keyring));
+    let served = node.repo.join("dists/master/documents/webshop.xml");
+    let text = std::fs::read_to_string(&served).expect("served");
+    std::fs::write(&served, text.replace("online 1", "attacker")).expect("tamper");
+    node.uses("local copy", "tampered");
+}
+
+#[test]
+fn a_document_signed_by_another_key_is_refused() {
+    let Some(node) = Node::new() else {
+        return;
+    };
+    let intruder = Keyring::new("intruder").expect("gpg");
+    node.publish("online 1", Some(&intruder));
+    node.uses("local copy", "does not verify");
+}
+
+#[test]
+fn a_published_document_without_a_signature_is_refused() {
+    let Some(node) = Node::new() else {
+        return;
+    };
+    node.publish("online 1", None);
+    node.uses("local copy", "no signature");
+}
+
+#[test]
+fn a_replayed_older_signed_document_is_refused() {
+    let Some(node) = Node::new() else {
+        return;
+    };
+    node.publish("online 1", Some(&node.keyring));
+    node.uses("online 1", "");
+    let old = snapshot(&node.repo.join("dists/master"));
+    node.publish("online 2", Some(&node.keyring));
+    node.uses("online 2", "");
+    // An attacker serves the older, validly signed Release and document.
+    for (relative, bytes) in old {
+        let path = node.repo.join("dists/master").join(relative);
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(path, bytes).expect("replay");
+    }
+    node.uses("online 2", "replay");
+}
+
+#[test]
+fn plain_http_without_a_signature_is_refused_unless_allowed() {
+    let Some(node) = Node::new() else {
+        return;
+    };
+    // Never contacted: refused before any request.
+    let url = "http://192.0.2.1/webshop.xml";
+    let (stdout, warnings) = node.configure(url);
+    assert!(stdout.contains("\"local copy\""), "{stdout}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("plain http:// without a signature is refused"));
 }
