@@ -5,9 +5,17 @@
 //!
 //! serde_yaml gives a line for syntax errors but not for values, so checks
 //! on values find their line again in the text ([`Located`]).
+//!
+//! A YAML alias copies what its anchor names, so a small file can expand to
+//! gigabytes (705 KB of `- *s` made a 500 MB `Depends` and 2.4 GB of
+//! memory). serde_yaml only bounds the number of alias jumps, not what they
+//! copy; so the files are limited in size ([`MAX_YAML_BYTES`]) and walked
+//! once, without keeping anything, counting what the aliases expand to
+//! ([`MAX_YAML_VALUES`], [`MAX_YAML_TEXT`]) before they are read for real.
 
 use std::collections::BTreeMap;
 
+use serde::de::{DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::Problem;
@@ -162,26 +170,128 @@ impl Manifest {
 }
 
 /// Parses YAML, turning serde_yaml's error into a problem at its line.
+/// The largest `confpack.yml`, `control.yml` or role file.
+pub const MAX_YAML_BYTES: u64 = 1 << 20;
+/// The most values (scalars, lists, mappings) a YAML file may expand to,
+/// aliases included.
+pub const MAX_YAML_VALUES: usize = 1_000_000;
+/// The most text (scalar bytes) a YAML file may expand to, aliases included.
+pub const MAX_YAML_TEXT: usize = 4 << 20;
+
+/// Parses YAML, turning serde_yaml's error into a problem at its line.
 pub fn parse<T: for<'de> Deserialize<'de> + Default>(file: &str, text: &str) -> Result<T, Problem> {
     if text.trim().is_empty() {
         return Ok(T::default());
     }
-    serde_yaml::from_str(text).map_err(|e| Problem {
+    let problem = |e: serde_yaml::Error| Problem {
         file: file.to_string(),
         line: e.location().map(|l| l.line() as u64),
         message: e.to_string(),
-    })
+    };
+    Walk(&mut Expansion::default())
+        .deserialize(serde_yaml::Deserializer::from_str(text))
+        .map_err(problem)?;
+    serde_yaml::from_str(text).map_err(problem)
+}
+
+/// What a YAML document expanded to so far.
+#[derive(Default)]
+struct Expansion {
+    values: usize,
+    text: usize,
+}
+
+impl Expansion {
+    fn count<E: serde::de::Error>(&mut self, text: usize) -> Result<(), E> {
+        self.values += 1;
+        self.text = self.text.saturating_add(text);
+        if self.values > MAX_YAML_VALUES || self.text > MAX_YAML_TEXT {
+            return Err(E::custom(format!(
+                "the YAML expands (aliases copy what they name) past {MAX_YAML_VALUES} values \
+                 or {MAX_YAML_TEXT} bytes of text, the most a file of the repository may hold"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Walks any YAML value, counting it into an [`Expansion`] and keeping
+/// nothing.
+struct Walk<'a>(&'a mut Expansion);
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any YAML value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.0.count(0)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.0.count(0)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.0.count(0)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.0.count(0)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<(), E> {
+        self.0.count(text.len())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.0.count(0)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.0.count(0)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        self.0.count::<D::Error>(0)?;
+        Walk(self.0).deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.count(0)?;
+        while seq.next_element_seed(Walk(self.0))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.count(0)?;
+        while map.next_key_seed(Walk(self.0))?.is_some() {
+            map.next_value_seed(Walk(self.0))?;
+        }
+        Ok(())
+    }
+
+    /// A tagged value (`!tag value`).
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        let ((), variant) = data.variant_seed(Walk(self.0))?;
+        variant.newtype_variant_seed(Walk(self.0))
+    }
 }
 
 /// Reads a YAML file of the repository (`confpack.yml`, a `control.yml`,
 /// a role), following a symlink only inside the repository.
 pub fn read(repo: &std::path::Path, relative: &str) -> Result<String, ReadError> {
-    source::read_text(
-        repo,
-        relative,
-        Links::InsideRepository,
-        super::package::MAX_FILE_BYTES,
-    )
+    source::read_text(repo, relative, Links::InsideRepository, MAX_YAML_BYTES)
 }
 
 /// A YAML file's text, to find the line of a key or value again.
@@ -252,6 +362,33 @@ mod tests {
             parse::<Manifest>("c.yml", "version: \"1\"\ndepend: [a]\n").expect_err("refused");
         assert_eq!(problem.line, Some(2));
         assert!(problem.message.contains("depend"), "{}", problem.message);
+    }
+
+    #[test]
+    fn aliases_may_not_expand_a_file_past_the_limit() {
+        let long = "a".repeat(100_000);
+        let text = format!("depends:\n  - &s \"{long}\"\n{}", "  - *s\n".repeat(50));
+        let problem = parse::<Manifest>("c.yml", &text).expect_err("refused");
+        assert!(problem.message.contains("expands"), "{}", problem.message);
+        // serde_yaml marks an alias's copy at its anchor; the path names the
+        // entry.
+        assert_eq!(problem.line, Some(2), "{problem:?}");
+        assert!(problem.message.contains("depends["), "{}", problem.message);
+        let nested = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n\
+                      c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n\
+                      e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n\
+                      g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+        // serde_yaml's own jump limit may come first.
+        let problem = parse::<Manifest>("c.yml", nested).expect_err("refused");
+        assert!(
+            problem.message.contains("expands") || problem.message.contains("repetition limit"),
+            "{}",
+            problem.message
+        );
+        // A few aliases are fine.
+        let manifest: Manifest =
+            parse("c.yml", "depends: [&n nginx, *n]\nrecommends: [*n]\n").expect("small");
+        assert_eq!(manifest.recommends.0, ["nginx"]);
     }
 
     #[test]

@@ -749,6 +749,10 @@ fn metadata(
     let mut relations = Vec::new();
     for (field, list) in manifest.relations() {
         let key = field.to_ascii_lowercase();
+        if let Err(message) = control::check_relations_size(&list.0) {
+            problems.push(located.problem(located.key_line(&key), format!("{key}: {message}")));
+            continue;
+        }
         for relation in &list.0 {
             if let Err(message) = control::parse_relation(relation, field == "Provides") {
                 problems.push(located.problem(

@@ -24,6 +24,11 @@ pub const RELATION_FIELDS: [&str; 8] = [
     "Replaces",
 ];
 
+/// The largest field value (a relation field as written, joined with
+/// `, `; the whole description): far above any real package, far below
+/// what would make a control file or a repository index a burden.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
 /// Debian policy 2.5.
 pub const PRIORITIES: [&str; 5] = ["required", "important", "standard", "optional", "extra"];
 
@@ -147,6 +152,7 @@ impl Control {
             single.push(("Homepage", homepage));
         }
         for (name, list) in &self.relations {
+            check_relations_size(list).map_err(|message| error(name, message))?;
             for relation in list {
                 single.push((name, relation));
             }
@@ -217,8 +223,26 @@ fn breaks_line(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
-/// A one-line field value: no line break or other control character.
+/// At most [`MAX_FIELD_BYTES`].
+fn check_size(size: usize) -> Result<(), String> {
+    if size > MAX_FIELD_BYTES {
+        return Err(format!(
+            "{size} bytes, more than the {MAX_FIELD_BYTES} a control field may have"
+        ));
+    }
+    Ok(())
+}
+
+/// A relation field as written (`a, b | c`) fits in a field.
+pub fn check_relations_size(relations: &[String]) -> Result<(), String> {
+    let size = relations.iter().map(|r| r.len() + 2).sum::<usize>();
+    check_size(size.saturating_sub(2))
+}
+
+/// A one-line field value: no line break or other control character, at
+/// most [`MAX_FIELD_BYTES`].
 pub fn check_line(value: &str) -> Result<(), String> {
+    check_size(value.len())?;
     if value.contains(breaks_line) {
         return Err(format!(
             "{} has a line break or another control character; a control field is one line \
@@ -232,6 +256,7 @@ pub fn check_line(value: &str) -> Result<(), String> {
 /// The description: a synopsis line, then extended lines (folded when
 /// written); tabs aside, no control characters but the line breaks.
 pub fn check_description(text: &str) -> Result<(), String> {
+    check_size(text.len())?;
     if text.contains(|c: char| c != '\n' && c != '\t' && breaks_line(c)) {
         return Err(format!(
             "{} has a control character (a carriage return?); only line breaks between lines are allowed",
@@ -558,6 +583,9 @@ mod tests {
         assert!(check_priority("optional\nEssential: yes").is_err());
         assert!(check_priority("high").is_err());
         assert!(check_homepage("https://example.com/x?y").is_ok());
+        assert!(check_line(&"a".repeat(MAX_FIELD_BYTES + 1)).is_err());
+        let many = vec!["nginx".to_string(); MAX_FIELD_BYTES / 7 + 1];
+        assert!(check_relations_size(&many).is_err());
         for bad in [
             "example.com",
             "https://",

@@ -406,3 +406,100 @@ mod control_fields {
         );
     }
 }
+
+mod yaml_limits {
+    use super::*;
+
+    #[test]
+    fn yaml_aliases_may_not_expand_a_manifest_past_the_limit() {
+        let mut repo = Repo::new();
+        let dir = repo.path(".");
+        let long = "a".repeat(5000);
+        let aliases = "  - *s\n".repeat(2000);
+        write(
+            &dir,
+            "packages/p1/control/control.yml",
+            &control(&format!("depends:\n  - &s \"{long}\"\n{aliases}")),
+        );
+        write(
+            &dir,
+            "roles/web.yml",
+            &format!(
+                "version: \"1\"\nmaintainer: Test <test@example.com>\ndescription: role\n\
+                 depends:\n  - &s \"{long}\"\n{aliases}"
+            ),
+        );
+        repo.commit("aliases");
+        let stderr = refused(&dir, &[]);
+        mentions(
+            &stderr,
+            &[
+                "packages/p1/control/control.yml:7: depends[",
+                "roles/web.yml:5: depends[",
+                "the YAML expands (aliases copy what they name) past 1000000 values or 4194304 bytes",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_manifest_over_one_mib_is_refused() {
+        let mut repo = Repo::new();
+        let dir = repo.path(".");
+        let padding = format!("# {}\n", "x".repeat(1 << 20));
+        write(
+            &dir,
+            "packages/p1/control/control.yml",
+            &(control("") + &padding),
+        );
+        write(
+            &dir,
+            "confpack.yml",
+            &format!("maintainer: Test <test@example.com>\n{padding}"),
+        );
+        repo.commit("large");
+        let stderr = refused(&dir, &[]);
+        mentions(
+            &stderr,
+            &["confpack.yml: the file has 1048615 bytes, more than the 1048576 allowed here"],
+        );
+        std::fs::remove_file(dir.join("confpack.yml")).expect("rm");
+        repo.commit("no confpack.yml");
+        let stderr = refused(&dir, &[]);
+        mentions(
+            &stderr,
+            &[
+                "packages/p1/control/control.yml: the file has ",
+                "more than the 1048576",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_control_field_over_64_kib_is_refused() {
+        let mut repo = Repo::new();
+        let dir = repo.path(".");
+        let depends = "  - nginx\n".repeat(12_000);
+        write(
+            &dir,
+            "packages/p1/control/control.yml",
+            &control(&format!("depends:\n{depends}")),
+        );
+        write(
+            &dir,
+            "packages/p2/control/control.yml",
+            &control(&format!(
+                "homepage: https://example.com/{}\n",
+                "a".repeat(70_000)
+            )),
+        );
+        repo.commit("long fields");
+        let stderr = refused(&dir, &[]);
+        mentions(
+            &stderr,
+            &[
+                "packages/p1/control/control.yml:6: depends: 83998 bytes, more than the 65536 a control field may have",
+                "packages/p2/control/control.yml:6: homepage: 70020 bytes, more than the 65536",
+            ],
+        );
+    }
+}
