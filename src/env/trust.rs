@@ -127,7 +127,7 @@ fn published(url: &str) -> Option<Published> {
     let (environment, directory, file) = (parts.next()?, parts.next()?, parts.next()?);
     let name = file.strip_suffix(".xml")?;
     let plain = |s: &str| {
-        !s.is_empty()
+        s.starts_with(|c: char| c.is_ascii_alphanumeric())
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
     };
