@@ -36,12 +36,15 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::model::{Document, Environment};
+use super::remote_schema::{self, Unusable};
+use super::xml::Schema;
 use super::{Validation, cleartext, native, read_document};
 use crate::error::{Error, Problem, Result};
 use crate::files::{file_sha256, hex, sha256_hex, write_atomic};
@@ -206,8 +209,43 @@ struct Failure {
     reason: String,
 }
 
+fn is_http(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// A redirect's `Location` (or an include's location) made absolute
+/// against the URL it came from.
+pub(super) fn join_url(base: &str, location: &str) -> String {
+    let has_scheme = location.split_once(':').is_some_and(|(scheme, _)| {
+        scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if has_scheme {
+        return location.to_string();
+    }
+    let scheme = base.split_once("://").map(|(s, _)| s).unwrap_or("http");
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    if location.starts_with('/') {
+        return format!("{}{location}", origin_of(base));
+    }
+    let path_end = base.find(['?', '#']).unwrap_or(base.len());
+    let directory = base[..path_end]
+        .rsplit_once('/')
+        .map(|(d, _)| d)
+        .unwrap_or(base);
+    format!("{directory}/{}", location.trim_start_matches("./"))
+}
+
 /// `scheme://host[:port]` of a URL, lower-cased.
-fn origin_of(url: &str) -> String {
+pub(super) fn origin_of(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let authority = authority.rsplit('@').next().unwrap_or_default();
@@ -234,7 +272,7 @@ struct Loader<'a> {
     failures: Vec<Failure>,
     /// The schema a dialect document names (`xsi:schemaLocation`), fetched
     /// over the configured online location; `None` until looked for.
-    named_schema: Option<Option<PathBuf>>,
+    named_schema: Option<Option<Rc<Schema>>>,
     /// Warnings about the named schema, for the result.
     schema_warnings: Vec<String>,
 }
@@ -245,32 +283,26 @@ impl Loader<'_> {
     /// while an online location is configured, the schema its
     /// `xsi:schemaLocation` names, fetched from there (and cached, so a
     /// later offline run still has it).
-    fn schema_for(&mut self, path: &Path) -> Option<PathBuf> {
+    fn schema_for(&mut self, path: &Path) -> Option<Rc<Schema>> {
         if self.source.schema.is_some() {
             return None;
         }
         if let Some(known) = &self.named_schema {
             return known.clone();
         }
-        let named = self.fetch_named_schema(path);
+        let named = self.fetch_named_schema(path).map(Rc::new);
         self.named_schema = Some(named.clone());
         named
     }
 
-    fn fetch_named_schema(&mut self, path: &Path) -> Option<PathBuf> {
+    fn fetch_named_schema(&mut self, path: &Path) -> Option<Schema> {
         let base = self.source.url.as_deref()?;
         let (namespace, location) =
             super::schema_location(path, &path.display().to_string()).ok()?;
         if namespace.as_deref() == Some(native::NAMESPACE) {
             return None;
         }
-        let location = location?;
-        let url = if location.starts_with("http://") || location.starts_with("https://") {
-            location
-        } else {
-            let directory = base.rsplit_once('/').map(|(d, _)| d).unwrap_or(base);
-            format!("{directory}/{}", location.trim_start_matches("./"))
-        };
+        let url = join_url(base, &location?);
         // Only from where the document itself comes: same scheme, host and
         // port (no https → http downgrade, no other servers).
         if origin_of(&url) != origin_of(base) {
@@ -281,45 +313,21 @@ impl Loader<'_> {
             ));
             return None;
         }
-        let cached = self
-            .source
-            .cache_dir
-            .join(format!("schema-{}.xsd", name_hash(url.as_bytes())));
-        match fetch(self.source, &url, None) {
-            Ok(Fetched::Changed(download)) => {
-                let stored = create_dir(&self.source.cache_dir).and_then(|()| {
-                    download
-                        .file
-                        .persist(&cached)
-                        .map(drop)
-                        .map_err(|e| Error::io(&cached, e.error))
-                });
-                match stored {
-                    Ok(()) => Some(cached),
-                    Err(e) => {
-                        self.schema_warnings.push(format!(
-                            "warning: could not keep the schema {url}: {}",
-                            describe(&e)
-                        ));
-                        None
-                    }
-                }
-            }
-            Ok(Fetched::NotModified) | Err(_) if cached.exists() => {
-                self.schema_warnings.push(format!(
-                    "warning: the schema {url} named by the document is unreachable; \
-                     using the copy fetched earlier"
-                ));
-                Some(cached)
-            }
-            Ok(Fetched::NotModified) => None,
-            Err(reason) => {
-                self.schema_warnings.push(format!(
-                    "warning: the schema {url} named by the document is unreachable ({reason})"
-                ));
-                None
-            }
-        }
+        let (what, reason) = match remote_schema::online(self.source, &url) {
+            Ok(schema) => return Some(schema),
+            Err(Unusable::Unreachable(reason)) => ("is unreachable", reason),
+            Err(Unusable::Invalid(reason)) => ("is not a usable schema", reason),
+        };
+        let earlier = remote_schema::cached(self.source, &url);
+        let fallback = if earlier.is_some() {
+            "; using the copy fetched earlier"
+        } else {
+            ""
+        };
+        self.schema_warnings.push(format!(
+            "warning: the schema {url} named by the document {what} ({reason}){fallback}"
+        ));
+        earlier
     }
 
     /// Fetches the online copy; on 304 reads the cache.
@@ -379,7 +387,7 @@ impl Loader<'_> {
     ) -> Result<Loaded, String> {
         let named = self.schema_for(download.file.path());
         let validation = match &named {
-            Some(schema) => Validation::File(schema),
+            Some(schema) => Validation::Compiled(schema),
             None => self.source.validation(),
         };
         let started = Instant::now();
@@ -474,7 +482,7 @@ impl Loader<'_> {
         };
         let validation = match (&named, trusted) {
             (_, true) => Validation::AlreadyValidated,
-            (Some(schema), false) => Validation::File(schema),
+            (Some(schema), false) => Validation::Compiled(schema),
             (None, false) => self.source.validation(),
         };
         match self.read_online_copy(&cache.document, &origin_text, validation) {
@@ -669,33 +677,117 @@ struct Download {
 /// GETs `url`, conditionally if `known` has validators. The error is a
 /// one-line reason.
 fn fetch(source: &DocumentSource, url: &str, known: Option<&Metadata>) -> Result<Fetched, String> {
-    let https = url.starts_with("https://");
-    if !https && !url.starts_with("http://") {
+    fetch_following(source, url, known, Redirects::AnyOrigin)
+}
+
+/// Which redirects [`fetch_following`] follows (at most five, only to
+/// http(s), never from https to http).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Redirects {
+    /// The document may move to another server.
+    AnyOrigin,
+    /// A schema and its includes stay on their origin.
+    SameOrigin,
+}
+
+/// The body at `url` (unconditionally, following redirects as `redirects`
+/// allows), within the source's timeout and size limit.
+pub(super) fn fetch_bytes(
+    source: &DocumentSource,
+    url: &str,
+    redirects: Redirects,
+) -> Result<Vec<u8>, String> {
+    match fetch_following(source, url, None, redirects)? {
+        Fetched::Changed(download) => {
+            fs::read(download.file.path()).map_err(|e| format!("cannot read the download: {e}"))
+        }
+        Fetched::NotModified => Err("HTTP 304 to an unconditional request".to_string()),
+    }
+}
+
+/// [`fetch`], following redirects as `redirects` allows; the whole chain
+/// shares the source's timeout.
+fn fetch_following(
+    source: &DocumentSource,
+    url: &str,
+    known: Option<&Metadata>,
+    redirects: Redirects,
+) -> Result<Fetched, String> {
+    if !is_http(url) {
         return Err("only http:// and https:// URLs are supported".to_string());
     }
     let tls = ureq::tls::TlsConfig::builder()
         .root_certs(ureq::tls::RootCerts::PlatformVerifier)
         .build();
+    // Redirects are followed here, each checked before it is requested.
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(source.timeout))
         .timeout_connect(Some(source.timeout))
         .http_status_as_error(false)
-        .max_redirects(MAX_REDIRECTS)
-        .https_only(https)
+        .max_redirects(0)
         .tls_config(tls)
         .user_agent(concat!("confpack/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
-    let mut request = agent.get(url);
-    if let Some(known) = known {
-        if let Some(etag) = &known.etag {
-            request = request.header("If-None-Match", etag);
+    let deadline = Instant::now() + source.timeout;
+    let mut current = url.to_string();
+    let mut hops = 0;
+    let mut response = loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(describe_transport(
+                ureq::Error::Timeout(ureq::Timeout::Global),
+                source,
+            ));
         }
-        if let Some(last_modified) = &known.last_modified {
-            request = request.header("If-Modified-Since", last_modified);
+        let mut request = agent.get(&current);
+        if let Some(known) = known {
+            if let Some(etag) = &known.etag {
+                request = request.header("If-None-Match", etag);
+            }
+            if let Some(last_modified) = &known.last_modified {
+                request = request.header("If-Modified-Since", last_modified);
+            }
         }
-    }
-    let mut response = request.call().map_err(|e| describe_transport(e, source))?;
+        let response = request
+            .config()
+            .timeout_global(Some(remaining))
+            .build()
+            .call()
+            .map_err(|e| describe_transport(e, source))?;
+        if !response.status().is_redirection()
+            || response.status() == ureq::http::StatusCode::NOT_MODIFIED
+        {
+            break response;
+        }
+        hops += 1;
+        if hops > MAX_REDIRECTS {
+            return Err(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("HTTP {} without a Location", response.status().as_u16()))?;
+        let next = join_url(&current, location);
+        if !is_http(&next) {
+            return Err(format!(
+                "redirected to {next}, which is not an http(s) URL; refusing"
+            ));
+        }
+        if current.starts_with("https://") && !next.starts_with("https://") {
+            return Err(format!(
+                "redirected to {next}, which is not https; refusing the downgrade"
+            ));
+        }
+        if redirects == Redirects::SameOrigin && origin_of(&next) != origin_of(url) {
+            return Err(format!(
+                "redirected to {next}, another origin than {}; refusing",
+                origin_of(url)
+            ));
+        }
+        current = next;
+    };
     let status = response.status();
     if status == ureq::http::StatusCode::NOT_MODIFIED {
         return Ok(Fetched::NotModified);
@@ -905,7 +997,7 @@ fn schema_sha256(source: &DocumentSource) -> Result<String> {
 }
 
 /// The prefix of a sha256 used to name cache files.
-fn name_hash(bytes: &[u8]) -> String {
+pub(super) fn name_hash(bytes: &[u8]) -> String {
     let mut name = sha256_hex(bytes);
     name.truncate(NAME_HASH_LEN);
     name
@@ -913,7 +1005,7 @@ fn name_hash(bytes: &[u8]) -> String {
 
 /// Creates the cache directory 0700, and takes the others' access away
 /// from one an earlier version created 0755.
-fn create_dir(dir: &Path) -> Result<()> {
+pub(super) fn create_dir(dir: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(CACHE_DIR_MODE)
@@ -945,7 +1037,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 /// A one-line reason for an unusable copy, starting with where it is.
-fn describe(error: &Error) -> String {
+pub(super) fn describe(error: &Error) -> String {
     match error {
         Error::Invalid(problems) => describe_problems(problems),
         other => one_line(&format!("{other:#}")),

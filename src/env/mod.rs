@@ -7,6 +7,7 @@ pub mod limits;
 pub mod load;
 pub mod model;
 pub mod native;
+pub mod remote_schema;
 pub mod trust;
 pub mod xml;
 
@@ -24,6 +25,8 @@ pub enum Validation<'a> {
     Builtin,
     /// A schema file given by the user (`--schema`).
     File(&'a Path),
+    /// A schema compiled already (one fetched for a dialect document).
+    Compiled(&'a Schema),
     /// No schema: the document was validated before (an unchanged cached
     /// copy); confpack's own checks still run.
     AlreadyValidated,
@@ -112,11 +115,15 @@ pub fn read_document(
     let (namespace, local_name) = sniff_root(path, origin)?;
     match namespace.as_deref() {
         Some(dataone::NAMESPACE) => {
-            let schema = match validation {
+            let owned = match validation {
                 Validation::File(schema) => Some(Schema::from_file(schema)?),
-                Validation::Builtin | Validation::AlreadyValidated => None,
+                _ => None,
             };
-            let mut document = dataone::read(path, origin, schema.as_ref(), derive_rules, retain)?;
+            let schema = match validation {
+                Validation::Compiled(schema) => Some(schema),
+                _ => owned.as_ref(),
+            };
+            let mut document = dataone::read(path, origin, schema, derive_rules, retain)?;
             if matches!(validation, Validation::Builtin) {
                 document.warnings.push(format!(
                     "{origin} is a DataONE v1 document and no schema was given: only its \
@@ -127,15 +134,19 @@ pub fn read_document(
             Ok(document)
         }
         Some(native::NAMESPACE) => {
-            let schema = match validation {
+            let owned = match validation {
                 Validation::Builtin => Some(Schema::from_text(
                     &runtime_schema(native::SCHEMA),
                     "confpack-environment-1.xsd",
                 )?),
                 Validation::File(schema) => Some(Schema::from_file(schema)?),
-                Validation::AlreadyValidated => None,
+                Validation::Compiled(_) | Validation::AlreadyValidated => None,
             };
-            native::read(path, origin, schema.as_ref(), retain)
+            let schema = match validation {
+                Validation::Compiled(schema) => Some(schema),
+                _ => owned.as_ref(),
+            };
+            native::read(path, origin, schema, retain)
         }
         other => Err(Error::at(
             origin,

@@ -8,7 +8,10 @@
 //! validation; doing both in one pass keeps memory at one node.
 //!
 //! Hardening: no network (`XML_PARSE_NONET`, and a no-network external
-//! entity loader for schemas), no entity substitution, no DTD loading, and
+//! entity loader for schemas; a schema fetched from a server loads its
+//! includes only through confpack, see [`Schema::from_remote`]), no entity
+//! substitution, no DTD loading, libxml2's messages collected (never
+//! printed to stderr), and
 //! any `<!DOCTYPE>` is refused outright: environment documents have no use
 //! for one, and it is the door to external entities and entity-expansion
 //! bombs.
@@ -17,6 +20,7 @@
 //! against [`limits`](super::limits) (attributes per element, depth, text
 //! size) and a deadline, so no document costs more than linear time.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::fs::File;
@@ -24,7 +28,7 @@ use std::io::{BufReader, Read};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 use std::time::Instant;
 
 use libxml::bindings;
@@ -52,28 +56,139 @@ pub enum Node {
 /// A compiled XSD.
 pub struct Schema {
     ptr: bindings::xmlSchemaPtr,
+    /// The schema document [`Schema::from_remote`] parsed; the compiled
+    /// schema may point into it, so it is freed after it.
+    doc: bindings::xmlDocPtr,
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Schema")
+    }
 }
 
 impl Drop for Schema {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from xmlSchemaParse and is freed exactly once.
-        unsafe { bindings::xmlSchemaFree(self.ptr) };
+        // SAFETY: `ptr` came from xmlSchemaParse, `doc` (if any) from
+        // xmlReadMemory; each is freed exactly once, the schema first.
+        unsafe {
+            bindings::xmlSchemaFree(self.ptr);
+            if !self.doc.is_null() {
+                bindings::xmlFreeDoc(self.doc);
+            }
+        }
     }
+}
+
+/// Loads what a schema compiled by [`Schema::from_remote`] includes or
+/// imports: the bytes at an absolute URL, or why not.
+pub type Resolve<'a> = dyn FnMut(&str) -> std::result::Result<Vec<u8>, String> + 'a;
+
+thread_local! {
+    /// The resolver of the [`Schema::from_remote`] running on this thread
+    /// (a `*mut &mut Resolve`), null otherwise.
+    static RESOLVER: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+    /// Why the resolver refused a URL, for the schema's error.
+    static REFUSED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 static NO_NETWORK: Once = Once::new();
 
 /// Makes libxml2 refuse every network access, for documents and schemas
-/// alike (a user schema could `xs:import` a URL).
+/// alike (a user schema could `xs:import` a URL), and load a remote
+/// schema's includes only through its resolver.
 fn forbid_network() {
     NO_NETWORK.call_once(|| {
         libxml::init_parser();
-        // SAFETY: installs libxml2's own loader function; called once, before
-        // any parsing.
+        // SAFETY: installs our loader function; called once, before any
+        // parsing.
         unsafe {
-            bindings::xmlSetExternalEntityLoader(Some(bindings::xmlNoNetExternalEntityLoader));
+            bindings::xmlSetExternalEntityLoader(Some(load_entity));
         }
     });
+    silence_generic_errors();
+}
+
+/// libxml2's external entity loader: a remote schema's resolver while one
+/// compiles on this thread (never a local file, never the network
+/// directly), else libxml2's own no-network loader.
+unsafe extern "C" fn load_entity(
+    url: *const c_char,
+    id: *const c_char,
+    context: bindings::xmlParserCtxtPtr,
+) -> bindings::xmlParserInputPtr {
+    let resolver = RESOLVER.with(|r| r.get());
+    if resolver.is_null() {
+        // SAFETY: forwards libxml2's own arguments.
+        return unsafe { bindings::xmlNoNetExternalEntityLoader(url, id, context) };
+    }
+    let location = if url.is_null() {
+        String::new()
+    } else {
+        // SAFETY: libxml2 passes a NUL-terminated URL.
+        unsafe { CStr::from_ptr(url) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    // SAFETY: set by `from_remote` to a `&mut Resolve` that lives until it
+    // clears it, on this thread only.
+    let resolve = unsafe { &mut *(resolver as *mut &mut Resolve<'_>) };
+    let refuse = |reason: String| {
+        REFUSED.with(|r| r.borrow_mut().push(format!("{location}: {reason}")));
+        std::ptr::null_mut()
+    };
+    let bytes = match resolve(&location) {
+        Ok(bytes) => bytes,
+        Err(reason) => return refuse(reason),
+    };
+    let Ok(len) = c_int::try_from(bytes.len()) else {
+        return refuse("too large".to_string());
+    };
+    // SAFETY: libxml2 copies the bytes into its buffer; the input takes
+    // the buffer, and its file name (freed by libxml2) makes relative
+    // includes in it resolve against its URL.
+    unsafe {
+        let buffer = bindings::xmlParserInputBufferCreateMem(
+            bytes.as_ptr() as *const c_char,
+            len,
+            bindings::xmlCharEncoding_XML_CHAR_ENCODING_NONE,
+        );
+        if buffer.is_null() {
+            return refuse("libxml2 could not buffer it".to_string());
+        }
+        let input = bindings::xmlNewIOInputStream(
+            context,
+            buffer,
+            bindings::xmlCharEncoding_XML_CHAR_ENCODING_NONE,
+        );
+        if input.is_null() {
+            bindings::xmlFreeParserInputBuffer(buffer);
+            return refuse("libxml2 could not read it".to_string());
+        }
+        if !url.is_null() {
+            (*input).filename = bindings::xmlCharStrdup(url) as *const c_char;
+        }
+        input
+    }
+}
+
+unsafe extern "C" {
+    fn fopen(path: *const c_char, mode: *const c_char) -> *mut c_void;
+}
+
+/// Points libxml2's generic error output of this thread at /dev/null.
+/// Every error confpack can act on also reaches a structured handler
+/// (collected with its line); the generic channel printed the raw text of
+/// whatever libxml2 was reading to stderr (a hostile include's target).
+fn silence_generic_errors() {
+    static DEV_NULL: OnceLock<usize> = OnceLock::new();
+    // SAFETY: plain libc call with valid C strings; the stream stays open.
+    let sink =
+        *DEV_NULL.get_or_init(|| unsafe { fopen(c"/dev/null".as_ptr(), c"w".as_ptr()) } as usize);
+    if sink != 0 {
+        // SAFETY: a valid FILE* for libxml2's default generic handler.
+        unsafe { bindings::xmlSetGenericErrorFunc(sink as *mut c_void, None) };
+    }
 }
 
 impl Schema {
@@ -87,6 +202,70 @@ impl Schema {
         let parser =
             unsafe { bindings::xmlSchemaNewMemParserCtxt(text.as_ptr() as *const c_char, len) };
         Self::compile(parser, origin)
+    }
+
+    /// Compiles a schema fetched from `url`: its relative includes and
+    /// imports resolve against `url`, and every one of them is loaded by
+    /// `resolve` (which decides what may be loaded), never by libxml2.
+    pub fn from_remote(text: &[u8], url: &str, resolve: &mut Resolve<'_>) -> Result<Schema> {
+        forbid_network();
+        let len =
+            c_int::try_from(text.len()).map_err(|_| Error::at(url, None, "schema too large"))?;
+        let c_url = CString::new(url).map_err(|_| Error::at(url, None, "NUL in the URL"))?;
+        let mut resolve_ref: &mut Resolve<'_> = resolve;
+        RESOLVER.with(|r| r.set((&mut resolve_ref) as *mut &mut Resolve<'_> as *mut c_void));
+        REFUSED.with(|r| r.borrow_mut().clear());
+        let mut collector = Collector {
+            origin: url.to_string(),
+            problems: Vec::new(),
+        };
+        let options = (bindings::xmlParserOption_XML_PARSE_NONET
+            | bindings::xmlParserOption_XML_PARSE_NOCDATA) as c_int;
+        // SAFETY: valid buffer and C strings; the thread's error handler
+        // points at `collector` only during the call.
+        let doc = unsafe {
+            bindings::xmlSetStructuredErrorFunc(
+                (&mut collector) as *mut Collector as *mut c_void,
+                error_handler(),
+            );
+            let doc = bindings::xmlReadMemory(
+                text.as_ptr() as *const c_char,
+                len,
+                c_url.as_ptr(),
+                std::ptr::null(),
+                options,
+            );
+            bindings::xmlSetStructuredErrorFunc(std::ptr::null_mut(), None);
+            doc
+        };
+        let compiled = if doc.is_null() {
+            if collector.problems.is_empty() {
+                collector.problems.push(Problem {
+                    file: url.to_string(),
+                    line: None,
+                    message: "not well-formed XML".to_string(),
+                });
+            }
+            Err(Error::Invalid(collector.problems))
+        } else {
+            // SAFETY: a parsed document; the parser context does not own it.
+            let parser = unsafe { bindings::xmlSchemaNewDocParserCtxt(doc) };
+            Self::compile(parser, url)
+        };
+        RESOLVER.with(|r| r.set(std::ptr::null_mut()));
+        match compiled {
+            Ok(mut schema) => {
+                schema.doc = doc;
+                Ok(schema)
+            }
+            Err(e) => {
+                if !doc.is_null() {
+                    // SAFETY: parsed above, not used by anything else.
+                    unsafe { bindings::xmlFreeDoc(doc) };
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Compiles a schema file (relative `xs:include`s resolve against it).
@@ -113,18 +292,27 @@ impl Schema {
             origin: origin.to_string(),
             problems: Vec::new(),
         });
+        let user = (&mut *collector) as *mut Collector as *mut c_void;
         // SAFETY: see XmlReader::open; the collector outlives the parser,
-        // which is freed below before the collector is dropped.
+        // which is freed below before the collector is dropped. The
+        // thread's handler gets the errors of the documents the schema
+        // includes (their parsers have no handler of their own).
         let schema = unsafe {
-            bindings::xmlSchemaSetParserStructuredErrors(
-                parser,
-                error_handler(),
-                (&mut *collector) as *mut Collector as *mut c_void,
-            );
+            bindings::xmlSchemaSetParserStructuredErrors(parser, error_handler(), user);
+            bindings::xmlSetStructuredErrorFunc(user, error_handler());
             let schema = bindings::xmlSchemaParse(parser);
+            bindings::xmlSetStructuredErrorFunc(std::ptr::null_mut(), None);
             bindings::xmlSchemaFreeParserCtxt(parser);
             schema
         };
+        let refused = REFUSED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+        collector
+            .problems
+            .extend(refused.into_iter().map(|message| Problem {
+                file: origin.to_string(),
+                line: None,
+                message,
+            }));
         if schema.is_null() || !collector.problems.is_empty() {
             if !schema.is_null() {
                 // SAFETY: freshly parsed, not shared.
@@ -143,7 +331,10 @@ impl Schema {
             }
             return Err(Error::Invalid(problems));
         }
-        Ok(Schema { ptr: schema })
+        Ok(Schema {
+            ptr: schema,
+            doc: std::ptr::null_mut(),
+        })
     }
 }
 

@@ -274,3 +274,183 @@ mod parsing_cost {
         assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
     }
 }
+
+mod dataone_schemas {
+    use super::*;
+    use crate::common::{confpack, fixture, preseed_secret, run};
+    use std::time::Instant;
+
+    fn dataone(name: &str) -> PathBuf {
+        fixture("dataone").join(name)
+    }
+
+    /// The fixture schema with `include` added as its first child.
+    fn schema_including(location: &str) -> Vec<u8> {
+        std::fs::read_to_string(dataone("acme-v1.xsd"))
+            .expect("xsd")
+            .replacen(
+                "elementFormDefault=\"unqualified\">",
+                &format!("elementFormDefault=\"unqualified\">\n  <xs:include schemaLocation=\"{location}\"/>"),
+                1,
+            )
+            .into_bytes()
+    }
+
+    /// `configure` of the fixture document served from `server` as
+    /// `/acme-v1.xml`, the fixture as local copy.
+    fn configure(root: &Path, server: &Server) -> (i32, String, String, Duration) {
+        preseed_secret(root, "acme-node/ldap.password", "pw");
+        let started = Instant::now();
+        let (code, stdout, stderr) = run(confpack(root)
+            .args([
+                "configure",
+                "--frontend",
+                "noninteractive",
+                "--machine",
+                "10.0.0.1",
+            ])
+            .args(["--timeout", "2"])
+            .args(["--env-url", &format!("{}/acme-v1.xml", server.url)])
+            .arg("--env-file")
+            .arg(dataone("acme-v1.xml"))
+            .arg("--derive-file")
+            .arg(dataone("acme-rules.txt")));
+        (code, stdout, stderr, started.elapsed())
+    }
+
+    fn document() -> (&'static str, Vec<u8>) {
+        (
+            "/acme-v1.xml",
+            std::fs::read(dataone("acme-v1.xml")).expect("doc"),
+        )
+    }
+
+    #[test]
+    fn a_schema_including_a_local_file_never_shows_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("shadow");
+        std::fs::write(&secret, "root:$6$SECRETHASH:19000:0:99999:7:::\n").expect("secret");
+        let server = Server::start(vec![
+            document(),
+            (
+                "/acme-v1.xsd",
+                schema_including(&format!("file://{}", secret.display())),
+            ),
+        ]);
+        let (code, _, stderr, _) = configure(dir.path(), &server);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("SECRETHASH"), "{stderr}");
+        assert!(stderr.contains("is not on the schema's origin"), "{stderr}");
+        let cached: Vec<String> =
+            std::fs::read_dir(dir.path().join("var/cache/confpack/environments"))
+                .expect("cache")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("schema-"))
+                .collect();
+        assert!(
+            cached.is_empty(),
+            "an unusable schema is not cached: {cached:?}"
+        );
+    }
+
+    #[test]
+    fn a_schema_including_a_fifo_does_not_block() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+        let server = Server::start(vec![
+            document(),
+            (
+                "/acme-v1.xsd",
+                schema_including(&fifo.display().to_string()),
+            ),
+        ]);
+        let (code, _, stderr, elapsed) = configure(dir.path(), &server);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
+    }
+
+    #[test]
+    fn an_include_from_the_schemas_origin_is_fetched_through_confpack() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let part = b"<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" \
+            targetNamespace=\"http://ns.dataone.org/debian/conf/types/v1\"/>"
+            .to_vec();
+        let server = Server::start(vec![
+            document(),
+            ("/acme-v1.xsd", schema_including("parts/empty.xsd")),
+            ("/parts/empty.xsd", part),
+        ]);
+        let (code, _, stderr, _) = configure(dir.path(), &server);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("warning"), "{stderr}");
+        assert!(server.requests().contains(&"/parts/empty.xsd".to_string()));
+    }
+
+    #[test]
+    fn a_schema_redirected_to_another_port_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let elsewhere = Server::start(vec![(
+            "/acme-v1.xsd",
+            std::fs::read(dataone("acme-v1.xsd")).expect("xsd"),
+        )]);
+        let location = format!("{}/acme-v1.xsd", elsewhere.url);
+        let (path, body) = document();
+        let server = Server::responses(vec![
+            (path.to_string(), http_response("200 OK", &[], &body)),
+            (
+                "/acme-v1.xsd".to_string(),
+                http_response("302 Found", &[("Location", &location)], b""),
+            ),
+        ]);
+        let (code, _, stderr, _) = configure(dir.path(), &server);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(elsewhere.requests().is_empty(), "followed to {location}");
+        assert!(stderr.contains("another origin"), "{stderr}");
+    }
+
+    #[test]
+    fn a_redirect_to_a_file_url_is_named_as_such() {
+        let node = Node::new();
+        let server = Server::responses(vec![(
+            "/env.xml".to_string(),
+            http_response("302 Found", &[("Location", "file:///etc/passwd")], b""),
+        )]);
+        let loaded = node.load(&format!("{}/env.xml", server.url));
+        assert_eq!(loaded.origin, Origin::Local);
+        let warning = &loaded.warnings[0];
+        assert!(
+            warning.contains("redirected to file:///etc/passwd"),
+            "{warning}"
+        );
+        assert!(!warning.contains("404"), "{warning}");
+    }
+
+    #[test]
+    fn a_non_schema_file_is_not_kept_as_the_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(vec![
+            document(),
+            ("/acme-v1.xsd", b"<html>not a schema</html>".to_vec()),
+        ]);
+        let (code, _, stderr, _) = configure(dir.path(), &server);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("is not a usable schema"), "{stderr}");
+        let cache = dir.path().join("var/cache/confpack/environments");
+        let schemas = std::fs::read_dir(&cache)
+            .expect("cache")
+            .filter(|e| {
+                e.as_ref()
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("schema-")
+            })
+            .count();
+        assert_eq!(schemas, 0);
+    }
+}
