@@ -18,7 +18,7 @@ use minijinja::value::Value;
 
 use crate::derive::{Answers, OUTPUT_LIMIT};
 use crate::error::{Error, Result};
-use crate::files::{sha256_hex, write_atomic};
+use crate::files::{Removal, sha256_hex};
 use crate::package::rooted;
 use crate::store::RenderedFile;
 
@@ -69,6 +69,14 @@ pub fn list_templates(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
             let entry = entry.map_err(|e| Error::io(&current, e))?;
             let path = entry.path();
             let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
+            if file_type.is_symlink() {
+                return Err(Error::Template {
+                    path,
+                    message: "a symlink under templates/ (file or directory) is refused: \
+                              ship the files themselves"
+                        .into(),
+                });
+            }
             if file_type.is_dir() {
                 pending.push(path);
                 continue;
@@ -198,14 +206,10 @@ pub fn render_all(
             Ok(()) => {
                 let content = output.out;
                 let secret = answers.any_secret(&reads);
-                let target_on_root = rooted(root, &target);
                 let template_mode = std::fs::metadata(&source_path)
                     .map(|m| m.permissions().mode() & 0o7777)
                     .unwrap_or(0o644);
-                let mode = match std::fs::metadata(&target_on_root) {
-                    Ok(existing) => existing.permissions().mode() & 0o7777,
-                    Err(_) => template_mode,
-                };
+                let mode = crate::files::existing_mode(root, &target).unwrap_or(template_mode);
                 let declared = target
                     .to_str()
                     .is_some_and(|t| declared_modes.contains_key(t));
@@ -246,24 +250,43 @@ pub fn render_all(
 }
 
 /// Writes the rendered files that differ from what is on disk; returns the
-/// target paths written.
+/// target paths written. Each path is resolved under `root` without
+/// following a link out of it, and a symlink (or any non-regular file) at
+/// a target is refused, never written through (see
+/// [`crate::files::RootedPath`]). Temp files a killed run left beside the
+/// targets are removed first.
 pub fn write_changed(root: &Path, rendered: &[Rendered]) -> Result<Vec<PathBuf>> {
+    let started = crate::files::run_started();
+    let mut cleaned: BTreeSet<&Path> = BTreeSet::new();
     let mut written = Vec::new();
     for item in rendered {
-        let target = rooted(root, &item.file.path);
-        let unchanged = std::fs::read(&target).is_ok_and(|current| current == item.content)
-            && std::fs::metadata(&target)
-                .is_ok_and(|m| m.permissions().mode() & 0o7777 == item.mode);
+        let target = crate::files::resolve(root, &item.file.path, true)?.ok_or_else(|| {
+            Error::io(
+                rooted(root, &item.file.path),
+                std::io::ErrorKind::NotFound.into(),
+            )
+        })?;
+        if let Some(parent) = item.file.path.parent()
+            && cleaned.insert(parent)
+        {
+            target.remove_stale_temp_files(started);
+        }
+        let unchanged = target.regular_mode()? == Some(item.mode)
+            && target
+                .read()?
+                .is_some_and(|current| current == item.content);
         if unchanged {
             continue;
         }
-        write_atomic(&target, &item.content, item.mode)?;
+        target.write(&item.content, item.mode)?;
         written.push(item.file.path.clone());
     }
     Ok(written)
 }
 
 /// Removes files rendered earlier whose template is gone; returns them.
+/// Only what confpack wrote (the recorded sha256): a new package version
+/// may ship a plain file at the same path (dpkg has just unpacked it).
 pub fn remove_dropped(
     root: &Path,
     package: &str,
@@ -276,17 +299,14 @@ pub fn remove_dropped(
         if kept.contains(file.path.as_path()) {
             continue;
         }
-        let target = rooted(root, &file.path);
-        // Only what confpack wrote: a new package version may ship a plain
-        // file at the same path (dpkg has just unpacked it).
-        match std::fs::read(&target) {
-            Ok(content) if sha256_hex(&content) != file.sha256 => continue,
-            _ => {}
-        }
-        match std::fs::remove_file(&target) {
-            Ok(()) => removed.push(file.path.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&target, e)),
+        let removal = match crate::files::resolve(root, &file.path, false)? {
+            Some(target) => target.remove_if_written(&file.sha256)?,
+            None => Removal::Absent,
+        };
+        match removal {
+            Removal::Removed => removed.push(file.path.clone()),
+            Removal::Absent => {}
+            Removal::Changed | Removal::NotAFile => continue,
         }
         if file.diverted {
             crate::divert::undivert(root, package, &file.path)?;
