@@ -44,7 +44,7 @@ use crate::render::Rendered;
 /// The node key, on the node.
 pub const KEY_PATH: &str = "/etc/confpack/key";
 /// The prefix of an encrypted value in an environment document.
-pub const VALUE_PREFIX: &str = "age:";
+pub const VALUE_PREFIX: &str = crate::env::cleartext::ENCRYPTED_PREFIX;
 /// Where a package's encrypted files live, under its share directory.
 pub const SECRETS_DIR: &str = "secrets";
 /// The extension of an encrypted file.
@@ -123,9 +123,10 @@ pub fn encrypt_value(recipients: &[age::x25519::Recipient], plaintext: &str) -> 
     ))
 }
 
-/// Whether a document value is encrypted.
+/// Whether a document value is encrypted (one definition, shared with
+/// the clear-password check).
 pub fn is_encrypted_value(value: &str) -> bool {
-    value.trim_start().starts_with(VALUE_PREFIX)
+    crate::env::cleartext::is_encrypted(value)
 }
 
 /// The node's age identities.
@@ -316,61 +317,6 @@ pub fn drop_old_keys(root: &Path) -> Result<usize> {
         write_key(&key.path, &newest)?;
     }
     Ok(dropped)
-}
-
-/// Password values of a document in clear: the build refuses to ship them.
-pub fn clear_values(document: &Document) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let hint = "a password in clear would be readable in the package and the repository; \
-                encrypt it with `confpack encrypt --recipients FILE` and put the age:… text it prints here";
-    let secret = |index: u32| {
-        document
-            .templates
-            .get(index as usize)
-            .filter(|t| t.question_type.is_secret())
-    };
-    for template in document
-        .templates
-        .iter()
-        .filter(|t| t.question_type.is_secret())
-    {
-        if template
-            .default
-            .as_deref()
-            .is_some_and(|d| !d.is_empty() && !is_encrypted_value(d))
-        {
-            problems.push(Problem {
-                file: document.origin.clone(),
-                line: Some(template.line),
-                message: format!(
-                    "{}: the default of a password question is in clear; {hint}",
-                    template.key
-                ),
-            });
-        }
-    }
-    for environment in &document.environments {
-        let values = environment
-            .values
-            .iter()
-            .chain(environment.machines.iter().flat_map(|m| m.values.iter()));
-        for value in values {
-            if let Some(template) = secret(value.template)
-                && !value.value.is_empty()
-                && !is_encrypted_value(&value.value)
-            {
-                problems.push(Problem {
-                    file: document.origin.clone(),
-                    line: Some(u64::from(value.line)),
-                    message: format!(
-                        "{} (environment {}): the value is in clear; {hint}",
-                        template.key, environment.context
-                    ),
-                });
-            }
-        }
-    }
-    problems
 }
 
 /// Decrypts the encrypted values of secret questions among a document's

@@ -174,6 +174,13 @@ pub fn load_unless_known(
         schema_warnings: Vec::new(),
     };
     if let Some(url) = source.url.as_deref() {
+        // Another user's cache could hold a planted "validated" copy.
+        for dir in [Some(source.cache_dir.as_path()), source.cache_dir.parent()]
+            .into_iter()
+            .flatten()
+        {
+            crate::files::check_own_directory(dir, "environment cache")?;
+        }
         let cache = CachedCopy::new(&source.cache_dir, url);
         // A failed download never touches the cache, so this stays true.
         let known = cache.known_good();

@@ -279,6 +279,38 @@ fn a_database_directory_another_user_owns_is_refused() {
 }
 
 #[test]
+fn an_environment_cache_another_user_owns_is_refused() {
+    if !as_root("an_environment_cache_another_user_owns_is_refused") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    install_webshop(dir.path());
+    let cache = dir.path().join("var/cache/confpack/environments");
+    std::fs::create_dir_all(&cache).expect("mkdir");
+    std::os::unix::fs::chown(&cache, Some(NOBODY), Some(NOBODY)).expect("chown");
+    // Nothing listens there: only the cache matters.
+    let (code, _, stderr) = run(confpack(dir.path()).args([
+        "configure",
+        "--package",
+        "webshop",
+        "--env-url",
+        "http://127.0.0.1:9/env.xml",
+        "--machine",
+        "10.10.0.21",
+        "--frontend",
+        "noninteractive",
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: the environment cache directory is owned by uid 65534",
+            cache.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_node_key_directory_another_user_owns_is_refused() {
     if !as_root("a_node_key_directory_another_user_owns_is_refused") {
         return;
