@@ -312,6 +312,7 @@ pub fn configure(
                     template,
                     default: default.clone(),
                     reason: reason.clone(),
+                    secret: secret(&p.key),
                 }),
                 _ => None,
             }

@@ -1214,6 +1214,7 @@ mod tui_cancel {
                 _ => Some("x".to_string()),
             },
             reason,
+            secret: false,
         }
     }
 

@@ -44,6 +44,7 @@ fn prompt(template: Template, default: Option<&str>, reason: Reason) -> Prompt {
         template,
         default: default.map(str::to_string),
         reason,
+        secret: false,
     }
 }
 
@@ -433,6 +434,33 @@ mod screens {
         let shown = screen(&mut app, 70, 16);
         assert!(!shown.contains("required"), "{shown}");
         assert!(shown.contains("│db"), "{shown}");
+    }
+
+    #[test]
+    fn a_boolean_computed_from_a_secret_is_masked_in_the_conflict_and_the_review() {
+        let mut secret_tls = tls();
+        secret_tls.secret = true;
+        secret_tls.reason = Reason::Conflict {
+            document: "true".to_string(),
+            user: "false".to_string(),
+        };
+        let mut app = app(vec![secret_tls]);
+        let conflict = screen(&mut app, 80, 18);
+        // The widget must offer the choices; the explanation names no value.
+        assert!(
+            conflict.contains("(secret values; they differ)"),
+            "a conflict on a secret names neither value:\n{conflict}"
+        );
+        key(&mut app, KeyCode::Enter);
+        let review = screen(&mut app, 80, 14);
+        let row = review
+            .lines()
+            .find(|l| l.contains("HTTPS?"))
+            .unwrap_or_default();
+        assert!(
+            row.contains("(unchanged)") && !row.contains("Yes") && !row.contains("No"),
+            "the review shows a secret like a password, never its value:\n{review}"
+        );
     }
 
     #[test]

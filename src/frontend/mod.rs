@@ -27,12 +27,16 @@ pub struct Prompt {
     pub template: Template,
     pub default: Option<String>,
     pub reason: Reason,
+    /// The value is a secret though its type is not a password: stored
+    /// as one, or computed from one (a boolean or choice derived from a
+    /// password). Masked wherever it is shown.
+    pub secret: bool,
 }
 
 impl Prompt {
     /// Whether the value must never be shown.
     pub fn is_secret(&self) -> bool {
-        self.template.question_type.is_secret()
+        self.secret || self.template.question_type.is_secret()
     }
 
     /// Whether this question shows text and takes no answer.
