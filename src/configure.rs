@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::derive::{self, Answers, KnownAnswer};
-use crate::env::load::{DocumentSource, Origin, load_unless_known};
+use crate::env::load::{DocumentSource, load_unless_known};
 use crate::env::model::{Document, Priority, QuestionType, Source, Template};
 use crate::error::{Error, Result};
 use crate::frontend::{Context, Frontend, Prompt};
@@ -482,11 +482,9 @@ fn load_document(
 ) -> Result<crate::env::load::Loaded> {
     let selector = selector(options, stored_environment);
     let loaded = load_unless_known(source, &|e| selector.retains(e), known)?;
+    // Each skipped copy's warning already names the copy used instead.
     for warning in &loaded.warnings {
         listener.warning(warning);
-    }
-    if matches!(loaded.origin, Origin::Cache | Origin::Local) && source.url.is_some() {
-        listener.info("using the local copy of the environment document");
     }
     Ok(loaded)
 }
