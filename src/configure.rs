@@ -275,13 +275,19 @@ pub fn configure(
     }
     // Secret: a secret question's value, one stored as a secret, or one
     // computed from a secret.
-    let secret = |key: &str| {
-        document
-            .template(key)
-            .is_some_and(|t| t.question_type.is_secret())
-            || stored.get(key).is_some_and(|s| s.secret)
-            || derived.secret.contains(key)
-    };
+    let secret_keys: BTreeSet<String> = plan
+        .iter()
+        .map(|p| &p.key)
+        .filter(|key| {
+            document
+                .template(key)
+                .is_some_and(|t| t.question_type.is_secret())
+                || stored.get(*key).is_some_and(|s| s.secret)
+                || derived.secret.contains(*key)
+        })
+        .cloned()
+        .collect();
+    let secret = |key: &str| secret_keys.contains(key);
     let order: BTreeMap<&str, usize> = document
         .templates
         .iter()
@@ -324,10 +330,19 @@ pub fn configure(
         environment: selection.environment.context.clone(),
         machine: selection.machine.as_ref().map(|m| m.label()),
     };
-    let answers = if prompts.is_empty() {
-        BTreeMap::new()
+    let mut stored = stored;
+    let (store, answers, changed_meanwhile) = if prompts.is_empty() {
+        (store, BTreeMap::new(), BTreeSet::new())
     } else {
-        frontend.ask(&context, &prompts)?
+        ask_unlocked(
+            options,
+            store,
+            &mut stored,
+            frontend,
+            &context,
+            &prompts,
+            listener,
+        )?
     };
     for (key, value) in &answers {
         let template = document.template(key).ok_or_else(|| Error::Question {
@@ -391,6 +406,10 @@ pub fn configure(
         let Some(template) = document.template(&planned.key) else {
             continue;
         };
+        // Another run stored it while the person answered other questions.
+        if changed_meanwhile.contains(&planned.key) && !answers.contains_key(&planned.key) {
+            continue;
+        }
         let document_value = if template.source == Source::Derived {
             derived.values.get(&planned.key)
         } else {
@@ -462,6 +481,48 @@ pub fn configure(
         }
     }
     Ok(report)
+}
+
+/// Asks with the database closed: a person may take minutes, and every
+/// other confpack (another package's postinst, `answers`, a timer's
+/// upgrade) needs the lock meanwhile. Reopens it afterwards (waiting up to
+/// `--lock-timeout`) and, when another run committed in between, replaces
+/// `stored` with what is stored now. Returns the store, the answers, and
+/// the keys whose stored answers changed meanwhile: those keep the other
+/// run's value unless the person answered them.
+fn ask_unlocked(
+    options: &Options,
+    store: Store,
+    stored: &mut BTreeMap<String, StoredAnswer>,
+    frontend: &mut dyn Frontend,
+    context: &Context,
+    prompts: &[Prompt],
+    listener: &mut dyn Listener,
+) -> Result<(Store, BTreeMap<String, String>, BTreeSet<String>)> {
+    let db = &options.paths.db;
+    let generation = crate::store::generation(db);
+    drop(store);
+    let answers = frontend.ask(context, prompts)?;
+    let store = options.paths.open_store(options.lock_timeout)?;
+    if crate::store::generation(db) == generation {
+        return Ok((store, answers, BTreeSet::new()));
+    }
+    let now = store.answers()?;
+    let changed = stored
+        .keys()
+        .chain(now.keys())
+        .filter(|key| stored.get(*key) != now.get(*key))
+        .cloned()
+        .collect::<BTreeSet<String>>();
+    if !changed.is_empty() {
+        listener.info(&format!(
+            "another confpack changed {} stored answer(s) meanwhile; merged: your answers \
+             win, the other values are kept",
+            changed.len()
+        ));
+    }
+    *stored = now;
+    Ok((store, answers, changed))
 }
 
 fn selector(options: &Options, stored_environment: Option<String>) -> Selector {

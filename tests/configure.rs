@@ -951,3 +951,128 @@ mod example_app {
         );
     }
 }
+
+mod a_waiting_prompt {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// Starts an interactive configure of the sample on a pipe and returns
+    /// once it waits at the password prompt, with its stdout so far.
+    fn configure_waiting(root: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+        let mut child = confpack(root)
+            .args(["configure", "--frontend", "text", "--machine", "10.10.0.21"])
+            .arg("--env-file")
+            .arg(sample())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0
+                    || sender
+                        .send(String::from_utf8_lossy(&buffer[..n]).into_owned())
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let started = Instant::now();
+        let mut seen = String::new();
+        while !seen.contains("Password (typing is not shown)") {
+            let left = Duration::from_secs(30).saturating_sub(started.elapsed());
+            match receiver.recv_timeout(left) {
+                Ok(chunk) => seen.push_str(&chunk),
+                Err(_) => panic!("configure never reached the prompt: {seen}"),
+            }
+        }
+        (child, receiver)
+    }
+
+    /// Runs a command with a short lock timeout, asserting it succeeds
+    /// promptly, not after waiting for the lock.
+    fn promptly(root: &Path, args: &[&str]) -> String {
+        let started = Instant::now();
+        let out = ok(confpack(root).args(["--lock-timeout", "3"]).args(args));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{args:?} waited {:?}",
+            started.elapsed()
+        );
+        out
+    }
+
+    #[test]
+    fn others_use_the_database_meanwhile_and_the_commit_merges_their_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let (mut child, _stdout) = configure_waiting(root);
+
+        // While the person thinks: readers and writers are not held up.
+        promptly(root, &["answers"]);
+        promptly(root, &["set", "webshop/hostname", "theirs.example.com"]);
+        promptly(root, &["set", "webshop/admin.email", "theirs@example.com"]);
+        promptly(root, &["set", "other/key", "kept"]);
+        assert_eq!(
+            promptly(root, &["get", "webshop/admin.email"]),
+            "theirs@example.com\n"
+        );
+
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"secret\nsecret\nmine@example.com\ny\n")
+            .expect("write answers");
+        drop(stdin);
+        let output = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert_eq!(
+            stderr.matches("another confpack changed").count(),
+            1,
+            "{stderr}"
+        );
+
+        // Not asked by this run: the other run's value survives.
+        assert_eq!(
+            value(root, "webshop/hostname").as_deref(),
+            Some("theirs.example.com")
+        );
+        assert_eq!(value(root, "other/key").as_deref(), Some("kept"));
+        // Answered by the person: the person's answer wins.
+        assert_eq!(
+            value(root, "webshop/admin.email").as_deref(),
+            Some("mine@example.com")
+        );
+        assert_eq!(
+            value(root, "webshop/db.password").as_deref(),
+            Some("secret")
+        );
+    }
+
+    #[test]
+    fn without_a_change_meanwhile_nothing_is_said_about_merging() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let (mut child, _stdout) = configure_waiting(root);
+        promptly(root, &["answers"]);
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"secret\nsecret\n\ny\n")
+            .expect("write answers");
+        drop(stdin);
+        let output = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("another confpack"), "{stderr}");
+        assert_eq!(
+            value(root, "webshop/hostname").as_deref(),
+            Some("app1.prod.example.com")
+        );
+    }
+}
