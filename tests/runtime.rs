@@ -34,6 +34,15 @@ fn can_run_apt() -> bool {
     root && tools
 }
 
+/// A publisher's key when apt, dpkg, gpg and root are there (else the
+/// reason was printed).
+fn apt_and_keyring() -> Option<Keyring> {
+    if !can_run_apt() {
+        return None;
+    }
+    Keyring::new("publisher")
+}
+
 /// A system root with an empty dpkg database.
 struct Node {
     _sandbox: Sandbox,
@@ -220,10 +229,7 @@ fn bootstrap(repo: &Repo, keyring: &Keyring, node: &Node) -> Published {
 
 #[test]
 fn a_node_bootstraps_converges_rolls_back_and_switches_environment() {
-    if !can_run_apt() {
-        return;
-    }
-    let Some(keyring) = Keyring::new("publisher") else {
+    let Some(keyring) = apt_and_keyring() else {
         return;
     };
     // Role v1: alpha (configured) and beta (a plain file).
@@ -503,10 +509,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 fn a_secret_round_trips_to_a_0600_file_and_appears_nowhere_else() {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
-    if !can_run_apt() {
-        return;
-    }
-    let Some(keyring) = Keyring::new("publisher") else {
+    let Some(keyring) = apt_and_keyring() else {
         return;
     };
     const PASSWORD: &str = "pw-Zq8 'x' $(id)";
@@ -721,10 +724,7 @@ fn is_running(pid: i32) -> bool {
 #[test]
 fn sigterm_ends_the_whole_apt_run_and_the_next_run_finishes_it() {
     use std::time::Instant;
-    if !can_run_apt() {
-        return;
-    }
-    let Some(keyring) = Keyring::new("publisher") else {
+    let Some(keyring) = apt_and_keyring() else {
         return;
     };
     let mut repo = Repo::new();
@@ -830,10 +830,7 @@ fn ask_repository() -> Repo {
 
 #[test]
 fn an_unattended_install_names_the_questions_nobody_answered_with_exit_3() {
-    if !can_run_apt() {
-        return;
-    }
-    let Some(keyring) = Keyring::new("publisher") else {
+    let Some(keyring) = apt_and_keyring() else {
         return;
     };
     let repo = ask_repository();
@@ -879,10 +876,7 @@ fn processes_naming(root: &Path) -> Vec<String> {
 #[test]
 fn a_question_stops_when_the_confpack_that_started_apt_is_killed() {
     use std::time::Instant;
-    if !can_run_apt() {
-        return;
-    }
-    let Some(keyring) = Keyring::new("publisher") else {
+    let Some(keyring) = apt_and_keyring() else {
         return;
     };
     let repo = ask_repository();
@@ -937,10 +931,7 @@ fn a_question_stops_when_the_confpack_that_started_apt_is_killed() {
 
 #[test]
 fn purging_the_runtime_leaves_no_trace_of_confpack_and_a_rebuild_is_the_same_deb() {
-    if !can_run_apt() {
-        return;
-    }
-    let Some(keyring) = Keyring::new("publisher") else {
+    let Some(keyring) = apt_and_keyring() else {
         return;
     };
     let mut repo = ask_repository();
