@@ -174,16 +174,20 @@ impl Indexed {
     }
 }
 
-/// An environment name must be a plain apt distribution name.
-pub fn check_environment_name(name: &str) -> Result<()> {
-    let valid = name
-        .chars()
+/// A plain name: letters, digits, `. _ - +`, starting with a letter or
+/// digit (an apt distribution, a file name; never `..` or a path).
+fn is_plain_name(name: &str) -> bool {
+    name.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
-    if valid {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+}
+
+/// An environment name must be a plain apt distribution name.
+pub fn check_environment_name(name: &str) -> Result<()> {
+    if is_plain_name(name) {
         Ok(())
     } else {
         Err(Error::Usage(format!(
@@ -194,14 +198,7 @@ pub fn check_environment_name(name: &str) -> Result<()> {
 
 /// A document name is a plain file name: `<NAME>.xml` in `documents/`.
 pub fn check_document_name(name: &str) -> Result<()> {
-    let valid = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
-    if valid {
+    if is_plain_name(name) {
         Ok(())
     } else {
         Err(Error::Usage(format!(
