@@ -38,7 +38,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Command::Validate { schema, files } => validate(&files, schema.as_deref(), out),
         Command::Get { key, show_secrets } => {
-            let store = paths.open_store(lock_timeout)?;
+            let store = paths.open_store_for_reading(lock_timeout)?;
             let answer = store
                 .answer(&key)?
                 .ok_or(Error::NoAnswer { key: key.clone() })?;
@@ -112,7 +112,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             format: crate::cli::ExportFormat::Debconf,
             include_passwords,
         } => {
-            let store = paths.open_store(lock_timeout)?;
+            let store = paths.open_store_for_reading(lock_timeout)?;
             let (text, skipped) = crate::debconf::export(&store.answers()?, include_passwords);
             for warning in skipped {
                 listener.warning(&warning);
@@ -123,7 +123,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             format,
             show_secrets,
         } => {
-            let store = paths.open_store(lock_timeout)?;
+            let store = paths.open_store_for_reading(lock_timeout)?;
             let format = match format {
                 OutputFormat::Table => output::Format::Table,
                 OutputFormat::Json => output::Format::Json,

@@ -43,6 +43,12 @@ impl Paths {
     pub fn open_store(&self, lock_timeout: Duration) -> Result<Store> {
         Store::open(&self.db, lock_timeout)
     }
+
+    /// For commands that only read: works on a read-only database too
+    /// (see [`Store::open_for_reading`]).
+    pub fn open_store_for_reading(&self, lock_timeout: Duration) -> Result<Store> {
+        Store::open_for_reading(&self.db, lock_timeout)
+    }
 }
 
 /// Everything `configure` can be told.

@@ -7,7 +7,9 @@
 //! all, even under `kill -9`. The database directory is 0700 because it
 //! holds secrets. sled locks the database with an OS file lock; a second
 //! process gets `WouldBlock`, which becomes a bounded wait and then
-//! [`Error::Locked`].
+//! [`Error::Locked`]. sled cannot open a database read-only, so readers
+//! of one on a read-only file system read a private copy
+//! ([`Store::open_for_reading`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -149,8 +151,12 @@ impl Batch {
 
 /// An open answer database.
 pub struct Store {
+    // Declared before `copy`: sled closes its files before the copy goes.
     db: sled::Db,
     tree_path: PathBuf,
+    /// The private copy being read when the database itself could not be
+    /// opened (see [`Store::open_for_reading`]); removed on drop.
+    copy: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,6 +200,7 @@ impl Store {
                     return Ok(Store {
                         db,
                         tree_path: path.to_path_buf(),
+                        copy: None,
                     });
                 }
                 Err(error) if is_lock_error(&error) => {
@@ -220,6 +227,45 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Opens the database for reading only (`answers`, `get`, `export`).
+    ///
+    /// Why a copy: sled 0.34 has no read-only open (it locks and writes
+    /// its files), so a database on a read-only file system, or in a
+    /// directory this user may not write, cannot be opened at all. Then
+    /// the database is copied into a private (0700) temporary directory,
+    /// removed when the store is dropped, and the copy is read. Only for
+    /// those causes: a database another user owns is still refused, a
+    /// held lock still waited for.
+    pub fn open_for_reading(path: &Path, lock_timeout: Duration) -> Result<Store> {
+        match Store::open(path, lock_timeout) {
+            Err(error @ (Error::Store { .. } | Error::Io { .. }))
+                if path.is_dir() && !writable(path) =>
+            {
+                Store::open_copy(path, lock_timeout).map_err(|copy_error| match error {
+                    Error::Store { path, reason } => Error::Store {
+                        path,
+                        reason: format!("{reason}; reading a copy failed too: {copy_error:#}"),
+                    },
+                    other => other,
+                })
+            }
+            other => other,
+        }
+    }
+
+    fn open_copy(path: &Path, lock_timeout: Duration) -> Result<Store> {
+        let copy = private_temp_dir()?;
+        let db = copy.path().join("db");
+        copy_dir(path, &db)?;
+        let Store { db, .. } = Store::open(&db, lock_timeout)?;
+        Ok(Store {
+            db,
+            // Errors name the database, not the copy.
+            tree_path: path.to_path_buf(),
+            copy: Some(copy),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -293,6 +339,9 @@ impl Store {
     pub fn commit(&self, batch: Batch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if self.copy.is_some() {
+            return Err(self.error("opened for reading only (a copy of a read-only database)"));
         }
         bump_generation(&self.tree_path)?;
         let mut sled_batch = sled::Batch::default();
@@ -414,6 +463,72 @@ fn make_files_private(path: &Path) {
             );
         }
     }
+}
+
+/// Whether this process may write the database directory and its files:
+/// not on a read-only file system (EROFS), nor without permission
+/// (EACCES, or EPERM for an immutable file).
+fn writable(path: &Path) -> bool {
+    use rustix::fs::{Access, access};
+    let may_write = |p: &Path| access(p, Access::WRITE_OK).is_ok();
+    may_write(path)
+        && std::fs::read_dir(path).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .all(|e| may_write(&e.path()))
+        })
+}
+
+/// A 0700 temporary directory for a copy of the database: in `$TMPDIR`
+/// (or /tmp), else in /dev/shm or /run (a read-only root often has /tmp
+/// read-only too).
+fn private_temp_dir() -> Result<tempfile::TempDir> {
+    let mut first_error = None;
+    for dir in [std::env::temp_dir(), "/dev/shm".into(), "/run".into()] {
+        match tempfile::Builder::new()
+            .prefix(".confpack-db-copy-")
+            .tempdir_in(&dir)
+        {
+            Ok(copy) => return Ok(copy),
+            Err(e) => {
+                first_error.get_or_insert(Error::io(&dir, e));
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| Error::Store {
+        path: std::env::temp_dir(),
+        reason: "no writable temporary directory".into(),
+    }))
+}
+
+/// Copies a database directory (regular files and directories; anything
+/// else is not sled's and is left out), the copies private to the owner.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(to)
+        .map_err(|e| Error::io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let entry = entry.map_err(|e| Error::io(from, e))?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| Error::io(&source, e))?;
+        if kind.is_dir() {
+            copy_dir(&source, &target)?;
+        } else if kind.is_file() {
+            let mut input = std::fs::File::open(&source).map_err(|e| Error::io(&source, e))?;
+            let mut output = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&target)
+                .map_err(|e| Error::io(&target, e))?;
+            std::io::copy(&mut input, &mut output).map_err(|e| Error::io(&target, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Where the no-op stamps of a database live (see [`crate::unchanged`]).

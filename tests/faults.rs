@@ -763,6 +763,118 @@ mod store {
             "the answers are exactly as before"
         );
     }
+
+    /// Makes the database read-only: a read-only bind mount of its
+    /// directory in a private mount namespace as root, else (as a user)
+    /// modes 0500 on the directory and 0400 on its files. Runs `script`
+    /// there with `$CONFPACK`; `$1` the root, `$2` a directory for reports,
+    /// `$3` a private TMPDIR.
+    fn on_a_read_only_database(root: &Path, out: &Path, tmp: &Path, script: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let db = root.join("var/lib/confpack/db");
+        if rustix::process::geteuid().is_root() {
+            let mounted = format!(
+                r#"mount --bind "$1/var/lib/confpack/db" "$1/var/lib/confpack/db" \
+                    && mount -o remount,bind,ro "$1/var/lib/confpack/db" || exit 90
+                export TMPDIR=$3
+                {script}"#
+            );
+            let Some(output) = in_private_mounts(&mounted, &[root, out, tmp]) else {
+                return;
+            };
+            assert!(
+                output.status.success(),
+                "{:?}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        } else {
+            eprintln!("not root: the database is made read-only with modes 0500/0400 instead");
+            let mode = |path: &Path, mode: u32| {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .expect("chmod");
+            };
+            for entry in std::fs::read_dir(&db).expect("read db") {
+                let path = entry.expect("entry").path();
+                if path.is_file() {
+                    mode(&path, 0o400);
+                }
+            }
+            mode(&db, 0o500);
+            let output = Command::new("sh")
+                .args(["-c", script, "sh"])
+                .args([root, out, tmp])
+                .env("CONFPACK", env!("CARGO_BIN_EXE_confpack"))
+                .env("TMPDIR", tmp)
+                .env_remove("DEBIAN_FRONTEND")
+                .stdin(Stdio::null())
+                .output()
+                .expect("sh");
+            mode(&db, 0o700);
+            assert!(output.status.success(), "{output:?}");
+        }
+    }
+
+    #[test]
+    fn a_read_only_database_can_be_read_but_not_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        let out = dir.path().join("out");
+        let tmp = dir.path().join("tmp");
+        for path in [&root, &out, &tmp] {
+            std::fs::create_dir_all(path).expect("mkdir");
+        }
+        ok(confpack(&root).args(["set", "x/plain", "hello"]));
+        preseed_secret(&root, "x/secret", "hunter2");
+        let before = answers(&root);
+        let script = r#"
+            R=$1; OUT=$2; TMP=$3
+            for step in answers get export set; do
+                case $step in
+                    answers) set -- answers --format json --show-secrets ;;
+                    get) set -- get --show-secrets x/secret ;;
+                    export) set -- export --include-passwords ;;
+                    set) set -- set x/plain changed ;;
+                esac
+                "$CONFPACK" --root "$R" "$@" >"$OUT/$step.out" 2>"$OUT/$step.err"
+                echo $? >"$OUT/$step.rc"
+            done
+            ls -A "$TMP" >"$OUT/left-behind"
+        "#;
+        on_a_read_only_database(&root, &out, &tmp, script);
+        if !out.join("answers.rc").exists() {
+            return; // skipped, and said why
+        }
+        let report = |step: &str| {
+            (
+                read(&out.join(format!("{step}.rc"))).trim().to_string(),
+                read(&out.join(format!("{step}.out"))),
+                read(&out.join(format!("{step}.err"))),
+            )
+        };
+        let (rc, stdout, stderr) = report("answers");
+        assert_eq!(rc, "0", "answers: {stderr}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&stdout).expect("json"),
+            before
+        );
+        assert_eq!(
+            report("get"),
+            ("0".into(), "hunter2\n".into(), String::new())
+        );
+        let (rc, stdout, stderr) = report("export");
+        assert_eq!(rc, "0", "export: {stderr}");
+        assert!(stdout.contains("hello"), "{stdout}");
+        let (rc, _, stderr) = report("set");
+        assert_eq!(rc, "1", "set: {stderr}");
+        assert!(
+            stderr.contains("read-only") || stderr.contains("Permission denied"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("var/lib/confpack/db"), "{stderr}");
+        assert_eq!(read(&out.join("left-behind")), "", "the copy is removed");
+        assert_eq!(answers(&root), before, "nothing changed");
+    }
 }
 
 /// Values that look like code, and must stay data everywhere.
