@@ -496,6 +496,9 @@ pub fn configure(
 /// `stored` with what is stored now. Returns the store, the answers, and
 /// the keys whose stored answers changed meanwhile: those keep the other
 /// run's value unless the person answered them.
+/// How long a run whose questions were answered waits for the database.
+const ANSWERED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn ask_unlocked(
     options: &Options,
     store: Store,
@@ -509,7 +512,12 @@ fn ask_unlocked(
     let generation = crate::store::generation(db);
     drop(store);
     let answers = frontend.ask(context, prompts)?;
-    let store = options.paths.open_store(options.lock_timeout)?;
+    // The person's answers are not thrown away lightly: another confpack
+    // holds the database only while it reads or commits, so wait for it
+    // at least a minute here, whatever --lock-timeout says.
+    let store = options
+        .paths
+        .open_store(options.lock_timeout.max(ANSWERED_LOCK_WAIT))?;
     if crate::store::generation(db) == generation {
         return Ok((store, answers, BTreeSet::new()));
     }
