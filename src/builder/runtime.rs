@@ -116,7 +116,10 @@ pub fn package(
             ("Depends".to_string(), relations),
             // An https repository needs the CA certificates, which a
             // minimal Debian does not have.
-            ("Recommends".to_string(), vec!["ca-certificates".to_string()]),
+            (
+                "Recommends".to_string(),
+                vec!["ca-certificates".to_string()],
+            ),
         ],
         description: "configuration management with Debian packages (runtime)\n\
             The confpack command: configure, the answer store and the\n\

@@ -182,7 +182,11 @@ fn a_publish_killed_at_random_points_leaves_a_verifiable_repository_and_the_next
 
     // How long a whole publish takes here, to kill anywhere inside one.
     let started = Instant::now();
-    let (code, _, stderr) = run(&mut signed_publish(&keyring, &repo, std::slice::from_ref(&v2)));
+    let (code, _, stderr) = run(&mut signed_publish(
+        &keyring,
+        &repo,
+        std::slice::from_ref(&v2),
+    ));
     assert_eq!(code, 0, "{stderr}");
     let whole = started.elapsed();
     let (code, _, stderr) = run(&mut signed_publish(&keyring, &repo, &remove_v2));
