@@ -655,23 +655,18 @@ pub fn upgrade(
     // Configure every configured package again: a no-op unless its
     // environment (set-environment) or document changed.
     let share = rooted(apt.root(), Path::new("/usr/share/confpack"));
-    let mut failures = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&share) {
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| after.contains_key(name))
-            .collect();
-        names.sort();
-        for name in names {
-            match reconfigure.reconfigure(&name, listener) {
-                Ok(true) => changes.reconfigured.push(name),
-                Ok(false) => {}
-                Err(error) => failures.push(format!("{name}: {error}")),
-            }
-        }
-    }
+    let mut names: Vec<String> = std::fs::read_dir(&share)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| after.contains_key(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let failures = configure_again(&names, reconfigure, &mut changes, listener)?;
     listener.info(&changes.summary());
     if failures.is_empty() {
         Ok(changes)
@@ -686,9 +681,70 @@ pub fn upgrade(
     }
 }
 
+/// Configures `names` again, in order; returns the failures. A person who
+/// quits (or a signal) ends the whole run: the next packages are not
+/// asked.
+fn configure_again(
+    names: &[String],
+    reconfigure: &mut dyn Reconfigure,
+    changes: &mut Changes,
+    listener: &mut dyn Listener,
+) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    for name in names {
+        match reconfigure.reconfigure(name, listener) {
+            Ok(true) => changes.reconfigured.push(name.clone()),
+            Ok(false) => {}
+            Err(error @ (Error::Cancelled | Error::Ended { .. })) => return Err(error),
+            Err(error) => failures.push(format!("{name}: {error}")),
+        }
+    }
+    Ok(failures)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers for each package in turn, recording who was asked.
+    struct Scripted {
+        outcomes: Vec<Result<bool>>,
+        asked: Vec<String>,
+    }
+
+    impl Reconfigure for Scripted {
+        fn reconfigure(&mut self, package: &str, _: &mut dyn Listener) -> Result<bool> {
+            self.asked.push(package.to_string());
+            self.outcomes.remove(0)
+        }
+    }
+
+    #[test]
+    fn a_quit_while_configuring_again_ends_the_run_and_asks_no_one_else() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let mut scripted = Scripted {
+            outcomes: vec![Ok(true), Err(Error::Cancelled), Ok(true)],
+            asked: Vec::new(),
+        };
+        let mut changes = Changes::default();
+        let mut listener = crate::RecordingListener::default();
+        let result = configure_again(&names, &mut scripted, &mut changes, &mut listener);
+        assert!(matches!(result, Err(Error::Cancelled)));
+        assert_eq!(scripted.asked, ["a", "b"]);
+        assert_eq!(changes.reconfigured, ["a"]);
+
+        // Another failure is collected and the others still run.
+        let mut scripted = Scripted {
+            outcomes: vec![Err(Error::Usage("broken".into())), Ok(false), Ok(true)],
+            asked: Vec::new(),
+        };
+        let mut changes = Changes::default();
+        let failures = configure_again(&names, &mut scripted, &mut changes, &mut listener)
+            .expect("failures are collected");
+        assert_eq!(failures, ["a: broken"]);
+        assert_eq!(scripted.asked, ["a", "b", "c"]);
+        assert_eq!(changes.reconfigured, ["c"]);
+    }
 
     #[test]
     fn the_source_line_reads_back() {
