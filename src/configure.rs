@@ -435,8 +435,12 @@ pub fn configure(
             next
         };
         if let Some(next) = next {
+            // Stored (a record only seen now, or with a new owner, is
+            // written) but reported only when its value or source changed.
+            if merge::is_change(stored.get(&planned.key), &next) {
+                report.changed.push(planned.key.clone());
+            }
             batch.set_answer(&planned.key, &next)?;
-            report.changed.push(planned.key.clone());
         }
     }
     let context_label = selection.environment.context.clone();

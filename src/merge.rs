@@ -273,18 +273,15 @@ pub fn resolve(
             base(None, Source::User, true)
         }
         (Action::Ask { .. }, Some(answer)) => {
-            // An answer equal to the document's value hands authority back
-            // to the document.
-            let source = if template.source != Source::User && document == Some(answer) {
-                if template.source == Source::Derived {
-                    Source::Derived
-                } else {
-                    Source::Configured
-                }
-            } else {
-                Source::User
-            };
-            base(Some(answer.to_string()), source, true)
+            // Seed 003: an answer equal to the document's value (without
+            // one, the template default) is not a user answer; it hands
+            // authority back to the document. Only a value the person
+            // changed is theirs.
+            base(
+                Some(answer.to_string()),
+                answer_source(template, document, answer),
+                true,
+            )
         }
         (Action::Keep, _) => match stored {
             Some(stored) => {
@@ -335,6 +332,31 @@ pub fn resolve(
     } else {
         Some(next)
     }
+}
+
+/// Whose answer `answer` is: the document's (configured, or derived for a
+/// derived question) when it equals the document's value, the template's
+/// (default) when there is no document value and it equals the template
+/// default, else the person's (user).
+pub fn answer_source(template: &Template, document: Option<&str>, answer: &str) -> Source {
+    match document {
+        Some(document) if document == answer => {
+            if template.source == Source::Derived {
+                Source::Derived
+            } else {
+                Source::Configured
+            }
+        }
+        None if template.default.as_deref() == Some(answer) => Source::Default,
+        _ => Source::User,
+    }
+}
+
+/// Whether `next` differs from `stored` in what a run reports as a change:
+/// the value or its source (a new record too). A record that only becomes
+/// seen, or gains an owner, is stored but is not a changed answer.
+pub fn is_change(stored: Option<&StoredAnswer>, next: &StoredAnswer) -> bool {
+    stored.is_none_or(|s| s.value != next.value || s.source != next.source)
 }
 
 /// The record to store for a value computed from a secret, given what
@@ -703,6 +725,132 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// Presses Enter on a forced question: the frontend returns the
+    /// default it showed.
+    fn enter(t: &Template, doc: Option<&str>, s: Option<&StoredAnswer>) -> Option<StoredAnswer> {
+        let planned = decide(t, doc, s, FORCED);
+        let Action::Ask { default, .. } = &planned.action else {
+            panic!("forced questions are asked: {planned:?}");
+        };
+        resolve(t, &planned, doc, s, default.as_deref(), None)
+    }
+
+    #[test]
+    fn user_value_equal_to_configured_drops_user_flag_when_answered() {
+        // The person types exactly the document's value: the document is
+        // the authority again.
+        let t = template(Source::Configured, Some("d"));
+        let s = stored("mine", Source::User, true);
+        let planned = decide(&t, Some("doc"), Some(&s), NORMAL);
+        let next = resolve(&t, &planned, Some("doc"), Some(&s), Some("doc"), None).expect("set");
+        assert_eq!(next.source, Source::Configured);
+        assert!(next.seen);
+    }
+
+    #[test]
+    fn an_answer_equal_to_the_template_default_is_not_a_user_answer() {
+        // No document value: the template default is the authority.
+        for source in [Source::Configured, Source::User] {
+            let t = template(source, Some("d"));
+            let planned = decide(&t, None, None, FORCED);
+            let next = resolve(&t, &planned, None, None, Some("d"), None).expect("set");
+            assert_eq!(next.source, Source::Default, "{source:?}");
+            assert!(next.seen);
+        }
+    }
+
+    #[test]
+    fn only_a_value_the_person_changed_is_a_user_answer() {
+        // (template default, document, answer) → source
+        for (default, doc, answer, expected) in [
+            (Some("d"), Some("doc"), "doc", Source::Configured),
+            (Some("d"), Some("doc"), "d", Source::User),
+            (Some("d"), None, "d", Source::Default),
+            (Some("d"), None, "other", Source::User),
+            (None, None, "other", Source::User),
+        ] {
+            let t = template(Source::Configured, default);
+            let planned = decide(&t, doc, None, FORCED);
+            let next = resolve(&t, &planned, doc, None, Some(answer), None).expect("set");
+            assert_eq!(next.source, expected, "{default:?} {doc:?} {answer:?}");
+        }
+    }
+
+    #[test]
+    fn enter_on_every_forced_question_changes_nothing() {
+        // Every kind of stored record a first run leaves, already seen.
+        let cases: Vec<(Template, Option<&str>, Option<StoredAnswer>)> = vec![
+            (
+                template(Source::Configured, Some("d")),
+                Some("doc"),
+                Some(stored("doc", Source::Configured, true)),
+            ),
+            (
+                template(Source::Configured, Some("d")),
+                None,
+                Some(stored("d", Source::Default, true)),
+            ),
+            (
+                template(Source::User, Some("d")),
+                None,
+                Some(stored("d", Source::Default, true)),
+            ),
+            (
+                template(Source::User, None),
+                None,
+                Some(stored("mine", Source::User, true)),
+            ),
+            (
+                template(Source::Derived, None),
+                Some("computed"),
+                Some(stored("computed", Source::Derived, true)),
+            ),
+        ];
+        for (t, doc, s) in &cases {
+            assert_eq!(enter(t, *doc, s.as_ref()), None, "{t:?} {doc:?} {s:?}");
+        }
+        // Not seen before: only the seen flag changes, which is no change
+        // of the answer (value and source stay).
+        let t = template(Source::Configured, Some("d"));
+        let s = stored("d", Source::Default, false);
+        let next = enter(&t, None, Some(&s)).expect("seen now");
+        assert!(next.seen);
+        assert_eq!(next.source, Source::Default);
+        assert!(!is_change(Some(&s), &next));
+    }
+
+    #[test]
+    fn after_enter_a_new_document_value_is_applied() {
+        // Enter on the template default keeps it a default: a value the
+        // document gives later overwrites it silently.
+        let t = template(Source::Configured, Some("8080"));
+        let s = stored("8080", Source::Default, false);
+        let after_enter = enter(&t, None, Some(&s)).expect("seen now");
+        assert_eq!(
+            action(&t, Some("8081"), Some(&after_enter)),
+            Action::Set {
+                value: Some("8081".into()),
+                source: Source::Configured
+            }
+        );
+    }
+
+    #[test]
+    fn a_record_that_only_becomes_seen_is_no_change() {
+        let s = stored("a", Source::Configured, false);
+        let mut seen = s.clone();
+        seen.seen = true;
+        seen.owners.insert("pkg".into());
+        assert!(!is_change(Some(&s), &seen));
+        let mut other = s.clone();
+        other.source = Source::User;
+        assert!(is_change(Some(&s), &other));
+        other = s.clone();
+        other.value = Some("b".into());
+        assert!(is_change(Some(&s), &other));
+        assert!(is_change(None, &s));
     }
 
     #[test]

@@ -1076,3 +1076,105 @@ mod a_waiting_prompt {
         );
     }
 }
+
+/// Issue 14: the merge rules as seed 003 states them, run end to end.
+mod seed_merge_rules {
+    use std::io::Write;
+
+    use super::*;
+
+    /// Runs `configure --force-questions` with the text frontend reading
+    /// `input` from stdin; returns (exit code, stderr).
+    fn forced_text(root: &Path, document: &Path, input: &[u8]) -> (i32, String) {
+        let mut child = confpack(root)
+            .args(["configure", "--frontend", "text", "--force-questions"])
+            .args(["--machine", "10.10.0.21", "--env-file"])
+            .arg(document)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // A closed pipe after the last question is fine.
+        let _ = stdin.write_all(input);
+        drop(stdin);
+        let output = child.wait_with_output().expect("wait");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn sources(root: &Path) -> Vec<(String, String, String)> {
+        let answers = answers(root);
+        answers
+            .as_object()
+            .expect("object")
+            .iter()
+            .map(|(key, a)| {
+                (
+                    key.clone(),
+                    a["value"].to_string(),
+                    a["source"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The sample with `webshop/listen.port` given a value.
+    fn sample_with_port(dir: &Path, port: &str) -> std::path::PathBuf {
+        let text = std::fs::read_to_string(sample()).expect("sample");
+        let text = text.replacen(
+            "<question key=\"webshop/workers\">16</question>",
+            &format!(
+                "<question key=\"webshop/workers\">16</question>\n    \
+                 <question key=\"webshop/listen.port\">{port}</question>"
+            ),
+            1,
+        );
+        let path = dir.join("env.xml");
+        std::fs::write(&path, text).expect("write document");
+        path
+    }
+
+    #[test]
+    fn enter_on_every_forced_question_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        preseed_password(root, "hunter2");
+        ok(&mut configure_sample(root, "10.10.0.21"));
+        let before = sources(root);
+
+        let (code, stderr) = forced_text(root, &sample(), &b"\n".repeat(200));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("question(s) asked"), "{stderr}");
+        assert!(stderr.contains(" 0 answer(s) changed"), "{stderr}");
+        assert_eq!(sources(root), before, "values and sources stay");
+        let stored = answers(root);
+        for key in [
+            "webshop/listen.port",
+            "webshop/db.name",
+            "webshop/tls.enable",
+        ] {
+            assert_eq!(stored[key]["source"], "default", "{key}: {stored}");
+            assert_eq!(stored[key]["seen"], true, "{key}: {stored}");
+        }
+        assert_eq!(stored["webshop/hostname"]["source"], "configured");
+
+        // Again: not even a flag changes now.
+        let (code, stderr) = forced_text(root, &sample(), &b"\n".repeat(200));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains(" 0 answer(s) changed"), "{stderr}");
+
+        // The document now gives the port a value: applied, reported.
+        let document = sample_with_port(root, "8081");
+        let (code, _, stderr) = run(configure(root)
+            .args(["--machine", "10.10.0.21", "--env-file"])
+            .arg(&document));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains(" 1 answer(s) changed"), "{stderr}");
+        assert_eq!(value(root, "webshop/listen.port").as_deref(), Some("8081"));
+        assert_eq!(answers(root)["webshop/listen.port"]["source"], "configured");
+    }
+}

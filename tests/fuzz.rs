@@ -930,8 +930,13 @@ proptest! {
             &template, &planned, document.as_deref(), Some(&stored), answer.as_deref(), Some("pkg"),
         )
         .unwrap_or_else(|| stored.clone());
+        // Seed 003: without a document value the template default is the
+        // authority an unchanged answer falls back to.
         if after.source != Source::User {
-            prop_assert_eq!(after.value.as_deref(), document.as_deref());
+            prop_assert_eq!(
+                after.value.as_deref(),
+                document.as_deref().or(template.default.as_deref())
+            );
         }
     }
 
@@ -956,7 +961,12 @@ proptest! {
         let after = after.expect("something is stored");
         prop_assert_eq!(after.value.as_deref(), Some(answer.as_str()));
         prop_assert!(after.seen);
-        let by_document = template.source != Source::User && document.as_deref() == Some(&answer);
+        // Only a value the person changed is a user answer: one equal to the
+        // document's value (without one, the template default) is not.
+        let by_document = match document.as_deref() {
+            Some(document) => document == answer,
+            None => template.default.as_deref() == Some(answer.as_str()),
+        };
         prop_assert_eq!(after.source == Source::User, !by_document);
     }
 
