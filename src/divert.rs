@@ -5,12 +5,22 @@
 //! diversion, so the other package's upgrades write to the diverted name
 //! instead of over confpack's file — the way config-package-dev does it.
 //!
-//! Where dpkg is not installed nothing can own a file, and nothing is done.
+//! A file no package owns (Debian's `/etc/motd`, written by base-files'
+//! postinst) has no package to divert it for: it is moved to
+//! `/var/lib/confpack/replaced/<pkg>/<path>` instead, keeping its mode and
+//! owner, and moved back the same way. The maintainer scripts do the same
+//! for the package's plain files (see `builder::scripts`).
+//!
+//! Where dpkg is not installed nothing can own a file: an existing file is
+//! saved as one of no package.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::os::unix::fs::MetadataExt;
+
 use crate::error::{Error, Result};
+use crate::package::rooted;
 
 /// The name the original is kept under.
 pub fn diverted_name(path: &Path) -> PathBuf {
@@ -68,8 +78,51 @@ pub fn diverted_by(root: &Path, path: &Path) -> Option<String> {
     (output.status.success() && !text.is_empty()).then_some(text)
 }
 
-/// Before `package` renders `path`: diverts another package's file there.
-/// Returns whether `path` is (now) diverted by `package`.
+/// Where the original of `path`, a file of no package, is kept for
+/// `package` (under `root`).
+pub fn saved_name(root: &Path, package: &str, path: &Path) -> PathBuf {
+    rooted(
+        &rooted(root, &Path::new("/var/lib/confpack/replaced").join(package)),
+        path,
+    )
+}
+
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// Moves `from` to `to`, keeping mode and owner also across file systems.
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    let metadata = std::fs::symlink_metadata(from).map_err(|e| Error::io(from, e))?;
+    std::fs::copy(from, to).map_err(|e| Error::io(to, e))?;
+    std::os::unix::fs::chown(to, Some(metadata.uid()), Some(metadata.gid()))
+        .map_err(|e| Error::io(to, e))?;
+    std::fs::set_permissions(to, metadata.permissions()).map_err(|e| Error::io(to, e))?;
+    std::fs::remove_file(from).map_err(|e| Error::io(from, e))
+}
+
+/// Removes the empty directories left above a given-back saved copy, up
+/// to `/var/lib/confpack`.
+fn tidy(root: &Path, saved: &Path) {
+    let stop = rooted(root, Path::new("/var/lib/confpack"));
+    let mut dir = saved.parent();
+    while let Some(current) = dir {
+        if current == stop || !current.starts_with(&stop) || std::fs::remove_dir(current).is_err() {
+            break;
+        }
+        dir = current.parent();
+    }
+}
+
+/// Before `package` renders `path`: diverts another package's file there,
+/// or saves a file no package owns. Returns whether `package` (now) holds
+/// an original of `path`.
 pub fn divert_if_foreign(root: &Path, package: &str, path: &Path) -> Result<bool> {
     if let Some(holder) = diverted_by(root, path) {
         if holder == package {
@@ -83,12 +136,12 @@ pub fn divert_if_foreign(root: &Path, package: &str, path: &Path) -> Result<bool
             ),
         });
     }
-    let foreign: Vec<String> = owners(root, path)
-        .into_iter()
-        .filter(|owner| owner != package)
-        .collect();
-    if foreign.is_empty() {
+    let owners = owners(root, path);
+    if owners.iter().any(|owner| owner == package) {
         return Ok(false);
+    }
+    if owners.is_empty() {
+        return save_unowned(root, package, path);
     }
     let mut command = Command::new("dpkg-divert");
     with_root(&mut command, root);
@@ -106,9 +159,34 @@ pub fn divert_if_foreign(root: &Path, package: &str, path: &Path) -> Result<bool
     Ok(true)
 }
 
-/// After `package` removed its rendering of `path`: gives the original back.
+/// A regular file of no package at `path` is moved to its saved name,
+/// unless an original is saved already.
+fn save_unowned(root: &Path, package: &str, path: &Path) -> Result<bool> {
+    let saved = saved_name(root, package, path);
+    if exists(&saved) {
+        return Ok(true);
+    }
+    let target = rooted(root, path);
+    match std::fs::symlink_metadata(&target) {
+        Ok(metadata) if metadata.is_file() => {
+            move_file(&target, &saved)?;
+            Ok(true)
+        }
+        // Nothing there; a symlink or directory the render refuses anyway.
+        _ => Ok(false),
+    }
+}
+
+/// After `package` removed its rendering of `path`: gives the original
+/// back (undiverted, or its saved copy moved back while nothing is there).
 pub fn undivert(root: &Path, package: &str, path: &Path) -> Result<()> {
     if diverted_by(root, path).as_deref() != Some(package) {
+        let saved = saved_name(root, package, path);
+        let target = rooted(root, path);
+        if exists(&saved) && !exists(&target) {
+            move_file(&saved, &target)?;
+            tidy(root, &saved);
+        }
         return Ok(());
     }
     let mut command = Command::new("dpkg-divert");
@@ -137,5 +215,34 @@ mod tests {
             diverted_name(Path::new("/etc/nginx/nginx.conf")),
             PathBuf::from("/etc/nginx/nginx.conf.confpack-orig")
         );
+    }
+
+    #[test]
+    fn a_file_of_no_package_is_saved_and_given_back_with_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let motd = root.join("etc/motd");
+        std::fs::create_dir_all(motd.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&motd, "Debian's own\n").expect("write");
+        std::fs::set_permissions(&motd, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let path = Path::new("/etc/motd");
+        assert!(divert_if_foreign(root, "motd", path).expect("save"));
+        assert!(!motd.exists());
+        let saved = root.join("var/lib/confpack/replaced/motd/etc/motd");
+        assert_eq!(std::fs::read(&saved).expect("saved"), b"Debian's own\n");
+        // A second time (the file is confpack's now): the original stays.
+        std::fs::write(&motd, "rendered\n").expect("write");
+        assert!(divert_if_foreign(root, "motd", path).expect("again"));
+        assert_eq!(std::fs::read(&saved).expect("saved"), b"Debian's own\n");
+        // Given back only once confpack's file is gone.
+        undivert(root, "motd", path).expect("kept");
+        assert_eq!(std::fs::read(&motd).expect("motd"), b"rendered\n");
+        std::fs::remove_file(&motd).expect("rm");
+        undivert(root, "motd", path).expect("give back");
+        assert_eq!(std::fs::read(&motd).expect("motd"), b"Debian's own\n");
+        let mode = std::fs::metadata(&motd).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o7777, 0o640);
+        assert!(!root.join("var/lib/confpack/replaced").exists());
     }
 }

@@ -886,6 +886,186 @@ pub(crate) mod dpkg {
         assert!(sandbox.status("webserver").ends_with("ii"));
     }
 
+    /// The originals a package replaces, each with its content and mode:
+    /// a file of no package (Debian's /etc/motd), one with a space and
+    /// shell metacharacters in its name, one a template renders over.
+    const UNOWNED: [(&str, &str, u32); 3] = [
+        ("/etc/motd", "Debian's own motd\n", 0o644),
+        ("/etc/it's a [strange] $name", "odd\n", 0o600),
+        (
+            "/etc/rendered-over.conf",
+            "original under a template\n",
+            0o640,
+        ),
+    ];
+    /// Shipped by the package `other`, replaced by `demo`'s plain file.
+    const OWNED: (&str, &str) = ("/etc/owned.conf", "upstream default\n");
+
+    impl Sandbox {
+        fn mode(&self, path: &str) -> u32 {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::symlink_metadata(self.file(path))
+                .unwrap_or_else(|e| panic!("{path}: {e}"))
+                .permissions()
+                .mode()
+                & 0o7777
+        }
+
+        fn originals_are_back(&self, when: &str) {
+            for (path, content, mode) in UNOWNED {
+                assert_eq!(self.read(path), content, "{path} {when}");
+                assert_eq!(self.mode(path), mode, "{path} {when}");
+            }
+            assert_eq!(self.read(OWNED.0), OWNED.1, "{when}");
+            assert!(
+                !self.file("/etc/owned.conf.confpack-orig").exists(),
+                "{when}"
+            );
+            let diversions = self.dpkg_divert(&["--list"]);
+            assert!(!diversions.contains("demo"), "{when}: {diversions}");
+            assert!(
+                !self.file("/var/lib/confpack/replaced").exists(),
+                "{when}: the saved copies are gone"
+            );
+        }
+
+        fn ours_are_in_place(&self, motd: &str) {
+            assert_eq!(self.read("/etc/motd"), motd);
+            assert_eq!(self.read("/etc/it's a [strange] $name"), "ours\n");
+            assert_eq!(self.read(OWNED.0), "ours over another package's\n");
+            assert_eq!(
+                self.read("/etc/rendered-over.conf"),
+                "greeting = hello from the test environment\n"
+            );
+            let saved = "/var/lib/confpack/replaced/demo";
+            for (path, content, mode) in UNOWNED {
+                let copy = format!("{saved}{path}");
+                assert_eq!(self.read(&copy), content, "{copy}");
+                assert_eq!(self.mode(&copy), mode, "{copy}");
+            }
+            assert_eq!(self.read("/etc/owned.conf.confpack-orig"), OWNED.1);
+            let diversions = self.dpkg_divert(&["--list"]);
+            assert!(
+                diversions.contains("/etc/owned.conf.confpack-orig by demo"),
+                "{diversions}"
+            );
+        }
+    }
+
+    /// `demo` ships plain files over two files of no package and one of
+    /// `other`, and renders a template over a third file of no package.
+    fn replacing_demo(repo: &mut Repo, motd: &str) {
+        repo.write(
+            "packages/demo/control/control.yml",
+            "version: \"1.0\"\nmaintainer: Test <test@example.com>\ndescription: |\n  demo configuration\n  replacing files it does not own.\n",
+        )
+        .write("packages/demo/control/environment.xml", ENVIRONMENT)
+        .write("packages/demo/etc/motd", motd)
+        .write("packages/demo/etc/it's a [strange] $name", "ours\n")
+        .write("packages/demo/etc/owned.conf", "ours over another package's\n")
+        .write(
+            "packages/demo/etc/rendered-over.conf.j2",
+            "greeting = {{ answers[\"demo/greeting\"] }}\n",
+        )
+        .write("packages/demo/etc/demo/kept.conf", "kept\n")
+        .write("packages/demo/etc/demo/new [1] *.conf", "over nothing\n");
+        repo.commit(&format!("demo: {motd}"));
+    }
+
+    /// A sandbox with the runtime, `other` and the files of no package.
+    fn with_originals(repo: &Repo) -> Sandbox {
+        use std::os::unix::fs::PermissionsExt;
+        let sandbox = Sandbox::new();
+        for (path, content, mode) in UNOWNED {
+            let file = sandbox.file(path);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&file, content).expect("write");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        let mut other = Repo::new();
+        other
+            .write(
+                "packages/other/control/control.yml",
+                "version: \"1.0\"\nmaintainer: Test <test@example.com>\ndescription: |\n  another package\n  shipping its own file.\n",
+            )
+            .write("packages/other/etc/owned.conf", OWNED.1);
+        other.commit("other");
+        let other_debs = build_ok(
+            &other.dir,
+            &other.path("../out"),
+            &["--no-dependency-check"],
+        );
+        let runtime = runtime(repo, &repo.path("../runtime"));
+        sandbox.choose_environment("test");
+        sandbox.install(&[&runtime, find(&other_debs, "other")]);
+        sandbox
+    }
+
+    #[test]
+    fn files_the_package_does_not_own_are_moved_aside_and_given_back() {
+        if !have_dpkg() {
+            return;
+        }
+        let mut repo = Repo::new();
+        replacing_demo(&mut repo, "managed with confpack\n");
+        let v1 = build_ok(&repo.dir, &repo.path("../v1"), &["--no-dependency-check"]);
+        let sandbox = with_originals(&repo);
+
+        sandbox.install(&[find(&v1, "demo")]);
+        sandbox.ours_are_in_place("managed with confpack\n");
+        // Installing the same version again (dpkg's upgrade) keeps the
+        // originals: the package's own files are not "the original".
+        sandbox.install(&[find(&v1, "demo")]);
+        sandbox.ours_are_in_place("managed with confpack\n");
+        for own in ["/etc/demo/kept.conf", "/etc/demo/new [1] *.conf"] {
+            let saved = format!("/var/lib/confpack/replaced/demo{own}");
+            assert!(!sandbox.file(&saved).exists(), "{saved}");
+        }
+        sandbox.dpkg_ok(&["--remove", "demo"]);
+        sandbox.originals_are_back("after remove");
+
+        sandbox.install(&[find(&v1, "demo")]);
+        sandbox.ours_are_in_place("managed with confpack\n");
+        // An upgrade that keeps every path keeps the originals aside.
+        replacing_demo(&mut repo, "managed with confpack, v1.1\n");
+        let v1_1 = build_ok(&repo.dir, &repo.path("../v1.1"), &["--no-dependency-check"]);
+        sandbox.install(&[find(&v1_1, "demo")]);
+        sandbox.ours_are_in_place("managed with confpack, v1.1\n");
+        sandbox.dpkg_ok(&["--purge", "demo"]);
+        sandbox.originals_are_back("after purge");
+        assert!(sandbox.status("other").ends_with("ii"));
+    }
+
+    #[test]
+    fn an_upgrade_that_drops_a_path_gives_its_original_back() {
+        if !have_dpkg() {
+            return;
+        }
+        let mut repo = Repo::new();
+        replacing_demo(&mut repo, "managed with confpack\n");
+        let v1 = build_ok(&repo.dir, &repo.path("../v1"), &["--no-dependency-check"]);
+        let sandbox = with_originals(&repo);
+        sandbox.install(&[find(&v1, "demo")]);
+        sandbox.ours_are_in_place("managed with confpack\n");
+
+        repo.remove("packages/demo/etc/motd")
+            .remove("packages/demo/etc/it's a [strange] $name")
+            .remove("packages/demo/etc/owned.conf")
+            .remove("packages/demo/etc/rendered-over.conf.j2")
+            .write(
+                "packages/demo/etc/demo/app.conf.j2",
+                "greeting = {{ answers[\"demo/greeting\"] }}\n",
+            );
+        repo.commit("demo v2: none of the replaced paths");
+        let v2 = build_ok(&repo.dir, &repo.path("../v2"), &["--no-dependency-check"]);
+        sandbox.install(&[find(&v2, "demo")]);
+        sandbox.originals_are_back("after the upgrade");
+        assert_eq!(sandbox.read("/etc/demo/kept.conf"), "kept\n");
+        assert!(sandbox.file("/etc/demo/app.conf").exists());
+        sandbox.dpkg_ok(&["--purge", "demo"]);
+        sandbox.originals_are_back("after purge");
+    }
+
     #[test]
     fn the_example_app_configures_in_a_chroot_and_leaves_its_service_action_for_later() {
         if !have_dpkg() {

@@ -795,6 +795,10 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     configuration.publish_first();
     let server = Server::start(&configuration.published);
     node.bootstrap(&configuration, &server.url);
+    // Debian's own /etc/motd (base-files' postinst writes it, no package
+    // owns it): the motd package replaces it, and purging gives it back.
+    let debian_motd = node.snapshot(&["/etc/motd"]);
+    assert_eq!(debian_motd.len(), 1, "Debian writes /etc/motd");
     preseed(&node);
     node.ok_with_input(
         &["confpack", "set", "--secret", "webshop/db.password", "-"],
@@ -829,6 +833,11 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
         "motd",
     ]);
     nothing_of_the_role_is_left(&node);
+    assert_eq!(
+        node.snapshot(&["/etc/motd"]),
+        debian_motd,
+        "Debian's /etc/motd is back, byte for byte and mode"
+    );
     eprintln!(
         "realnode: unattended lifecycle in {:.0?}",
         started.elapsed()
@@ -960,7 +969,8 @@ fn nothing_of_the_role_is_left(node: &Chroot) {
             "/etc/webshop",
             "/var/lib/webshop",
             // Not /etc/motd: Debian's own, which the motd package replaced,
-            // should come back, and does not yet (issue 14, foreign files).
+            // is back (the caller compares it); nothing is kept for it.
+            "/var/lib/confpack/replaced",
             "/etc/nginx/sites-available/webshop",
             "/etc/nginx/sites-enabled/webshop",
             "/usr/share/confpack/webshop-app",

@@ -501,6 +501,7 @@ fn assemble_and_write(item: &Versioned, config: &RepositoryConfig, out: &Path) -
             for (name, script) in scripts::generate(
                 &item.planned.name,
                 item.planned.configured(),
+                &placed(&item.planned),
                 &item.planned.parts,
             ) {
                 deb.scripts.insert(name, script);
@@ -510,6 +511,22 @@ fn assemble_and_write(item: &Versioned, config: &RepositoryConfig, out: &Path) -
         add_documentation(&mut deb, &copyright, &item.origin, item.mtime as i64)?;
     }
     write_deb(&deb, item.mtime, out)
+}
+
+/// What a package puts in place: every file and symlink it ships outside
+/// its own `/usr/share/confpack/<pkg>/`, and the targets it renders.
+fn placed(planned: &Planned) -> scripts::Placed {
+    let own = format!("{}/", package::share_dir(&planned.name));
+    scripts::Placed {
+        shipped: planned
+            .deb
+            .entries
+            .iter()
+            .filter(|(path, entry)| !matches!(entry, Entry::Directory) && !path.starts_with(&own))
+            .map(|(path, _)| path.clone())
+            .collect(),
+        rendered: planned.rendered.clone(),
+    }
 }
 
 /// Writes `deb` into `dir` under its Debian file name, atomically.

@@ -10,14 +10,23 @@
 //! - prerm/postrm must work when `confpack` is already gone (a forced
 //!   removal, a purge after the runtime was purged): they say so and go on.
 //!
+//! - a shipped file that replaces one the package does not own (Debian's
+//!   `/etc/motd`, which base-files' postinst writes and no package owns; a
+//!   file of another package) is moved aside in the preinst and given back
+//!   by the postrm, or by the postinst of a version that no longer ships
+//!   it. This is sh, not confpack: the preinst runs before the runtime may
+//!   be configured.
+//!
 //! The package's own parts (`control/postinst`, …) are POSIX sh fragments;
 //! each runs in a subshell, so its `exit 0` cannot skip confpack's part.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
 use crate::error::Problem;
+use crate::output::shell_quote;
 
 /// Script names dpkg runs.
 pub const SCRIPT_NAMES: [&str; 4] = ["preinst", "postinst", "prerm", "postrm"];
@@ -137,27 +146,194 @@ fn call_if_installed(out: &mut String, package: &str, arguments: &str, next: &st
     );
 }
 
+/// The paths a package version puts in place: the files dpkg unpacks
+/// (`/etc/motd`) and the targets configure renders.
+#[derive(Debug, Default, Clone)]
+pub struct Placed {
+    pub shipped: BTreeSet<String>,
+    pub rendered: BTreeSet<String>,
+}
+
+/// Where the scripts keep an original that no package owns, and the
+/// variables the functions below use.
+const SAVED: &str = r#"confpack_saved="${DPKG_ROOT:-}/var/lib/confpack/replaced/$confpack_package"
+"#;
+
+/// Preinst: moves an existing file at a shipped path aside unless it is
+/// the package's own already (an upgrade). `$1` is the path, `$2` the same
+/// as a `dpkg-query --search` pattern (glob characters escaped).
+const DISPLACE: &str = r#"# The packages owning path $1 (dpkg-query pattern $2), one a line.
+confpack_owners() {
+    dpkg-query --search "$2" 2>/dev/null | while IFS= read -r confpack_line; do
+        case "$confpack_line" in
+            "diversion by "*) ;;
+            *": $1") printf '%s\n' "${confpack_line%": $1"}" | tr ',' '\n' | sed 's/^ *//; s/:.*$//' ;;
+        esac
+    done
+}
+
+# Moves what is at $1 aside before dpkg puts the package's file there:
+# another package's file is diverted, a file of no package is saved.
+confpack_displace() {
+    confpack_file="${DPKG_ROOT:-}$1"
+    [ -e "$confpack_file" ] || [ -L "$confpack_file" ] || return 0
+    if [ -d "$confpack_file" ] && [ ! -L "$confpack_file" ]; then return 0; fi
+    [ -z "$(dpkg-divert --listpackage "$1")" ] || return 0
+    confpack_by=$(confpack_owners "$1" "$2")
+    if [ -n "$confpack_by" ]; then
+        if printf '%s\n' "$confpack_by" | grep -qxF -- "$confpack_package"; then return 0; fi
+        dpkg-divert --quiet --package "$confpack_package" --add --rename --divert "$1.confpack-orig" "$1"
+        echo "$confpack_package: $1 of $(printf '%s' "$confpack_by" | tr '\n' ' ')is kept as $1.confpack-orig"
+    elif [ ! -e "$confpack_saved$1" ] && [ ! -L "$confpack_saved$1" ]; then
+        mkdir -p "$(dirname "$confpack_saved$1")"
+        mv "$confpack_file" "$confpack_saved$1"
+        echo "$confpack_package: $1 (of no package) is kept in /var/lib/confpack/replaced/$confpack_package"
+    fi
+}
+"#;
+
+/// Postrm and postinst: gives back what [`DISPLACE`] (or configure, for a
+/// template) moved aside from `$1`, once nothing is there any more.
+const GIVE_BACK: &str = r#"# Gives back the original of $1 once the package's file there is gone.
+confpack_give_back() {
+    confpack_file="${DPKG_ROOT:-}$1"
+    if [ -e "$confpack_file" ] || [ -L "$confpack_file" ]; then return 0; fi
+    if [ "$(dpkg-divert --listpackage "$1")" = "$confpack_package" ]; then
+        dpkg-divert --quiet --package "$confpack_package" --remove --rename --divert "$1.confpack-orig" "$1"
+        echo "$confpack_package: gave $1 back to its package"
+    elif [ -e "$confpack_saved$1" ] || [ -L "$confpack_saved$1" ]; then
+        mv "$confpack_saved$1" "$confpack_file"
+        echo "$confpack_package: gave $1 back"
+        confpack_dir=$(dirname "$confpack_saved$1")
+        while [ "$confpack_dir" != "${DPKG_ROOT:-}/var/lib/confpack" ] && rmdir "$confpack_dir" 2>/dev/null; do
+            confpack_dir=$(dirname "$confpack_dir")
+        done
+    fi
+}
+"#;
+
+/// Postinst: every path the package holds an original of (diverted by it
+/// to `<path>.confpack-orig`, or saved), one a line.
+const HELD: &str = r#"# The paths whose originals the package holds, one a line.
+confpack_held() {
+    dpkg-divert --list | while IFS= read -r confpack_line; do
+        case "$confpack_line" in
+            "diversion of "*" by $confpack_package") ;;
+            *) continue ;;
+        esac
+        confpack_rest=${confpack_line#"diversion of "}
+        confpack_rest=${confpack_rest%" by $confpack_package"}
+        confpack_head=
+        confpack_tail=$confpack_rest
+        while :; do
+            case "$confpack_tail" in *" to "*) ;; *) break ;; esac
+            confpack_path=$confpack_head${confpack_tail%%" to "*}
+            if [ "$confpack_rest" = "$confpack_path to $confpack_path.confpack-orig" ]; then
+                printf '%s\n' "$confpack_path"
+                break
+            fi
+            confpack_head="$confpack_path to "
+            confpack_tail=${confpack_tail#*" to "}
+        done
+    done
+    if [ -d "$confpack_saved" ]; then
+        find "$confpack_saved" ! -type d -print | while IFS= read -r confpack_line; do
+            printf '%s\n' "${confpack_line#"$confpack_saved"}"
+        done
+    fi
+}
+"#;
+
+/// `path` as a `dpkg-query --search` pattern that matches only itself.
+fn search_pattern(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `confpack_keeps PATH`: whether this version ships or renders PATH.
+fn keeps(out: &mut String, placed: &Placed) {
+    out.push_str("# Whether this version ships or renders $1.\nconfpack_keeps() {\n");
+    let paths: Vec<String> = placed
+        .shipped
+        .iter()
+        .chain(&placed.rendered)
+        .map(|p| shell_quote(p))
+        .collect();
+    if !paths.is_empty() {
+        let _ = writeln!(
+            out,
+            "    case \"$1\" in\n        {}) return 0 ;;\n    esac",
+            paths.join("|\\\n        ")
+        );
+    }
+    out.push_str("    return 1\n}\n\n");
+}
+
+fn library(out: &mut String, package: &str, functions: &[&str]) {
+    let _ = writeln!(out, "confpack_package={}", shell_quote(package));
+    out.push_str(SAVED);
+    out.push('\n');
+    for function in functions {
+        out.push_str(function);
+        out.push('\n');
+    }
+}
+
 /// The four scripts of a configuration package. `configured`: the package
 /// has an environment document, so its postinst runs `confpack configure`.
+///
+/// `placed`: what this version ships and renders. An existing file at a
+/// shipped path that is not the package's own is moved aside first (the
+/// preinst) and given back when the package's file is gone (the postrm;
+/// the postinst of a version that no longer ships or renders it).
 pub fn generate(
     package: &str,
     configured: bool,
+    placed: &Placed,
     parts: &std::collections::BTreeMap<String, Part>,
 ) -> Vec<(String, String)> {
     let quoted = package;
     let mut scripts = Vec::new();
 
-    if let Some(preinst) = parts.get("preinst") {
+    if parts.contains_key("preinst") || !placed.shipped.is_empty() {
         let mut out = String::new();
         header(&mut out, "preinst", package);
-        part(&mut out, Some(preinst));
+        if !placed.shipped.is_empty() {
+            library(&mut out, package, &[DISPLACE]);
+            out.push_str("case \"$1\" in\n    install|upgrade)\n");
+            for path in &placed.shipped {
+                let _ = writeln!(
+                    out,
+                    "        confpack_displace {} {}",
+                    shell_quote(path),
+                    shell_quote(&search_pattern(path))
+                );
+            }
+            out.push_str("        ;;\nesac\n\n");
+        }
+        part(&mut out, parts.get("preinst"));
         out.push_str("exit 0\n");
         scripts.push(("preinst".to_string(), out));
     }
 
     let mut out = String::new();
     header(&mut out, "postinst", package);
+    library(&mut out, package, &[GIVE_BACK, HELD]);
+    keeps(&mut out, placed);
     out.push_str("case \"$1\" in\n    configure)\n");
+    // Originals of paths this version no longer ships (dpkg has removed
+    // the old file) go back before configure renders anything.
+    out.push_str(
+        "        confpack_held | while IFS= read -r confpack_path; do\n            \
+         confpack_keeps \"$confpack_path\" || confpack_give_back \"$confpack_path\"\n        \
+         done\n",
+    );
     if configured {
         call(
             &mut out,
@@ -198,6 +374,16 @@ pub fn generate(
 
     let mut out = String::new();
     header(&mut out, "postrm", package);
+    if !placed.shipped.is_empty() {
+        // After dpkg removed the package's files (or an aborted unpack
+        // took them back): the originals return where nothing is left.
+        library(&mut out, package, &[GIVE_BACK]);
+        out.push_str("case \"$1\" in\n    remove|purge|abort-install|abort-upgrade)\n");
+        for path in &placed.shipped {
+            let _ = writeln!(out, "        confpack_give_back {}", shell_quote(path));
+        }
+        out.push_str("        ;;\nesac\n\n");
+    }
     out.push_str("case \"$1\" in\n    purge)\n");
     call_if_installed(
         &mut out,
@@ -242,8 +428,14 @@ mod tests {
                 },
             );
         }
+        let placed = Placed {
+            shipped: ["/etc/motd", "/etc/it's a [file]*"]
+                .map(str::to_string)
+                .into(),
+            rendered: ["/etc/demo.conf"].map(str::to_string).into(),
+        };
         for (configured, parts) in [(true, parts), (false, BTreeMap::new())] {
-            for (_, script) in generate("demo", configured, &parts) {
+            for (_, script) in generate("demo", configured, &placed, &parts) {
                 sh_accepts(&script);
             }
         }
@@ -256,7 +448,7 @@ mod tests {
         std::fs::write(&fake, "#!/bin/sh\nexit 3\n").expect("fake");
         std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod");
-        let postinst = generate("demo", true, &BTreeMap::new())
+        let postinst = generate("demo", true, &Placed::default(), &BTreeMap::new())
             .into_iter()
             .find(|(name, _)| name == "postinst")
             .expect("postinst")
