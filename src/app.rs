@@ -129,7 +129,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 OutputFormat::Json => output::Format::Json,
                 OutputFormat::Shell => output::Format::Shell,
             };
-            let text = output::format_answers(&store.answers()?, format, show_secrets)?;
+            let text = output::format_answers(
+                &store.answers()?,
+                &store.open_conflicts()?,
+                format,
+                show_secrets,
+            )?;
             out.write_all(text.as_bytes()).map_err(stdout_error)
         }
         Command::Build(args) => build(args, cli.quiet, out),
@@ -517,7 +522,23 @@ fn run_configure(
     out: &mut dyn Write,
 ) -> Result<()> {
     let package = package.or(args.package);
+    if let Some(key) = args
+        .take_document
+        .iter()
+        .find(|k| args.keep_mine.contains(k))
+    {
+        return Err(Error::Usage(format!(
+            "{key} is given to both --take-document and --keep-mine"
+        )));
+    }
+    let decisions = crate::merge::Decisions {
+        take_document: args.take_document.iter().cloned().collect(),
+        take_document_all: args.take_document_all,
+        keep_mine: args.keep_mine.iter().cloned().collect(),
+        keep_mine_all: args.keep_mine_all,
+    };
     let options = Options {
+        decisions,
         paths: paths.clone(),
         package,
         env_url: args.env_url,

@@ -311,6 +311,19 @@ pub struct ConfigureArgs {
     /// Ask every question, with the current values as defaults.
     #[arg(long)]
     pub force_questions: bool,
+    /// Decide these conflicts for the document: its value replaces yours.
+    #[arg(long, value_name = "KEY", num_args = 1..)]
+    pub take_document: Vec<String>,
+    /// Decide every conflict of this run for the document.
+    #[arg(long, conflicts_with = "keep_mine_all")]
+    pub take_document_all: bool,
+    /// Decide these conflicts for your value: kept, and not warned about
+    /// again until the document's value changes.
+    #[arg(long, value_name = "KEY", num_args = 1..)]
+    pub keep_mine: Vec<String>,
+    /// Decide every conflict of this run for your values.
+    #[arg(long)]
+    pub keep_mine_all: bool,
     /// Hide questions below this priority when they have a usable value
     /// [default: $DEBIAN_PRIORITY or high; low with --force-questions].
     #[arg(long, value_enum)]

@@ -75,6 +75,8 @@ pub struct Options {
     pub derive_rules: BTreeMap<String, String>,
     /// Detect this host's addresses/names (off in tests that pin them).
     pub host_identities: Vec<String>,
+    /// `--take-document`/`--keep-mine`: conflicts decided without a terminal.
+    pub decisions: merge::Decisions,
 }
 
 /// What a run did.
@@ -92,6 +94,8 @@ pub struct Report {
     /// policy-rc.d); not recorded as done.
     pub hooks_skipped: Vec<String>,
     pub plan: Vec<PlanLine>,
+    /// Conflicts kept without anybody deciding (one warning line each).
+    pub conflicts: Vec<String>,
 }
 
 /// One line of `--dry-run` output.
@@ -120,7 +124,7 @@ pub fn configure(
     // without opening the database, and without reading the document
     // beyond hashing it.
     let frontend_name = frontend.name();
-    let eligible = !options.force && !options.dry_run;
+    let eligible = !options.force && !options.dry_run && options.decisions.is_empty();
     let key = invocation_key(options, frontend_name);
     let stamp = if eligible {
         unchanged::read(&paths.db, &key).filter(|s| unchanged::files_unchanged(&paths.root, s))
@@ -216,6 +220,7 @@ pub fn configure(
     listener.info(&format!("{}: {}", document.origin, report.selection));
 
     let stored = store.answers()?;
+    let remembered = store.conflicts()?;
     // Encrypted password values (age:…) are decrypted with the node key.
     let configured = crate::secrets::decrypt_configured(
         &document,
@@ -278,6 +283,12 @@ pub fn configure(
                 settings,
             )
         });
+    }
+    // Conflicts decided by a flag, or by a person earlier for the same two
+    // values; the plan before that is kept to remember what happened.
+    let mut conflicts: BTreeMap<String, Planned> = BTreeMap::new();
+    for planned in plan.iter_mut() {
+        settle_conflict(options, &document, &remembered, planned, &mut conflicts);
     }
     // Secret: a secret question's value, one stored as a secret, or one
     // computed from a secret.
@@ -402,12 +413,15 @@ pub fn configure(
             // keep what is stored (never lose an answer).
             if !redecided.shown() || planned.shown() {
                 *planned = redecided;
+                conflicts.remove(&planned.key);
+                settle_conflict(options, &document, &remembered, planned, &mut conflicts);
             }
         }
     }
 
     // One batch for all answers.
     let mut batch = Batch::new();
+    let now = crate::store::utc_now();
     for planned in &plan {
         let Some(template) = document.template(&planned.key) else {
             continue;
@@ -442,6 +456,56 @@ pub fn configure(
             }
             batch.set_answer(&planned.key, &next)?;
         }
+        let key = planned.key.as_str();
+        let outcome = match conflicts.get(key) {
+            Some(original) => merge::conflict_outcome(
+                original,
+                answers.get(key).map(String::as_str),
+                options.decisions.for_key(key),
+                remembered.get(key),
+                &now,
+            ),
+            None => merge::ConflictOutcome {
+                record: None,
+                warn: false,
+            },
+        };
+        if outcome.record.as_ref() != remembered.get(key) {
+            match &outcome.record {
+                Some(record) => batch.set_conflict(key, record)?,
+                None => batch.remove_conflict(key),
+            }
+        }
+        if outcome.warn
+            && let Some(record) = &outcome.record
+        {
+            let shown = |value: &str| {
+                if secret(key) {
+                    crate::output::MASK.to_string()
+                } else {
+                    format!("{value:?}")
+                }
+            };
+            listener.warning(&format!(
+                "{key}: kept your value {} although the document says {} (an open conflict; \
+                 decide with `confpack configure --take-document {key}` or `--keep-mine {key}`)",
+                shown(&record.stored),
+                shown(&record.document),
+            ));
+            report.conflicts.push(key.to_string());
+        }
+    }
+    for key in options
+        .decisions
+        .take_document
+        .iter()
+        .chain(&options.decisions.keep_mine)
+        .filter(|key| !conflicts.contains_key(*key))
+    {
+        listener.warning(&format!(
+            "{key}: no conflict to decide (the stored value is not a user value that differs \
+             from the document's)"
+        ));
     }
     let context_label = selection.environment.context.clone();
     if store.meta("environment")?.as_deref() != Some(context_label.as_str()) {
@@ -463,7 +527,8 @@ pub fn configure(
     }
 
     // A skipped hook must run at the next configure: no no-op stamp.
-    if eligible && report.hooks_skipped.is_empty() {
+    // An open conflict is warned about on every run: no no-op stamp either.
+    if eligible && report.hooks_skipped.is_empty() && report.conflicts.is_empty() {
         let stored_environment = store.meta("environment")?;
         let files = match &package {
             Some(package) => store.files(&package.name)?,
@@ -491,6 +556,32 @@ pub fn configure(
         }
     }
     Ok(report)
+}
+
+/// Applies `--take-document`/`--keep-mine` (or a person's earlier
+/// decision) to a planned conflict, remembering the plan before it in
+/// `conflicts`.
+fn settle_conflict(
+    options: &Options,
+    document: &Document,
+    remembered: &BTreeMap<String, crate::store::Conflict>,
+    planned: &mut Planned,
+    conflicts: &mut BTreeMap<String, Planned>,
+) {
+    let Some(template) = document.template(&planned.key) else {
+        return;
+    };
+    if merge::conflict_of(planned).is_none() {
+        return;
+    }
+    conflicts.insert(planned.key.clone(), planned.clone());
+    *planned = merge::settle(
+        template,
+        planned.clone(),
+        options.decisions.for_key(&planned.key),
+        remembered.get(&planned.key),
+        options.force,
+    );
 }
 
 /// Asks with the database closed: a person may take minutes, and every

@@ -13,8 +13,10 @@
 //! - priority: a question below the threshold that has a usable default is
 //!   not shown; its default is taken.
 
+use std::collections::BTreeSet;
+
 use crate::env::model::{Priority, Source, Template};
-use crate::store::StoredAnswer;
+use crate::store::{Conflict, StoredAnswer};
 
 /// Why a question is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +228,166 @@ fn decide_action(
             _ => Reason::Forced,
         },
         default: current,
+    }
+}
+
+/// How a conflict is decided without a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// `--take-document`: the document's value replaces the user's.
+    TakeDocument,
+    /// `--keep-mine`: the user's value stays, and is not warned about
+    /// again while the document's value stays the same.
+    KeepMine,
+}
+
+/// The `--take-document`/`--keep-mine` flags of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decisions {
+    pub take_document: BTreeSet<String>,
+    pub take_document_all: bool,
+    pub keep_mine: BTreeSet<String>,
+    pub keep_mine_all: bool,
+}
+
+impl Decisions {
+    /// The decision for `key` (a key named explicitly wins over `--…-all`).
+    pub fn for_key(&self, key: &str) -> Option<Decision> {
+        if self.take_document.contains(key) {
+            Some(Decision::TakeDocument)
+        } else if self.keep_mine.contains(key) {
+            Some(Decision::KeepMine)
+        } else if self.take_document_all {
+            Some(Decision::TakeDocument)
+        } else if self.keep_mine_all {
+            Some(Decision::KeepMine)
+        } else {
+            None
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self == &Decisions::default()
+    }
+}
+
+/// The conflict a planned question is: (document value, stored user value).
+pub fn conflict_of(planned: &Planned) -> Option<(&str, &str)> {
+    match &planned.action {
+        Action::Ask {
+            reason: Reason::Conflict { document, user },
+            ..
+        } => Some((document, user)),
+        _ => None,
+    }
+}
+
+/// Whether `remembered` is this very conflict, decided by a person.
+fn decided(remembered: Option<&Conflict>, document: &str, user: &str) -> bool {
+    remembered.is_some_and(|c| c.decided && c.document == document && c.stored == user)
+}
+
+/// Applies a decision to a planned conflict: the flag's, else one a person
+/// made earlier for the same two values. `--take-document` sets the
+/// document's value; keep-mine keeps the stored value without asking
+/// (with `force` it is still asked, as everything is). Anything else is
+/// returned as it is.
+pub fn settle(
+    template: &Template,
+    planned: Planned,
+    decision: Option<Decision>,
+    remembered: Option<&Conflict>,
+    force: bool,
+) -> Planned {
+    let Some((document, user)) = conflict_of(&planned) else {
+        return planned;
+    };
+    let action = match decision {
+        Some(Decision::TakeDocument) => Action::Set {
+            value: Some(document.to_string()),
+            source: if template.source == Source::Derived {
+                Source::Derived
+            } else {
+                Source::Configured
+            },
+        },
+        Some(Decision::KeepMine) => Action::Keep,
+        None if decided(remembered, document, user) => {
+            if force {
+                Action::Ask {
+                    reason: Reason::Forced,
+                    default: Some(user.to_string()),
+                }
+            } else {
+                Action::Keep
+            }
+        }
+        None => return planned,
+    };
+    Planned {
+        key: planned.key,
+        action,
+        hidden: false,
+    }
+}
+
+/// What to remember about a question's conflict after the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictOutcome {
+    /// The record to keep under the key (`None`: no conflict).
+    pub record: Option<Conflict>,
+    /// Kept without anybody deciding: one warning line.
+    pub warn: bool,
+}
+
+/// Decides what is remembered about a conflict. `planned` is the plan
+/// before [`settle`], `answer` the frontend's answer (a person decided),
+/// `decision` the flag's, `remembered` what is stored, `now` the time.
+pub fn conflict_outcome(
+    planned: &Planned,
+    answer: Option<&str>,
+    decision: Option<Decision>,
+    remembered: Option<&Conflict>,
+    now: &str,
+) -> ConflictOutcome {
+    let none = ConflictOutcome {
+        record: None,
+        warn: false,
+    };
+    let Some((document, user)) = conflict_of(planned) else {
+        return none;
+    };
+    let record = |stored: &str, decided: bool| {
+        let same = remembered
+            .filter(|c| c.document == document && c.stored == stored && c.decided == decided);
+        same.cloned().unwrap_or_else(|| Conflict {
+            document: document.to_string(),
+            stored: stored.to_string(),
+            since: now.to_string(),
+            decided,
+        })
+    };
+    match (answer, decision) {
+        // A person answered: the document's value ends the conflict; any
+        // other value is their decision.
+        (Some(answer), _) if answer == document => none,
+        (Some(answer), _) => ConflictOutcome {
+            record: Some(record(answer, true)),
+            warn: false,
+        },
+        (None, Some(Decision::TakeDocument)) => none,
+        (None, Some(Decision::KeepMine)) => ConflictOutcome {
+            record: Some(record(user, true)),
+            warn: false,
+        },
+        (None, None) if decided(remembered, document, user) => ConflictOutcome {
+            record: remembered.cloned(),
+            warn: false,
+        },
+        (None, None) => ConflictOutcome {
+            record: Some(record(user, false)),
+            warn: true,
+        },
     }
 }
 
@@ -851,6 +1013,145 @@ mod tests {
         other.value = Some("b".into());
         assert!(is_change(Some(&s), &other));
         assert!(is_change(None, &s));
+    }
+
+    fn remembered(document: &str, stored: &str, decided: bool) -> Conflict {
+        Conflict {
+            document: document.into(),
+            stored: stored.into(),
+            since: "2020-01-01T00:00:00Z".into(),
+            decided,
+        }
+    }
+
+    #[test]
+    fn a_kept_conflict_is_reported_and_remembered() {
+        let t = template(Source::Configured, None);
+        let s = stored("mine", Source::User, true);
+        let planned = decide(&t, Some("doc"), Some(&s), NORMAL);
+        let settled = settle(&t, planned.clone(), None, None, false);
+        assert_eq!(settled, planned, "still a conflict, kept noninteractively");
+        assert_eq!(
+            resolve(&t, &settled, Some("doc"), Some(&s), None, None),
+            None
+        );
+        let outcome = conflict_outcome(&planned, None, None, None, "now");
+        assert!(outcome.warn);
+        assert_eq!(
+            outcome.record,
+            Some(remembered("doc", "mine", false)).map(|c| Conflict {
+                since: "now".into(),
+                ..c
+            })
+        );
+        // Kept again later: warned again, remembered since the first time.
+        let earlier = remembered("doc", "mine", false);
+        let outcome = conflict_outcome(&planned, None, None, Some(&earlier), "later");
+        assert!(outcome.warn);
+        assert_eq!(outcome.record, Some(earlier));
+    }
+
+    #[test]
+    fn keep_mine_silences_until_the_document_changes_again() {
+        let t = template(Source::Configured, None);
+        let s = stored("mine", Source::User, true);
+        let planned = decide(&t, Some("doc"), Some(&s), NORMAL);
+        // --keep-mine: kept, decided, no warning.
+        let settled = settle(&t, planned.clone(), Some(Decision::KeepMine), None, false);
+        assert_eq!(settled.action, Action::Keep);
+        let outcome = conflict_outcome(&planned, None, Some(Decision::KeepMine), None, "t");
+        assert!(!outcome.warn);
+        let decided = outcome.record.expect("remembered");
+        assert!(decided.decided);
+        // Later runs without the flag: silent while the document says "doc".
+        let again = settle(&t, planned.clone(), None, Some(&decided), false);
+        assert_eq!(again.action, Action::Keep);
+        assert!(!conflict_outcome(&planned, None, None, Some(&decided), "t2").warn);
+        // The document changes to a third value: a conflict again, warned.
+        let third = decide(&t, Some("third"), Some(&s), NORMAL);
+        assert_eq!(
+            settle(&t, third.clone(), None, Some(&decided), false),
+            third
+        );
+        let outcome = conflict_outcome(&third, None, None, Some(&decided), "t3");
+        assert!(outcome.warn);
+        assert_eq!(outcome.record.map(|c| c.document), Some("third".into()));
+    }
+
+    #[test]
+    fn take_document_applies_the_documents_value_and_ends_the_conflict() {
+        let t = template(Source::Configured, None);
+        let s = stored("mine", Source::User, true);
+        let planned = decide(&t, Some("doc"), Some(&s), NORMAL);
+        let open = remembered("doc", "mine", false);
+        let settled = settle(
+            &t,
+            planned.clone(),
+            Some(Decision::TakeDocument),
+            Some(&open),
+            false,
+        );
+        let next = resolve(&t, &settled, Some("doc"), Some(&s), None, None).expect("set");
+        assert_eq!(next.value.as_deref(), Some("doc"));
+        assert_eq!(next.source, Source::Configured);
+        let outcome = conflict_outcome(
+            &planned,
+            None,
+            Some(Decision::TakeDocument),
+            Some(&open),
+            "t",
+        );
+        assert_eq!(
+            outcome,
+            ConflictOutcome {
+                record: None,
+                warn: false
+            }
+        );
+    }
+
+    #[test]
+    fn answering_a_conflict_in_a_frontend_decides_it() {
+        let t = template(Source::Configured, None);
+        let s = stored("mine", Source::User, true);
+        let planned = decide(&t, Some("doc"), Some(&s), NORMAL);
+        let open = remembered("doc", "mine", false);
+        // (answer) → decided record's stored value, or none
+        for (answer, expected) in [("doc", None), ("mine", Some("mine")), ("new", Some("new"))] {
+            let outcome = conflict_outcome(&planned, Some(answer), None, Some(&open), "t");
+            assert!(!outcome.warn, "{answer}");
+            assert_eq!(
+                outcome.record.as_ref().map(|c| c.stored.as_str()),
+                expected,
+                "{answer}"
+            );
+            assert!(outcome.record.is_none_or(|c| c.decided));
+        }
+    }
+
+    #[test]
+    fn no_conflict_means_nothing_is_remembered() {
+        let t = template(Source::Configured, None);
+        let s = stored("doc", Source::User, true);
+        let planned = decide(&t, Some("doc"), Some(&s), NORMAL);
+        let stale = remembered("old", "doc", false);
+        assert_eq!(
+            conflict_outcome(&planned, None, None, Some(&stale), "t").record,
+            None
+        );
+    }
+
+    #[test]
+    fn decisions_name_keys_before_all() {
+        let decisions = Decisions {
+            take_document: ["a/x".to_string()].into(),
+            keep_mine_all: true,
+            ..Decisions::default()
+        };
+        assert_eq!(decisions.for_key("a/x"), Some(Decision::TakeDocument));
+        assert_eq!(decisions.for_key("a/y"), Some(Decision::KeepMine));
+        assert_eq!(Decisions::default().for_key("a/x"), None);
+        assert!(Decisions::default().is_empty());
     }
 
     #[test]

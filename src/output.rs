@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::hooks::variable_name;
-use crate::store::StoredAnswer;
+use crate::store::{Conflict, StoredAnswer};
 
 /// What a masked secret looks like.
 pub const MASK: &str = "********";
@@ -34,6 +34,7 @@ fn shown(answer: &StoredAnswer, show_secrets: bool) -> Option<String> {
 /// Formats the answers.
 pub fn format_answers(
     answers: &BTreeMap<String, StoredAnswer>,
+    conflicts: &BTreeMap<String, Conflict>,
     format: Format,
     show_secrets: bool,
 ) -> Result<String> {
@@ -56,17 +57,27 @@ pub fn format_answers(
             let map: serde_json::Map<String, serde_json::Value> = answers
                 .iter()
                 .map(|(key, answer)| {
-                    (
-                        key.clone(),
-                        serde_json::json!({
-                            "value": shown(answer, show_secrets),
-                            "source": answer.source,
-                            "seen": answer.seen,
-                            "type": answer.question_type,
-                            "secret": answer.secret,
-                            "owners": answer.owners,
-                        }),
-                    )
+                    let mut record = serde_json::json!({
+                        "value": shown(answer, show_secrets),
+                        "source": answer.source,
+                        "seen": answer.seen,
+                        "type": answer.question_type,
+                        "secret": answer.secret,
+                        "owners": answer.owners,
+                    });
+                    // An open conflict: the document's value (masked like
+                    // the answer) and since when the stored one is kept.
+                    if let Some(conflict) = conflicts.get(key) {
+                        record["conflict"] = serde_json::json!({
+                            "document": if answer.secret && !show_secrets {
+                                MASK.to_string()
+                            } else {
+                                conflict.document.clone()
+                            },
+                            "since": conflict.since,
+                        });
+                    }
+                    (key.clone(), record)
                 })
                 .collect();
             serde_json::to_string_pretty(&serde_json::Value::Object(map))

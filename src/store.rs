@@ -24,6 +24,7 @@ const ANSWER: &str = "answer/";
 const META: &str = "meta/";
 const FILES: &str = "files/";
 const HOOK: &str = "hook/";
+const CONFLICT: &str = "conflict/";
 
 /// Checks a question key: `owner/name` as the environment document's
 /// schema spells it (the owner a package name; the name letters, digits and
@@ -81,6 +82,56 @@ pub struct StoredAnswer {
     pub secret: bool,
 }
 
+/// A stored user value that differs from the document's value, kept by a
+/// run nobody answered (open) or decided by a person (`--keep-mine`, or an
+/// answer in a frontend). Remembered under `conflict/KEY`; the values are
+/// stored as they are (secrets included, like the answers) and masked on
+/// output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The document's value when the conflict was kept or decided.
+    pub document: String,
+    /// The stored (user) value that was kept.
+    pub stored: String,
+    /// When it was first kept (or decided), UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub since: String,
+    /// A person decided to keep their value: not warned about again while
+    /// the document's value (and theirs) stay the same.
+    #[serde(default)]
+    pub decided: bool,
+}
+
+/// Now as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+pub fn utc_now() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    utc_time(seconds)
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_time(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    // Civil date from days (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 /// A file rendered by configure, remembered so remove can delete it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderedFile {
@@ -125,6 +176,14 @@ impl Batch {
 
     pub fn remove_answer(&mut self, key: &str) {
         self.ops.push((format!("{ANSWER}{key}"), None));
+    }
+
+    pub fn set_conflict(&mut self, key: &str, conflict: &Conflict) -> Result<()> {
+        self.put(format!("{CONFLICT}{key}"), conflict)
+    }
+
+    pub fn remove_conflict(&mut self, key: &str) {
+        self.ops.push((format!("{CONFLICT}{key}"), None));
     }
 
     pub fn set_meta(&mut self, name: &str, value: &str) -> Result<()> {
@@ -303,6 +362,27 @@ impl Store {
             out.insert(key, answer);
         }
         Ok(out)
+    }
+
+    /// Every remembered conflict (open and decided), by key.
+    pub fn conflicts(&self) -> Result<BTreeMap<String, Conflict>> {
+        let mut out = BTreeMap::new();
+        for item in self.db.scan_prefix(CONFLICT.as_bytes()) {
+            let (key, bytes) = item.map_err(|e| self.error(e))?;
+            let key = String::from_utf8_lossy(&key[CONFLICT.len()..]).into_owned();
+            let conflict: Conflict = serde_json::from_slice(&bytes)
+                .map_err(|e| self.error(format!("record {CONFLICT}{key} is corrupt: {e}")))?;
+            out.insert(key, conflict);
+        }
+        Ok(out)
+    }
+
+    /// The conflicts no person has decided yet: a stored user value kept
+    /// over a different document value by a run nobody answered.
+    pub fn open_conflicts(&self) -> Result<BTreeMap<String, Conflict>> {
+        let mut conflicts = self.conflicts()?;
+        conflicts.retain(|_, c| !c.decided);
+        Ok(conflicts)
     }
 
     pub fn meta(&self, name: &str) -> Result<Option<String>> {
@@ -614,6 +694,38 @@ mod tests {
             Some("production")
         );
         assert_eq!(store.answers().expect("all").len(), 1);
+    }
+
+    #[test]
+    fn utc_times_are_civil_dates() {
+        assert_eq!(utc_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_time(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_time(1_767_225_599), "2025-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn open_conflicts_leave_out_decided_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db"), Duration::from_secs(1)).expect("open");
+        let conflict = |decided| Conflict {
+            document: "doc".into(),
+            stored: "mine".into(),
+            since: utc_now(),
+            decided,
+        };
+        let mut batch = Batch::new();
+        batch.set_conflict("a/open", &conflict(false)).expect("set");
+        batch
+            .set_conflict("a/decided", &conflict(true))
+            .expect("set");
+        store.commit(batch).expect("commit");
+        assert_eq!(store.conflicts().expect("read").len(), 2);
+        let open = store.open_conflicts().expect("read");
+        assert_eq!(open.keys().collect::<Vec<_>>(), ["a/open"]);
+        let mut batch = Batch::new();
+        batch.remove_conflict("a/open");
+        store.commit(batch).expect("commit");
+        assert!(store.open_conflicts().expect("read").is_empty());
     }
 
     #[test]

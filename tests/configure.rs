@@ -1178,3 +1178,135 @@ mod seed_merge_rules {
         assert_eq!(answers(root)["webshop/listen.port"]["source"], "configured");
     }
 }
+
+/// Issue 14, item 2: a kept conflict is said, remembered and decidable
+/// without a terminal.
+mod kept_conflicts {
+    use super::*;
+
+    const WARNING: &str = "kept your value";
+
+    fn warnings(stderr: &str) -> Vec<&str> {
+        stderr.lines().filter(|l| l.contains(WARNING)).collect()
+    }
+
+    /// The sample's app1 with a user value for db.host and a secret user
+    /// value for site.url, both different from the document's.
+    fn node_with_conflicts() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        preseed_password(root, "hunter2");
+        ok(confpack(root).args(["set", "webshop/db.host", "mine.example.com"]));
+        preseed_secret(root, "webshop/site.url", "https://hidden.example/");
+        dir
+    }
+
+    #[test]
+    fn a_kept_conflict_is_reported_and_remembered() {
+        let dir = node_with_conflicts();
+        let root = dir.path();
+        let (code, _, stderr) = run(&mut configure_sample(root, "10.10.0.21"));
+        assert_eq!(code, 0, "{stderr}");
+        let lines = warnings(&stderr);
+        assert_eq!(lines.len(), 2, "{stderr}");
+        let host = lines
+            .iter()
+            .find(|l| l.contains("webshop/db.host"))
+            .expect("db.host warned");
+        assert!(
+            host.contains("\"mine.example.com\"") && host.contains("\"db1.prod.example.com\""),
+            "{host}"
+        );
+        let url = lines
+            .iter()
+            .find(|l| l.contains("webshop/site.url"))
+            .expect("site.url warned");
+        assert_eq!(url.matches("********").count(), 2, "{url}");
+        assert!(!stderr.contains("hidden.example"), "{stderr}");
+        assert!(!stderr.contains("https://shop.example.com/"), "{stderr}");
+        // The user's values are kept.
+        assert_eq!(
+            value(root, "webshop/db.host").as_deref(),
+            Some("mine.example.com")
+        );
+
+        // Listed, secrets masked.
+        let out = ok(confpack(root).args(["answers", "--format", "json"]));
+        let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let conflict = &json["webshop/db.host"]["conflict"];
+        assert_eq!(conflict["document"], "db1.prod.example.com", "{json}");
+        assert!(
+            conflict["since"].as_str().is_some_and(|s| s.ends_with('Z')),
+            "{json}"
+        );
+        assert_eq!(json["webshop/site.url"]["conflict"]["document"], "********");
+        assert!(!out.contains("shop.example.com/"), "{out}");
+        assert!(json["webshop/hostname"].get("conflict").is_none(), "{json}");
+
+        // Still open: the next run says it again (no silent fast path).
+        let (code, _, stderr) = run(&mut configure_sample(root, "10.10.0.21"));
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(warnings(&stderr).len(), 2, "{stderr}");
+        let since = answers(root)["webshop/db.host"]["conflict"]["since"].clone();
+        assert_eq!(since, conflict["since"], "remembered since the first run");
+    }
+
+    #[test]
+    fn take_document_applies_the_documents_value_and_clears_the_conflict() {
+        let dir = node_with_conflicts();
+        let root = dir.path();
+        ok(&mut configure_sample(root, "10.10.0.21"));
+        let (code, _, stderr) =
+            run(configure_sample(root, "10.10.0.21").args(["--take-document", "webshop/db.host"]));
+        assert_eq!(code, 0, "{stderr}");
+        let lines = warnings(&stderr);
+        assert_eq!(lines.len(), 1, "only site.url is still open: {stderr}");
+        let stored = answers(root);
+        assert_eq!(stored["webshop/db.host"]["value"], "db1.prod.example.com");
+        assert_eq!(stored["webshop/db.host"]["source"], "configured");
+        assert!(
+            stored["webshop/db.host"].get("conflict").is_none(),
+            "{stored}"
+        );
+        assert!(
+            stored["webshop/site.url"].get("conflict").is_some(),
+            "{stored}"
+        );
+    }
+
+    #[test]
+    fn keep_mine_silences_until_the_document_changes_again() {
+        let dir = node_with_conflicts();
+        let root = dir.path();
+        ok(&mut configure_sample(root, "10.10.0.21"));
+        let (code, _, stderr) = run(configure_sample(root, "10.10.0.21").args(["--keep-mine-all"]));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(warnings(&stderr).is_empty(), "{stderr}");
+        let stored = answers(root);
+        assert_eq!(stored["webshop/db.host"]["value"], "mine.example.com");
+        assert!(
+            stored["webshop/db.host"].get("conflict").is_none(),
+            "{stored}"
+        );
+
+        // Later runs: silent.
+        let (code, _, stderr) = run(&mut configure_sample(root, "10.10.0.21"));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(warnings(&stderr).is_empty(), "{stderr}");
+
+        // The document changes db.host to a third value: warned again.
+        let text = std::fs::read_to_string(sample()).expect("sample").replace(
+            "db1.prod.example.com</question>",
+            "db9.prod.example.com</question>",
+        );
+        let document = root.join("env.xml");
+        std::fs::write(&document, text).expect("write");
+        let (code, _, stderr) = run(configure(root)
+            .args(["--machine", "10.10.0.21", "--env-file"])
+            .arg(&document));
+        assert_eq!(code, 0, "{stderr}");
+        let lines = warnings(&stderr);
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains("\"db9.prod.example.com\""), "{stderr}");
+    }
+}

@@ -1401,7 +1401,7 @@ proptest! {
             prop_assert!(name.starts_with("CONFPACK_"));
             prop_assert!(name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
         }
-        let script = match output::format_answers(&answers, Format::Shell, show_secrets) {
+        let script = match output::format_answers(&answers, &Default::default(), Format::Shell, show_secrets) {
             Ok(script) => script,
             Err(Error::Usage(message)) => {
                 let distinct: BTreeSet<&String> = names.iter().collect();
