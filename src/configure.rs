@@ -522,6 +522,7 @@ pub fn configure(
             &environment_value,
             &machine_value,
             &mut report,
+            frontend,
             listener,
         )?;
     }
@@ -976,6 +977,7 @@ fn apply_package(
     environment: &minijinja::Value,
     machine: &minijinja::Value,
     report: &mut Report,
+    frontend: &mut dyn Frontend,
     listener: &mut dyn Listener,
 ) -> Result<()> {
     let root = &options.paths.root;
@@ -992,7 +994,14 @@ fn apply_package(
         options.max_render_bytes,
     )?;
     // The package's encrypted files, decrypted with the node key.
-    rendered.extend(crate::secrets::render_files(root, &package.dir)?);
+    rendered.extend(
+        crate::secrets::render_files(root, &package.dir)?
+            .into_iter()
+            .map(|mut item| {
+                item.secret = true;
+                item
+            }),
+    );
     let previous = store.files(&package.name)?;
     // A file another package owns is diverted aside before the first write.
     for item in rendered.iter_mut() {
@@ -1001,7 +1010,17 @@ fn apply_package(
             None => crate::divert::divert_if_foreign(root, &package.name, &item.file.path)?,
         };
     }
-    report.files_written = render::write_changed(root, &rendered)?;
+    let written = render::write_changed(
+        root,
+        &rendered,
+        &previous,
+        &mut render::EditPolicy {
+            keep: &package.config.keep_local_edits,
+            ask: &mut |edit| frontend.local_edit(edit),
+        },
+        listener,
+    )?;
+    report.files_written = written.written;
     report.files_removed = render::remove_dropped(root, &package.name, &previous, &rendered)?;
     for path in &report.files_written {
         listener.info(&format!("wrote {}", path.display()));
@@ -1012,7 +1031,15 @@ fn apply_package(
             path.display()
         ));
     }
-    let files: Vec<_> = rendered.iter().map(|r| r.file.clone()).collect();
+    // A kept local edit stays recorded as what confpack last wrote, so
+    // it is still known as an edit at the next run and at removal.
+    let files: Vec<_> = rendered
+        .iter()
+        .map(|r| match previous.iter().find(|p| p.path == r.file.path) {
+            Some(earlier) if written.kept.contains(&r.file.path) => earlier.clone(),
+            _ => r.file.clone(),
+        })
+        .collect();
     let mut batch = Batch::new();
     if previous != files {
         batch.set_files(&package.name, &files)?;

@@ -117,6 +117,10 @@ pub struct RootedPath {
 /// How many symlinks one resolution follows, as the kernel's `ELOOP` limit.
 const MAX_LINKS: usize = 40;
 
+/// What a person's edited version of a rendered file is saved as, beside
+/// it, when confpack replaces or removes the file.
+pub const OLD_SUFFIX: &str = ".confpack-old";
+
 /// The prefix of every temp file confpack writes beside its target.
 pub const TEMP_PREFIX: &str = ".confpack-";
 const TEMP_RANDOM_LEN: usize = 6;
@@ -299,6 +303,13 @@ impl RootedPath {
     /// directory and a rename, keeping an existing file's owner. Anything
     /// but a regular file at the path is refused, not replaced.
     pub fn write(&self, content: &[u8], mode: u32) -> Result<()> {
+        self.write_owned(content, mode, None)
+    }
+
+    /// [`RootedPath::write`], the new file owned by `owner` (uid, gid)
+    /// instead of an existing file's owner (a person's edited file saved
+    /// beside it keeps that file's owner).
+    pub fn write_owned(&self, content: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
         let existing = self.stat()?;
         if let Some(stat) = &existing
             && !is_regular(stat)
@@ -317,12 +328,14 @@ impl RootedPath {
             let mut file = file;
             file.write_all(content)?;
             file.sync_all()?;
-            if let Some(stat) = &existing {
+            if let Some((uid, gid)) =
+                owner.or(existing.as_ref().map(|stat| (stat.st_uid, stat.st_gid)))
+            {
                 // Only root may give a file away; elsewhere it is ours anyway.
                 let _ = rustix::fs::fchown(
                     &file,
-                    Some(rustix::fs::Uid::from_raw(stat.st_uid)),
-                    Some(rustix::fs::Gid::from_raw(stat.st_gid)),
+                    Some(rustix::fs::Uid::from_raw(uid)),
+                    Some(rustix::fs::Gid::from_raw(gid)),
                 );
             }
             rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
@@ -353,6 +366,44 @@ impl RootedPath {
         }
     }
 
+    /// The path beside this one whose name has `suffix` appended
+    /// (`app.conf` → `app.conf.confpack-old`), in the same opened directory.
+    pub fn sibling(&self, suffix: &str) -> Result<RootedPath> {
+        let dir = self
+            .dir
+            .try_clone()
+            .map_err(|e| Error::io(&self.shown, e))?;
+        let mut name = self.name.clone();
+        name.push(suffix);
+        let mut shown = self.shown.clone().into_os_string();
+        shown.push(suffix);
+        Ok(RootedPath {
+            dir,
+            name,
+            shown: PathBuf::from(shown),
+        })
+    }
+
+    /// Saves a person's version of this file as `<name>.confpack-old`
+    /// beside it (same content, mode and owner, written atomically); the
+    /// path of the copy. Nothing is saved when no regular file is there.
+    pub fn save_old(&self) -> Result<Option<PathBuf>> {
+        let Some(mut file) = self.open_file()? else {
+            return Ok(None);
+        };
+        let stat = rustix::fs::fstat(&file).map_err(|e| io_error(&self.shown, e))?;
+        let mut content = Vec::new();
+        file.read_to_end(&mut content)
+            .map_err(|e| Error::io(&self.shown, e))?;
+        let old = self.sibling(OLD_SUFFIX)?;
+        old.write_owned(
+            &content,
+            stat.st_mode & 0o7777,
+            Some((stat.st_uid, stat.st_gid)),
+        )?;
+        Ok(Some(old.shown))
+    }
+
     /// Deletes the file there only when its sha256 is `sha256` (what
     /// confpack wrote).
     pub fn remove_if_written(&self, sha256: &str) -> Result<Removal> {
@@ -370,6 +421,14 @@ impl RootedPath {
         match rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty()) {
             Ok(()) => Ok(Removal::Removed),
             Err(Errno::NOENT) => Ok(Removal::Absent),
+            Err(e) => Err(io_error(&self.shown, e)),
+        }
+    }
+
+    /// Deletes what is there (a regular file: check before).
+    pub fn remove(&self) -> Result<()> {
+        match rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
             Err(e) => Err(io_error(&self.shown, e)),
         }
     }

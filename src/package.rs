@@ -38,6 +38,10 @@ pub struct PackageConfig {
     /// (control.yml `modes:`), as octal text; see [`crate::render::file_mode`].
     #[serde(default)]
     pub modes: std::collections::BTreeMap<String, String>,
+    /// Target paths of templates whose local edits are kept, not replaced
+    /// (control.yml `keep-local-edits:`); see [`crate::render::EditPolicy`].
+    #[serde(default, rename = "keep-local-edits")]
+    pub keep_local_edits: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

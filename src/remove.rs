@@ -51,9 +51,11 @@ fn open(paths: &Paths, lock_timeout: Duration) -> Result<Option<Store>> {
 ///
 /// Only a file that is still what confpack wrote is deleted: resolved under
 /// the root without following a link out of it, a regular file, its sha256
-/// the recorded one. Anything else (edited by hand, replaced by a symlink)
-/// is kept with one warning naming it, and a diverted original stays
-/// diverted so it cannot overwrite the kept file.
+/// the recorded one. A file a person edited is saved beside it as
+/// `<path>.confpack-old` (same content, mode and owner) and then removed,
+/// with one warning naming both. Anything else (replaced by a symlink, a
+/// directory) is kept with one warning naming it, and a diverted original
+/// stays diverted so it cannot overwrite the kept file.
 fn remove_files(
     paths: &Paths,
     store: &Store,
@@ -63,24 +65,32 @@ fn remove_files(
 ) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for file in store.files(package)? {
-        let removal = match crate::files::resolve(&paths.root, &file.path, false)? {
+        let target = crate::files::resolve(&paths.root, &file.path, false)?;
+        let removal = match &target {
             Some(target) => target.remove_if_written(&file.sha256)?,
             None => Removal::Absent,
         };
-        match removal {
-            Removal::Removed => {
+        match (removal, &target) {
+            (Removal::Removed, _) => {
                 listener.info(&format!("removed {}", file.path.display()));
                 removed.push(file.path.clone());
             }
-            Removal::Absent => {}
-            Removal::Changed | Removal::NotAFile => {
-                let what = if removal == Removal::Changed {
-                    "it changed since confpack wrote it"
-                } else {
-                    "it is no longer the regular file confpack wrote"
-                };
+            (Removal::Absent, _) => {}
+            (Removal::Changed, Some(target)) => {
+                // A person's edit: saved beside it, never lost.
+                let saved = target.save_old()?;
+                target.remove()?;
                 listener.warning(&format!(
-                    "kept {}: {what}; delete it yourself if it is no longer needed",
+                    "{} was edited since confpack wrote it: your version is saved as {}",
+                    target.shown().display(),
+                    saved.as_deref().unwrap_or(target.shown()).display()
+                ));
+                removed.push(file.path.clone());
+            }
+            (Removal::Changed | Removal::NotAFile, _) => {
+                listener.warning(&format!(
+                    "kept {}: it is no longer the regular file confpack wrote; \
+                     delete it yourself if it is no longer needed",
                     rooted(&paths.root, &file.path).display()
                 ));
                 continue;

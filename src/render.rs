@@ -30,6 +30,9 @@ pub struct Rendered {
     pub mode: u32,
     /// Answers the template read.
     pub reads: BTreeSet<String>,
+    /// The content carries a secret (it read one, or it is a decrypted
+    /// file): never shown, not even in a diff.
+    pub secret: bool,
 }
 
 impl Rendered {
@@ -51,7 +54,71 @@ impl Rendered {
             content,
             mode,
             reads,
+            secret: false,
         }
+    }
+}
+
+/// A rendered file a person changed since confpack wrote it: its current
+/// content's sha256 is not the recorded one.
+#[derive(Debug, Clone)]
+pub struct LocalEdit {
+    /// The system path (`/etc/webshop/app.conf`).
+    pub path: PathBuf,
+    /// `<root>/<path>`, for messages.
+    pub shown: PathBuf,
+    /// The person's version.
+    pub mine: Vec<u8>,
+    /// The new rendering.
+    pub new: Vec<u8>,
+    /// Either version may hold a secret: no diff is shown.
+    pub secret: bool,
+}
+
+/// What becomes of a [`LocalEdit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditChoice {
+    /// Leave the person's version; the new rendering is not applied.
+    KeepMine,
+    /// Write the new rendering; the person's version is saved beside it
+    /// as `<path>.confpack-old`.
+    TakeNew,
+}
+
+/// What [`write_changed`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Target paths written.
+    pub written: Vec<PathBuf>,
+    /// Locally edited files left as the person wrote them.
+    pub kept: Vec<PathBuf>,
+    /// Locally edited files replaced; the person's version saved as
+    /// `<path>.confpack-old`.
+    pub saved: Vec<PathBuf>,
+}
+
+/// How [`write_changed`] settles a local edit: `keep` lists the paths the
+/// package keeps (control.yml `keep-local-edits:`); any other edit is
+/// `ask`ed (a person on a terminal), `None` meaning nobody can answer, so
+/// the new rendering replaces it.
+pub struct EditPolicy<'a> {
+    pub keep: &'a [String],
+    pub ask: &'a mut dyn FnMut(&LocalEdit) -> Result<Option<EditChoice>>,
+}
+
+impl EditPolicy<'_> {
+    fn decide(&mut self, edit: &LocalEdit) -> Result<(EditChoice, &'static str)> {
+        if edit
+            .path
+            .to_str()
+            .is_some_and(|p| self.keep.iter().any(|k| k == p))
+        {
+            return Ok((EditChoice::KeepMine, "the package keeps local edits of it"));
+        }
+        Ok(match (self.ask)(edit)? {
+            Some(choice) => (choice, "as you chose"),
+            None => (EditChoice::TakeNew, "nobody could be asked"),
+        })
     }
 }
 
@@ -214,7 +281,9 @@ pub fn render_all(
                     .to_str()
                     .is_some_and(|t| declared_modes.contains_key(t));
                 let mode = file_mode(mode, declared, secret);
-                out.push(Rendered::new(target, relative, content, mode, reads));
+                let mut item = Rendered::new(target, relative, content, mode, reads);
+                item.secret = secret;
+                out.push(item);
             }
             Err(error) if output.refused.is_some() || error.detail() == Some(OUTPUT_LIMIT) => {
                 // Text of the template itself passed the limit: its line.
@@ -249,16 +318,27 @@ pub fn render_all(
     }
 }
 
-/// Writes the rendered files that differ from what is on disk; returns the
-/// target paths written. Each path is resolved under `root` without
-/// following a link out of it, and a symlink (or any non-regular file) at
-/// a target is refused, never written through (see
-/// [`crate::files::RootedPath`]). Temp files a killed run left beside the
-/// targets are removed first.
-pub fn write_changed(root: &Path, rendered: &[Rendered]) -> Result<Vec<PathBuf>> {
+/// Writes the rendered files that differ from what is on disk. Each path
+/// is resolved under `root` without following a link out of it, and a
+/// symlink (or any non-regular file) at a target is refused, never written
+/// through (see [`crate::files::RootedPath`]). Temp files a killed run
+/// left beside the targets are removed first.
+///
+/// A file whose content is neither what confpack recorded in `previous`
+/// nor the new rendering was edited by a person: `policy` decides whether
+/// it is kept (the rendering not applied) or replaced, its version then
+/// saved as `<path>.confpack-old` with the same mode and owner; either way
+/// one warning names it. Never silently lost.
+pub fn write_changed(
+    root: &Path,
+    rendered: &[Rendered],
+    previous: &[RenderedFile],
+    policy: &mut EditPolicy<'_>,
+    listener: &mut dyn crate::Listener,
+) -> Result<Written> {
     let started = crate::files::run_started();
     let mut cleaned: BTreeSet<&Path> = BTreeSet::new();
-    let mut written = Vec::new();
+    let mut out = Written::default();
     for item in rendered {
         let target = crate::files::resolve(root, &item.file.path, true)?.ok_or_else(|| {
             Error::io(
@@ -271,17 +351,51 @@ pub fn write_changed(root: &Path, rendered: &[Rendered]) -> Result<Vec<PathBuf>>
         {
             target.remove_stale_temp_files(started);
         }
+        let current = target.read()?;
         let unchanged = target.regular_mode()? == Some(item.mode)
-            && target
-                .read()?
-                .is_some_and(|current| current == item.content);
+            && current.as_ref().is_some_and(|c| *c == item.content);
         if unchanged {
             continue;
         }
+        let recorded = previous.iter().find(|p| p.path == item.file.path);
+        if let (Some(recorded), Some(mine)) = (recorded, current)
+            && mine != item.content
+            && sha256_hex(&mine) != recorded.sha256
+        {
+            let edit = LocalEdit {
+                path: item.file.path.clone(),
+                shown: target.shown().to_path_buf(),
+                mine,
+                new: item.content.clone(),
+                secret: item.secret,
+            };
+            let (choice, why) = policy.decide(&edit)?;
+            match choice {
+                EditChoice::KeepMine => {
+                    listener.warning(&format!(
+                        "{} was edited since confpack wrote it: kept as it is ({why}); \
+                         the new rendering was not applied",
+                        edit.shown.display()
+                    ));
+                    out.kept.push(item.file.path.clone());
+                    continue;
+                }
+                EditChoice::TakeNew => {
+                    let saved = target.save_old()?;
+                    listener.warning(&format!(
+                        "{} was edited since confpack wrote it: replaced by the new rendering \
+                         ({why}); your version is saved as {}",
+                        edit.shown.display(),
+                        saved.as_deref().unwrap_or(&edit.shown).display()
+                    ));
+                    out.saved.push(item.file.path.clone());
+                }
+            }
+        }
         target.write(&item.content, item.mode)?;
-        written.push(item.file.path.clone());
+        out.written.push(item.file.path.clone());
     }
-    Ok(written)
+    Ok(out)
 }
 
 /// Removes files rendered earlier whose template is gone; returns them.

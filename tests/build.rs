@@ -1386,3 +1386,70 @@ mod lintian {
         assert!(output.status.success(), "{report}");
     }
 }
+
+/// control.yml `keep-local-edits:` (issue 14, item 5).
+mod keep_local_edits {
+    use super::*;
+
+    const ENVIRONMENT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<environments xmlns="urn:confpack:environment:1" version="1">
+  <templates>
+    <template key="demo/greeting" type="string" priority="high" source="configured">
+      <description>Greeting</description>
+      <default>hello</default>
+    </template>
+  </templates>
+  <environment context="test">
+    <question key="demo/greeting">hello</question>
+  </environment>
+</environments>
+"#;
+
+    fn repo(keep: &str) -> Repo {
+        let mut repo = Repo::new();
+        repo.write(
+            "packages/demo/control/control.yml",
+            &format!(
+                "version: \"1\"\nmaintainer: Test <test@example.com>\ndescription: |\n  a test package\n  for keep-local-edits.\nkeep-local-edits:\n{keep}"
+            ),
+        )
+        .write("packages/demo/control/environment.xml", ENVIRONMENT)
+        .write(
+            "packages/demo/etc/demo/app.conf.j2",
+            "greeting = {{ answers[\"demo/greeting\"] }}\n",
+        )
+        .write("packages/demo/etc/demo/plain.conf", "plain\n");
+        repo.commit("demo");
+        repo
+    }
+
+    #[test]
+    fn the_kept_targets_reach_configure_through_package_yml() {
+        let repo = repo("  - /etc/demo/app.conf\n");
+        let out = repo.path("../out");
+        let debs = build_ok(&repo.dir, &out, &["--no-dependency-check"]);
+        let demo = unpack(find(&debs, "demo"));
+        let package_yml = text(&demo.data["./usr/share/confpack/demo/package.yml"].1);
+        assert!(
+            package_yml.contains("keep-local-edits:\n- /etc/demo/app.conf\n"),
+            "{package_yml}"
+        );
+    }
+
+    #[test]
+    fn a_path_the_package_does_not_render_is_refused_at_its_line() {
+        let repo =
+            repo("  - /etc/demo/app.conf\n  - /etc/demo/plain.conf\n  - /etc/demo/app.conf\n");
+        let out = repo.path("../out");
+        let (code, _, stderr) = build(&repo.dir, &out, &["--no-dependency-check"]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(!out.exists(), "nothing is written when a check fails");
+        mentions(
+            &stderr,
+            &[
+                "packages/demo/control/control.yml:8: keep-local-edits: /etc/demo/plain.conf is not a file this package renders",
+                "keep-local-edits: /etc/demo/app.conf is listed twice",
+            ],
+        );
+    }
+}

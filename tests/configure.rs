@@ -1310,3 +1310,151 @@ mod kept_conflicts {
         assert!(lines[0].contains("\"db9.prod.example.com\""), "{stderr}");
     }
 }
+
+/// A person's edit of a rendered file (issue 14, item 5): never silently
+/// overwritten or deleted.
+mod local_edits {
+    use super::*;
+
+    fn configure_package(root: &Path) -> std::process::Command {
+        let mut command = configure(root);
+        command.args(["--package", "webshop", "--machine", "10.10.0.21"]);
+        command
+    }
+
+    fn warnings(stderr: &str) -> Vec<&str> {
+        stderr.lines().filter(|l| l.contains("warning:")).collect()
+    }
+
+    /// The webshop package configured once; app.conf then edited by hand.
+    fn edited_webshop() -> (tempfile::TempDir, std::path::PathBuf, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_package(dir.path()));
+        let app = dir.path().join("etc/webshop/app.conf");
+        let rendered = std::fs::read_to_string(&app).expect("read");
+        std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        std::fs::write(&app, "edited by hand\n").expect("write");
+        (dir, app, rendered)
+    }
+
+    fn old(app: &Path) -> std::path::PathBuf {
+        let mut name = app.as_os_str().to_os_string();
+        name.push(".confpack-old");
+        name.into()
+    }
+
+    #[test]
+    fn an_edit_is_replaced_and_saved_beside_with_one_warning() {
+        let (dir, app, rendered) = edited_webshop();
+        let (code, _, stderr) = run(&mut configure_package(dir.path()));
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(std::fs::read_to_string(&app).expect("read"), rendered);
+        let saved = old(&app);
+        assert_eq!(
+            std::fs::read_to_string(&saved).expect("saved"),
+            "edited by hand\n"
+        );
+        let mode = std::fs::metadata(&saved)
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o640, "the edited file's mode");
+        let lines = warnings(&stderr);
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains(&app.display().to_string()), "{stderr}");
+        assert!(lines[0].contains(&saved.display().to_string()), "{stderr}");
+
+        // Settled: the next run is a no-op and warns no more.
+        let (code, _, stderr) = run(&mut configure_package(dir.path()));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(warnings(&stderr).is_empty(), "{stderr}");
+        assert!(stderr.contains("nothing changed"), "{stderr}");
+    }
+
+    #[test]
+    fn keep_local_edits_keeps_the_persons_version() {
+        let (dir, app, _) = edited_webshop();
+        let yml = dir.path().join("usr/share/confpack/webshop/package.yml");
+        let text = std::fs::read_to_string(&yml).expect("package.yml");
+        std::fs::write(
+            &yml,
+            format!("{text}keep-local-edits: [/etc/webshop/app.conf]\n"),
+        )
+        .expect("write");
+        for _ in 0..2 {
+            let (code, _, stderr) =
+                run(configure_package(dir.path()).args(["--priority", "critical"]));
+            assert_eq!(code, 0, "{stderr}");
+            assert_eq!(
+                std::fs::read_to_string(&app).expect("read"),
+                "edited by hand\n"
+            );
+            assert!(!old(&app).exists());
+            let lines = warnings(&stderr);
+            if !stderr.contains("nothing changed") {
+                assert_eq!(lines.len(), 1, "{stderr}");
+                assert!(lines[0].contains(&app.display().to_string()), "{stderr}");
+                assert!(lines[0].contains("not applied"), "{stderr}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_no_op_path_notices_an_edit_of_the_same_size_and_mtime() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_webshop(dir.path());
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_package(dir.path()));
+        let (code, _, stderr) = run(&mut configure_package(dir.path()));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("nothing changed"), "{stderr}");
+
+        let app = dir.path().join("etc/webshop/app.conf");
+        let rendered = std::fs::read(&app).expect("read");
+        let modified = std::fs::metadata(&app)
+            .expect("stat")
+            .modified()
+            .expect("mtime");
+        // Same length, same mtime, edited in place (same inode).
+        let mut edited = rendered.clone();
+        edited[0] = if edited[0] == b'#' { b';' } else { b'#' };
+        {
+            use std::io::{Seek, Write};
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&app)
+                .expect("open");
+            file.write_all(&edited).expect("write");
+            file.seek(std::io::SeekFrom::Start(0)).expect("seek");
+            file.set_modified(modified).expect("set mtime");
+        }
+        let (code, _, stderr) = run(&mut configure_package(dir.path()));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("nothing changed"), "{stderr}");
+        assert_eq!(std::fs::read(&app).expect("read"), rendered);
+        assert_eq!(std::fs::read(old(&app)).expect("saved"), edited);
+        assert_eq!(warnings(&stderr).len(), 1, "{stderr}");
+    }
+
+    #[test]
+    fn remove_rendered_saves_an_edit_before_removing_the_file() {
+        let (dir, app, _) = edited_webshop();
+        let (code, _, stderr) = run(confpack(dir.path()).args(["remove-rendered", "webshop"]));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!app.exists());
+        assert_eq!(
+            std::fs::read_to_string(old(&app)).expect("saved"),
+            "edited by hand\n"
+        );
+        let lines = warnings(&stderr);
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains(&app.display().to_string()), "{stderr}");
+        assert!(
+            lines[0].contains(&old(&app).display().to_string()),
+            "{stderr}"
+        );
+        assert!(!dir.path().join("etc/webshop/database.conf").exists());
+    }
+}

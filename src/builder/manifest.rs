@@ -148,6 +148,10 @@ pub struct Manifest {
     /// Packages only: target path → octal mode (`"0440"`).
     #[serde(default)]
     pub modes: BTreeMap<String, Text>,
+    /// Packages only: template targets whose local edits configure keeps
+    /// instead of replacing (`/etc/webshop/app.conf`).
+    #[serde(default)]
+    pub keep_local_edits: Vec<String>,
     /// Packages only: the recipients file for this package's secrets,
     /// relative to `control/` (instead of confpack.yml's).
     pub recipients: Option<String>,

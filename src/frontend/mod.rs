@@ -20,6 +20,7 @@ use crate::env::model::{QuestionType, Template};
 use crate::error::Result;
 use crate::merge::Reason;
 use crate::output::MASK;
+use crate::render::{EditChoice, LocalEdit};
 
 /// One question to show.
 #[derive(Debug, Clone)]
@@ -115,6 +116,13 @@ pub trait Frontend {
     /// from the result keeps its default. Display-only questions (notes)
     /// are answered with an empty string once shown.
     fn ask(&mut self, context: &Context, prompts: &[Prompt]) -> Result<BTreeMap<String, String>>;
+
+    /// Asks whether a rendered file a person edited is kept or replaced;
+    /// `None` when nobody can be asked (the new rendering replaces it, the
+    /// person's version saved beside it).
+    fn local_edit(&mut self, _edit: &LocalEdit) -> Result<Option<EditChoice>> {
+        Ok(None)
+    }
 }
 
 /// Who chose the frontend.

@@ -115,7 +115,7 @@ fn a_symlinked_directory_inside_the_root_is_followed() {
 }
 
 #[test]
-fn remove_rendered_keeps_a_file_edited_since_and_says_so() {
+fn remove_rendered_saves_a_file_edited_since_and_says_so() {
     let dir = webshop_root();
     ok(&mut configure_webshop(dir.path()));
     let app = dir.path().join("etc/webshop/app.conf");
@@ -123,11 +123,13 @@ fn remove_rendered_keeps_a_file_edited_since_and_says_so() {
 
     let (code, _, stderr) = run(confpack(dir.path()).args(["remove-rendered", "webshop"]));
     assert_eq!(code, 0, "{stderr}");
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("kept")).collect();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("edited")).collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].contains(&app.display().to_string()), "{stderr}");
+    assert!(!app.exists());
     assert_eq!(
-        std::fs::read_to_string(&app).expect("kept"),
+        std::fs::read_to_string(dir.path().join("etc/webshop/app.conf.confpack-old"))
+            .expect("saved"),
         "edited by hand\n"
     );
     assert!(!dir.path().join("etc/webshop/database.conf").exists());
