@@ -1016,7 +1016,14 @@ fn apply_package(
         &previous,
         &mut render::EditPolicy {
             keep: &package.config.keep_local_edits,
-            ask: &mut |edit| frontend.local_edit(edit),
+            ask: &mut |edit| {
+                frontend.local_edit(edit).map_err(|error| match error {
+                    Error::Cancelled => Error::CancelledAtEditedFile {
+                        path: edit.shown.clone(),
+                    },
+                    other => other,
+                })
+            },
         },
         listener,
     )?;

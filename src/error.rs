@@ -107,6 +107,15 @@ pub enum Error {
     #[error("cancelled by the user; nothing was saved")]
     Cancelled,
 
+    /// The person quit at the question about a rendered file they edited:
+    /// the answers were already saved, no file was written.
+    #[error(
+        "cancelled by the user at the question about {}: the answers are saved, no file was \
+         written; run configure again to decide",
+        .path.display()
+    )]
+    CancelledAtEditedFile { path: std::path::PathBuf },
+
     /// The questions were ended by a signal or by the end of the confpack
     /// that started apt, not by the person.
     #[error("ended by {by}; nothing was saved")]
@@ -217,9 +226,10 @@ impl Error {
         match self {
             Error::Unanswered { .. } => ExitCode::Unanswered,
             Error::Locked { .. } => ExitCode::Locked,
-            Error::Cancelled | Error::Ended { .. } | Error::Interrupted { .. } => {
-                ExitCode::Cancelled
-            }
+            Error::Cancelled
+            | Error::CancelledAtEditedFile { .. }
+            | Error::Ended { .. }
+            | Error::Interrupted { .. } => ExitCode::Cancelled,
             Error::NoDocument { .. } => ExitCode::NoDocument,
             Error::Usage(_) => ExitCode::Usage,
             Error::Busy { .. } => ExitCode::Locked,

@@ -75,6 +75,32 @@ pub struct LocalEdit {
     pub secret: bool,
 }
 
+impl LocalEdit {
+    /// Where the person's version is saved when the new rendering
+    /// replaces it: `<path>.confpack-old`.
+    pub fn saved_as(&self) -> PathBuf {
+        let mut name = self.shown.clone().into_os_string();
+        name.push(crate::files::OLD_SUFFIX);
+        PathBuf::from(name)
+    }
+
+    /// The unified diff from the person's version to the new rendering.
+    /// Never call it for a secret (see [`LocalEdit::secret`]).
+    pub fn diff(&self) -> String {
+        let mine = String::from_utf8_lossy(&self.mine);
+        let new = String::from_utf8_lossy(&self.new);
+        let shown = self.shown.display();
+        similar::TextDiff::from_lines(mine.as_ref(), new.as_ref())
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &format!("{shown} (yours)"),
+                &format!("{shown} (new rendering)"),
+            )
+            .to_string()
+    }
+}
+
 /// What becomes of a [`LocalEdit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EditChoice {
@@ -328,7 +354,8 @@ pub fn render_all(
 /// nor the new rendering was edited by a person: `policy` decides whether
 /// it is kept (the rendering not applied) or replaced, its version then
 /// saved as `<path>.confpack-old` with the same mode and owner; either way
-/// one warning names it. Never silently lost.
+/// one warning names it. Never silently lost. Every such decision is made
+/// before the first file is written.
 pub fn write_changed(
     root: &Path,
     rendered: &[Rendered],
@@ -338,7 +365,9 @@ pub fn write_changed(
 ) -> Result<Written> {
     let started = crate::files::run_started();
     let mut cleaned: BTreeSet<&Path> = BTreeSet::new();
-    let mut out = Written::default();
+    // Every edit is settled before the first write: a person who quits
+    // at a question leaves every file as it was.
+    let mut planned = Vec::new();
     for item in rendered {
         let target = crate::files::resolve(root, &item.file.path, true)?.ok_or_else(|| {
             Error::io(
@@ -358,39 +387,45 @@ pub fn write_changed(
             continue;
         }
         let recorded = previous.iter().find(|p| p.path == item.file.path);
-        if let (Some(recorded), Some(mine)) = (recorded, current)
-            && mine != item.content
-            && sha256_hex(&mine) != recorded.sha256
-        {
-            let edit = LocalEdit {
-                path: item.file.path.clone(),
-                shown: target.shown().to_path_buf(),
-                mine,
-                new: item.content.clone(),
-                secret: item.secret,
-            };
-            let (choice, why) = policy.decide(&edit)?;
-            match choice {
-                EditChoice::KeepMine => {
-                    listener.warning(&format!(
-                        "{} was edited since confpack wrote it: kept as it is ({why}); \
-                         the new rendering was not applied",
-                        edit.shown.display()
-                    ));
-                    out.kept.push(item.file.path.clone());
-                    continue;
-                }
-                EditChoice::TakeNew => {
-                    let saved = target.save_old()?;
-                    listener.warning(&format!(
-                        "{} was edited since confpack wrote it: replaced by the new rendering \
-                         ({why}); your version is saved as {}",
-                        edit.shown.display(),
-                        saved.as_deref().unwrap_or(&edit.shown).display()
-                    ));
-                    out.saved.push(item.file.path.clone());
-                }
+        let decision = match (recorded, current) {
+            (Some(recorded), Some(mine))
+                if mine != item.content && sha256_hex(&mine) != recorded.sha256 =>
+            {
+                let edit = LocalEdit {
+                    path: item.file.path.clone(),
+                    shown: target.shown().to_path_buf(),
+                    mine,
+                    new: item.content.clone(),
+                    secret: item.secret,
+                };
+                Some(policy.decide(&edit)?)
             }
+            _ => None,
+        };
+        planned.push((item, target, decision));
+    }
+    let mut out = Written::default();
+    for (item, target, decision) in planned {
+        let shown = target.shown().display();
+        match decision {
+            Some((EditChoice::KeepMine, why)) => {
+                listener.warning(&format!(
+                    "{shown} was edited since confpack wrote it: kept as it is ({why}); \
+                     the new rendering was not applied",
+                ));
+                out.kept.push(item.file.path.clone());
+                continue;
+            }
+            Some((EditChoice::TakeNew, why)) => {
+                let saved = target.save_old()?;
+                listener.warning(&format!(
+                    "{shown} was edited since confpack wrote it: replaced by the new rendering \
+                     ({why}); your version is saved as {}",
+                    saved.as_deref().unwrap_or(target.shown()).display()
+                ));
+                out.saved.push(item.file.path.clone());
+            }
+            None => {}
         }
         target.write(&item.content, item.mode)?;
         out.written.push(item.file.path.clone());
@@ -431,7 +466,27 @@ pub fn remove_dropped(
 
 #[cfg(test)]
 mod tests {
-    use super::file_mode;
+    use super::{LocalEdit, file_mode};
+
+    #[test]
+    fn a_local_edit_diffs_from_the_persons_version_to_the_new_rendering() {
+        let edit = LocalEdit {
+            path: "/etc/a.conf".into(),
+            shown: "/root/etc/a.conf".into(),
+            mine: b"one\ntwo = mine\nthree\n".to_vec(),
+            new: b"one\ntwo = 2\nthree\n".to_vec(),
+            secret: false,
+        };
+        assert_eq!(
+            edit.diff(),
+            "--- /root/etc/a.conf (yours)\n+++ /root/etc/a.conf (new rendering)\n\
+             @@ -1,3 +1,3 @@\n one\n-two = mine\n+two = 2\n three\n"
+        );
+        assert_eq!(
+            edit.saved_as(),
+            std::path::Path::new("/root/etc/a.conf.confpack-old")
+        );
+    }
 
     #[test]
     fn a_file_rendered_from_a_secret_is_never_readable_by_others() {

@@ -1267,3 +1267,139 @@ mod unsized_pseudo_terminal {
         );
     }
 }
+
+/// A rendered file a person edited, on a terminal (issue 14, item 5): the
+/// real binary in tmux asks keep mine / take the new one, and shows the
+/// diff on request.
+mod local_edit {
+    use super::*;
+    use crate::common::{Tmux, confpack, install_webshop, ok, preseed_password};
+
+    /// The webshop package configured noninteractively, then app.conf
+    /// edited by hand; the path of app.conf and its rendering.
+    fn edited(root: &Path) -> (std::path::PathBuf, String) {
+        install_webshop(root);
+        preseed_password(root, "x");
+        ok(confpack(root).args([
+            "configure",
+            "--frontend",
+            "noninteractive",
+            "--package",
+            "webshop",
+            "--machine",
+            "10.10.0.21",
+        ]));
+        let app = root.join("etc/webshop/app.conf");
+        let rendered = std::fs::read_to_string(&app).expect("rendered");
+        std::fs::write(&app, "edited = by hand\n").expect("edit");
+        (app, rendered)
+    }
+
+    /// `configure` in the TUI frontend, stdin and stdout redirected the
+    /// way dpkg runs a postinst; nothing but the edited file to ask.
+    fn configure_line(root: &Path) -> String {
+        let quote = |p: &Path| confpack::output::shell_quote(&p.display().to_string());
+        format!(
+            "{} --root {} configure --package webshop --machine 10.10.0.21 --frontend tui \
+             --priority critical </dev/null >{} 2>&1",
+            quote(Path::new(env!("CARGO_BIN_EXE_confpack"))),
+            quote(root),
+            quote(&root.join("configure.log")),
+        )
+    }
+
+    fn saved(app: &Path) -> std::path::PathBuf {
+        let mut name = app.as_os_str().to_os_string();
+        name.push(".confpack-old");
+        name.into()
+    }
+
+    #[test]
+    fn the_diff_is_shown_and_taking_the_new_one_saves_the_persons_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let (app, rendered) = edited(root);
+        let Some(tmux) = Tmux::start("edit-take", &configure_line(root)) else {
+            return;
+        };
+        tmux.wait_for("was edited since confpack wrote it");
+        tmux.wait_for("[k/t/d]:");
+        tmux.type_text("d");
+        tmux.keys(&["Enter"]);
+        let screen = tmux.wait_for("(new rendering)");
+        assert!(screen.contains("-edited = by hand"), "{screen}");
+        assert!(screen.contains("(yours)"), "{screen}");
+        tmux.type_text("t");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("EXIT=0");
+        assert_eq!(std::fs::read_to_string(&app).expect("read"), rendered);
+        assert_eq!(
+            std::fs::read_to_string(saved(&app)).expect("saved"),
+            "edited = by hand\n"
+        );
+        let log = std::fs::read_to_string(root.join("configure.log")).expect("log");
+        assert!(log.contains("as you chose"), "{log}");
+    }
+
+    #[test]
+    fn input_ending_at_the_question_cancels_with_every_file_as_it_was() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let (app, _) = edited(root);
+        let database = root.join("etc/webshop/database.conf");
+        std::fs::write(&database, "also edited\n").expect("edit");
+        // `--frontend text` without a terminal reads its answers from stdin.
+        let mut child = confpack(root)
+            .args(["configure", "--frontend", "text", "--priority", "critical"])
+            .args(["--package", "webshop", "--machine", "10.10.0.21"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"t\n")
+            .expect("write");
+        let output = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(5), "{stderr}");
+        assert!(stderr.contains("no file was written"), "{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&app).expect("read"),
+            "edited = by hand\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&database).expect("read"),
+            "also edited\n"
+        );
+        assert!(!saved(&app).exists() && !saved(&database).exists());
+    }
+
+    #[test]
+    fn keeping_mine_leaves_the_file_as_the_person_wrote_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let (app, _) = edited(root);
+        let Some(tmux) = Tmux::start("edit-keep", &configure_line(root)) else {
+            return;
+        };
+        tmux.wait_for("[k/t/d]:");
+        tmux.type_text("x");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("type k, t or d");
+        tmux.type_text("k");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("EXIT=0");
+        assert_eq!(
+            std::fs::read_to_string(&app).expect("read"),
+            "edited = by hand\n"
+        );
+        assert!(!saved(&app).exists());
+        let log = std::fs::read_to_string(root.join("configure.log")).expect("log");
+        assert!(log.contains("not applied"), "{log}");
+    }
+}

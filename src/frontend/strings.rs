@@ -170,3 +170,29 @@ pub fn text_heading(count: usize, where_: &str) -> String {
         format!("{count} questions for {where_}")
     }
 }
+
+// A rendered file a person edited.
+pub const LOCAL_EDIT_KEEP: &str =
+    "  k  keep mine: leave the file as it is; the new rendering is not applied";
+pub const LOCAL_EDIT_DIFF: &str = "  d  show the differences (yours → the new rendering)";
+pub const LOCAL_EDIT_SECRET: &str = "     (the file holds a secret: no differences are shown)";
+pub const LOCAL_EDIT_PROMPT: &str =
+    "Keep mine, take the new one, or show the differences? [k/t/d]: ";
+pub const LOCAL_EDIT_PROMPT_SECRET: &str = "Keep mine or take the new one? [k/t]: ";
+pub const LOCAL_EDIT_REFUSED: &str = "type k, t or d";
+
+/// The heading of the edited-file question.
+pub fn local_edit_heading(shown: &std::path::Path) -> String {
+    format!(
+        "{} was edited since confpack wrote it, and confpack has a new rendering of it.",
+        shown.display()
+    )
+}
+
+/// The "take the new one" line, naming where the person's version goes.
+pub fn local_edit_take(saved: &std::path::Path) -> String {
+    format!(
+        "  t  take the new one: yours is saved as {}",
+        saved.display()
+    )
+}

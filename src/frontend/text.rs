@@ -21,6 +21,7 @@ use super::{Context, Frontend, Prompt, strings};
 use crate::env::model::{QuestionType, join_multiselect, split_multiselect};
 use crate::error::{Error, Result};
 use crate::merge::Reason;
+use crate::render::{EditChoice, LocalEdit};
 
 /// One line of input, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -583,6 +584,47 @@ enum Review {
     Change(usize),
 }
 
+impl Text {
+    /// Asks what becomes of a rendered file a person edited: keep it, or
+    /// take the new rendering (the person's version saved beside it);
+    /// `d` shows the unified diff first, except for a secret. Quitting or
+    /// the input ending cancels the run.
+    pub fn ask_local_edit(&mut self, edit: &LocalEdit) -> Result<EditChoice> {
+        let _catching = Catching::start();
+        self.say("")?;
+        self.say_wrapped("", &strings::local_edit_heading(&edit.shown))?;
+        loop {
+            self.say(strings::LOCAL_EDIT_KEEP)?;
+            self.say(&strings::local_edit_take(&edit.saved_as()))?;
+            if edit.secret {
+                self.say(strings::LOCAL_EDIT_SECRET)?;
+                self.prompt(strings::LOCAL_EDIT_PROMPT_SECRET)?;
+            } else {
+                self.say(strings::LOCAL_EDIT_DIFF)?;
+                self.prompt(strings::LOCAL_EDIT_PROMPT)?;
+            }
+            let typed = match self.read(false)? {
+                Line::Text(text) => text,
+                Line::End | Line::Terminated => return Err(Error::Cancelled),
+                Line::Interrupted => {
+                    if self.confirm_quit()? {
+                        return Err(Error::Cancelled);
+                    }
+                    continue;
+                }
+            };
+            match typed.trim() {
+                "k" | "K" => return Ok(EditChoice::KeepMine),
+                "t" | "T" => return Ok(EditChoice::TakeNew),
+                "d" | "D" if !edit.secret => {
+                    self.say(edit.diff().trim_end())?;
+                }
+                _ => self.refuse(strings::LOCAL_EDIT_REFUSED)?,
+            }
+        }
+    }
+}
+
 impl Frontend for Text {
     fn name(&self) -> &'static str {
         "text"
@@ -590,6 +632,10 @@ impl Frontend for Text {
 
     fn ask(&mut self, context: &Context, prompts: &[Prompt]) -> Result<BTreeMap<String, String>> {
         self.ask_from(context, prompts, Vec::new(), 0)
+    }
+
+    fn local_edit(&mut self, edit: &LocalEdit) -> Result<Option<EditChoice>> {
+        self.ask_local_edit(edit).map(Some)
     }
 }
 

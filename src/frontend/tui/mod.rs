@@ -34,6 +34,7 @@ use super::terminal::{Device, Writer, reopen_writer};
 use super::text::Text;
 use super::{Context, Frontend, Prompt};
 use crate::error::{Error, Result};
+use crate::render::{EditChoice, LocalEdit};
 
 /// How often the loop looks for a caught signal while no key comes.
 const SIGNAL_CHECK: Duration = Duration::from_millis(200);
@@ -75,6 +76,13 @@ impl Frontend for Tui {
                 text.ask_from(context, prompts, app.values(), app.current)
             }
         }
+    }
+
+    /// One question on the terminal, between the screens: asked the text
+    /// frontend's way (see [`Text::ask_local_edit`]).
+    fn local_edit(&mut self, edit: &LocalEdit) -> Result<Option<EditChoice>> {
+        let mut text = Text::on_terminal(&self.device).map_err(terminal_error)?;
+        text.ask_local_edit(edit).map(Some)
     }
 }
 
