@@ -695,7 +695,11 @@ fn configure_again(
         match reconfigure.reconfigure(name, listener) {
             Ok(true) => changes.reconfigured.push(name.clone()),
             Ok(false) => {}
-            Err(error @ (Error::Cancelled | Error::Ended { .. })) => return Err(error),
+            Err(
+                error @ (Error::Cancelled
+                | Error::CancelledAtEditedFile { .. }
+                | Error::Ended { .. }),
+            ) => return Err(error),
             Err(error) => failures.push(format!("{name}: {error}")),
         }
     }
@@ -732,6 +736,16 @@ mod tests {
         assert!(matches!(result, Err(Error::Cancelled)));
         assert_eq!(scripted.asked, ["a", "b"]);
         assert_eq!(changes.reconfigured, ["a"]);
+        // Quitting at an edited file's question is quitting too.
+        let mut scripted = Scripted {
+            outcomes: vec![Err(Error::CancelledAtEditedFile {
+                path: "/etc/a.conf".into(),
+            })],
+            asked: Vec::new(),
+        };
+        let result = configure_again(&names, &mut scripted, &mut changes, &mut listener);
+        assert!(matches!(result, Err(Error::CancelledAtEditedFile { .. })));
+        assert_eq!(scripted.asked, ["a"]);
 
         // Another failure is collected and the others still run.
         let mut scripted = Scripted {
