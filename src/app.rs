@@ -137,6 +137,31 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             )?;
             out.write_all(text.as_bytes()).map_err(stdout_error)
         }
+        Command::Status { format } => {
+            let mut apt = crate::runtime::apt::System::new(
+                &paths.root,
+                lock_timeout,
+                crate::runtime::apt::Attach::Unattended,
+            )?;
+            let report = crate::status::status(
+                &paths,
+                lock_timeout,
+                crate::select::host_identities(),
+                &mut apt,
+            )?;
+            let text = match format {
+                crate::cli::StatusFormat::Text => report.text(),
+                crate::cli::StatusFormat::Json => report.json()?,
+            };
+            out.write_all(text.as_bytes()).map_err(stdout_error)?;
+            if report.matches() {
+                Ok(())
+            } else {
+                Err(Error::Mismatch {
+                    summary: report.summary(),
+                })
+            }
+        }
         Command::Build(args) => build(args, cli.quiet, out),
         Command::RemoveRendered { package } => {
             crate::remove::remove_rendered(&paths, &package, lock_timeout, &mut listener).map(drop)

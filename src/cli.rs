@@ -114,6 +114,13 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Does this node match its environment? Versions, open conflicts,
+    /// drifted files, originals to give back, unanswered questions; changes
+    /// nothing. Exit 0 when it matches, 9 when it does not.
+    Status {
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
     /// Build .deb packages (one per package and per role) from a
     /// configuration repository; prints the paths written.
     Build(BuildArgs),
@@ -380,6 +387,13 @@ pub enum OutputFormat {
     Table,
     Json,
     Shell,
+}
+
+/// Formats of `confpack status`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

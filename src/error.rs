@@ -53,6 +53,8 @@ pub enum ExitCode {
     /// The apt repository could not be used: unreachable, not signed by
     /// the expected key, or an index that does not match its signature.
     Repository = 8,
+    /// `confpack status`: the node does not match its environment.
+    Drift = 9,
 }
 
 /// Everything that can go wrong in confpack.
@@ -181,6 +183,10 @@ pub enum Error {
     #[error("{}: {reason}", .path.display())]
     UnsafePath { path: PathBuf, reason: String },
 
+    /// `confpack status` found differences (listed on stdout).
+    #[error("the node does not match its environment: {summary}")]
+    Mismatch { summary: String },
+
     /// A secret could not be encrypted or decrypted; never carries the value.
     #[error("secret {what}: {message}")]
     Secret { what: String, message: String },
@@ -235,6 +241,7 @@ impl Error {
             Error::Busy { .. } => ExitCode::Locked,
             Error::PackageManager { .. } => ExitCode::PackageManager,
             Error::Repository { .. } => ExitCode::Repository,
+            Error::Mismatch { .. } => ExitCode::Drift,
             _ => ExitCode::Failure,
         }
     }

@@ -15,7 +15,7 @@
 //! [`secrets`]; [`configure`] runs them in order.
 //! Around it: [`builder`] and [`deb`] (repository → .deb), [`publish`] (apt
 //! repository), [`runtime`] (set-environment, update, install, upgrade),
-//! [`remove`], [`convert`] and [`debconf`] (interoperability), [`output`];
+//! [`remove`], [`status`], [`convert`] and [`debconf`] (interoperability), [`output`];
 //! [`cli`] and [`app`] are the command line.
 
 #![deny(clippy::unwrap_used)]
@@ -46,6 +46,7 @@ pub mod run;
 pub mod runtime;
 pub mod secrets;
 pub mod select;
+pub mod status;
 pub mod store;
 pub mod unchanged;
 

@@ -36,7 +36,7 @@ fn can_run_apt() -> bool {
 
 /// A publisher's key when apt, dpkg, gpg and root are there (else the
 /// reason was printed).
-fn apt_and_keyring() -> Option<Keyring> {
+pub(crate) fn apt_and_keyring() -> Option<Keyring> {
     if !can_run_apt() {
         return None;
     }
@@ -44,13 +44,13 @@ fn apt_and_keyring() -> Option<Keyring> {
 }
 
 /// A system root with an empty dpkg database.
-struct Node {
+pub(crate) struct Node {
     _sandbox: Sandbox,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 impl Node {
-    fn new() -> Node {
+    pub(crate) fn new() -> Node {
         let sandbox = Sandbox::new();
         let root = sandbox.root.clone();
         Node {
@@ -69,7 +69,7 @@ impl Node {
 
     /// `confpack --root ROOT ARGS…`, with this confpack on PATH for the
     /// maintainer scripts.
-    fn confpack(&self, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn confpack(&self, args: &[&str]) -> (i32, String, String) {
         run(Command::new(BINARY)
             .arg("--root")
             .arg(&self.root)
@@ -81,7 +81,7 @@ impl Node {
             .stdin(std::process::Stdio::null()))
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let (code, stdout, stderr) = self.confpack(args);
         assert_eq!(code, 0, "confpack {args:?} failed:\n{stdout}\n{stderr}");
         format!("{stdout}{stderr}")
@@ -99,11 +99,11 @@ impl Node {
         assert_eq!(code, 0, "dpkg -i failed:\n{stdout}\n{stderr}");
     }
 
-    fn file(&self, path: &str) -> PathBuf {
+    pub(crate) fn file(&self, path: &str) -> PathBuf {
         self.root.join(path.trim_start_matches('/'))
     }
 
-    fn read(&self, path: &str) -> String {
+    pub(crate) fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.file(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
@@ -156,7 +156,7 @@ impl Node {
     }
 }
 
-const ENVIRONMENT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+pub(crate) const ENVIRONMENT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <environments xmlns="urn:confpack:environment:1" version="1">
   <templates>
     <template key="alpha/greeting" type="string" priority="high" source="configured">
@@ -173,29 +173,29 @@ const ENVIRONMENT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </environments>
 "#;
 
-fn control(name: &str) -> String {
+pub(crate) fn control(name: &str) -> String {
     format!(
         "version: \"1\"\nmaintainer: Test <test@example.com>\ndescription: |\n  {name}\n  for the runtime tests.\n"
     )
 }
 
-fn role(version: &str, depends: &str) -> String {
+pub(crate) fn role(version: &str, depends: &str) -> String {
     format!(
         "version: \"{version}\"\nmaintainer: Test <test@example.com>\ndescription: the node\ndepends: [{depends}]\n"
     )
 }
 
-fn arg(path: &Path) -> &str {
+pub(crate) fn arg(path: &Path) -> &str {
     path.to_str().expect("utf-8")
 }
 
 /// What [`bootstrap`] published and where a node finds it.
-struct Published {
+pub(crate) struct Published {
     /// The packages built from the repository's commit.
     debs: PathBuf,
     /// The apt repository (served by `server`).
-    repository: PathBuf,
-    server: Server,
+    pub(crate) repository: PathBuf,
+    pub(crate) server: Server,
     /// What set-environment printed.
     output: String,
 }
@@ -203,7 +203,7 @@ struct Published {
 /// Builds `repo` (into `../debs`) and the runtime, publishes both to the
 /// environment `master`, serves them on 127.0.0.1, and bootstraps `node`
 /// the seed's way: `dpkg -i` of the runtime, then `set-environment`.
-fn bootstrap(repo: &Repo, keyring: &Keyring, node: &Node) -> Published {
+pub(crate) fn bootstrap(repo: &Repo, keyring: &Keyring, node: &Node) -> Published {
     let debs = repo.path("../debs");
     build_ok(&repo.path("."), &debs, &["--no-dependency-check"]);
     let runtime = runtime(repo, &repo.path("../runtime"));

@@ -9,4 +9,5 @@ mod publish;
 mod realnode;
 mod runtime;
 mod security;
+mod status;
 mod tui;
