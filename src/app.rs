@@ -252,7 +252,7 @@ fn name_what_ended(error: Error) -> Error {
 /// answer are named by the starting confpack too (exit 3).
 fn tell_the_run(error: &Error) {
     match error {
-        Error::Cancelled => crate::run::end(),
+        Error::Cancelled | Error::CancelledAtEditedFile { .. } => crate::run::end(),
         Error::Unanswered { keys } => crate::run::report_unanswered(keys),
         _ => {}
     }

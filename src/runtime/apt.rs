@@ -264,6 +264,9 @@ fn wait(
     catching: &crate::frontend::signals::Catching,
     mut each: impl FnMut(),
 ) -> Result<Ended> {
+    // Short commands (queries) end within milliseconds: start polling
+    // fast, then settle at 20 ms.
+    let mut pause = Duration::from_millis(1);
     loop {
         each();
         if let Some(caught) = catching.take() {
@@ -273,7 +276,10 @@ fn wait(
         }
         match child.try_wait() {
             Ok(Some(status)) => return Ok(Ended::Exited(status)),
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
             Err(e) => {
                 return Err(Error::Command {
                     command: shown.to_string(),
