@@ -234,15 +234,7 @@ fn a_node_bootstraps_converges_rolls_back_and_switches_environment() {
     };
     // Role v1: alpha (configured) and beta (a plain file).
     let mut repo = Repo::new();
-    repo.write("packages/alpha/control/control.yml", &control("alpha"))
-        .write("packages/alpha/control/environment.xml", ENVIRONMENT)
-        .write(
-            "packages/alpha/etc/alpha.conf.j2",
-            "greeting = {{ answers[\"alpha/greeting\"] }}\n",
-        )
-        .write("packages/beta/control/control.yml", &control("beta"))
-        .write("packages/beta/etc/beta.conf", "beta\n")
-        .write("roles/node.yml", &role("1", "alpha, beta"));
+    write_alpha_beta(&mut repo);
     repo.commit("role v1");
     let node = Node::new();
     // The seed's bootstrap.
@@ -806,6 +798,13 @@ fn sigterm_ends_the_whole_apt_run_and_the_next_run_finishes_it() {
 /// A package with one user question that has no default.
 fn ask_repository() -> Repo {
     let mut repo = Repo::new();
+    write_ask(&mut repo);
+    repo.commit("ask");
+    repo
+}
+
+/// `ask`: one user question without a default, rendered into /etc/ask.conf.
+pub(crate) fn write_ask(repo: &mut Repo) {
     repo.write("packages/ask/control/control.yml", &control("ask"))
         .write(
             "packages/ask/control/environment.xml",
@@ -824,8 +823,20 @@ fn ask_repository() -> Repo {
             "packages/ask/etc/ask.conf.j2",
             "name = {{ answers[\"ask/name\"] }}\n",
         );
-    repo.commit("ask");
-    repo
+}
+
+/// Role v1 of the node: alpha (configured, a template) and beta (a plain
+/// file).
+pub(crate) fn write_alpha_beta(repo: &mut Repo) {
+    repo.write("packages/alpha/control/control.yml", &control("alpha"))
+        .write("packages/alpha/control/environment.xml", ENVIRONMENT)
+        .write(
+            "packages/alpha/etc/alpha.conf.j2",
+            "greeting = {{ answers[\"alpha/greeting\"] }}\n",
+        )
+        .write("packages/beta/control/control.yml", &control("beta"))
+        .write("packages/beta/etc/beta.conf", "beta\n")
+        .write("roles/node.yml", &role("1", "alpha, beta"));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! published, a user question without an answer (all exit 9, named).
 
 use crate::build::{Repo, build_ok};
-use crate::runtime::{ENVIRONMENT, Node, apt_and_keyring, bootstrap, control, role};
+use crate::runtime::{Node, apt_and_keyring, bootstrap, role, write_alpha_beta, write_ask};
 
 /// `status --format json`, parsed, with the exit code.
 fn status_json(node: &Node) -> (i32, serde_json::Value) {
@@ -25,33 +25,8 @@ fn status_tells_whether_the_node_matches_its_environment() {
         return;
     };
     let mut repo = Repo::new();
-    repo.write("packages/alpha/control/control.yml", &control("alpha"))
-        .write("packages/alpha/control/environment.xml", ENVIRONMENT)
-        .write(
-            "packages/alpha/etc/alpha.conf.j2",
-            "greeting = {{ answers[\"alpha/greeting\"] }}\n",
-        )
-        .write("packages/beta/control/control.yml", &control("beta"))
-        .write("packages/beta/etc/beta.conf", "beta\n")
-        .write("packages/ask/control/control.yml", &control("ask"))
-        .write(
-            "packages/ask/control/environment.xml",
-            r#"<?xml version="1.0" encoding="UTF-8"?>
-<environments xmlns="urn:confpack:environment:1" version="1">
-  <templates>
-    <template key="ask/name" type="string" priority="high" source="user">
-      <description>A name only a person knows</description>
-    </template>
-  </templates>
-  <environment context="master"/>
-</environments>
-"#,
-        )
-        .write(
-            "packages/ask/etc/ask.conf.j2",
-            "name = {{ answers[\"ask/name\"] }}\n",
-        )
-        .write("roles/node.yml", &role("1", "alpha, beta"));
+    write_alpha_beta(&mut repo);
+    write_ask(&mut repo);
     repo.commit("role v1");
     let node = Node::new();
     let published = bootstrap(&repo, &keyring, &node);
