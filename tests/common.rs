@@ -210,9 +210,9 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until the screen shows `text` (5 s at most).
+    /// Waits until the screen shows `text` (20 s at most: a loaded CI machine is slow to start a process).
     pub fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let screen = self.screen();
             if screen.contains(text) {
