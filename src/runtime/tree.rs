@@ -51,16 +51,22 @@ fn parents() -> BTreeMap<i32, i32> {
     map
 }
 
-/// The parent pid from a `/proc/PID/stat` line: the fourth field, after
-/// the command name in parentheses (which may itself hold spaces and
-/// parentheses, hence the last `)`).
+/// The state letter and parent pid from a `/proc/PID/stat` line: the
+/// third and fourth fields, after the command name in parentheses (which
+/// may itself hold spaces and parentheses, hence the last `)`).
+fn state_and_parent(stat: &str) -> Option<(char, i32)> {
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.next()?.parse().ok()?))
+}
+
 fn parent_of(stat: &str) -> Option<i32> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(1)?.parse().ok()
+    state_and_parent(stat).map(|(_, parent)| parent)
 }
 
 /// Every descendant of `root`, children before grandchildren.
-pub fn descendants(root: i32) -> Vec<i32> {
+#[cfg(test)]
+fn descendants(root: i32) -> Vec<i32> {
     descendants_in(&parents(), root)
 }
 
@@ -153,14 +159,8 @@ pub fn end(child: i32) -> usize {
 fn is_running(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|stat| {
-            let after = stat.rfind(')').map(|i| stat[i + 1..].to_string())?;
-            after
-                .split_whitespace()
-                .next()
-                .map(|s| s != "Z" && s != "X")
-        })
-        .unwrap_or(false)
+        .and_then(|stat| state_and_parent(&stat))
+        .is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
 }
 
 #[cfg(test)]
