@@ -735,6 +735,7 @@ fn document_source(options: &Options, package: Option<&Package>) -> Result<Docum
         url,
         local,
         cache_dir: options.paths.cache.clone(),
+        node_root: Some(root.clone()),
         timeout: options.fetch_timeout,
         max_bytes: options.max_bytes,
         schema,

@@ -80,6 +80,10 @@ pub struct DocumentSource {
     /// (its files are 0600: a document may hold values only its nodes
     /// should read).
     pub cache_dir: PathBuf,
+    /// The node whose apt key verifies published documents and whose
+    /// `/etc/confpack/insecure-http` allows plain http (configure's root);
+    /// `None` off a node.
+    pub node_root: Option<PathBuf>,
     /// Budget for the whole request: connect, headers and body.
     pub timeout: Duration,
     /// Largest body accepted from the server.
@@ -93,12 +97,13 @@ pub struct DocumentSource {
 
 impl DocumentSource {
     /// A source with the default timeout and size limit and the built-in
-    /// schema.
+    /// schema, on no node (published documents cannot be verified).
     pub fn new(url: Option<String>, local: Option<PathBuf>, cache_dir: PathBuf) -> Self {
         DocumentSource {
             url,
             local,
             cache_dir,
+            node_root: None,
             timeout: DEFAULT_TIMEOUT,
             max_bytes: DEFAULT_MAX_BYTES,
             schema: None,
@@ -345,7 +350,7 @@ impl Loader<'_> {
         known: Option<&Metadata>,
     ) -> Result<Loaded, Skip> {
         // One trust chain with the packages: src/env/trust.rs.
-        let fetched = super::trust::admit(&self.source.cache_dir, url)
+        let fetched = super::trust::admit(self.source.node_root.as_deref(), url)
             .and_then(|warning| {
                 self.schema_warnings.extend(warning);
                 fetch(self.source, url, known)

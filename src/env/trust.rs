@@ -31,13 +31,12 @@
 //! last good cached copy (which only a verified copy can have replaced) or
 //! the packaged local file is used.
 //!
-//! Where the node's files are: the root whose `var/cache/confpack/
-//! environments` is the document cache (configure's `--root`). A cache
-//! anywhere else has no node around it: published documents then cannot be
-//! verified and are refused, plain `http://` has no opt-in.
+//! Where the node's files are: `DocumentSource::node_root` (configure's
+//! `--root`). Off a node, published documents cannot be verified and are
+//! refused, and plain `http://` has no opt-in.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -47,8 +46,6 @@ use super::load::DocumentSource;
 use crate::files::{sha256_hex, write_atomic};
 use crate::publish::{DOCUMENTS_DIR, deb822, release_entries, version};
 
-/// Where the cache is, under the node's root.
-const CACHE: &str = "var/cache/confpack/environments";
 /// URLs the administrator allows over plain `http://` without a signature.
 pub const INSECURE_HTTP: &str = "etc/confpack/insecure-http";
 /// Largest `InRelease` fetched.
@@ -56,11 +53,11 @@ const MAX_RELEASE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Before fetching `url`: `Err(reason)` when it may not be fetched at all,
 /// else a warning to show (an opted-in plain `http://` URL).
-pub fn admit(cache_dir: &Path, url: &str) -> Result<Option<String>, String> {
+pub fn admit(node_root: Option<&Path>, url: &str) -> Result<Option<String>, String> {
     if published(url).is_some() || !url.starts_with("http://") || loopback(url) {
         return Ok(None);
     }
-    let allowed = node_root(cache_dir)
+    let allowed = node_root
         .and_then(|root| std::fs::read_to_string(root.join(INSECURE_HTTP)).ok())
         .is_some_and(|text| text.lines().map(str::trim).any(|line| line == url));
     if allowed {
@@ -83,9 +80,11 @@ pub fn verify(source: &DocumentSource, url: &str, sha256: Option<&str>) -> Resul
     let (Some(document), Some(sha256)) = (published(url), sha256) else {
         return Ok(());
     };
-    let root = node_root(&source.cache_dir)
+    let root = source
+        .node_root
+        .as_deref()
         .ok_or("a published document, but no node root around the cache to find its key")?;
-    let key = trusted_key(&root)?;
+    let key = trusted_key(root)?;
     let signed = fetch_bounded(&document.in_release, source.timeout)
         .map_err(|e| format!("{}: {e}", document.in_release))?;
     let release = gpgv(&key, &signed).map_err(|e| format!("{}: {e}", document.in_release))?;
@@ -153,14 +152,6 @@ fn loopback(url: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The root of the node whose cache `cache_dir` is.
-fn node_root(cache_dir: &Path) -> Option<PathBuf> {
-    cache_dir
-        .ends_with(CACHE)
-        .then(|| cache_dir.ancestors().nth(4).map(Path::to_path_buf))
-        .flatten()
 }
 
 /// The key of this node's confpack apt source, as bytes of a binary
@@ -396,25 +387,25 @@ mod tests {
     #[test]
     fn plain_http_is_refused_unless_loopback_published_or_allowed() {
         let temp = tempfile::tempdir().expect("tempdir");
-        let cache = temp.path().join(CACHE);
+        let cache = Some(temp.path());
         let url = "http://192.0.2.1/env.xml";
-        assert!(admit(&cache, url).expect_err("refused").contains("refused"));
-        assert_eq!(admit(&cache, "https://192.0.2.1/env.xml"), Ok(None));
-        assert_eq!(admit(&cache, "http://127.0.0.1:8080/env.xml"), Ok(None));
-        assert_eq!(admit(&cache, "http://[::1]:8080/env.xml"), Ok(None));
+        assert!(admit(cache, url).expect_err("refused").contains("refused"));
+        assert_eq!(admit(cache, "https://192.0.2.1/env.xml"), Ok(None));
+        assert_eq!(admit(cache, "http://127.0.0.1:8080/env.xml"), Ok(None));
+        assert_eq!(admit(cache, "http://[::1]:8080/env.xml"), Ok(None));
         assert_eq!(
-            admit(&cache, "http://192.0.2.1/dists/p/documents/env.xml"),
+            admit(cache, "http://192.0.2.1/dists/p/documents/env.xml"),
             Ok(None),
             "verified after the fetch"
         );
         let allow = temp.path().join(INSECURE_HTTP);
         std::fs::create_dir_all(allow.parent().expect("dir")).expect("mkdir");
         std::fs::write(&allow, format!("{url}\n")).expect("write");
-        let warning = admit(&cache, url).expect("allowed").expect("a warning");
+        let warning = admit(cache, url).expect("allowed").expect("a warning");
         assert!(warning.contains("plain http://"), "{warning}");
-        assert!(admit(&cache, "http://192.0.2.1/other.xml").is_err());
-        // A cache outside a node root has no opt-in.
-        assert!(admit(&temp.path().join("cache"), url).is_err());
+        assert!(admit(cache, "http://192.0.2.1/other.xml").is_err());
+        // Off a node there is no opt-in.
+        assert!(admit(None, url).is_err());
     }
 
     fn document() -> Published {
