@@ -27,6 +27,8 @@
 
 pub mod deb822;
 pub mod debfile;
+mod lock;
+mod prune;
 pub mod sign;
 pub mod staging;
 pub mod upload;
@@ -34,7 +36,7 @@ pub mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::Listener;
 use crate::error::{Error, Result};
@@ -116,7 +118,8 @@ struct Indexed {
     sha256: String,
 }
 
-type Key = (String, String, String);
+/// An index entry's identity: (package, version, architecture).
+pub type Key = (String, String, String);
 
 impl Indexed {
     fn key(&self) -> Key {
@@ -256,86 +259,6 @@ pub fn host_architecture() -> &'static str {
     }
 }
 
-/// Holds the repository's publish lock while alive.
-///
-/// Why the directory itself: a lock file inside the repository is served
-/// with it, and one beside it needs a writable parent and is another file
-/// for each spelling of the path (a symlink). `flock(2)` on the directory's
-/// descriptor needs no file, follows the directory whatever its name, and
-/// ends with the process, however it ends. File systems that cannot lock a
-/// directory (NFS emulates `flock` with write locks) are a clear error.
-struct Lock {
-    _directory: std::fs::File,
-    _legacy: Option<std::fs::File>,
-}
-
-fn lock(repo: &Path, timeout: Duration) -> Result<Lock> {
-    let directory = std::fs::File::open(repo).map_err(|e| Error::io(repo, e))?;
-    let deadline = Instant::now() + timeout;
-    wait_for_lock(&directory, deadline).map_err(|e| match e {
-        LockError::Busy => Error::Busy {
-            what: "another confpack publish is writing this repository".into(),
-            path: repo.to_path_buf(),
-        },
-        LockError::Unsupported(e) => Error::io(
-            repo,
-            std::io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot lock the repository directory ({e}); publish on a local file system"
-                ),
-            ),
-        ),
-    })?;
-    Ok(Lock {
-        _directory: directory,
-        _legacy: take_legacy_lock(repo, deadline)?,
-    })
-}
-
-enum LockError {
-    Busy,
-    Unsupported(std::io::Error),
-}
-
-/// `flock`s `file` exclusively, retrying until `deadline`.
-fn wait_for_lock(file: &std::fs::File, deadline: Instant) -> std::result::Result<(), LockError> {
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Busy),
-            Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Unsupported(e)),
-        }
-    }
-}
-
-/// An older confpack may be publishing with the lock file inside the
-/// repository: wait for it like for any publisher, then remove the file,
-/// which the web server would otherwise serve.
-fn take_legacy_lock(repo: &Path, deadline: Instant) -> Result<Option<std::fs::File>> {
-    let path = repo.join(LEGACY_LOCK_FILE);
-    let file = match std::fs::OpenOptions::new().write(true).open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&path, e)),
-    };
-    match wait_for_lock(&file, deadline) {
-        Ok(()) => {}
-        Err(LockError::Busy) => {
-            return Err(Error::Busy {
-                what: "an older confpack publish is writing this repository".into(),
-                path,
-            });
-        }
-        Err(LockError::Unsupported(e)) => return Err(Error::io(&path, e)),
-    }
-    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-    Ok(Some(file))
-}
-
 /// The environment's current state, read from its `Release` and indexes.
 struct Current {
     architectures: BTreeSet<String>,
@@ -439,7 +362,7 @@ pub fn publish(
     check_options(options)?;
     let repo = &options.repo;
     std::fs::create_dir_all(repo).map_err(|e| Error::io(repo, e))?;
-    let _lock = lock(repo, options.lock_timeout)?;
+    let _lock = lock::lock(repo, options.lock_timeout)?;
     staging::clean_leftovers(repo)?;
     // Pool files of killed runs that no index names.
     let mut report = Report {
@@ -449,103 +372,30 @@ pub fn publish(
     let dists = repo.join("dists");
     let dist = dists.join(&options.environment);
     let current = read_current(&dist)?;
-    let mut architectures = current.architectures.clone();
     let mut entries = current.entries.clone();
-
     let pool = add_packages(options, &mut entries, &mut report, listener)?;
-    prune(options, &mut entries, &mut report, listener);
-    for entry in entries.values() {
-        if entry.architecture != "all" {
-            architectures.insert(entry.architecture.clone());
-        }
-    }
-    architectures.extend(options.architectures.iter().cloned());
-    if architectures.is_empty() {
-        architectures.insert(host_architecture().to_string());
-    }
+    apply_pruning(options, &mut entries, &mut report, listener);
+    let architectures = architectures(&current, &entries, &options.architectures);
     report.packages = entries.len();
-    let mut documents = current.documents.clone();
-    for (name, path) in &options.documents {
-        documents.insert(name.clone(), read_document(path)?);
-        report.documents.push(name.clone());
-    }
+    let documents = documents(&current, options, &mut report)?;
 
     // Everything in memory, signed, before anything is written.
-    let indexes = indexes(&entries, &architectures, &mut report)?;
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut sums: Vec<(String, u64, String)> = Vec::new();
-    for (relative, bytes) in indexes {
-        sums.push((
-            crate::files::sha256_hex(&bytes),
-            bytes.len() as u64,
-            relative.clone(),
-        ));
-        files.push((relative, bytes));
-    }
-    for (name, bytes) in documents {
-        let relative = format!("{DOCUMENTS_DIR}/{name}.xml");
-        sums.push((
-            crate::files::sha256_hex(&bytes),
-            bytes.len() as u64,
-            relative.clone(),
-        ));
-        files.push((relative, bytes));
-    }
-    // A later Release is always dated later, so a node can refuse an
-    // older one replayed to it (src/env/trust.rs).
-    let date = current
-        .date
-        .map_or(options.now, |previous| options.now.max(previous + 1));
-    let release = release_text(options, date, &architectures, &sums);
-    let signatures = match signer {
-        Some(signer) => Some((
-            signer.detach_sign(release.as_bytes())?,
-            signer.clearsign(release.as_bytes())?,
-        )),
-        None => None,
-    };
+    let mut files = indexes(&entries, &architectures, &mut report)?;
+    files.extend(documents);
+    let release = sign_release(options, &current, &architectures, &files, signer)?;
 
     // The new tree, beside the published one.
-    let mut staged = staging::Staging::new(&dists)?;
-    let mut new_hashes = BTreeSet::new();
-    for (relative, bytes) in &files {
-        staged.write(relative, bytes)?;
-        if let Some(dir) = relative
-            .strip_suffix("/Packages")
-            .or_else(|| relative.strip_suffix("/Packages.gz"))
-        {
-            let sum = crate::files::sha256_hex(bytes);
-            if new_hashes.insert(sum.clone()) {
-                staged.write(&format!("{dir}/by-hash/SHA256/{sum}"), bytes)?;
-            }
-        }
-    }
-    // Index files by hash that the previous Release names stay, for a
-    // node that fetched it just before the switch.
-    for relative in by_hash_files(&dist)? {
-        let sum = relative.rsplit('/').next().unwrap_or_default();
-        if current.release_hashes.contains(sum) && !new_hashes.contains(sum) {
-            staged.keep(&relative, &dist.join(&relative))?;
-        }
-    }
-    match &signatures {
-        Some((detached, inline)) => {
-            staged.write("Release.gpg", detached)?;
-            staged.write("InRelease", inline)?;
-            report.signed = true;
-        }
-        None => listener.warning(&format!(
+    let staged = stage(&dists, &dist, &current, &files, &release)?;
+    report.signed = release.signatures.is_some();
+    if !report.signed {
+        listener.warning(&format!(
             "the environment {} is not signed (no --sign-key); nodes refuse unsigned repositories",
             options.environment
-        )),
+        ));
     }
-    staged.write("Release", release.as_bytes())?;
 
     // New pool files, then the switch: nothing names them before it.
-    for (from, relative) in &pool {
-        let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
-        write_atomic(&repo.join(relative), &bytes, 0o644)?;
-    }
+    write_pool(repo, &pool)?;
     staged.install(&dist)?;
 
     if !report.removed.is_empty() {
@@ -561,6 +411,135 @@ pub fn publish(
         if report.signed { ", signed" } else { "" }
     ));
     Ok(report)
+}
+
+/// The architectures to index: those indexed already, those of the
+/// packages (`all` goes into every one), those asked for; this machine's
+/// when there is none.
+fn architectures(
+    current: &Current,
+    entries: &BTreeMap<Key, Indexed>,
+    asked: &[String],
+) -> BTreeSet<String> {
+    let mut architectures = current.architectures.clone();
+    for entry in entries.values() {
+        if entry.architecture != "all" {
+            architectures.insert(entry.architecture.clone());
+        }
+    }
+    architectures.extend(asked.iter().cloned());
+    if architectures.is_empty() {
+        architectures.insert(host_architecture().to_string());
+    }
+    architectures
+}
+
+/// The environment documents after this run: those published, replaced
+/// by those given. (path relative to the distribution, bytes).
+fn documents(
+    current: &Current,
+    options: &Options,
+    report: &mut Report,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut documents = current.documents.clone();
+    for (name, path) in &options.documents {
+        documents.insert(name.clone(), read_document(path)?);
+        report.documents.push(name.clone());
+    }
+    Ok(documents
+        .into_iter()
+        .map(|(name, bytes)| (format!("{DOCUMENTS_DIR}/{name}.xml"), bytes))
+        .collect())
+}
+
+/// A `Release` and, with a signer, its detached and inline signatures.
+struct SignedRelease {
+    text: String,
+    /// (`Release.gpg`, `InRelease`).
+    signatures: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The `Release` naming `files`, signed.
+fn sign_release(
+    options: &Options,
+    current: &Current,
+    architectures: &BTreeSet<String>,
+    files: &[(String, Vec<u8>)],
+    signer: Option<&mut dyn Signer>,
+) -> Result<SignedRelease> {
+    let sums: Vec<(String, u64, String)> = files
+        .iter()
+        .map(|(relative, bytes)| {
+            (
+                crate::files::sha256_hex(bytes),
+                bytes.len() as u64,
+                relative.clone(),
+            )
+        })
+        .collect();
+    // A later Release is always dated later, so a node can refuse an
+    // older one replayed to it (src/env/trust.rs).
+    let date = current
+        .date
+        .map_or(options.now, |previous| options.now.max(previous + 1));
+    let text = release_text(options, date, architectures, &sums);
+    let signatures = match signer {
+        Some(signer) => Some((
+            signer.detach_sign(text.as_bytes())?,
+            signer.clearsign(text.as_bytes())?,
+        )),
+        None => None,
+    };
+    Ok(SignedRelease { text, signatures })
+}
+
+/// Writes the new `dists/<environment>` beside the published one: the
+/// indexes (also by hash), the documents, the signatures, `Release`.
+fn stage(
+    dists: &Path,
+    dist: &Path,
+    current: &Current,
+    files: &[(String, Vec<u8>)],
+    release: &SignedRelease,
+) -> Result<staging::Staging> {
+    let mut staged = staging::Staging::new(dists)?;
+    let mut new_hashes = BTreeSet::new();
+    for (relative, bytes) in files {
+        staged.write(relative, bytes)?;
+        if let Some(dir) = relative
+            .strip_suffix("/Packages")
+            .or_else(|| relative.strip_suffix("/Packages.gz"))
+        {
+            let sum = crate::files::sha256_hex(bytes);
+            if new_hashes.insert(sum.clone()) {
+                staged.write(&format!("{dir}/by-hash/SHA256/{sum}"), bytes)?;
+            }
+        }
+    }
+    // Index files by hash that the previous Release names stay, for a
+    // node that fetched it just before the switch.
+    for relative in by_hash_files(dist)? {
+        let sum = relative.rsplit('/').next().unwrap_or_default();
+        if current.release_hashes.contains(sum) && !new_hashes.contains(sum) {
+            staged.keep(&relative, &dist.join(&relative))?;
+        }
+    }
+    if let Some((detached, inline)) = &release.signatures {
+        staged.write("Release.gpg", detached)?;
+        staged.write("InRelease", inline)?;
+    }
+    staged.write("Release", release.text.as_bytes())?;
+    Ok(staged)
+}
+
+/// Copies the new packages into the pool (source, path relative to the
+/// repository).
+fn write_pool(repo: &Path, pool: &[(PathBuf, String)]) -> Result<()> {
+    for (from, relative) in pool {
+        let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+        write_atomic(&repo.join(relative), &bytes, 0o644)?;
+    }
+    Ok(())
 }
 
 fn check_options(options: &Options) -> Result<()> {
@@ -636,48 +615,24 @@ fn add_packages(
     Ok(pool)
 }
 
-/// `--remove` and `--keep`.
-fn prune(
+/// `--remove` and `--keep` (decided by [`prune::prune`]) take entries out
+/// of the index.
+fn apply_pruning(
     options: &Options,
     entries: &mut BTreeMap<Key, Indexed>,
     report: &mut Report,
     listener: &mut dyn Listener,
 ) {
-    for wanted in &options.remove {
-        let (name, version) = match wanted.split_once('=') {
-            Some((name, version)) => (name, Some(version)),
-            None => (wanted.as_str(), None),
-        };
-        let before = entries.len();
-        entries.retain(|(package, v, _), entry| {
-            let matches = package == name && version.is_none_or(|wanted| wanted == v);
-            if matches {
-                report.removed.push(entry.describe());
-            }
-            !matches
-        });
-        if entries.len() == before {
-            listener.warning(&format!(
-                "--remove {wanted}: the environment {} has no such package",
-                options.environment
-            ));
-        }
+    let pruning = prune::prune(entries.keys(), &options.remove, options.keep);
+    for wanted in &pruning.unmatched {
+        listener.warning(&format!(
+            "--remove {wanted}: the environment {} has no such package",
+            options.environment
+        ));
     }
-    if let Some(keep) = options.keep {
-        let mut by_package: BTreeMap<(String, String), Vec<Key>> = BTreeMap::new();
-        for key in entries.keys() {
-            by_package
-                .entry((key.0.clone(), key.2.clone()))
-                .or_default()
-                .push(key.clone());
-        }
-        for (_, mut keys) in by_package {
-            keys.sort_by(|a, b| version::compare(&b.1, &a.1));
-            for key in keys.into_iter().skip(keep.max(1)) {
-                if let Some(entry) = entries.remove(&key) {
-                    report.removed.push(entry.describe());
-                }
-            }
+    for key in &pruning.dropped {
+        if let Some(entry) = entries.remove(key) {
+            report.removed.push(entry.describe());
         }
     }
 }
