@@ -337,34 +337,8 @@ impl System {
         } else {
             self.attach
         };
-        let run = if kind == Kind::Query {
-            None
-        } else {
-            let run = crate::run::Run::start().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-            command.envs(run.environment());
-            Some(run)
-        };
-        match attach {
-            Attach::Terminal => {
-                if program == "apt-get" {
-                    // dpkg on apt's own pty would be a terminal nobody
-                    // types into: a postinst's question must reach the
-                    // person. (apt then writes no term.log.)
-                    command.args(["-o", "Dpkg::Use-Pty=0", "-o", "Dpkg::Progress-Fancy=0"]);
-                }
-                command.stdin(Stdio::inherit()).stdout(Stdio::inherit());
-            }
-            Attach::Unattended => {
-                if kind != Kind::Query && program == "apt-get" {
-                    // Progress lines on stdout, told apart by their prefix.
-                    command.args(["-o", "APT::Status-Fd=1"]);
-                }
-                if std::env::var_os("DEBIAN_FRONTEND").is_none() {
-                    command.env("DEBIAN_FRONTEND", "noninteractive");
-                }
-                command.stdout(Stdio::piped());
-            }
-        }
+        let run = start_run(kind, &mut command)?;
+        attach_output(&mut command, kind, program, attach);
         let catching = crate::frontend::signals::Catching::start();
         tree::become_subreaper();
         let mut child = command
@@ -377,42 +351,9 @@ impl System {
         // On a terminal apt's stderr is shown as it comes, and kept for
         // the error message.
         let echo = attach == Attach::Terminal;
-        let mut stderr_pipe = child.stderr.take();
-        let stderr_thread = std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(pipe) = stderr_pipe.as_mut() {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    if echo {
-                        crate::say(format_args!("{line}"));
-                    }
-                    text.push_str(&line);
-                    text.push('\n');
-                }
-            }
-            text
-        });
-        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-        if let Some(pipe) = child.stdout.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    if lines_tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        let mut stdout = String::new();
-        let ended = wait(&mut child, &shown, &catching, || {
-            while let Ok(line) = lines.try_recv() {
-                take_line(kind, &line, &mut stdout, listener);
-            }
-        })?;
-        while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
-            take_line(kind, &line, &mut stdout, listener);
-        }
-        let stderr = stderr_thread.join().unwrap_or_default();
+        let stderr = read_stderr(&mut child, echo);
+        let (ended, stdout) = follow(&mut child, &shown, &catching, kind, listener)?;
+        let stderr = stderr.join().unwrap_or_default();
         if kind != Kind::Query {
             listener.progress(1000, 1000);
         }
@@ -425,42 +366,174 @@ impl System {
                 });
             }
         };
-        // apt-get update exits 0 after some failures; `--error-on=any`
-        // makes it fail, and an `E:` line is never a success.
-        let failed_update = kind == Kind::Update && stderr.lines().any(|l| l.starts_with("E:"));
-        if !status.success() || failed_update {
-            let code = status
-                .code()
-                .map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
-            // Shown already: the error keeps apt's summary lines only
-            // (a lock message is told apart on all of it).
-            let stderr = if echo && !is_lock_message(&stderr) {
-                let summary: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
-                format!(
-                    "{}\n(apt's and dpkg's messages are above)",
-                    summary.join("\n")
-                )
-            } else {
-                stderr
-            };
-            // A noninteractive configure that lacked answers says so
-            // better than apt's "dpkg returned an error" (exit 3, keys).
-            let unanswered = run.as_ref().map(crate::run::Run::unanswered);
-            if let Some(keys) = unanswered.filter(|k| !k.is_empty()) {
-                return Err(Error::Unanswered { keys });
-            }
-            return Err(failure(&self.root, kind, shown, code, stderr));
-        }
+        let ran = Ran {
+            kind,
+            shown,
+            echo,
+            stderr,
+        };
+        self.check(&ran, status, run.as_ref())?;
         if kind != Kind::Query && !echo {
-            for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-                if let Some(warning) = line.strip_prefix("W: ") {
-                    listener.warning(warning);
-                } else {
-                    listener.passthrough(line);
-                }
-            }
+            pass_on(&ran.stderr, listener);
         }
         Ok(stdout)
+    }
+
+    /// The error a finished command's exit status and stderr mean, if any.
+    fn check(
+        &self,
+        ran: &Ran,
+        status: std::process::ExitStatus,
+        run: Option<&crate::run::Run>,
+    ) -> Result<()> {
+        let Ran {
+            kind,
+            shown,
+            echo,
+            stderr,
+        } = ran;
+        // apt-get update exits 0 after some failures; `--error-on=any`
+        // makes it fail, and an `E:` line is never a success.
+        let failed_update = *kind == Kind::Update && stderr.lines().any(|l| l.starts_with("E:"));
+        if status.success() && !failed_update {
+            return Ok(());
+        }
+        let code = status
+            .code()
+            .map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
+        // Shown already: the error keeps apt's summary lines only
+        // (a lock message is told apart on all of it).
+        let stderr = if *echo && !is_lock_message(stderr) {
+            let summary: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
+            format!(
+                "{}\n(apt's and dpkg's messages are above)",
+                summary.join("\n")
+            )
+        } else {
+            stderr.clone()
+        };
+        // A noninteractive configure that lacked answers says so
+        // better than apt's "dpkg returned an error" (exit 3, keys).
+        let unanswered = run.map(crate::run::Run::unanswered);
+        if let Some(keys) = unanswered.filter(|k| !k.is_empty()) {
+            return Err(Error::Unanswered { keys });
+        }
+        Err(failure(&self.root, *kind, shown.clone(), code, stderr))
+    }
+}
+
+/// A confpack run for a command that may configure packages: their
+/// maintainer scripts' confpack finds it in the environment.
+fn start_run(kind: Kind, command: &mut Command) -> Result<Option<crate::run::Run>> {
+    if kind == Kind::Query {
+        return Ok(None);
+    }
+    let run = crate::run::Run::start().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    command.envs(run.environment());
+    Ok(Some(run))
+}
+
+/// Waits for `child`, taking its stdout line by line as it comes (see
+/// [`take_line`]); returns how it ended and the stdout kept.
+fn follow(
+    child: &mut std::process::Child,
+    shown: &str,
+    catching: &crate::frontend::signals::Catching,
+    kind: Kind,
+    listener: &mut dyn Listener,
+) -> Result<(Ended, String)> {
+    let lines = read_stdout(child);
+    let mut stdout = String::new();
+    let ended = wait(child, shown, catching, || {
+        while let Ok(line) = lines.try_recv() {
+            take_line(kind, &line, &mut stdout, listener);
+        }
+    })?;
+    while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+        take_line(kind, &line, &mut stdout, listener);
+    }
+    Ok((ended, stdout))
+}
+
+/// A command that ended by itself: what is needed to judge it.
+struct Ran {
+    kind: Kind,
+    shown: String,
+    /// Its stderr was shown as it came (a terminal).
+    echo: bool,
+    stderr: String,
+}
+
+/// Where the child's stdin and stdout go, and the apt options that go
+/// with it.
+fn attach_output(command: &mut Command, kind: Kind, program: &str, attach: Attach) {
+    match attach {
+        Attach::Terminal => {
+            if program == "apt-get" {
+                // dpkg on apt's own pty would be a terminal nobody
+                // types into: a postinst's question must reach the
+                // person. (apt then writes no term.log.)
+                command.args(["-o", "Dpkg::Use-Pty=0", "-o", "Dpkg::Progress-Fancy=0"]);
+            }
+            command.stdin(Stdio::inherit()).stdout(Stdio::inherit());
+        }
+        Attach::Unattended => {
+            if kind != Kind::Query && program == "apt-get" {
+                // Progress lines on stdout, told apart by their prefix.
+                command.args(["-o", "APT::Status-Fd=1"]);
+            }
+            if std::env::var_os("DEBIAN_FRONTEND").is_none() {
+                command.env("DEBIAN_FRONTEND", "noninteractive");
+            }
+            command.stdout(Stdio::piped());
+        }
+    }
+}
+
+/// Collects the child's stderr on a thread, echoing each line when `echo`.
+fn read_stderr(child: &mut std::process::Child, echo: bool) -> std::thread::JoinHandle<String> {
+    let mut pipe = child.stderr.take();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(pipe) = pipe.as_mut() {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if echo {
+                    crate::say(format_args!("{line}"));
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        text
+    })
+}
+
+/// The child's stdout, line by line, from a thread (none when it is not
+/// piped).
+fn read_stdout(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    if let Some(pipe) = child.stdout.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    lines
+}
+
+/// apt's stderr after a success: warnings as warnings, the rest as it is.
+fn pass_on(stderr: &str, listener: &mut dyn Listener) {
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(warning) = line.strip_prefix("W: ") {
+            listener.warning(warning);
+        } else {
+            listener.passthrough(line);
+        }
     }
 }
 
