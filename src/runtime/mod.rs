@@ -19,7 +19,11 @@
 //!   the command and its stderr and map to their own exit codes.
 
 pub mod apt;
+#[cfg(test)]
+mod fake;
 pub mod plan;
+#[cfg(test)]
+mod scenarios;
 pub mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -556,116 +560,28 @@ pub fn upgrade(
     reconfigure: &mut dyn Reconfigure,
     listener: &mut dyn Listener,
 ) -> Result<Changes> {
-    let source = require_source(apt)?;
-    let index = read_index(apt)?.ok_or_else(|| {
-        Error::Selection(format!(
-            "the index of {} {} has not been fetched; run `confpack update` first",
-            source.url, source.environment
-        ))
-    })?;
+    let (source, index) = fetched_index(apt)?;
     let finished = recover(apt, listener)?;
     remove_pin(apt.root(), options.version.is_none(), listener)?;
     let before = installed(apt)?;
     let automatic = automatic(apt)?;
-    let (targets, roles) = match &options.version {
-        None => (plan::upgrade_targets(&index, &before), Vec::new()),
-        Some(version) => {
-            let roles: Vec<String> = if options.roles.is_empty() {
-                before
-                    .keys()
-                    .filter(|n| index.contains(n) && !automatic.contains(*n) && *n != RUNTIME)
-                    .cloned()
-                    .collect()
-            } else {
-                options.roles.clone()
-            };
-            if roles.is_empty() {
-                return Err(Error::Usage(
-                    "--version applies to roles, and none is installed; name them: confpack upgrade --version V ROLE…"
-                        .into(),
-                ));
-            }
-            (
-                plan::version_targets(&index, &roles, version, &before)?,
-                roles,
-            )
-        }
-    };
-    let targets: BTreeMap<String, String> = targets
-        .into_iter()
-        .filter(|(name, version)| before.get(name) != Some(version))
-        .collect();
-    if !targets.is_empty() {
-        listener.info(&format!(
-            "{} {}: {}",
-            source.environment,
-            if options.version.is_some() {
-                "versions"
-            } else {
-                "newest versions"
-            },
-            targets
-                .iter()
-                .map(|(n, v)| format!("{n} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        // --mark-auto keeps automatic packages automatic (apt would mark
-        // every named package manual) and leaves manual ones manual.
-        let mut args = strings(&["install", "-y", "--mark-auto", "--allow-downgrades"]);
-        args.extend(targets.iter().map(|(n, v)| format!("{n}={v}")));
-        apt.run(Kind::Change, "apt-get", &args, listener)?;
-        let new_roles: Vec<String> = roles
-            .iter()
-            .filter(|r| !before.contains_key(*r) || automatic.contains(*r))
-            .cloned()
-            .collect();
-        if !new_roles.is_empty() {
-            let mut mark = strings(&["manual"]);
-            mark.extend(new_roles);
-            apt.run(Kind::Change, "apt-mark", &mark, listener)?;
-        }
+    let targets = Targets::choose(&index, options, &before, &automatic)?;
+    if !targets.versions.is_empty() {
+        listener.info(&targets.describe(&source.environment, options.version.is_some()));
+        install_targets(apt, &targets, &before, &automatic, listener)?;
     }
     if options.autoremove {
-        apt.run(
-            Kind::Change,
-            "apt-get",
-            &strings(&["autoremove", "--purge", "-y"]),
-            listener,
-        )?;
-        purge_removed(apt, &index, listener)?;
+        autoremove(apt, &index, listener)?;
     }
     let after = installed(apt)?;
     if let Some(version) = &options.version {
-        let held: BTreeMap<String, String> = after
-            .iter()
-            .filter(|(name, _)| index.contains(name) && *name != RUNTIME)
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect();
-        write_pin(apt.root(), version, &held)?;
-        listener.info(&format!(
-            "pinned {} package(s) at these versions in {ROLLBACK_PIN}; \
-             a plain `confpack upgrade` follows the environment again",
-            held.len()
-        ));
+        pin(apt.root(), version, &index, &after, listener)?;
     }
     let mut changes = Changes::between(&before, &after);
     changes.finished = finished;
-
     // Configure every configured package again: a no-op unless its
     // environment (set-environment) or document changed.
-    let share = rooted(apt.root(), Path::new("/usr/share/confpack"));
-    let mut names: Vec<String> = std::fs::read_dir(&share)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|name| after.contains_key(name))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
+    let names = configured_packages(apt.root(), &after);
     let failures = configure_again(&names, reconfigure, &mut changes, listener)?;
     listener.info(&changes.summary());
     if failures.is_empty() {
@@ -679,6 +595,171 @@ pub fn upgrade(
             ),
         })
     }
+}
+
+/// The confpack source and its index as `confpack update` fetched it.
+fn fetched_index(apt: &mut dyn PackageManager) -> Result<(Source, Index)> {
+    let source = require_source(apt)?;
+    match read_index(apt)? {
+        Some(index) => Ok((source, index)),
+        None => Err(Error::Selection(format!(
+            "the index of {} {} has not been fetched; run `confpack update` first",
+            source.url, source.environment
+        ))),
+    }
+}
+
+/// What an upgrade installs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Targets {
+    /// Package → version, only those not installed at that version.
+    versions: BTreeMap<String, String>,
+    /// The roles `--version` rolls (none for a plain upgrade).
+    roles: Vec<String>,
+}
+
+impl Targets {
+    /// A plain upgrade: the newest published version of every installed
+    /// package; `--version`: that version of the roles (the installed
+    /// manual ones unless named) and their dependencies (see [`plan`]).
+    fn choose(
+        index: &Index,
+        options: &UpgradeOptions,
+        before: &BTreeMap<String, String>,
+        automatic: &BTreeSet<String>,
+    ) -> Result<Targets> {
+        let (versions, roles) = match &options.version {
+            None => (plan::upgrade_targets(index, before), Vec::new()),
+            Some(version) => {
+                let roles: Vec<String> = if options.roles.is_empty() {
+                    before
+                        .keys()
+                        .filter(|n| index.contains(n) && !automatic.contains(*n) && *n != RUNTIME)
+                        .cloned()
+                        .collect()
+                } else {
+                    options.roles.clone()
+                };
+                if roles.is_empty() {
+                    return Err(Error::Usage(
+                        "--version applies to roles, and none is installed; name them: confpack upgrade --version V ROLE…"
+                            .into(),
+                    ));
+                }
+                (
+                    plan::version_targets(index, &roles, version, before)?,
+                    roles,
+                )
+            }
+        };
+        let versions = versions
+            .into_iter()
+            .filter(|(name, version)| before.get(name) != Some(version))
+            .collect();
+        Ok(Targets { versions, roles })
+    }
+
+    /// `production newest versions: a 2, b 1`.
+    fn describe(&self, environment: &str, rolling: bool) -> String {
+        format!(
+            "{environment} {}: {}",
+            if rolling {
+                "versions"
+            } else {
+                "newest versions"
+            },
+            self.versions
+                .iter()
+                .map(|(n, v)| format!("{n} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// Installs the targets in one apt run; roles `--version` brought in, or
+/// that were automatic, become manual.
+fn install_targets(
+    apt: &mut dyn PackageManager,
+    targets: &Targets,
+    before: &BTreeMap<String, String>,
+    automatic: &BTreeSet<String>,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    // --mark-auto keeps automatic packages automatic (apt would mark
+    // every named package manual) and leaves manual ones manual.
+    let mut args = strings(&["install", "-y", "--mark-auto", "--allow-downgrades"]);
+    args.extend(targets.versions.iter().map(|(n, v)| format!("{n}={v}")));
+    apt.run(Kind::Change, "apt-get", &args, listener)?;
+    let new_roles: Vec<String> = targets
+        .roles
+        .iter()
+        .filter(|r| !before.contains_key(*r) || automatic.contains(*r))
+        .cloned()
+        .collect();
+    if !new_roles.is_empty() {
+        let mut mark = strings(&["manual"]);
+        mark.extend(new_roles);
+        apt.run(Kind::Change, "apt-mark", &mark, listener)?;
+    }
+    Ok(())
+}
+
+/// `apt-get autoremove --purge`, then the purge of the environment's
+/// packages an earlier run only removed.
+fn autoremove(
+    apt: &mut dyn PackageManager,
+    index: &Index,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    apt.run(
+        Kind::Change,
+        "apt-get",
+        &strings(&["autoremove", "--purge", "-y"]),
+        listener,
+    )?;
+    purge_removed(apt, index, listener)
+}
+
+/// Holds the environment's installed packages (the runtime excepted) at
+/// their versions until the next plain upgrade.
+fn pin(
+    root: &Path,
+    version: &str,
+    index: &Index,
+    after: &BTreeMap<String, String>,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    let held: BTreeMap<String, String> = after
+        .iter()
+        .filter(|(name, _)| index.contains(name) && *name != RUNTIME)
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    write_pin(root, version, &held)?;
+    listener.info(&format!(
+        "pinned {} package(s) at these versions in {ROLLBACK_PIN}; \
+         a plain `confpack upgrade` follows the environment again",
+        held.len()
+    ));
+    Ok(())
+}
+
+/// The installed packages confpack configures (those with a directory in
+/// `/usr/share/confpack`), sorted.
+fn configured_packages(root: &Path, installed: &BTreeMap<String, String>) -> Vec<String> {
+    let share = rooted(root, Path::new("/usr/share/confpack"));
+    let mut names: Vec<String> = std::fs::read_dir(&share)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| installed.contains_key(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// Configures `names` again, in order; returns the failures. A person who
