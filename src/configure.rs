@@ -238,11 +238,24 @@ pub fn configure(
         selection.machine.as_ref(),
     );
 
+    // The package's own questions (all of them without a package).
+    let owned = match &package {
+        Some(package) => crate::questions::of_package(package, &document)?,
+        None => crate::questions::Owned::all(),
+    };
+    for key in &owned.unknown {
+        listener.warning(&format!(
+            "{}: reads or declares {key}, which {} does not have",
+            options.package.as_deref().unwrap_or_default(),
+            document.origin
+        ));
+    }
+
     // Plan the questions with values from the document or the store.
     let mut plan: Vec<Planned> = document
         .templates
         .iter()
-        .filter(|t| t.source != Source::Derived)
+        .filter(|t| t.source != Source::Derived && owned.contains(&t.key))
         .map(|t| {
             merge::decide(
                 t,
@@ -259,6 +272,7 @@ pub fn configure(
     let provisional = values_after(&document, &plan, &stored, &BTreeMap::new());
     let derived = compute_derived(
         &document,
+        &owned,
         &provisional,
         &environment_value,
         &machine_value,
@@ -267,7 +281,7 @@ pub fn configure(
     for template in document
         .templates
         .iter()
-        .filter(|t| t.source == Source::Derived)
+        .filter(|t| t.source == Source::Derived && owned.contains(&t.key))
     {
         plan.push(if derived.pending.contains_key(&template.key) {
             Planned {
@@ -387,6 +401,7 @@ pub fn configure(
     let final_values = values_after(&document, &plan, &stored, &answers);
     let derived = compute_derived(
         &document,
+        &owned,
         &final_values,
         &environment_value,
         &machine_value,
@@ -835,6 +850,7 @@ struct Derived {
 
 fn compute_derived(
     document: &Document,
+    owned: &crate::questions::Owned,
     known: &BTreeMap<String, KnownAnswer>,
     environment: &minijinja::Value,
     machine: &minijinja::Value,
@@ -843,7 +859,7 @@ fn compute_derived(
     let derived_templates: Vec<&Template> = document
         .templates
         .iter()
-        .filter(|t| t.source == Source::Derived)
+        .filter(|t| t.source == Source::Derived && owned.contains(&t.key))
         .collect();
     if derived_templates.is_empty() {
         return Ok(Derived::default());

@@ -40,6 +40,7 @@ pub mod merge;
 pub mod output;
 pub mod package;
 pub mod publish;
+pub mod questions;
 pub mod remove;
 pub mod render;
 pub mod run;

@@ -7,6 +7,7 @@
 //! environment:
 //!   url: https://config.example.com/webshop.xml   # online copy, fetched first
 //!   file: environment.xml                          # local copy, relative to this directory
+//! questions: [webshop/admin.email]     # asked although nothing here reads it
 //! hooks:
 //!   - name: firewall
 //!     reads: [webshop/cluster.iplist]
@@ -42,6 +43,11 @@ pub struct PackageConfig {
     /// (control.yml `keep-local-edits:`); see [`crate::render::EditPolicy`].
     #[serde(default, rename = "keep-local-edits")]
     pub keep_local_edits: Vec<String>,
+    /// Questions the package asks besides those its templates, hooks and
+    /// derived values read (control.yml `questions:`); see
+    /// [`crate::questions`].
+    #[serde(default)]
+    pub questions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -1391,7 +1391,7 @@ mod lintian {
 mod keep_local_edits {
     use super::*;
 
-    const ENVIRONMENT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+    pub(super) const ENVIRONMENT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <environments xmlns="urn:confpack:environment:1" version="1">
   <templates>
     <template key="demo/greeting" type="string" priority="high" source="configured">
@@ -1450,6 +1450,79 @@ mod keep_local_edits {
                 "packages/demo/control/control.yml:8: keep-local-edits: /etc/demo/plain.conf is not a file this package renders",
                 "keep-local-edits: /etc/demo/app.conf is listed twice",
             ],
+        );
+    }
+}
+
+/// control.yml `questions:` (issue 14, item 3).
+mod declared_questions {
+    use super::*;
+
+    fn repo(questions: &str) -> Repo {
+        let mut repo = Repo::new();
+        repo.write(
+            "packages/demo/control/control.yml",
+            &format!(
+                "version: \"1\"\nmaintainer: Test <test@example.com>\ndescription: |\n  a test package\n  for questions.\nquestions:\n{questions}"
+            ),
+        )
+        .write(
+            "packages/demo/control/environment.xml",
+            keep_local_edits::ENVIRONMENT,
+        )
+        .write("packages/demo/etc/demo/plain.conf", "plain\n");
+        repo.commit("demo");
+        repo
+    }
+
+    #[test]
+    fn declared_questions_reach_configure_through_package_yml() {
+        let repo = repo("  - demo/greeting\n");
+        let out = repo.path("../out");
+        let debs = build_ok(&repo.dir, &out, &["--no-dependency-check"]);
+        let demo = unpack(find(&debs, "demo"));
+        let package_yml = text(&demo.data["./usr/share/confpack/demo/package.yml"].1);
+        assert!(
+            package_yml.contains("questions:\n- demo/greeting\n"),
+            "{package_yml}"
+        );
+    }
+
+    #[test]
+    fn a_key_listed_twice_or_that_the_document_lacks_is_refused_at_its_line() {
+        for (questions, expected) in [
+            (
+                "  - demo/greeting\n  - demo/greeting\n",
+                "packages/demo/control/control.yml:8: questions: demo/greeting is listed twice",
+            ),
+            (
+                "  - demo/greeting\n  - demo/greting\n",
+                "packages/demo/control/control.yml:8: questions: demo/greting is not a question of",
+            ),
+        ] {
+            let repo = repo(questions);
+            let out = repo.path("../out");
+            let (code, _, stderr) = build(&repo.dir, &out, &["--no-dependency-check"]);
+            assert_eq!(code, 1, "{stderr}");
+            mentions(&stderr, &[expected]);
+        }
+    }
+
+    #[test]
+    fn a_package_without_a_document_cannot_declare_questions() {
+        let mut repo = Repo::new();
+        repo.write(
+            "packages/demo/control/control.yml",
+            "version: \"1\"\nmaintainer: Test <test@example.com>\ndescription: |\n  a test package\n  for questions.\nquestions: [demo/greeting]\n",
+        )
+        .write("packages/demo/etc/demo/plain.conf", "plain\n");
+        repo.commit("demo");
+        let out = repo.path("../out");
+        let (code, _, stderr) = build(&repo.dir, &out, &["--no-dependency-check"]);
+        assert_eq!(code, 1, "{stderr}");
+        mentions(
+            &stderr,
+            &["control.yml:6: questions: this package has no environment document"],
         );
     }
 }

@@ -1458,3 +1458,146 @@ mod local_edits {
         assert!(!dir.path().join("etc/webshop/database.conf").exists());
     }
 }
+
+/// Issue 14, item 3: a package asks only its own questions, and a decision
+/// two packages share is asked once.
+mod package_questions {
+    use super::*;
+
+    /// A second package on the same document that reads two of its keys
+    /// (the way webshop-nginx reads the site's address and port).
+    fn install_site(root: &Path) {
+        let dir = root.join("usr/share/confpack/webshop-site");
+        std::fs::create_dir_all(dir.join("templates/etc")).expect("mkdir");
+        std::fs::copy(sample(), dir.join("environment.xml")).expect("copy sample");
+        std::fs::write(
+            dir.join("templates/etc/site.conf.j2"),
+            "{# answers[\"webshop/db.password\"] is not read in a comment #}\
+             url = {{ answers[\"webshop/site.url\"] }}\nport = {{ answers['webshop/listen.port'] }}\n",
+        )
+        .expect("template");
+    }
+
+    fn configure_site(root: &Path, frontend: &str) -> std::process::Command {
+        let mut command = confpack(root);
+        command.args([
+            "configure",
+            "--package",
+            "webshop-site",
+            "--machine",
+            "10.10.0.21",
+            "--frontend",
+            frontend,
+        ]);
+        command
+    }
+
+    #[test]
+    fn a_package_is_not_asked_what_it_never_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        install_site(root);
+        // No password stored: the whole document would stop here
+        // (webshop/db.password is a critical user question).
+        let (code, _, stderr) = run(&mut configure_site(root, "noninteractive"));
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/site.conf")).expect("rendered"),
+            "url = https://shop.example.com/\nport = 8080\n"
+        );
+        let stored = answers(root);
+        let keys: Vec<&str> = stored
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["webshop/listen.port", "webshop/site.url"],
+            "{stored}"
+        );
+
+        // Its plan lists its own questions only.
+        let plan = ok(configure_site(root, "noninteractive").arg("--dry-run"));
+        assert!(plan.contains("webshop/site.url"), "{plan}");
+        assert!(!plan.contains("webshop/db.password"), "{plan}");
+
+        // The package that reads the password still asks for it.
+        install_webshop(root);
+        let (code, _, stderr) = run(confpack(root).args([
+            "configure",
+            "--package",
+            "webshop",
+            "--machine",
+            "10.10.0.21",
+            "--frontend",
+            "noninteractive",
+        ]));
+        assert_eq!(code, 3, "{stderr}");
+        assert!(stderr.contains("webshop/db.password"), "{stderr}");
+    }
+
+    #[test]
+    fn a_conflict_two_packages_read_is_asked_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        install_site(root);
+        install_webshop(root);
+        preseed_password(root, "hunter2");
+        ok(confpack(root).args(["set", "webshop/site.url", "https://mine.example/"]));
+
+        // The first package asks; the person keeps their value.
+        let mut child = configure_site(root, "text")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(b"\ny\n").expect("write");
+        }
+        let output = child.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(stdout.contains("https://shop.example.com/"), "{stdout}");
+        assert_eq!(
+            value(root, "webshop/site.url").as_deref(),
+            Some("https://mine.example/")
+        );
+
+        // The second package reads the same key: the decision stands; it
+        // neither asks nor warns, and renders the person's value.
+        let webshop = |frontend: &str| {
+            let mut command = confpack(root);
+            command.args([
+                "configure",
+                "--package",
+                "webshop",
+                "--machine",
+                "10.10.0.21",
+            ]);
+            command.args(["--frontend", frontend]);
+            command
+        };
+        let plan = ok(webshop("text").arg("--dry-run"));
+        let line = plan
+            .lines()
+            .find(|l| l.contains("webshop/site.url"))
+            .expect("site.url planned");
+        assert!(!line.contains("ask"), "{plan}");
+        let (code, stdout, stderr) = run(&mut webshop("noninteractive"));
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(!stderr.contains("kept your value"), "{stderr}");
+        let app = std::fs::read_to_string(root.join("etc/webshop/app.conf")).expect("app.conf");
+        assert!(app.contains("url = https://mine.example/"), "{app}");
+
+        // And the first package's next run does not ask again either.
+        let (code, stdout, stderr) = run(configure_site(root, "text").stdin(Stdio::null()));
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(!stdout.contains("Document says"), "{stdout}");
+    }
+}

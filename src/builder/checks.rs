@@ -3,7 +3,7 @@
 //! package, every dependency available somewhere.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::Listener;
 use crate::deb::Entry;
@@ -17,27 +17,53 @@ use super::runtime;
 /// Validates each environment document once (packages often share one).
 /// Sequential: libxml2 is not used from several threads.
 pub fn validate_environments(planned: &[Planned]) -> Vec<Problem> {
-    let mut seen = BTreeSet::new();
+    // Each document once; its keys for the packages' `questions:`.
+    let mut keys: BTreeMap<(PathBuf, Option<PathBuf>), Option<BTreeSet<String>>> = BTreeMap::new();
     let mut problems = Vec::new();
     for package in planned {
         let Some((path, shown, schema)) = &package.environment else {
+            if !package.questions.is_empty() {
+                problems.push(package.manifest.problem(
+                    package.manifest.key_line("questions"),
+                    "questions: this package has no environment document to ask them from",
+                ));
+            }
             continue;
         };
-        if !seen.insert((path.clone(), schema.clone())) {
-            continue;
-        }
-        let validation = match schema {
-            Some(schema) => Validation::File(schema),
-            None => Validation::Builtin,
-        };
-        match env::validate(path, shown, validation) {
-            Ok(document) => problems.extend(crate::env::cleartext::clear_values(&document)),
-            Err(Error::Invalid(found)) => problems.extend(found),
-            Err(other) => problems.push(Problem {
-                file: shown.clone(),
-                line: None,
-                message: other.to_string(),
-            }),
+        let known = keys
+            .entry((path.clone(), schema.clone()))
+            .or_insert_with(|| {
+                let validation = match schema {
+                    Some(schema) => Validation::File(schema),
+                    None => Validation::Builtin,
+                };
+                match env::validate(path, shown, validation) {
+                    Ok(document) => {
+                        problems.extend(crate::env::cleartext::clear_values(&document));
+                        Some(document.templates.iter().map(|t| t.key.clone()).collect())
+                    }
+                    Err(Error::Invalid(found)) => {
+                        problems.extend(found);
+                        None
+                    }
+                    Err(other) => {
+                        problems.push(Problem {
+                            file: shown.clone(),
+                            line: None,
+                            message: other.to_string(),
+                        });
+                        None
+                    }
+                }
+            });
+        let Some(known) = known else { continue };
+        for (key, line) in &package.questions {
+            if !known.contains(key) {
+                problems.push(package.manifest.problem(
+                    *line,
+                    format!("questions: {key} is not a question of {shown}"),
+                ));
+            }
         }
     }
     problems

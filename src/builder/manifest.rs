@@ -152,6 +152,11 @@ pub struct Manifest {
     /// instead of replacing (`/etc/webshop/app.conf`).
     #[serde(default)]
     pub keep_local_edits: Vec<String>,
+    /// Packages only: question keys this package asks besides those its
+    /// templates, hooks and derived values read (see
+    /// [`crate::questions`]).
+    #[serde(default)]
+    pub questions: Vec<String>,
     /// Packages only: the recipients file for this package's secrets,
     /// relative to `control/` (instead of confpack.yml's).
     pub recipients: Option<String>,

@@ -262,6 +262,7 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
                 parts: BTreeMap::new(),
                 environment: None,
                 history: Vec::new(),
+                questions: Vec::new(),
             },
             mtime,
             origin: String::new(),
