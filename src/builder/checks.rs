@@ -10,9 +10,8 @@ use crate::deb::Entry;
 use crate::env::{self, Validation};
 use crate::error::{Error, Problem, Result};
 
-use super::Options;
-use super::package::Planned;
-use super::runtime;
+use super::planned::Planned;
+use super::runtime_deb;
 
 /// Validates each environment document once (packages often share one).
 /// Sequential: libxml2 is not used from several threads.
@@ -74,12 +73,12 @@ pub fn check_names(planned: &[Planned]) -> Vec<Problem> {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     let mut problems = Vec::new();
     for package in planned {
-        if package.name == runtime::PACKAGE {
+        if package.name == runtime_deb::PACKAGE {
             problems.push(package.manifest.problem(
                 None,
                 format!(
                     "{} is the name of confpack's own runtime package",
-                    runtime::PACKAGE
+                    runtime_deb::PACKAGE
                 ),
             ));
         }
@@ -160,13 +159,13 @@ pub fn check_targets(planned: &[Planned]) -> Vec<Problem> {
     problems
 }
 
-/// Names that exist outside the repository: `--known-packages`, else the
-/// local apt cache; `None` when neither is available.
+/// Names that exist outside the repository: the `--known-packages` file,
+/// else the local apt cache; `None` when neither is available.
 pub fn known_packages(
-    options: &Options,
+    file: Option<&Path>,
     listener: &mut dyn Listener,
 ) -> Result<Option<BTreeSet<String>>> {
-    if let Some(path) = &options.known_packages {
+    if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         return Ok(Some(
             text.lines()
@@ -204,7 +203,7 @@ pub fn check_dependencies(
     listener: &mut dyn Listener,
 ) -> Vec<Problem> {
     let mut available: BTreeSet<String> = planned.iter().map(|p| p.name.clone()).collect();
-    available.insert(runtime::PACKAGE.to_string());
+    available.insert(runtime_deb::PACKAGE.to_string());
     for package in planned {
         for relation in package.deb.control.relation("Provides") {
             if let Ok(alternatives) = crate::deb::control::parse_relation(relation, true) {

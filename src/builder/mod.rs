@@ -26,11 +26,17 @@ pub mod checks;
 pub mod git;
 pub mod manifest;
 pub mod package;
+pub mod planned;
 pub mod progress;
-pub mod runtime;
+pub mod runtime_deb;
 pub mod scripts;
 pub mod secrets;
 pub mod source;
+
+/// The old name of [`runtime_deb`], still used by `crate::runtime` (the
+/// node runtime, owned elsewhere); drop once that names `runtime_deb`.
+#[doc(hidden)]
+pub use runtime_deb as runtime;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
@@ -43,7 +49,8 @@ use crate::error::{Error, Problem, Result};
 
 use git::{Commit, Git};
 use manifest::RepositoryConfig;
-use package::{Context, Planned};
+use package::Context;
+use planned::Planned;
 
 /// What `confpack build` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -171,7 +178,7 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
     problems.extend(checks::check_names(&planned));
     problems.extend(checks::check_targets(&planned));
     if options.check_dependencies {
-        let known = checks::known_packages(options, listener)?;
+        let known = checks::known_packages(options.known_packages.as_deref(), listener)?;
         problems.extend(checks::check_dependencies(
             &planned,
             known.as_ref(),
@@ -227,7 +234,7 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
                 )
             })?;
         let copyright = copyright_text(&config, &maintainer);
-        let deb = runtime::package(
+        let deb = runtime_deb::package(
             &binary,
             env!("CARGO_PKG_VERSION"),
             &maintainer,
@@ -250,7 +257,7 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
             .max(0) as u64;
         versioned.push(Versioned {
             planned: Planned {
-                name: runtime::PACKAGE.into(),
+                name: runtime_deb::PACKAGE.into(),
                 is_role: false,
                 manifest: manifest::Located {
                     file: binary.display().to_string(),
@@ -517,7 +524,7 @@ fn assemble_and_write(item: &Versioned, config: &RepositoryConfig, out: &Path) -
 /// What a package puts in place: every file and symlink it ships outside
 /// its own `/usr/share/confpack/<pkg>/`, and the targets it renders.
 fn placed(planned: &Planned) -> scripts::Placed {
-    let own = format!("{}/", package::share_dir(&planned.name));
+    let own = format!("{}/", planned::share_dir(&planned.name));
     scripts::Placed {
         shipped: planned
             .deb

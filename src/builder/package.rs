@@ -8,57 +8,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::deb::control::{self, Control, check_maintainer, check_package_name, check_version};
 use crate::deb::{Deb, Entry};
 use crate::error::Problem;
 
 use super::manifest::{Located, Manifest, RepositoryConfig, parse};
-use super::runtime;
+use super::planned::{Planned, problem_at, share_dir};
+use super::runtime_deb;
 use super::scripts::{self, Part};
-use super::source::{self, Links, ReadError};
+use super::source::{self, Links, read_in_repo, read_shipped};
 
-/// Largest file a package may ship: packages are assembled in memory (about
-/// three times the file's size at the peak), so a stray huge file must be
-/// a clear error, not the build killed for lack of memory.
-pub const MAX_FILE_BYTES: u64 = 1 << 30;
-
-/// Where confpack's own files of a package live on the node.
-pub fn share_dir(package: &str) -> String {
-    format!("/usr/share/confpack/{package}")
-}
-
-/// A package or role, ready but for its version.
-#[derive(Debug, Clone)]
-pub struct Planned {
-    pub name: String,
-    pub is_role: bool,
-    /// The manifest, for messages (`packages/x/control/control.yml`).
-    pub manifest: Located,
-    pub deb: Deb,
-    /// Where each shipped path and each rendered target comes from.
-    pub sources: BTreeMap<String, String>,
-    /// Targets configure will render (`/etc/x` from `etc/x.j2`).
-    pub rendered: BTreeSet<String>,
-    /// Script parts, put together once the package is complete.
-    pub parts: BTreeMap<String, Part>,
-    /// The environment document: (file, how to show it, custom schema).
-    pub environment: Option<(PathBuf, String, Option<PathBuf>)>,
-    /// Repository-relative paths (or directory prefixes ending in `/`)
-    /// whose commits give this package its version.
-    pub history: Vec<String>,
-    /// `questions:` of control.yml with their lines, checked against the
-    /// environment document.
-    pub questions: Vec<(String, Option<u64>)>,
-}
-
-impl Planned {
-    /// Whether configure runs for this package.
-    pub fn configured(&self) -> bool {
-        self.environment.is_some()
-    }
-}
+/// Kept at its old path for callers outside the builder.
+pub use super::source::MAX_FILE_BYTES;
 
 /// What the repository looks like to one package.
 pub struct Context<'a> {
@@ -150,7 +113,7 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
     let runtime_listed = control
         .relation("Depends")
         .iter()
-        .any(|r| r.split(['(', ' ', '|', ':']).next() == Some(runtime::PACKAGE));
+        .any(|r| r.split(['(', ' ', '|', ':']).next() == Some(runtime_deb::PACKAGE));
     if !runtime_listed {
         // At least the confpack that generated the scripts: they call its
         // subcommands.
@@ -158,7 +121,11 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
             if field == "Depends" {
                 list.insert(
                     0,
-                    format!("{} (>= {})", runtime::PACKAGE, env!("CARGO_PKG_VERSION")),
+                    format!(
+                        "{} (>= {})",
+                        runtime_deb::PACKAGE,
+                        env!("CARGO_PKG_VERSION")
+                    ),
                 );
             }
         }
@@ -400,6 +367,7 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
 
     let secrets = secret_files.len();
     if !secret_files.is_empty() {
+        let mut found = super::planned::Problems::default();
         super::secrets::add_secrets(
             &super::secrets::Secrets {
                 repo,
@@ -410,8 +378,9 @@ pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Pr
             },
             &secret_files,
             &mut planned,
-            &mut problems,
+            &mut found,
         );
+        problems.extend(Vec::from(found));
     }
     apply_modes(
         &manifest,
@@ -851,33 +820,6 @@ fn first_line(value: &str) -> &str {
     value.lines().next().unwrap_or(value)
 }
 
-/// A file the package ships or renders: read as it is in the package
-/// tree, never through a symlink, at most [`MAX_FILE_BYTES`].
-pub fn read_shipped(repo: &Path, relative: &str) -> Result<Vec<u8>, String> {
-    source::read(repo, relative, Links::Refused, MAX_FILE_BYTES).map_err(|e| match e {
-        ReadError::TooLarge { size, limit } => format!(
-            "the file has {size} bytes, more than the {limit} a confpack package \
-             may ship per file; ship it in an ordinary Debian package"
-        ),
-        other => other.to_string(),
-    })
-}
-
-/// A file control.yml names (environment document, schema): a symlink
-/// may lead to it, but not out of the repository.
-fn read_in_repo(repo: &Path, relative: &str) -> Result<Vec<u8>, String> {
-    source::read(repo, relative, Links::InsideRepository, MAX_FILE_BYTES).map_err(|e| e.to_string())
-}
-
-/// A problem with a file as a whole (no line).
-fn problem_at(file: impl Into<String>, message: impl Into<String>) -> Problem {
-    Problem {
-        file: file.into(),
-        line: None,
-        message: message.into(),
-    }
-}
-
 /// Adds an entry, refusing a second one at the same path.
 fn add(
     planned: &mut Planned,
@@ -886,15 +828,9 @@ fn add(
     entry: Entry,
     source: String,
 ) {
-    if let Some(other) = planned.sources.get(&target) {
-        problems.push(problem_at(
-            source,
-            format!("{target} is already provided by {other}"),
-        ));
-        return;
+    if let Err(problem) = planned.add(target, entry, source) {
+        problems.push(problem);
     }
-    planned.sources.insert(target.clone(), source);
-    planned.deb.entries.insert(target, entry);
 }
 
 /// A path inside the package must be plain: no `.`/`..`, no control
@@ -1004,47 +940,17 @@ fn resolve_in_repo(
         None if default.is_empty() => return None,
         None => (default, false),
     };
-    let mut parts: Vec<&str> = base.split('/').collect();
-    if Path::new(text).is_absolute() {
-        problems.push(located.problem(
-            located.value_line(key, text),
-            format!("{text:?}: give the path relative to the control/ directory"),
-        ));
-        return None;
-    }
-    for component in Path::new(text).components() {
-        match component {
-            Component::Normal(part) => parts.push(part.to_str().unwrap_or_default()),
-            // The guard pops: `..` that finds nothing to climb out of escapes.
-            Component::ParentDir if parts.pop().is_none() => {
-                problems.push(located.problem(
-                    located.value_line(key, text),
-                    format!("{text:?} leaves the repository"),
-                ));
-                return None;
-            }
-            _ => {}
+    match source::resolve(repo, base, text) {
+        Ok(relative) if !explicit && !repo.join(&relative).exists() => None,
+        Ok(relative) => Some(relative),
+        Err(error) => {
+            problems.push(located.problem(
+                located.value_line(key, text),
+                error.message(text, "the control/ directory"),
+            ));
+            None
         }
     }
-    let relative = parts.join("/");
-    let path = repo.join(&relative);
-    if !explicit && !path.exists() {
-        return None;
-    }
-    // Symlinks must not lead out of the repository either.
-    if let (Ok(real), Ok(root)) = (path.canonicalize(), repo.canonicalize())
-        && !real.starts_with(&root)
-    {
-        problems.push(located.problem(
-            located.value_line(key, text),
-            format!(
-                "{text:?} resolves to {}, outside the repository",
-                real.display()
-            ),
-        ));
-        return None;
-    }
-    Some(relative)
 }
 
 /// `modes:` in control.yml: target path → octal mode.

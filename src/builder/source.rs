@@ -7,11 +7,18 @@
 //! So every file the builder reads goes through [`read`]: the path is
 //! resolved, must stay inside the repository (or contain no symlink at
 //! all), must be a regular file (reading a FIFO would block the build),
-//! and must still be that file once opened.
+//! and must still be that file once opened. A path a manifest names (an
+//! environment document, a schema, a recipients file) is first resolved by
+//! [`resolve`], the same way for all of them.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+/// Largest file a package may ship: packages are assembled in memory (about
+/// three times the file's size at the peak), so a stray huge file must be
+/// a clear error, not the build killed for lack of memory.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// What a symlink on the way to a file may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +125,78 @@ pub fn read_text(
     })
 }
 
+/// A file the package ships or renders: read as it is in the package
+/// tree, never through a symlink, at most [`MAX_FILE_BYTES`].
+pub fn read_shipped(repo: &Path, relative: &str) -> Result<Vec<u8>, String> {
+    read(repo, relative, Links::Refused, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { size, limit } => format!(
+            "the file has {size} bytes, more than the {limit} a confpack package \
+             may ship per file; ship it in an ordinary Debian package"
+        ),
+        other => other.to_string(),
+    })
+}
+
+/// A file a manifest names (environment document, schema): a symlink may
+/// lead to it, but not out of the repository.
+pub fn read_in_repo(repo: &Path, relative: &str) -> Result<Vec<u8>, String> {
+    read(repo, relative, Links::InsideRepository, MAX_FILE_BYTES).map_err(|e| e.to_string())
+}
+
+/// Why a path a manifest names cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathError {
+    /// `/etc/x`: the path must be relative.
+    Absolute,
+    /// `../../..` climbs out of the repository.
+    Leaves,
+    /// A symlink on the way leads out of the repository.
+    Outside { resolved: PathBuf },
+}
+
+impl PathError {
+    /// The message for `given`, a path written relative to `relative_to`
+    /// (as the user knows it: "the control/ directory").
+    pub fn message(&self, given: &str, relative_to: &str) -> String {
+        match self {
+            PathError::Absolute => format!("{given:?}: give the path relative to {relative_to}"),
+            PathError::Leaves => format!("{given:?} leaves the repository"),
+            PathError::Outside { resolved } => format!(
+                "{given:?} resolves to {}, outside the repository",
+                resolved.display()
+            ),
+        }
+    }
+}
+
+/// Resolves `given`, a path relative to `base` (a repository-relative
+/// directory, `""` for the root), to a repository-relative path. Refused:
+/// an absolute path, one whose `..` leaves the repository, and one that
+/// exists but leads out of the repository through a symlink. A path that
+/// does not exist resolves (whether it must exist is the caller's call).
+pub fn resolve(repo: &Path, base: &str, given: &str) -> Result<String, PathError> {
+    let path = Path::new(given);
+    if path.is_absolute() {
+        return Err(PathError::Absolute);
+    }
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_str().unwrap_or_default()),
+            // The guard pops: `..` that finds nothing to climb out of escapes.
+            Component::ParentDir if parts.pop().is_none() => return Err(PathError::Leaves),
+            _ => {}
+        }
+    }
+    let relative = parts.join("/");
+    if let (Ok(real), Ok(root)) = (repo.join(&relative).canonicalize(), repo.canonicalize())
+        && !real.starts_with(&root)
+    {
+        return Err(PathError::Outside { resolved: real });
+    }
+    Ok(relative)
+}
+
 /// The first path on the way to `relative` that is a symlink
 /// (repository-relative), for the message.
 fn first_symlink(repo: &Path, relative: &str) -> String {
@@ -173,6 +252,54 @@ mod tests {
                 read(&repo, relative, Links::Refused, 100),
                 Err(ReadError::Symlink { .. })
             ));
+        }
+    }
+
+    #[test]
+    fn manifest_paths_resolve_inside_the_repository_only() {
+        let dir = repository();
+        let repo = dir.path().join("repo");
+        symlink("../../outside", repo.join("a/up")).expect("symlink");
+        symlink("file", repo.join("a/same")).expect("symlink");
+        let outside = dir.path().canonicalize().expect("real").join("outside");
+        let table: [(&str, &str, Result<&str, PathError>); 9] = [
+            ("a", "file", Ok("a/file")),
+            ("a", "./file", Ok("a/file")),
+            ("a", "../a/file", Ok("a/file")),
+            ("", "a/file", Ok("a/file")),
+            ("a", "missing.xml", Ok("a/missing.xml")),
+            ("a", "same", Ok("a/same")),
+            ("a", "/etc/passwd", Err(PathError::Absolute)),
+            ("a", "../../file", Err(PathError::Leaves)),
+            ("a", "up", Err(PathError::Outside { resolved: outside })),
+        ];
+        for (base, given, expected) in table {
+            assert_eq!(
+                resolve(&repo, base, given),
+                expected.map(str::to_string),
+                "{given} from {base:?}"
+            );
+        }
+        assert_eq!(resolve(&repo, "", ".."), Err(PathError::Leaves));
+    }
+
+    #[test]
+    fn path_errors_name_the_path_as_written() {
+        let table = [
+            (
+                PathError::Absolute,
+                "\"/x\": give the path relative to the control/ directory",
+            ),
+            (PathError::Leaves, "\"/x\" leaves the repository"),
+            (
+                PathError::Outside {
+                    resolved: "/y".into(),
+                },
+                "\"/x\" resolves to /y, outside the repository",
+            ),
+        ];
+        for (error, message) in table {
+            assert_eq!(error.message("/x", "the control/ directory"), message);
         }
     }
 
