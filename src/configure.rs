@@ -1068,6 +1068,12 @@ fn apply_package(
     if previous != files {
         batch.set_files(&package.name, &files)?;
     }
+    if !written.saved.is_empty() {
+        let mut saved = store.saved_edits(&package.name)?;
+        saved.retain(|s| !written.saved.iter().any(|new| new.path == s.path));
+        saved.extend(written.saved);
+        batch.set_saved_edits(&package.name, &saved)?;
+    }
     store.commit(batch)?;
 
     // Hooks: run those whose inputs changed; remember each success at once

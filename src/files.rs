@@ -125,6 +125,22 @@ pub const OLD_SUFFIX: &str = ".confpack-old";
 pub const TEMP_PREFIX: &str = ".confpack-";
 const TEMP_RANDOM_LEN: usize = 6;
 
+/// A person's version saved by [`RootedPath::save_old`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedOld {
+    /// Where it is, under the root, for messages.
+    pub shown: PathBuf,
+    /// sha256 of what was saved: purge deletes only that.
+    pub sha256: String,
+}
+
+/// The system path of the `<path>.confpack-old` beside `path`.
+pub fn old_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(OLD_SUFFIX);
+    PathBuf::from(name)
+}
+
 /// What [`RootedPath::remove_if_written`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
@@ -387,7 +403,7 @@ impl RootedPath {
     /// Saves a person's version of this file as `<name>.confpack-old`
     /// beside it (same content, mode and owner, written atomically); the
     /// path of the copy. Nothing is saved when no regular file is there.
-    pub fn save_old(&self) -> Result<Option<PathBuf>> {
+    pub fn save_old(&self) -> Result<Option<SavedOld>> {
         let Some(mut file) = self.open_file()? else {
             return Ok(None);
         };
@@ -401,7 +417,10 @@ impl RootedPath {
             stat.st_mode & 0o7777,
             Some((stat.st_uid, stat.st_gid)),
         )?;
-        Ok(Some(old.shown))
+        Ok(Some(SavedOld {
+            shown: old.shown,
+            sha256: sha256_hex(&content),
+        }))
     }
 
     /// Deletes the file there only when its sha256 is `sha256` (what

@@ -13,7 +13,7 @@ use crate::configure::Paths;
 use crate::error::{Error, Result};
 use crate::files::Removal;
 use crate::package::{rooted, valid_package_name};
-use crate::store::{Batch, Store};
+use crate::store::{Batch, SavedEdit, Store};
 use crate::{Listener, unchanged};
 
 /// What [`purge`] did.
@@ -62,8 +62,9 @@ fn remove_files(
     package: &str,
     batch: &mut Batch,
     listener: &mut dyn Listener,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Removed> {
     let mut removed = Vec::new();
+    let mut saved_edits = store.saved_edits(package)?;
     for file in store.files(package)? {
         let target = crate::files::resolve(&paths.root, &file.path, false)?;
         let removal = match &target {
@@ -83,8 +84,16 @@ fn remove_files(
                 listener.warning(&format!(
                     "{} was edited since confpack wrote it: your version is saved as {}",
                     target.shown().display(),
-                    saved.as_deref().unwrap_or(target.shown()).display()
+                    saved
+                        .as_ref()
+                        .map_or(target.shown(), |s| &s.shown)
+                        .display()
                 ));
+                if let Some(saved) = saved {
+                    let saved = SavedEdit::of(&file.path, saved);
+                    saved_edits.retain(|s| s.path != saved.path);
+                    saved_edits.push(saved);
+                }
                 removed.push(file.path.clone());
             }
             (Removal::Changed | Removal::NotAFile, _) => {
@@ -105,10 +114,52 @@ fn remove_files(
         }
     }
     batch.set_files(package, &[])?;
+    batch.set_saved_edits(package, &saved_edits)?;
     for hook in store.hook_stamps(package)?.keys() {
         batch.remove_hook_stamp(package, hook);
     }
-    Ok(removed)
+    Ok(Removed {
+        files: removed,
+        saved_edits,
+    })
+}
+
+/// What [`remove_files`] did.
+struct Removed {
+    /// Rendered files deleted (an edited one after saving it).
+    files: Vec<PathBuf>,
+    /// Every saved edit of the package now, this run's included.
+    saved_edits: Vec<SavedEdit>,
+}
+
+/// Purge deletes the `<path>.confpack-old` copies confpack saved of a
+/// person's edits, as dpkg deletes a conffile's `.dpkg-old`: each only
+/// while it is still what was saved (a copy edited since is the person's
+/// again, and kept with a warning).
+fn remove_saved_edits(
+    paths: &Paths,
+    saved: &[SavedEdit],
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    for edit in saved {
+        let removal = match crate::files::resolve(&paths.root, &edit.path, false)? {
+            Some(target) => target.remove_if_written(&edit.sha256)?,
+            None => Removal::Absent,
+        };
+        match removal {
+            Removal::Removed => listener.info(&format!(
+                "removed {} (your edit, saved by confpack; purged with the package)",
+                edit.path.display()
+            )),
+            Removal::Absent => {}
+            Removal::Changed | Removal::NotAFile => listener.warning(&format!(
+                "kept {}: changed since confpack saved your edit there; delete it yourself \
+                 if it is no longer needed",
+                rooted(&paths.root, &edit.path).display()
+            )),
+        }
+    }
+    Ok(())
 }
 
 /// Commits what forgets the package, then its no-op stamps (with every
@@ -137,7 +188,7 @@ pub fn remove_rendered(
     let mut batch = Batch::new();
     let removed = remove_files(paths, &store, package, &mut batch, listener)?;
     commit(paths, &store, batch, listener)?;
-    Ok(removed)
+    Ok(removed.files)
 }
 
 /// `confpack purge PKG` (postrm `purge`): the rendered files (if any are
@@ -154,10 +205,13 @@ pub fn purge(
         return Ok(Purged::default());
     };
     let mut batch = Batch::new();
+    let removed = remove_files(paths, &store, package, &mut batch, listener)?;
     let mut purged = Purged {
-        files_removed: remove_files(paths, &store, package, &mut batch, listener)?,
+        files_removed: removed.files,
         ..Purged::default()
     };
+    remove_saved_edits(paths, &removed.saved_edits, listener)?;
+    batch.set_saved_edits(package, &[])?;
     for (key, mut answer) in store.answers()? {
         if !answer.owners.remove(package) {
             continue;

@@ -9,6 +9,7 @@
 //! whose template read a secret is written 0600.
 
 use std::collections::BTreeSet;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use crate::derive::{Answers, OUTPUT_LIMIT};
 use crate::error::{Error, Result};
 use crate::files::{Removal, sha256_hex};
 use crate::package::rooted;
-use crate::store::RenderedFile;
+use crate::store::{RenderedFile, SavedEdit};
 
 /// One rendered template, not yet written.
 #[derive(Debug, Clone)]
@@ -79,9 +80,7 @@ impl LocalEdit {
     /// Where the person's version is saved when the new rendering
     /// replaces it: `<path>.confpack-old`.
     pub fn saved_as(&self) -> PathBuf {
-        let mut name = self.shown.clone().into_os_string();
-        name.push(crate::files::OLD_SUFFIX);
-        PathBuf::from(name)
+        crate::files::old_path(&self.shown)
     }
 
     /// The unified diff from the person's version to the new rendering.
@@ -120,7 +119,7 @@ pub struct Written {
     pub kept: Vec<PathBuf>,
     /// Locally edited files replaced; the person's version saved as
     /// `<path>.confpack-old`.
-    pub saved: Vec<PathBuf>,
+    pub saved: Vec<SavedEdit>,
 }
 
 /// How [`write_changed`] settles a local edit: `keep` lists the paths the
@@ -421,9 +420,14 @@ pub fn write_changed(
                 listener.warning(&format!(
                     "{shown} was edited since confpack wrote it: replaced by the new rendering \
                      ({why}); your version is saved as {}",
-                    saved.as_deref().unwrap_or(target.shown()).display()
+                    saved
+                        .as_ref()
+                        .map_or(target.shown(), |s| &s.shown)
+                        .display()
                 ));
-                out.saved.push(item.file.path.clone());
+                if let Some(saved) = saved {
+                    out.saved.push(SavedEdit::of(&item.file.path, saved));
+                }
             }
             None => {}
         }

@@ -25,6 +25,7 @@ const META: &str = "meta/";
 const FILES: &str = "files/";
 const HOOK: &str = "hook/";
 const CONFLICT: &str = "conflict/";
+const SAVED: &str = "saved/";
 
 /// Checks a question key: `owner/name` as the environment document's
 /// schema spells it (the owner a package name; the name letters, digits and
@@ -146,6 +147,26 @@ pub struct RenderedFile {
     pub diverted: bool,
 }
 
+/// A person's edit of a rendered file that confpack saved as
+/// `<path>.confpack-old`: theirs after removal, deleted on purge (as dpkg
+/// deletes a conffile's `.dpkg-old`) when it is still what was saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedEdit {
+    /// The saved copy's system path (`/etc/x.conf.confpack-old`).
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+impl SavedEdit {
+    /// The record of `saved`, the copy of the rendered file at `target`.
+    pub fn of(target: &Path, saved: crate::files::SavedOld) -> SavedEdit {
+        SavedEdit {
+            path: crate::files::old_path(target),
+            sha256: saved.sha256,
+        }
+    }
+}
+
 /// Changes to apply together.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -196,6 +217,16 @@ impl Batch {
             Ok(())
         } else {
             self.put(format!("{FILES}{package}"), &files)
+        }
+    }
+
+    /// The edits saved for `package` (empty: forget them).
+    pub fn set_saved_edits(&mut self, package: &str, saved: &[SavedEdit]) -> Result<()> {
+        if saved.is_empty() {
+            self.ops.push((format!("{SAVED}{package}"), None));
+            Ok(())
+        } else {
+            self.put(format!("{SAVED}{package}"), &saved)
         }
     }
 
@@ -391,6 +422,10 @@ impl Store {
 
     pub fn files(&self, package: &str) -> Result<Vec<RenderedFile>> {
         Ok(self.get(&format!("{FILES}{package}"))?.unwrap_or_default())
+    }
+
+    pub fn saved_edits(&self, package: &str) -> Result<Vec<SavedEdit>> {
+        Ok(self.get(&format!("{SAVED}{package}"))?.unwrap_or_default())
     }
 
     pub fn hook_stamp(&self, package: &str, hook: &str) -> Result<Option<String>> {

@@ -1457,6 +1457,35 @@ mod local_edits {
         );
         assert!(!dir.path().join("etc/webshop/database.conf").exists());
     }
+
+    /// Removal keeps the person's saved version; purge deletes it like
+    /// dpkg deletes a conffile's `.dpkg-old`, unless it changed since.
+    #[test]
+    fn purge_deletes_saved_edits_that_are_still_what_was_saved() {
+        for touched_since in [false, true] {
+            let (dir, app, _) = edited_webshop();
+            // Saved by configure (replaced by the new rendering) …
+            ok(&mut configure_package(dir.path()));
+            assert!(old(&app).exists());
+            // … and by remove-rendered (database.conf edited too).
+            let database = dir.path().join("etc/webshop/database.conf");
+            std::fs::write(&database, "edited too\n").expect("write");
+            ok(confpack(dir.path()).args(["remove-rendered", "webshop"]));
+            assert!(old(&database).exists() && old(&app).exists());
+            if touched_since {
+                std::fs::write(old(&app), "the person's again\n").expect("write");
+            }
+            let (code, _, stderr) = run(confpack(dir.path()).args(["purge", "webshop"]));
+            assert_eq!(code, 0, "{stderr}");
+            assert!(!old(&database).exists(), "{stderr}");
+            assert_eq!(old(&app).exists(), touched_since, "{stderr}");
+            assert_eq!(
+                warnings(&stderr).len(),
+                usize::from(touched_since),
+                "{stderr}"
+            );
+        }
+    }
 }
 
 /// Issue 14, item 3: a package asks only its own questions, and a decision

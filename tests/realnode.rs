@@ -1082,3 +1082,151 @@ fn the_upgrade_asks_the_conflict_and_nothing_else(node: &Chroot) {
         "{app}"
     );
 }
+
+/// The package's environment document comes signed from the repository
+/// (issue 12) and the node says when it no longer matches it (issue 14):
+/// through confpack's own commands on a fresh Debian 12 root.
+#[test]
+fn a_node_verifies_its_signed_document_and_status_sees_every_drift() {
+    let Some(node) = fresh_node(&[]) else {
+        return;
+    };
+    let keyring = Keyring::new("realnode-trust").expect("gpg");
+    let mut repo = Repo::example();
+    let published = repo.path("../published");
+    std::fs::create_dir_all(&published).expect("mkdir");
+    let server = Server::start(&published);
+    let url = format!("{}dists/production/documents/webshop.xml", server.url);
+    edit(
+        &repo,
+        "packages/webshop-app/control/control.yml",
+        "  url: https://config.example.com/environments/webshop.xml\n",
+        &format!("  url: {url}\n"),
+    );
+    repo.commit("online document on the repository");
+    let debs = repo.path("../debs");
+    let known = repo.path("known-packages");
+    let built = build_ok(
+        &repo.path("."),
+        &debs,
+        &[
+            "--known-packages",
+            known.to_str().expect("utf-8"),
+            "--runtime",
+        ],
+    );
+    let runtime = find(&built, "confpack-runtime").clone();
+    // The online copy sets 32 workers; the packaged copy says 16.
+    let online = repo.path("../online.xml");
+    let document = std::fs::read_to_string(repo.path("environments/webshop.xml")).expect("read");
+    let with_workers = |n: u32| {
+        document.replace(
+            "<question key=\"webshop/workers\">16</question>",
+            &format!("<question key=\"webshop/workers\">{n}</question>"),
+        )
+    };
+    std::fs::write(&online, with_workers(32)).expect("write");
+    let document_arg = format!("webshop={}", online.display());
+    keyring.publish(
+        &published,
+        "production",
+        &[Path::new("--document"), Path::new(&document_arg), &debs],
+    );
+    let configuration = Configuration {
+        keyring,
+        published,
+        first: debs.clone(),
+        second: debs,
+        runtime,
+        _repo: repo,
+    };
+    node.bootstrap(&configuration, &server.url);
+    preseed(&node);
+    node.ok_with_input(
+        &["confpack", "set", "--secret", "webshop/db.password", "-"],
+        PASSWORD,
+    );
+    node.ok(&["confpack", "install", "webserver"]);
+    let app = "/etc/webshop/app.conf";
+    assert!(
+        node.read(app).contains("workers = 32\n"),
+        "the verified online document is used:\n{}",
+        node.read(app)
+    );
+    let (code, status, stderr) = node.run(&["confpack", "status"]);
+    assert_eq!(code, 0, "a fresh node matches:\n{status}{stderr}");
+
+    // A tampered online copy (not what the signed Release lists) is
+    // refused in one warning; the last verified copy stays in use.
+    std::fs::write(
+        configuration
+            .published
+            .join("dists/production/documents/webshop.xml"),
+        with_workers(48),
+    )
+    .expect("tamper");
+    let (code, _, stderr) = node.run(&["confpack", "configure", "--package", "webshop-app"]);
+    assert_eq!(code, 0, "{stderr}");
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("warning") && line.contains(&url))
+        .collect();
+    assert_eq!(refused.len(), 1, "one warning names the URL:\n{stderr}");
+    assert!(
+        node.read(app).contains("workers = 32\n"),
+        "{}",
+        node.read(app)
+    );
+
+    // A person edits a rendered file: status names it, exit 9.
+    node.write(app, b"workers = 1\n", 0o644);
+    let (code, status, _) = node.run(&["confpack", "status"]);
+    assert_eq!(code, 9, "{status}");
+    assert!(
+        status.lines().any(|l| l.contains(app)),
+        "the edited file is named:\n{status}"
+    );
+    // Unattended configure saves the edit beside it and renders again.
+    let (code, _, stderr) = node.run(&["confpack", "configure", "--package", "webshop-app"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("warning") && l.contains(app)),
+        "{stderr}"
+    );
+    assert_eq!(node.read(&format!("{app}.confpack-old")), "workers = 1\n");
+    assert!(node.read(app).contains("workers = 32\n"));
+
+    // An operator's value against the document: kept loudly, listed by
+    // status until decided.
+    node.ok(&["confpack", "set", "webshop/workers", "4"]);
+    let (code, _, stderr) = node.run(&["confpack", "configure", "--package", "webshop-app"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("kept your value \"4\""), "{stderr}");
+    let (code, status, _) = node.run(&["confpack", "status"]);
+    assert_eq!(code, 9, "{status}");
+    assert!(status.contains("webshop/workers"), "{status}");
+    node.ok(&[
+        "confpack",
+        "configure",
+        "--package",
+        "webshop-app",
+        "--take-document",
+        "webshop/workers",
+    ]);
+    assert!(node.read(app).contains("workers = 32\n"));
+    let (code, status, stderr) = node.run(&["confpack", "status"]);
+    assert_eq!(code, 0, "decided and rendered:\n{status}{stderr}");
+
+    node.ok(&[
+        "apt-get",
+        "purge",
+        "-y",
+        "webserver",
+        "webshop-app",
+        "webshop-nginx",
+        "motd",
+    ]);
+    nothing_of_the_role_is_left(&node);
+}
