@@ -23,6 +23,9 @@
 //!   ([`crate::deb`]): same repository state, same bytes.
 
 pub mod checks;
+pub mod environment;
+pub mod fields;
+pub mod files;
 pub mod git;
 pub mod manifest;
 pub mod package;
@@ -305,7 +308,7 @@ fn read_config(repo: &Path) -> Result<(RepositoryConfig, Vec<Problem>)> {
             let config: RepositoryConfig =
                 manifest::parse(&file, &text).map_err(|p| Error::Invalid(vec![p]))?;
             let located = manifest::Located { file, text };
-            let problems = package::check_defaults(&config, &located);
+            let problems = fields::check_defaults(&config, &located).into();
             Ok((config, problems))
         }
         Err(e) if e.is_not_found() => Ok((RepositoryConfig::default(), Vec::new())),

@@ -28,6 +28,8 @@ use std::process::Command;
 use crate::error::Problem;
 use crate::output::shell_quote;
 
+use super::source::{self, Links, MAX_FILE_BYTES};
+
 /// Script names dpkg runs.
 pub const SCRIPT_NAMES: [&str; 4] = ["preinst", "postinst", "prerm", "postrm"];
 
@@ -36,6 +38,34 @@ pub const SCRIPT_NAMES: [&str; 4] = ["preinst", "postinst", "prerm", "postrm"];
 pub struct Part {
     pub source: String,
     pub text: String,
+}
+
+/// Reads the script part at `relative` (`packages/<name>/control/postinst`)
+/// and checks it; `None` when there is none.
+pub fn read_part(repo: &Path, relative: &str) -> Result<Option<Part>, Problem> {
+    let path = repo.join(relative);
+    let source = path.display().to_string();
+    let problem = |message: String| Problem {
+        file: source.clone(),
+        line: None,
+        message,
+    };
+    // Never followed: a symlink could pull a file of the build machine
+    // (/etc/shadow) into the package; a FIFO would block the build.
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Ok(metadata) if metadata.is_file() => {}
+        Ok(_) => {
+            return Err(problem(
+                "a script part must be a regular file (not a symlink, FIFO or device)".into(),
+            ));
+        }
+        Err(e) => return Err(problem(e.to_string())),
+    }
+    let text = source::read_text(repo, relative, Links::Refused, MAX_FILE_BYTES)
+        .map_err(|e| problem(format!("cannot read it as text: {e}")))?;
+    check_part(&source, &path, &text)?;
+    Ok(Some(Part { source, text }))
 }
 
 /// Checks a script part: a POSIX sh fragment (`#!/bin/sh` or no `#!`) that
