@@ -112,6 +112,123 @@ pub fn service_gate(root: &Path, call: ServiceCall<'_>) -> Result<Option<String>
     }))
 }
 
+/// What [`run_changed`] did.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// Hooks run (and recorded as done).
+    pub run: Vec<String>,
+    /// Service hooks that must wait for a booted system (or policy-rc.d);
+    /// not recorded as done.
+    pub skipped: Vec<String>,
+    /// One message per hook that failed or cannot run.
+    pub failures: Vec<String>,
+}
+
+/// The hooks stage: runs the package's hooks whose inputs changed since
+/// their last success (all with `force`), recording each success at once
+/// so a later failure does not make it run again, and forgets the stamps
+/// of hooks the package no longer declares.
+pub fn run_changed(
+    root: &Path,
+    package: &crate::package::Package,
+    store: &crate::store::Store,
+    document: &crate::env::model::Document,
+    known: &BTreeMap<String, crate::derive::KnownAnswer>,
+    force: bool,
+    listener: &mut dyn crate::Listener,
+) -> Result<Ran> {
+    let stamps = store.hook_stamps(&package.name)?;
+    let inputs: BTreeMap<String, Input> = known
+        .iter()
+        .map(|(key, answer)| {
+            let input = Input {
+                value: answer.value.clone(),
+                secret: answer.secret,
+            };
+            (key.clone(), input)
+        })
+        .collect();
+    let mut ran = Ran::default();
+    for hook in &package.config.hooks {
+        if let Err(message) = check_reads(hook, &inputs, document) {
+            ran.failures.push(message);
+            continue;
+        }
+        let stamp = stamp(hook, &inputs);
+        if !force && stamps.get(&hook.name) == Some(&stamp) {
+            continue;
+        }
+        if let Some(call) = hook.service_call() {
+            match service_gate(root, call) {
+                Ok(None) => {}
+                Ok(Some(reason)) => {
+                    let name = &package.name;
+                    listener.info(&format!("{name}: hook {} skipped: {reason}", hook.name));
+                    ran.skipped.push(hook.name.clone());
+                    continue;
+                }
+                Err(error) => {
+                    ran.failures.push(format!("hook {}: {error}", hook.name));
+                    continue;
+                }
+            }
+        }
+        let command = hook.command().join(" ");
+        listener.info(&format!("running hook {} ({command})", hook.name));
+        match run(&package.name, hook, &inputs, root) {
+            Ok(()) => {
+                let mut batch = crate::store::Batch::new();
+                batch.set_hook_stamp(&package.name, &hook.name, &stamp)?;
+                store.commit(batch)?;
+                ran.run.push(hook.name.clone());
+            }
+            Err(error) => ran.failures.push(error.to_string()),
+        }
+    }
+    forget_undeclared(store, package, &stamps)?;
+    Ok(ran)
+}
+
+/// A hook may read only questions that exist.
+fn check_reads(
+    hook: &Hook,
+    inputs: &BTreeMap<String, Input>,
+    document: &crate::env::model::Document,
+) -> std::result::Result<(), String> {
+    let unknown: Vec<&str> = hook
+        .reads
+        .iter()
+        .filter(|k| !inputs.contains_key(*k) && document.template(k).is_none())
+        .map(String::as_str)
+        .collect();
+    match unknown.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "hook {} reads unknown question(s) {}",
+            hook.name,
+            unknown.join(", ")
+        )),
+    }
+}
+
+fn forget_undeclared(
+    store: &crate::store::Store,
+    package: &crate::package::Package,
+    stamps: &BTreeMap<String, String>,
+) -> Result<()> {
+    let declared: std::collections::BTreeSet<&str> = package
+        .config
+        .hooks
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect();
+    let mut batch = crate::store::Batch::new();
+    for name in stamps.keys().filter(|n| !declared.contains(n.as_str())) {
+        batch.remove_hook_stamp(&package.name, name);
+    }
+    store.commit(batch)
+}
+
 /// Runs one hook; `root` is the working directory and `CONFPACK_ROOT`.
 ///
 /// The hook runs in a process group of its own, so what it started in the

@@ -23,6 +23,7 @@
 pub use error::{Error, ExitCode, Result};
 
 pub mod app;
+pub mod ask;
 pub mod builder;
 pub mod cli;
 pub mod configure;
@@ -39,6 +40,7 @@ pub mod hooks;
 pub mod merge;
 pub mod output;
 pub mod package;
+pub mod paths;
 pub mod publish;
 pub mod questions;
 pub mod remove;

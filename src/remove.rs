@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::configure::Paths;
 use crate::error::{Error, Result};
 use crate::files::Removal;
 use crate::package::{rooted, valid_package_name};
+use crate::paths::Paths;
 use crate::store::{Batch, SavedEdit, Store};
 use crate::{Listener, unchanged};
 

@@ -253,6 +253,117 @@ impl std::io::Write for Bounded {
     }
 }
 
+/// What [`apply`] changed on disk.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub written: Vec<PathBuf>,
+    /// Rendered earlier, template gone: removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// A package's rendering stage: renders its templates (and decrypts its
+/// encrypted files) with `known`, diverts other packages' files aside,
+/// settles local edits (asking `frontend`), writes what changed, removes
+/// what a dropped template rendered, and records the files (and any
+/// person's version it saved) in the store.
+#[allow(clippy::too_many_arguments)]
+pub fn apply(
+    root: &Path,
+    package: &crate::package::Package,
+    store: &crate::store::Store,
+    known: &std::collections::BTreeMap<String, crate::derive::KnownAnswer>,
+    scope: &crate::derive::values::Scope,
+    max_bytes: usize,
+    frontend: &mut dyn crate::frontend::Frontend,
+    listener: &mut dyn crate::Listener,
+) -> Result<Applied> {
+    let answers = Answers::new(known.clone(), Vec::new());
+    let context =
+        crate::derive::context(&answers, scope.environment.clone(), scope.machine.clone());
+    let mut rendered = render_all(
+        root,
+        &package.templates_dir(),
+        &package.config.modes,
+        &answers,
+        &context,
+        max_bytes,
+    )?;
+    // The package's encrypted files, decrypted with the node key.
+    rendered.extend(
+        crate::secrets::render_files(root, &package.dir)?
+            .into_iter()
+            .map(|mut item| {
+                item.secret = true;
+                item
+            }),
+    );
+    let previous = store.files(&package.name)?;
+    // A file another package owns is diverted aside before the first write.
+    for item in rendered.iter_mut() {
+        item.file.diverted = match previous.iter().find(|p| p.path == item.file.path) {
+            Some(earlier) => earlier.diverted,
+            None => crate::divert::divert_if_foreign(root, &package.name, &item.file.path)?,
+        };
+    }
+    let mut policy = EditPolicy {
+        keep: &package.config.keep_local_edits,
+        ask: &mut |edit| {
+            frontend.local_edit(edit).map_err(|error| match error {
+                Error::Cancelled => Error::CancelledAtEditedFile {
+                    path: edit.shown.clone(),
+                },
+                other => other,
+            })
+        },
+    };
+    let written = write_changed(root, &rendered, &previous, &mut policy, listener)?;
+    let removed = remove_dropped(root, &package.name, &previous, &rendered)?;
+    for path in &written.written {
+        listener.info(&format!("wrote {}", path.display()));
+    }
+    for path in &removed {
+        listener.info(&format!(
+            "removed {} (its template is gone)",
+            path.display()
+        ));
+    }
+    record(store, &package.name, &rendered, &previous, &written)?;
+    Ok(Applied {
+        written: written.written,
+        removed,
+    })
+}
+
+/// Remembers what was rendered, so removal can delete it. A kept local
+/// edit stays recorded as what confpack last wrote, so it is still known
+/// as an edit at the next run and at removal.
+fn record(
+    store: &crate::store::Store,
+    package: &str,
+    rendered: &[Rendered],
+    previous: &[RenderedFile],
+    written: &Written,
+) -> Result<()> {
+    let files: Vec<_> = rendered
+        .iter()
+        .map(|r| match previous.iter().find(|p| p.path == r.file.path) {
+            Some(earlier) if written.kept.contains(&r.file.path) => earlier.clone(),
+            _ => r.file.clone(),
+        })
+        .collect();
+    let mut batch = crate::store::Batch::new();
+    if previous != files {
+        batch.set_files(package, &files)?;
+    }
+    if !written.saved.is_empty() {
+        let mut saved = store.saved_edits(package)?;
+        saved.retain(|s| !written.saved.iter().any(|new| new.path == s.path));
+        saved.extend(written.saved.iter().cloned());
+        batch.set_saved_edits(package, &saved)?;
+    }
+    store.commit(batch)
+}
+
 /// Renders every template of `templates_dir` in memory; a file larger
 /// than `max_bytes` is an error naming the template and the line that
 /// passed the limit.

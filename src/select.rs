@@ -46,6 +46,21 @@ impl Selection {
             ),
         }
     }
+
+    /// The document's values for this selection: the environment's,
+    /// overridden by the machine's own.
+    pub fn configured_values(
+        &self,
+        document: &Document,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut values = std::collections::BTreeMap::new();
+        let machine_values = self.machine.iter().flat_map(|m| m.values.iter());
+        for value in self.environment.values.iter().chain(machine_values) {
+            let key = document.templates[value.template as usize].key.clone();
+            values.insert(key, value.value.clone());
+        }
+        values
+    }
 }
 
 /// This host's identities: non-loopback interface addresses, the host name

@@ -17,13 +17,13 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 use serde::Serialize;
 
-use crate::configure::{Paths, configured_values};
 use crate::env::load::{DocumentSource, load};
 use crate::env::model::{Priority, Source as TemplateSource};
 use crate::error::{Error, Result};
 use crate::merge::{self, Action, Settings};
 use crate::output::MASK;
 use crate::package::{Package, rooted};
+use crate::paths::Paths;
 use crate::runtime::apt::{Kind, PackageManager};
 use crate::runtime::{ROLLBACK_PIN, SOURCES_LIST, Source};
 use crate::select::Selector;
@@ -474,7 +474,7 @@ pub fn status(
         if report.machine.is_none() {
             report.machine = selection.machine.as_ref().map(|m| m.label());
         }
-        let values = configured_values(&document, &selection);
+        let values = selection.configured_values(&document);
         for template in &document.templates {
             if template.source == TemplateSource::Derived
                 || template.question_type.is_display_only()

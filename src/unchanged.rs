@@ -123,6 +123,92 @@ pub fn add_package(fingerprint: &mut Fingerprint, package: &Package) -> std::io:
     crate::secrets::add_to_fingerprint(fingerprint, &package.dir)
 }
 
+/// What identifies a configure invocation, and what else its result
+/// depends on besides the database, the document and the files.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    pub frontend: &'a str,
+    pub root: &'a Path,
+    pub package: Option<&'a str>,
+    pub env_url: Option<&'a str>,
+    pub env_file: Option<&'a Path>,
+    pub schema: Option<&'a Path>,
+    pub machine: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    pub priority: &'a str,
+    pub host_identities: &'a [String],
+}
+
+impl Invocation<'_> {
+    /// One stamp per kind of invocation: this names it.
+    pub fn key(&self) -> String {
+        let none = Path::new("-");
+        let mut key = Fingerprint::new("confpack-invocation-1");
+        key.add_str(self.frontend)
+            .add_path(self.root)
+            .add_str(self.package.unwrap_or("-"))
+            .add_str(self.env_url.unwrap_or("-"))
+            .add_path(self.env_file.unwrap_or(none))
+            .add_path(self.schema.unwrap_or(none))
+            .add_str(self.machine.unwrap_or("-"))
+            .add_str(self.environment.unwrap_or("-"))
+            .add_str(self.priority);
+        let mut text = key.finish();
+        text.truncate(32);
+        text
+    }
+
+    /// Everything a no-op run depends on besides the database and the
+    /// rendered files.
+    pub fn fingerprint(
+        &self,
+        document_sha256: &str,
+        schema_sha256: &str,
+        package: Option<&Package>,
+        stored_environment: Option<&str>,
+    ) -> std::io::Result<String> {
+        let mut fingerprint = Fingerprint::new("confpack-configure-1");
+        fingerprint
+            .add_str(&self.key())
+            .add_str(env!("CARGO_PKG_VERSION"))
+            .add_str(document_sha256)
+            .add_str(schema_sha256)
+            .add_str(stored_environment.unwrap_or("-"));
+        for identity in self.host_identities {
+            fingerprint.add_str(identity);
+        }
+        if let Some(package) = package {
+            add_package(&mut fingerprint, package)?;
+        }
+        Ok(fingerprint.finish())
+    }
+}
+
+/// After a run that changed what it had to: a stamp so that the next run
+/// with nothing changed can prove it (best effort, like [`write`]).
+pub fn record(
+    db: &Path,
+    root: &Path,
+    key: &str,
+    fingerprint: String,
+    stored_environment: Option<String>,
+    files: &[crate::store::RenderedFile],
+) {
+    let Some(generation) = crate::store::generation(db) else {
+        return;
+    };
+    let stamp = Stamp {
+        fingerprint,
+        generation,
+        stored_environment,
+        files: files
+            .iter()
+            .filter_map(|f| FileState::of(root, &f.path))
+            .collect(),
+    };
+    write(db, key, &stamp);
+}
+
 /// Reads the stamp for `key` if it is still current for the database.
 pub fn read(db: &Path, key: &str) -> Option<Stamp> {
     let text = std::fs::read(stamp_path(db, key)).ok()?;

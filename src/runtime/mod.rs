@@ -31,9 +31,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::Listener;
-use crate::configure::Paths;
 use crate::error::{Error, Result};
 use crate::package::rooted;
+use crate::paths::Paths;
 use crate::publish::{COMPONENT, check_environment_name, deb822};
 use crate::store::Batch;
 

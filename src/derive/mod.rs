@@ -17,6 +17,8 @@
 //! `{% if machine.ip %}` work, while printing such a field, like any
 //! undefined name, is an error that names it ([`explain`]).
 
+pub mod values;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};

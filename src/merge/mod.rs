@@ -13,6 +13,9 @@
 //! - priority: a question below the threshold that has a usable default is
 //!   not shown; its default is taken.
 
+pub mod outcome;
+pub mod plan;
+
 use std::collections::BTreeSet;
 
 use crate::env::model::{Priority, Source, Template};
