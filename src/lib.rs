@@ -53,6 +53,9 @@ pub mod status;
 pub mod store;
 pub mod unchanged;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 /// Where the library reports progress and warnings (never `println!` in
 /// library code): the binary prints to stderr, tests record.
 pub trait Listener {

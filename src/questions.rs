@@ -241,43 +241,15 @@ mod tests {
     }
 
     fn document() -> Document {
-        use crate::env::model::{Priority, QuestionType, Template};
-        let mut document = Document::new("test.xml");
-        for (key, source, expression) in [
-            ("x/dir", Source::Configured, None),
-            ("x/file", Source::Configured, None),
-            (
-                "x/path",
-                Source::Derived,
-                Some(r#"answers["x/dir"] ~ "/" ~ answers["x/file"]"#),
-            ),
-            (
-                "x/link",
-                Source::Derived,
-                Some(r#"answers["x/path"] ~ ".l""#),
-            ),
-            (
-                "x/loose",
-                Source::Derived,
-                Some("answers[machine.hostname]"),
-            ),
-            ("x/other", Source::Configured, None),
-        ] {
-            document.add_template(Template {
-                key: key.into(),
-                question_type: QuestionType::String,
-                priority: Priority::Medium,
-                source,
-                description: key.into(),
-                extended: String::new(),
-                choices: vec![],
-                default: None,
-                expression: expression.map(String::from),
-                line: 1,
-                vouched: false,
-            });
-        }
-        document
+        use crate::testing::{derived, template};
+        crate::testing::document(vec![
+            template("x/dir", Source::Configured),
+            template("x/file", Source::Configured),
+            derived("x/path", r#"answers["x/dir"] ~ "/" ~ answers["x/file"]"#),
+            derived("x/link", r#"answers["x/path"] ~ ".l""#),
+            derived("x/loose", "answers[machine.hostname]"),
+            template("x/other", Source::Configured),
+        ])
     }
 
     #[test]

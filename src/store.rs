@@ -182,6 +182,18 @@ impl Batch {
         self.ops.is_empty()
     }
 
+    /// `set KEY` or `remove KEY` per operation, for tests.
+    #[cfg(test)]
+    pub(crate) fn describe(&self) -> Vec<String> {
+        self.ops
+            .iter()
+            .map(|(key, value)| match value {
+                Some(_) => format!("set {key}"),
+                None => format!("remove {key}"),
+            })
+            .collect()
+    }
+
     fn put<T: Serialize>(&mut self, key: String, value: &T) -> Result<()> {
         let bytes = serde_json::to_vec(value).map_err(|e| Error::Store {
             path: PathBuf::new(),

@@ -221,3 +221,187 @@ pub fn check_sizes(values: &BTreeMap<String, String>, limit: usize) -> Result<()
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::model::QuestionType;
+    use crate::merge::{Action, Reason};
+    use crate::testing::{derived, document, map, scope, stored, template};
+
+    fn planned(key: &str, action: Action) -> Planned {
+        Planned {
+            key: key.into(),
+            action,
+            hidden: false,
+        }
+    }
+
+    fn set(value: &str) -> Action {
+        Action::Set {
+            value: Some(value.into()),
+            source: Source::Configured,
+        }
+    }
+
+    fn ask(default: Option<&str>) -> Action {
+        Action::Ask {
+            reason: Reason::Unanswered,
+            default: default.map(String::from),
+        }
+    }
+
+    /// The value of `key` in `known`, if any.
+    fn value(known: &BTreeMap<String, KnownAnswer>, key: &str) -> Option<String> {
+        known.get(key).map(|k| k.value.clone())
+    }
+
+    #[test]
+    fn values_after_a_run_come_from_answers_then_the_plan_then_the_store() {
+        let mut note = template("x/note", Source::User);
+        note.question_type = QuestionType::Note;
+        let doc = document(vec![
+            template("x/kept", Source::User),
+            template("x/set", Source::Configured),
+            template("x/asked", Source::User),
+            template("x/none", Source::User),
+            derived("x/derived", "1"),
+            note,
+        ]);
+        let stored = map(&[
+            ("x/kept", stored("old", Source::User, true)),
+            ("x/set", stored("before", Source::Configured, true)),
+            ("x/derived", stored("d", Source::Derived, true)),
+            ("other/q", stored("of another document", Source::User, true)),
+        ]);
+        let plan = vec![
+            planned("x/kept", Action::Keep),
+            planned("x/set", set("new")),
+            planned("x/asked", ask(Some("default"))),
+            planned("x/none", ask(None)),
+            planned("x/derived", Action::Keep),
+            planned("x/note", ask(None)),
+        ];
+        for (answers, key, expected) in [
+            (vec![], "x/kept", Some("old")),
+            (vec![], "x/set", Some("new")),
+            (vec![], "x/asked", Some("default")),
+            (vec![("x/asked", "typed")], "x/asked", Some("typed")),
+            (vec![], "x/none", None),
+            (vec![("x/none", "typed")], "x/none", Some("typed")),
+            // Derived values are computed, never read back from the store.
+            (vec![], "x/derived", None),
+            (vec![], "x/note", None),
+            (vec![], "other/q", Some("of another document")),
+        ] {
+            let answers: BTreeMap<String, String> = answers
+                .iter()
+                .map(|(k, v): &(&str, &str)| (k.to_string(), v.to_string()))
+                .collect();
+            let known = values_after(&doc, &plan, &stored, &answers);
+            assert_eq!(
+                value(&known, key).as_deref(),
+                expected,
+                "{key} with {answers:?}"
+            );
+        }
+    }
+
+    fn known(pairs: &[(&str, &str)]) -> BTreeMap<String, KnownAnswer> {
+        pairs
+            .iter()
+            .map(|(key, value)| {
+                let answer = KnownAnswer {
+                    question_type: QuestionType::String,
+                    secret: false,
+                    value: value.to_string(),
+                };
+                (key.to_string(), answer)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn derived_values_are_computed_from_what_is_known_or_wait_for_an_answer() {
+        let doc = document(vec![
+            template("x/dir", Source::Configured),
+            template("x/file", Source::User),
+            derived("x/path", r#"answers["x/dir"] ~ "/" ~ answers["x/file"]"#),
+            derived("x/upper", r#"answers["x/dir"] | upper"#),
+        ]);
+        let all = Owned::all();
+        for (known_values, path, pending) in [
+            (
+                vec![("x/dir", "/etc"), ("x/file", "a")],
+                Some("/etc/a"),
+                None,
+            ),
+            // x/file has no answer yet: x/path waits for it.
+            (vec![("x/dir", "/etc")], None, Some("x/file")),
+        ] {
+            let derived = compute(&doc, &all, &known(&known_values), &scope()).expect("computed");
+            assert_eq!(derived.values.get("x/path").map(String::as_str), path);
+            assert_eq!(
+                derived.values.get("x/upper").map(String::as_str),
+                Some("/ETC")
+            );
+            assert_eq!(
+                derived.pending.get("x/path").map(String::as_str),
+                pending,
+                "{known_values:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_packages_derived_questions_are_computed() {
+        let doc = document(vec![
+            template("x/dir", Source::Configured),
+            derived("x/mine", r#"answers["x/dir"]"#),
+            derived("x/theirs", r#"answers["x/missing"]"#),
+        ]);
+        let owned = crate::questions::close(
+            &doc,
+            crate::questions::Reads::Keys(["x/mine".to_string()].into()),
+        );
+        let derived = compute(&doc, &owned, &known(&[("x/dir", "/etc")]), &scope()).expect("ok");
+        assert_eq!(derived.values, map(&[("x/mine", "/etc".to_string())]));
+    }
+
+    #[test]
+    fn a_value_computed_from_a_secret_is_a_secret_and_a_misfit_names_its_line() {
+        let mut password = template("x/password", Source::User);
+        password.question_type = QuestionType::Password;
+        let mut port = derived("x/port", r#""not a number""#);
+        port.question_type = QuestionType::Select;
+        port.choices = vec!["80".into(), "443".into()];
+        let doc = document(vec![
+            password,
+            derived("x/url", r#""db://u:" ~ answers["x/password"]"#),
+            port,
+        ]);
+        let mut secret = known(&[("x/password", "hunter2")]);
+        if let Some(answer) = secret.get_mut("x/password") {
+            answer.secret = true;
+        }
+        let owned = crate::questions::close(
+            &doc,
+            crate::questions::Reads::Keys(["x/url".to_string()].into()),
+        );
+        let derived = compute(&doc, &owned, &secret, &scope()).expect("computed");
+        assert!(derived.secret.contains("x/url"), "{derived:?}");
+
+        let error = compute(&doc, &Owned::all(), &secret, &scope()).expect_err("misfit");
+        let message = error.to_string();
+        assert!(message.contains("test.xml:3: x/port"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn a_value_over_the_limit_names_its_question() {
+        let values = map(&[("x/a", "1234".to_string()), ("x/b", "12345".to_string())]);
+        assert!(check_sizes(&values, 5).is_ok());
+        let error = check_sizes(&values, 4).expect_err("too large");
+        assert!(error.to_string().contains("x/b"), "{error}");
+    }
+}

@@ -151,3 +151,183 @@ pub fn undecidable<'a>(decisions: &'a Decisions, plan: &Plan) -> Vec<&'a str> {
         .map(String::as_str)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::model::Priority;
+    use crate::merge::Settings;
+    use crate::merge::plan::{Inputs, plan};
+    use crate::questions::Owned;
+    use crate::testing::{document, map, scope, stored, template};
+
+    /// db.host: the document says db1, the person stored "mine".
+    struct Node {
+        document: Document,
+        configured: BTreeMap<String, String>,
+        stored: BTreeMap<String, StoredAnswer>,
+        remembered: BTreeMap<String, Conflict>,
+        decisions: Decisions,
+    }
+
+    fn node() -> Node {
+        Node {
+            document: document(vec![template("x/host", Source::Configured)]),
+            configured: map(&[("x/host", "db1".to_string())]),
+            stored: map(&[("x/host", stored("mine", Source::User, true))]),
+            remembered: BTreeMap::new(),
+            decisions: Decisions::default(),
+        }
+    }
+
+    fn run(node: &Node, answers: &[(&str, &str)], meanwhile: &[&str]) -> Outcome {
+        let scope = scope();
+        let plan = plan(&Inputs {
+            document: &node.document,
+            owned: &Owned::all(),
+            configured: &node.configured,
+            stored: &node.stored,
+            remembered: &node.remembered,
+            settings: Settings {
+                force: false,
+                priority: Priority::High,
+            },
+            decisions: &node.decisions,
+            scope: &scope,
+        })
+        .expect("plan");
+        let answers: BTreeMap<String, String> = answers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let meanwhile = meanwhile.iter().map(|k| k.to_string()).collect();
+        outcome(
+            &plan,
+            &Answered {
+                document: &node.document,
+                configured: &node.configured,
+                derived: &Derived::default(),
+                stored: &node.stored,
+                answers: &answers,
+                changed_meanwhile: &meanwhile,
+                remembered: &node.remembered,
+                decisions: &node.decisions,
+                package: Some("pkg"),
+                now: "2026-12-03T00:00:00Z",
+            },
+        )
+        .expect("outcome")
+    }
+
+    #[test]
+    fn what_a_run_stores_and_remembers_about_a_conflict() {
+        let open = Conflict {
+            document: "db1".into(),
+            stored: "mine".into(),
+            since: "2026-01-01T00:00:00Z".into(),
+            decided: false,
+        };
+        for (name, remembered, answers, meanwhile, expected, kept) in [
+            (
+                "nobody decided: kept, remembered, warned",
+                None,
+                vec![],
+                vec![],
+                vec!["set answer/x/host", "set conflict/x/host"],
+                true,
+            ),
+            (
+                "still open: remembered as it was (same since)",
+                Some(open.clone()),
+                vec![],
+                vec![],
+                vec!["set answer/x/host"],
+                true,
+            ),
+            (
+                "the person took the document's value: the conflict ends",
+                Some(open.clone()),
+                vec![("x/host", "db1")],
+                vec![],
+                vec!["set answer/x/host", "remove conflict/x/host"],
+                false,
+            ),
+            (
+                "the person kept theirs: a decision, no warning",
+                None,
+                vec![("x/host", "mine")],
+                vec![],
+                vec!["set answer/x/host", "set conflict/x/host"],
+                false,
+            ),
+            (
+                "another run stored it meanwhile and nobody answered: untouched",
+                None,
+                vec![],
+                vec!["x/host"],
+                vec![],
+                false,
+            ),
+        ] {
+            let node = Node {
+                remembered: remembered
+                    .map(|c| map(&[("x/host", c)]))
+                    .unwrap_or_default(),
+                ..node()
+            };
+            let outcome = run(&node, &answers, &meanwhile);
+            assert_eq!(outcome.batch.describe(), expected, "{name}");
+            assert_eq!(!outcome.kept.is_empty(), kept, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_kept_conflict_warns_with_both_values_a_secret_masked() {
+        let kept = Kept {
+            key: "x/host".into(),
+            stored: "mine".into(),
+            document: "db1".into(),
+        };
+        let shown = kept.warning(false);
+        assert!(
+            shown.contains("\"mine\"") && shown.contains("\"db1\""),
+            "{shown}"
+        );
+        assert!(shown.contains("--take-document x/host"), "{shown}");
+        let masked = kept.warning(true);
+        assert!(
+            !masked.contains("\"mine\"") && !masked.contains("db1"),
+            "{masked}"
+        );
+    }
+
+    #[test]
+    fn a_flag_for_a_key_without_a_conflict_is_named() {
+        let node = Node {
+            decisions: Decisions {
+                take_document: ["x/host".to_string(), "x/other".to_string()].into(),
+                ..Decisions::default()
+            },
+            ..node()
+        };
+        let scope = scope();
+        let owned = Owned::all();
+        let plan = plan(&Inputs {
+            document: &node.document,
+            owned: &owned,
+            configured: &node.configured,
+            stored: &node.stored,
+            remembered: &node.remembered,
+            settings: Settings {
+                force: false,
+                priority: Priority::High,
+            },
+            decisions: &node.decisions,
+            scope: &scope,
+        })
+        .expect("plan");
+        assert_eq!(undecidable(&node.decisions, &plan), ["x/other"]);
+        let outcome = run(&node, &[], &[]);
+        assert_eq!(outcome.changed, ["x/host"]);
+    }
+}

@@ -258,3 +258,263 @@ fn describe_reason(reason: &Reason, secret: bool) -> String {
         other => other.describe(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::model::{Priority, QuestionType};
+    use crate::merge::{Decision, Decisions};
+    use crate::testing::{derived, document, map, scope, stored, template};
+
+    const NORMAL: Settings = Settings {
+        force: false,
+        priority: Priority::High,
+    };
+
+    struct Case {
+        document: Document,
+        owned: Owned,
+        configured: BTreeMap<String, String>,
+        stored: BTreeMap<String, StoredAnswer>,
+        remembered: BTreeMap<String, Conflict>,
+        decisions: Decisions,
+    }
+
+    impl Case {
+        fn plan(&self) -> Plan {
+            let scope = scope();
+            plan(&Inputs {
+                document: &self.document,
+                owned: &self.owned,
+                configured: &self.configured,
+                stored: &self.stored,
+                remembered: &self.remembered,
+                settings: NORMAL,
+                decisions: &self.decisions,
+                scope: &scope,
+            })
+            .expect("planned")
+        }
+    }
+
+    /// db.host configured by the document; the person stored another.
+    fn conflict() -> Case {
+        Case {
+            document: document(vec![template("x/host", Source::Configured)]),
+            owned: Owned::all(),
+            configured: map(&[("x/host", "db1".to_string())]),
+            stored: map(&[("x/host", stored("mine", Source::User, true))]),
+            remembered: BTreeMap::new(),
+            decisions: Decisions::default(),
+        }
+    }
+
+    fn action(plan: &Plan, key: &str) -> Action {
+        plan.planned
+            .iter()
+            .find(|p| p.key == key)
+            .map(|p| p.action.clone())
+            .expect("planned")
+    }
+
+    #[test]
+    fn a_conflict_is_asked_unless_a_flag_or_an_earlier_decision_settles_it() {
+        let decided = Conflict {
+            document: "db1".into(),
+            stored: "mine".into(),
+            since: "2026-01-01T00:00:00Z".into(),
+            decided: true,
+        };
+        let open = Conflict {
+            decided: false,
+            ..decided.clone()
+        };
+        let take = Decisions {
+            take_document: ["x/host".to_string()].into(),
+            ..Decisions::default()
+        };
+        let keep = Decisions {
+            keep_mine_all: true,
+            ..Decisions::default()
+        };
+        let set_db1 = Action::Set {
+            value: Some("db1".into()),
+            source: Source::Configured,
+        };
+        for (name, decisions, remembered, expected) in [
+            ("nothing decided", Decisions::default(), None, None),
+            (
+                "an open conflict is asked again",
+                Decisions::default(),
+                Some(open),
+                None,
+            ),
+            (
+                "a person kept theirs",
+                Decisions::default(),
+                Some(decided),
+                Some(Action::Keep),
+            ),
+            ("--take-document", take, None, Some(set_db1)),
+            ("--keep-mine-all", keep, None, Some(Action::Keep)),
+        ] {
+            let case = Case {
+                decisions,
+                remembered: remembered
+                    .map(|c| map(&[("x/host", c)]))
+                    .unwrap_or_default(),
+                ..conflict()
+            };
+            let plan = case.plan();
+            match expected {
+                None => assert!(
+                    matches!(
+                        action(&plan, "x/host"),
+                        Action::Ask {
+                            reason: Reason::Conflict { .. },
+                            ..
+                        }
+                    ),
+                    "{name}: {plan:?}"
+                ),
+                Some(expected) => assert_eq!(action(&plan, "x/host"), expected, "{name}"),
+            }
+            // The conflict as planned is remembered either way.
+            assert!(plan.conflicts.contains_key("x/host"), "{name}");
+        }
+        assert_eq!(
+            Decision::TakeDocument,
+            Decisions {
+                take_document_all: true,
+                ..Decisions::default()
+            }
+            .for_key("any")
+            .expect("all")
+        );
+    }
+
+    #[test]
+    fn only_the_packages_questions_are_planned_in_the_documents_order() {
+        let case = Case {
+            document: document(vec![
+                template("x/c", Source::Configured),
+                template("x/a", Source::Configured),
+                template("x/b", Source::User),
+            ]),
+            owned: crate::questions::close(
+                &document(vec![]),
+                crate::questions::Reads::Keys(["x/a".to_string(), "x/c".to_string()].into()),
+            ),
+            configured: map(&[("x/a", "1".to_string()), ("x/c", "3".to_string())]),
+            ..conflict()
+        };
+        let keys: Vec<String> = case.plan().planned.into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["x/c", "x/a"]);
+    }
+
+    #[test]
+    fn a_derived_question_waits_for_the_answer_it_reads_then_is_decided() {
+        let case = Case {
+            document: document(vec![
+                template("x/name", Source::User),
+                derived("x/greeting", r#""hello " ~ answers["x/name"]"#),
+            ]),
+            configured: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            ..conflict()
+        };
+        let mut plan = case.plan();
+        assert_eq!(action(&plan, "x/greeting"), Action::Keep);
+        assert_eq!(
+            plan.derived.pending.get("x/greeting").map(String::as_str),
+            Some("x/name")
+        );
+        assert!(matches!(action(&plan, "x/name"), Action::Ask { .. }));
+        let scope = scope();
+        let inputs = Inputs {
+            document: &case.document,
+            owned: &case.owned,
+            configured: &case.configured,
+            stored: &case.stored,
+            remembered: &case.remembered,
+            settings: NORMAL,
+            decisions: &case.decisions,
+            scope: &scope,
+        };
+        let answers = map(&[("x/name", "ada".to_string())]);
+        let derived = settle_derived(&mut plan, &inputs, &answers).expect("settled");
+        assert_eq!(
+            derived.values.get("x/greeting").map(String::as_str),
+            Some("hello ada")
+        );
+        assert_eq!(
+            action(&plan, "x/greeting"),
+            Action::Set {
+                value: Some("hello ada".into()),
+                source: Source::Derived
+            }
+        );
+        // Without the answer, the run cannot finish: it says which.
+        let mut plan = case.plan();
+        let error = settle_derived(&mut plan, &inputs, &BTreeMap::new()).expect_err("pending");
+        assert!(
+            error
+                .to_string()
+                .contains("x/greeting reads answers[\"x/name\"]"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_passwords_stored_secrets_and_values_computed_from_them() {
+        let mut password = template("x/password", Source::User);
+        password.question_type = QuestionType::Password;
+        let mut token = stored("t0k3n", Source::User, true);
+        token.secret = true;
+        let case = Case {
+            document: document(vec![
+                password,
+                template("x/token", Source::User),
+                template("x/plain", Source::User),
+                derived("x/dsn", r#""u:" ~ answers["x/password"]"#),
+            ]),
+            configured: BTreeMap::new(),
+            stored: map(&[
+                ("x/password", {
+                    let mut p = stored("hunter2", Source::User, true);
+                    p.secret = true;
+                    p
+                }),
+                ("x/token", token),
+                ("x/plain", stored("visible", Source::User, true)),
+            ]),
+            ..conflict()
+        };
+        let plan = case.plan();
+        let secret: Vec<&str> = plan.secret.iter().map(String::as_str).collect();
+        assert_eq!(secret, ["x/dsn", "x/password", "x/token"]);
+        let lines = lines(&plan, &case.stored);
+        let dsn = lines.iter().find(|l| l.key == "x/dsn").expect("dsn");
+        assert!(dsn.secret, "{dsn:?}");
+    }
+
+    #[test]
+    fn the_dry_run_says_why_and_never_quotes_a_secret_conflict() {
+        let plan = conflict().plan();
+        let lines = lines(&plan, &conflict().stored);
+        assert_eq!(
+            lines[0].action,
+            "ask: conflict: the document says \"db1\", you entered \"mine\""
+        );
+        assert_eq!(
+            describe_reason(
+                &Reason::Conflict {
+                    document: "a".into(),
+                    user: "b".into()
+                },
+                true
+            ),
+            "conflict: the document and your earlier answer differ"
+        );
+    }
+}
