@@ -53,7 +53,7 @@ use crate::error::{Error, Problem, Result};
 use git::{Commit, Git};
 use manifest::RepositoryConfig;
 use package::Context;
-use planned::Planned;
+use planned::{Planned, Problems};
 
 /// What `confpack build` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -98,82 +98,110 @@ struct Versioned {
 
 /// Builds the repository.
 pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
-    let repo = options.repo.as_path();
-    let (config, config_problems) = read_config(repo)?;
-    let git = Git::open(repo);
-    let has_sources = repo.join("packages").is_dir() || repo.join("roles").is_dir();
-    if !has_sources && !options.runtime {
-        return Err(Error::Usage(format!(
-            "{}: no packages/ or roles/ directory; is this a configuration repository?",
-            repo.display()
-        )));
+    let source = Source::open(options, listener)?;
+    let planned = plan(&source, options, listener)?;
+    let mut versioned = version(&planned, source.git.as_ref(), options)?;
+    let head_time = source.head_time()?;
+    if options.runtime {
+        let runtime = versioned_runtime(&source, options, &versioned, head_time, listener)?;
+        versioned.push(runtime);
     }
-    if git.is_none() && options.version_suffix.is_none() && has_sources {
-        return Err(Error::Usage(format!(
-            "{} is not in a git work tree, so there is no commit to version the packages by; \
-             commit it to git, or pass --version-suffix SUFFIX (versions become <version>+SUFFIX) \
-             and set SOURCE_DATE_EPOCH for the file times",
-            repo.display()
-        )));
-    }
-    if let Some(git) = &git
-        && options.version_suffix.is_none()
-        && git.is_shallow()
-    {
-        listener.warning(
-            "the repository is a shallow clone: packages unchanged within its history get the oldest              commit it has, not the one that last changed them; fetch the full history (git fetch --unshallow)",
-        );
-    }
-    let tracked = match &git {
-        Some(git) => Some(git.files(options.allow_dirty)?),
-        None => None,
-    };
+    let written = write_all(&versioned, &source.config, options, listener)?;
+    listener.info(&format!(
+        "built {} package(s) in {}",
+        written.len(),
+        options.out.display()
+    ));
+    Ok(Report { written })
+}
 
-    // Read and check every package and role.
-    let names = package_names(repo, tracked.as_ref())?;
-    let role_files = role_files(repo, tracked.as_ref())?;
-    let mut problems: Vec<Problem> = config_problems;
-    let contexts: Vec<(String, Option<Vec<String>>)> = names
-        .iter()
-        .map(|name| {
-            let files = tracked.as_ref().map(|tracked| {
-                let prefix = format!("packages/{name}/");
-                tracked
-                    .range(prefix.clone()..)
-                    .take_while(|p| p.starts_with(&prefix))
-                    .map(|p| p[prefix.len()..].to_string())
-                    .collect()
-            });
-            (name.clone(), files)
+/// The configuration repository as the build finds it.
+struct Source {
+    config: RepositoryConfig,
+    /// The problems of `confpack.yml`'s values, reported with the others.
+    config_problems: Vec<Problem>,
+    git: Option<Git>,
+    /// Every file git tracks (with --allow-dirty: and the work tree's).
+    tracked: Option<BTreeSet<String>>,
+}
+
+impl Source {
+    /// Opens `options.repo`, refusing what cannot be built at all: no
+    /// packages or roles, or no way to version them.
+    fn open(options: &Options, listener: &mut dyn Listener) -> Result<Source> {
+        let repo = options.repo.as_path();
+        let (config, config_problems) = read_config(repo)?;
+        let git = Git::open(repo);
+        let has_sources = repo.join("packages").is_dir() || repo.join("roles").is_dir();
+        if !has_sources && !options.runtime {
+            return Err(Error::Usage(format!(
+                "{}: no packages/ or roles/ directory; is this a configuration repository?",
+                repo.display()
+            )));
+        }
+        if git.is_none() && options.version_suffix.is_none() && has_sources {
+            return Err(Error::Usage(format!(
+                "{} is not in a git work tree, so there is no commit to version the packages by; \
+                 commit it to git, or pass --version-suffix SUFFIX (versions become <version>+SUFFIX) \
+                 and set SOURCE_DATE_EPOCH for the file times",
+                repo.display()
+            )));
+        }
+        if let Some(git) = &git
+            && options.version_suffix.is_none()
+            && git.is_shallow()
+        {
+            listener.warning(
+            "the repository is a shallow clone: packages unchanged within its history get the oldest              commit it has, not the one that last changed them; fetch the full history (git fetch --unshallow)",
+            );
+        }
+        let tracked = match &git {
+            Some(git) => Some(git.files(options.allow_dirty)?),
+            None => None,
+        };
+        Ok(Source {
+            config,
+            config_problems,
+            git,
+            tracked,
         })
-        .collect();
-    let jobs = options.jobs.max(1);
-    let planned_packages = parallel(
-        &contexts,
-        jobs,
-        |(name, files)| {
-            package::plan_package(
-                &Context {
-                    repo,
-                    config: &config,
-                    files: files.clone(),
-                    tracked: tracked.as_ref(),
-                },
-                name,
-            )
-        },
-        |_| {},
-    );
-    let mut planned: Vec<Planned> = Vec::new();
-    for result in planned_packages {
-        match result {
-            Ok(package) => planned.push(package),
-            Err(found) => problems.extend(found),
+    }
+
+    /// When the checked-out commit was made; `None` without git.
+    fn head_time(&self) -> Result<Option<i64>> {
+        match &self.git {
+            Some(git) => Ok(Some(git.head()?.time)),
+            None => Ok(None),
         }
     }
-    for file in &role_files {
-        match package::plan_role(repo, &config, file) {
-            Ok(role) => planned.push(role),
+
+    /// The files git tracks under `packages/<name>/`, relative to it;
+    /// `None` without git.
+    fn package_files(&self, name: &str) -> Option<Vec<String>> {
+        let tracked = self.tracked.as_ref()?;
+        let prefix = format!("packages/{name}/");
+        Some(
+            tracked
+                .range(prefix.clone()..)
+                .take_while(|p| p.starts_with(&prefix))
+                .map(|p| p[prefix.len()..].to_string())
+                .collect(),
+        )
+    }
+}
+
+/// Reads and checks every package and role, then the repository as a
+/// whole; every problem at once, or the packages ready for versions.
+fn plan(source: &Source, options: &Options, listener: &mut dyn Listener) -> Result<Vec<Planned>> {
+    let mut problems = Problems::default();
+    problems.extend(source.config_problems.iter().cloned());
+    let mut planned = Vec::new();
+    for result in plan_packages(source, options)?
+        .into_iter()
+        .chain(plan_roles(source, options)?)
+    {
+        match result {
+            Ok(package) => planned.push(package),
             Err(found) => problems.extend(found),
         }
     }
@@ -188,115 +216,150 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
             listener,
         ));
     }
-    if let Some(git) = &git {
-        let changed = relevant_changes(git, &planned, options)?;
-        if !changed.is_empty() {
-            if options.allow_dirty {
-                listener.warning(&format!(
-                    "building uncommitted changes (--allow-dirty): {}; the versions name the last commits, not this content",
-                    changed.join(", ")
-                ));
-            } else {
-                problems.push(Problem {
-                    file: repo.display().to_string(),
-                    line: None,
-                    message: format!(
-                        "uncommitted changes: {}; commit them (the versions name commits), or pass --allow-dirty",
-                        changed.join(", ")
-                    ),
-                });
-            }
-        }
+    if let Some(git) = &source.git {
+        problems.extend(uncommitted(git, &planned, options, listener)?);
     }
-    if !problems.is_empty() {
-        return Err(Error::Invalid(problems));
-    }
+    problems.finish(planned).map_err(Error::Invalid)
+}
 
-    // Versions, then the packages themselves.
-    let mut versioned = version(&planned, git.as_ref(), options)?;
-    let head_time = match &git {
-        Some(git) => Some(git.head()?.time),
-        None => None,
-    };
-    if options.runtime {
-        let binary = match &options.runtime_binary {
-            Some(path) => path.clone(),
-            None => std::env::current_exe().map_err(|e| Error::io("confpack", e))?,
+/// Every package directory, read on `options.jobs` threads.
+fn plan_packages(
+    source: &Source,
+    options: &Options,
+) -> Result<Vec<std::result::Result<Planned, Vec<Problem>>>> {
+    let names = package_names(&options.repo, source.tracked.as_ref())?;
+    let plan_one = |name: &String| {
+        let context = Context {
+            repo: &options.repo,
+            config: &source.config,
+            files: source.package_files(name),
+            tracked: source.tracked.as_ref(),
         };
-        let maintainer = config
-            .maintainer
-            .clone()
-            .or_else(|| {
-                versioned
-                    .first()
-                    .map(|v| v.planned.deb.control.maintainer.clone())
-            })
-            .ok_or_else(|| {
-                Error::Usage(
-                    "confpack-runtime needs a maintainer: set `maintainer` in the repository's confpack.yml".into(),
-                )
-            })?;
-        let copyright = copyright_text(&config, &maintainer);
-        let deb = runtime_deb::package(
-            &binary,
-            env!("CARGO_PKG_VERSION"),
-            &maintainer,
-            &copyright,
-            listener,
-        )?;
-        // The runtime's content is the binary, not the repository: its
-        // file times follow the binary, so one binary published from
-        // several commits is the same .deb (same version, same bytes).
-        let binary_time = std::fs::metadata(&binary)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64);
-        let mtime = options
-            .source_date_epoch
-            .or(binary_time)
-            .or(head_time)
-            .unwrap_or(0)
-            .max(0) as u64;
-        versioned.push(Versioned {
-            planned: Planned {
-                name: runtime_deb::PACKAGE.into(),
-                is_role: false,
-                manifest: manifest::Located {
-                    file: binary.display().to_string(),
-                    text: String::new(),
-                },
-                deb,
-                sources: BTreeMap::new(),
-                rendered: BTreeSet::new(),
-                parts: BTreeMap::new(),
-                environment: None,
-                history: Vec::new(),
-                questions: Vec::new(),
-            },
-            mtime,
-            origin: String::new(),
-            complete: true,
-        });
+        package::plan_package(&context, name)
+    };
+    Ok(parallel(&names, options.jobs.max(1), plan_one, |_| {}))
+}
+
+/// Every role file.
+fn plan_roles(
+    source: &Source,
+    options: &Options,
+) -> Result<Vec<std::result::Result<Planned, Vec<Problem>>>> {
+    Ok(role_files(&options.repo, source.tracked.as_ref())?
+        .iter()
+        .map(|file| package::plan_role(&options.repo, &source.config, file))
+        .collect())
+}
+
+/// Uncommitted changes that would end up in a package: a problem, or a
+/// warning with --allow-dirty.
+fn uncommitted(
+    git: &Git,
+    planned: &[Planned],
+    options: &Options,
+    listener: &mut dyn Listener,
+) -> Result<Option<Problem>> {
+    let changed = relevant_changes(git, planned, options)?;
+    if changed.is_empty() {
+        return Ok(None);
     }
+    if options.allow_dirty {
+        listener.warning(&format!(
+            "building uncommitted changes (--allow-dirty): {}; the versions name the last commits, not this content",
+            changed.join(", ")
+        ));
+        return Ok(None);
+    }
+    Ok(Some(Problem {
+        file: options.repo.display().to_string(),
+        line: None,
+        message: format!(
+            "uncommitted changes: {}; commit them (the versions name commits), or pass --allow-dirty",
+            changed.join(", ")
+        ),
+    }))
+}
+
+/// `confpack-runtime`, from the binary that ships it.
+fn versioned_runtime(
+    source: &Source,
+    options: &Options,
+    versioned: &[Versioned],
+    head_time: Option<i64>,
+    listener: &mut dyn Listener,
+) -> Result<Versioned> {
+    let binary = match &options.runtime_binary {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().map_err(|e| Error::io("confpack", e))?,
+    };
+    let maintainer = source
+        .config
+        .maintainer
+        .clone()
+        .or_else(|| {
+            versioned
+                .first()
+                .map(|v| v.planned.deb.control.maintainer.clone())
+        })
+        .ok_or_else(|| {
+            Error::Usage(
+                "confpack-runtime needs a maintainer: set `maintainer` in the repository's confpack.yml".into(),
+            )
+        })?;
+    let copyright = copyright_text(&source.config, &maintainer);
+    let deb = runtime_deb::package(
+        &binary,
+        env!("CARGO_PKG_VERSION"),
+        &maintainer,
+        &copyright,
+        listener,
+    )?;
+    let manifest = manifest::Located {
+        file: binary.display().to_string(),
+        text: String::new(),
+    };
+    Ok(Versioned {
+        planned: Planned::new(runtime_deb::PACKAGE, false, manifest, deb),
+        mtime: runtime_mtime(&binary, head_time, options),
+        origin: String::new(),
+        complete: true,
+    })
+}
+
+/// The runtime's content is the binary, not the repository: its file
+/// times follow the binary, so one binary published from several commits
+/// is the same .deb (same version, same bytes).
+fn runtime_mtime(binary: &Path, head_time: Option<i64>, options: &Options) -> u64 {
+    let binary_time = std::fs::metadata(binary)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64);
+    options
+        .source_date_epoch
+        .or(binary_time)
+        .or(head_time)
+        .unwrap_or(0)
+        .max(0) as u64
+}
+
+/// Assembles and writes every package into `options.out`.
+fn write_all(
+    versioned: &[Versioned],
+    config: &RepositoryConfig,
+    options: &Options,
+    listener: &mut dyn Listener,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
     let total = versioned.len() as u64;
-    let results = parallel(
-        &versioned,
-        jobs,
-        |item| assemble_and_write(item, &config, &options.out),
+    parallel(
+        versioned,
+        options.jobs.max(1),
+        |item| assemble_and_write(item, config, &options.out),
         |done| listener.progress(done as u64, total),
-    );
-    let mut report = Report::default();
-    for result in results {
-        report.written.push(result?);
-    }
-    listener.info(&format!(
-        "built {} package(s) in {}",
-        report.written.len(),
-        options.out.display()
-    ));
-    Ok(report)
+    )
+    .into_iter()
+    .collect()
 }
 
 /// `confpack.yml` (defaults when there is none), and the problems of its
@@ -427,81 +490,88 @@ fn relevant_changes(git: &Git, planned: &[Planned], options: &Options) -> Result
 /// Decides every version: `<version>+git<date>.<time>.<sha7>` of the last
 /// commit that touched the package, or `<version>+<suffix>`.
 fn version(planned: &[Planned], git: Option<&Git>, options: &Options) -> Result<Vec<Versioned>> {
-    let commits: BTreeMap<String, Commit> = match (git, &options.version_suffix) {
-        (Some(git), None) => {
-            let wanted: BTreeSet<String> = planned.iter().map(|p| p.name.clone()).collect();
-            let mut by_path: Vec<(String, String)> = Vec::new();
-            for package in planned {
-                for path in &package.history {
-                    by_path.push((path.clone(), package.name.clone()));
-                }
-            }
-            // History entries are exact files or `packages/<name>/`.
-            let mut index: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (prefix, name) in &by_path {
-                index.entry(prefix.clone()).or_default().push(name.clone());
-            }
-            let lookup = |path: &str| -> Vec<String> {
-                let mut names = index.get(path).cloned().unwrap_or_default();
-                let mut parts = path.splitn(3, '/');
-                if let (Some(first), Some(second), Some(_)) =
-                    (parts.next(), parts.next(), parts.next())
-                    && let Some(more) = index.get(&format!("{first}/{second}/"))
-                {
-                    names.extend(more.iter().cloned());
-                }
-                names
-            };
-            let mut found = git.last_changes(&wanted, &lookup)?;
-            let head = git.head()?;
-            for name in &wanted {
-                found.entry(name.clone()).or_insert_with(|| head.clone());
-            }
-            found
-        }
+    let commits = match (git, &options.version_suffix) {
+        (Some(git), None) => last_commits(planned, git)?,
         _ => BTreeMap::new(),
     };
-    let mut out = Vec::new();
+    planned
+        .iter()
+        .map(|package| versioned(package, commits.get(&package.name), options))
+        .collect()
+}
+
+/// The last commit that changed each package (its history paths), HEAD
+/// for one no commit changed.
+fn last_commits(planned: &[Planned], git: &Git) -> Result<BTreeMap<String, Commit>> {
+    let wanted: BTreeSet<String> = planned.iter().map(|p| p.name.clone()).collect();
+    // History entries are exact files or `packages/<name>/`.
+    let mut index: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for package in planned {
-        let mut package = package.clone();
-        let base = package.deb.control.version.clone();
-        let (version, time, origin) = match (&options.version_suffix, commits.get(&package.name)) {
-            (Some(suffix), _) => (
-                format!("{base}+{suffix}"),
-                options.source_date_epoch.unwrap_or(0),
-                format!("the configuration repository,\n    version suffix {suffix}"),
-            ),
-            (None, Some(commit)) => (
-                format!(
-                    "{base}+git{}.{}",
-                    compact_utc(commit.time),
-                    commit.sha.get(..7).unwrap_or(&commit.sha)
-                ),
-                options.source_date_epoch.unwrap_or(commit.time),
-                format!("the configuration repository,\n    commit {}", commit.sha),
-            ),
-            (None, None) => (
-                base.clone(),
-                options.source_date_epoch.unwrap_or(0),
-                String::new(),
-            ),
-        };
-        crate::deb::control::check_version(&version).map_err(|message| {
-            Error::at(
-                package.manifest.file.clone(),
-                package.manifest.key_line("version"),
-                message,
-            )
-        })?;
-        package.deb.control.version = version;
-        out.push(Versioned {
-            planned: package,
-            mtime: time.max(0) as u64,
-            origin,
-            complete: false,
-        });
+        for path in &package.history {
+            index
+                .entry(path.clone())
+                .or_default()
+                .push(package.name.clone());
+        }
     }
-    Ok(out)
+    let lookup = |path: &str| -> Vec<String> {
+        let mut names = index.get(path).cloned().unwrap_or_default();
+        let mut parts = path.splitn(3, '/');
+        if let (Some(first), Some(second), Some(_)) = (parts.next(), parts.next(), parts.next())
+            && let Some(more) = index.get(&format!("{first}/{second}/"))
+        {
+            names.extend(more.iter().cloned());
+        }
+        names
+    };
+    let mut found = git.last_changes(&wanted, &lookup)?;
+    let head = git.head()?;
+    for name in &wanted {
+        found.entry(name.clone()).or_insert_with(|| head.clone());
+    }
+    Ok(found)
+}
+
+/// `package` with its version: from `commit`, or the suffix of the
+/// options, checked with Debian's rules.
+fn versioned(package: &Planned, commit: Option<&Commit>, options: &Options) -> Result<Versioned> {
+    let mut package = package.clone();
+    let base = package.deb.control.version.clone();
+    let (version, time, origin) = match (&options.version_suffix, commit) {
+        (Some(suffix), _) => (
+            format!("{base}+{suffix}"),
+            options.source_date_epoch.unwrap_or(0),
+            format!("the configuration repository,\n    version suffix {suffix}"),
+        ),
+        (None, Some(commit)) => (
+            format!(
+                "{base}+git{}.{}",
+                compact_utc(commit.time),
+                commit.sha.get(..7).unwrap_or(&commit.sha)
+            ),
+            options.source_date_epoch.unwrap_or(commit.time),
+            format!("the configuration repository,\n    commit {}", commit.sha),
+        ),
+        (None, None) => (
+            base.clone(),
+            options.source_date_epoch.unwrap_or(0),
+            String::new(),
+        ),
+    };
+    crate::deb::control::check_version(&version).map_err(|message| {
+        Error::at(
+            package.manifest.file.clone(),
+            package.manifest.key_line("version"),
+            message,
+        )
+    })?;
+    package.deb.control.version = version;
+    Ok(Versioned {
+        planned: package,
+        mtime: time.max(0) as u64,
+        origin,
+        complete: false,
+    })
 }
 
 /// Adds the scripts and documentation, then writes the `.deb`.

@@ -328,30 +328,50 @@ pub fn generate(
     placed: &Placed,
     parts: &std::collections::BTreeMap<String, Part>,
 ) -> Vec<(String, String)> {
-    let quoted = package;
-    let mut scripts = Vec::new();
+    let preinst = (parts.contains_key("preinst") || !placed.shipped.is_empty())
+        .then(|| preinst(package, placed, parts.get("preinst")));
+    preinst
+        .map(|script| ("preinst".to_string(), script))
+        .into_iter()
+        .chain([
+            (
+                "postinst".to_string(),
+                postinst(package, configured, placed, parts.get("postinst")),
+            ),
+            ("prerm".to_string(), prerm(package, parts.get("prerm"))),
+            (
+                "postrm".to_string(),
+                postrm(package, placed, parts.get("postrm")),
+            ),
+        ])
+        .collect()
+}
 
-    if parts.contains_key("preinst") || !placed.shipped.is_empty() {
-        let mut out = String::new();
-        header(&mut out, "preinst", package);
-        if !placed.shipped.is_empty() {
-            library(&mut out, package, &[DISPLACE]);
-            out.push_str("case \"$1\" in\n    install|upgrade)\n");
-            for path in &placed.shipped {
-                let _ = writeln!(
-                    out,
-                    "        confpack_displace {} {}",
-                    shell_quote(path),
-                    shell_quote(&search_pattern(path))
-                );
-            }
-            out.push_str("        ;;\nesac\n\n");
+/// Moves aside what is at each shipped path, then the package's part.
+fn preinst(package: &str, placed: &Placed, own: Option<&Part>) -> String {
+    let mut out = String::new();
+    header(&mut out, "preinst", package);
+    if !placed.shipped.is_empty() {
+        library(&mut out, package, &[DISPLACE]);
+        out.push_str("case \"$1\" in\n    install|upgrade)\n");
+        for path in &placed.shipped {
+            let _ = writeln!(
+                out,
+                "        confpack_displace {} {}",
+                shell_quote(path),
+                shell_quote(&search_pattern(path))
+            );
         }
-        part(&mut out, parts.get("preinst"));
-        out.push_str("exit 0\n");
-        scripts.push(("preinst".to_string(), out));
+        out.push_str("        ;;\nesac\n\n");
     }
+    part(&mut out, own);
+    out.push_str("exit 0\n");
+    out
+}
 
+/// Gives back what this version no longer places, then configures (or
+/// removes what an earlier version rendered), then the package's part.
+fn postinst(package: &str, configured: bool, placed: &Placed, own: Option<&Part>) -> String {
     let mut out = String::new();
     header(&mut out, "postinst", package);
     library(&mut out, package, &[GIVE_BACK, HELD]);
@@ -364,44 +384,47 @@ pub fn generate(
          confpack_keeps \"$confpack_path\" || confpack_give_back \"$confpack_path\"\n        \
          done\n",
     );
-    if configured {
-        call(
-            &mut out,
-            package,
-            &format!("configure --package {quoted}"),
-            &format!("fix the cause above, then run: dpkg --configure {package}"),
-        );
+    // Without templates any more: drop what an earlier version rendered.
+    let arguments = if configured {
+        format!("configure --package {package}")
     } else {
-        // No templates any more: drop what an earlier version rendered.
-        call(
-            &mut out,
-            package,
-            &format!("remove-rendered {quoted}"),
-            &format!("fix the cause above, then run: dpkg --configure {package}"),
-        );
-    }
+        format!("remove-rendered {package}")
+    };
+    call(
+        &mut out,
+        package,
+        &arguments,
+        &format!("fix the cause above, then run: dpkg --configure {package}"),
+    );
     out.push_str(
         "        ;;\n    abort-upgrade|abort-remove|abort-deconfigure)\n        ;;\nesac\n\n",
     );
-    part(&mut out, parts.get("postinst"));
+    part(&mut out, own);
     out.push_str("exit 0\n");
-    scripts.push(("postinst".to_string(), out));
+    out
+}
 
+/// The package's part, then removes what configure rendered.
+fn prerm(package: &str, own: Option<&Part>) -> String {
     let mut out = String::new();
     header(&mut out, "prerm", package);
-    part(&mut out, parts.get("prerm"));
+    part(&mut out, own);
     out.push_str("case \"$1\" in\n    remove)\n");
     call_if_installed(
         &mut out,
         package,
-        &format!("remove-rendered {quoted}"),
+        &format!("remove-rendered {package}"),
         &format!("fix the cause above, then run: dpkg --remove {package}"),
         "the files it rendered are left in place",
     );
     out.push_str("        ;;\nesac\n\n");
     out.push_str("exit 0\n");
-    scripts.push(("prerm".to_string(), out));
+    out
+}
 
+/// Gives back the originals of shipped paths, purges the answers, then
+/// the package's part.
+fn postrm(package: &str, placed: &Placed, own: Option<&Part>) -> String {
     let mut out = String::new();
     header(&mut out, "postrm", package);
     if !placed.shipped.is_empty() {
@@ -418,15 +441,14 @@ pub fn generate(
     call_if_installed(
         &mut out,
         package,
-        &format!("purge {quoted}"),
+        &format!("purge {package}"),
         &format!("fix the cause above, then run: dpkg --purge {package}"),
         "its answers are left in /var/lib/confpack",
     );
     out.push_str("        ;;\nesac\n\n");
-    part(&mut out, parts.get("postrm"));
+    part(&mut out, own);
     out.push_str("exit 0\n");
-    scripts.push(("postrm".to_string(), out));
-    scripts
+    out
 }
 
 #[cfg(test)]
