@@ -75,7 +75,7 @@ impl References {
 }
 
 /// What the environment phase reads of a package.
-pub struct Package<'a> {
+pub struct PackageManifest<'a> {
     pub repo: &'a Path,
     /// `packages/<name>`, repository-relative.
     pub dir: &'a str,
@@ -112,7 +112,7 @@ impl Uses {
 /// Checks the environment document and, when there is one, adds it, its
 /// schema and `package.yml` to the package.
 pub fn add_environment(
-    package: &Package<'_>,
+    package: &PackageManifest<'_>,
     references: &References,
     uses: Uses,
     planned: &mut Planned,
@@ -190,7 +190,7 @@ fn url_problem(url: &str) -> Option<String> {
 
 /// Ships the document (`relative`, which exists) as `environment.xml`.
 fn add_document(
-    package: &Package<'_>,
+    package: &PackageManifest<'_>,
     relative: &str,
     planned: &mut Planned,
     problems: &mut Problems,
@@ -218,7 +218,7 @@ fn add_document(
 
 /// Ships the schema, if any, as `schema.xsd`; its path on this machine.
 fn add_schema(
-    package: &Package<'_>,
+    package: &PackageManifest<'_>,
     relative: Option<&str>,
     planned: &mut Planned,
     problems: &mut Problems,
@@ -242,7 +242,7 @@ fn add_schema(
 }
 
 /// A file outside the package directory versions the package too.
-fn note_history(package: &Package<'_>, relative: &str, planned: &mut Planned) {
+fn note_history(package: &PackageManifest<'_>, relative: &str, planned: &mut Planned) {
     if !relative.starts_with(&format!("{}/", package.dir)) {
         planned.history.push(relative.to_string());
     }

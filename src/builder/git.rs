@@ -197,27 +197,34 @@ impl Git {
             done = found.len() == wanted.len();
         }
         drop(stdout);
-        if done {
-            let _ = child.kill();
-            let _ = child.wait();
-        } else {
-            let mut stderr = String::new();
-            if let Some(mut pipe) = child.stderr.take() {
-                let _ = pipe.read_to_string(&mut stderr);
-            }
-            let status = child.wait().map_err(|e| Error::Command {
-                command: describe(&args),
-                message: e.to_string(),
-            })?;
-            if !status.success() {
-                return Err(Error::Command {
-                    command: describe(&args),
-                    message: stderr.trim().to_string(),
-                });
-            }
-        }
+        finish(child, &args, done)?;
         Ok(found)
     }
+}
+
+/// Ends `git log`: killed once it has said enough, else waited for, its
+/// failure an error with its stderr.
+fn finish(mut child: std::process::Child, args: &[&str], done: bool) -> Result<()> {
+    if done {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Ok(());
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    let status = child.wait().map_err(|e| Error::Command {
+        command: describe(args),
+        message: e.to_string(),
+    })?;
+    if !status.success() {
+        return Err(Error::Command {
+            command: describe(args),
+            message: stderr.trim().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// One NUL-terminated record of `git log -z --name-only`: a commit header

@@ -21,6 +21,23 @@
 //!   time, names its source, and stays put while the package is unchanged;
 //! - the archives are written in-process and deterministically
 //!   ([`crate::deb`]): same repository state, same bytes.
+//!
+//! Where each step lives ([`build`] calls them in this order; imports
+//! point down this list's lower half, never back up):
+//!
+//! ```text
+//! package        one package or role read: the phases below, in order
+//!   fields       control fields from the manifest and confpack.yml
+//!   files        the package tree: directories, symlinks, templates, files
+//!   secrets      secrets/ encrypted to the recipients
+//!   environment  the environment document, schema and package.yml
+//!   scripts      script parts read here; the maintainer scripts, at the end
+//! checks         across packages: documents valid, names, paths, dependencies
+//! git            tracked files, changes, the commits that version packages
+//! runtime_deb    the confpack-runtime .deb (not crate::runtime, the node side)
+//! planned        Planned (a .deb but for its version) and Problems
+//! manifest       YAML manifests with their lines; source: reading repository files
+//! ```
 
 pub mod checks;
 pub mod environment;
@@ -52,7 +69,7 @@ use crate::error::{Error, Problem, Result};
 
 use git::{Commit, Git};
 use manifest::RepositoryConfig;
-use package::Context;
+use package::RepositoryView;
 use planned::{Planned, Problems};
 
 /// What `confpack build` is asked to do.
@@ -98,15 +115,15 @@ struct Versioned {
 
 /// Builds the repository.
 pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
-    let source = Source::open(options, listener)?;
-    let planned = plan(&source, options, listener)?;
-    let mut versioned = version(&planned, source.git.as_ref(), options)?;
-    let head_time = source.head_time()?;
+    let repository = Repository::open(options, listener)?;
+    let planned = plan(&repository, options, listener)?;
+    let mut versioned = version(&planned, repository.git.as_ref(), options)?;
+    let head_time = repository.head_time()?;
     if options.runtime {
-        let runtime = versioned_runtime(&source, options, &versioned, head_time, listener)?;
+        let runtime = versioned_runtime(&repository, options, &versioned, head_time, listener)?;
         versioned.push(runtime);
     }
-    let written = write_all(&versioned, &source.config, options, listener)?;
+    let written = write_all(&versioned, &repository.config, options, listener)?;
     listener.info(&format!(
         "built {} package(s) in {}",
         written.len(),
@@ -116,7 +133,7 @@ pub fn build(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
 }
 
 /// The configuration repository as the build finds it.
-struct Source {
+struct Repository {
     config: RepositoryConfig,
     /// The problems of `confpack.yml`'s values, reported with the others.
     config_problems: Vec<Problem>,
@@ -125,10 +142,10 @@ struct Source {
     tracked: Option<BTreeSet<String>>,
 }
 
-impl Source {
+impl Repository {
     /// Opens `options.repo`, refusing what cannot be built at all: no
     /// packages or roles, or no way to version them.
-    fn open(options: &Options, listener: &mut dyn Listener) -> Result<Source> {
+    fn open(options: &Options, listener: &mut dyn Listener) -> Result<Repository> {
         let repo = options.repo.as_path();
         let (config, config_problems) = read_config(repo)?;
         let git = Git::open(repo);
@@ -159,7 +176,7 @@ impl Source {
             Some(git) => Some(git.files(options.allow_dirty)?),
             None => None,
         };
-        Ok(Source {
+        Ok(Repository {
             config,
             config_problems,
             git,
@@ -192,13 +209,17 @@ impl Source {
 
 /// Reads and checks every package and role, then the repository as a
 /// whole; every problem at once, or the packages ready for versions.
-fn plan(source: &Source, options: &Options, listener: &mut dyn Listener) -> Result<Vec<Planned>> {
+fn plan(
+    repository: &Repository,
+    options: &Options,
+    listener: &mut dyn Listener,
+) -> Result<Vec<Planned>> {
     let mut problems = Problems::default();
-    problems.extend(source.config_problems.iter().cloned());
+    problems.extend(repository.config_problems.iter().cloned());
     let mut planned = Vec::new();
-    for result in plan_packages(source, options)?
+    for result in plan_packages(repository, options)?
         .into_iter()
-        .chain(plan_roles(source, options)?)
+        .chain(plan_roles(repository, options)?)
     {
         match result {
             Ok(package) => planned.push(package),
@@ -216,7 +237,7 @@ fn plan(source: &Source, options: &Options, listener: &mut dyn Listener) -> Resu
             listener,
         ));
     }
-    if let Some(git) = &source.git {
+    if let Some(git) = &repository.git {
         problems.extend(uncommitted(git, &planned, options, listener)?);
     }
     problems.finish(planned).map_err(Error::Invalid)
@@ -224,16 +245,16 @@ fn plan(source: &Source, options: &Options, listener: &mut dyn Listener) -> Resu
 
 /// Every package directory, read on `options.jobs` threads.
 fn plan_packages(
-    source: &Source,
+    repository: &Repository,
     options: &Options,
 ) -> Result<Vec<std::result::Result<Planned, Vec<Problem>>>> {
-    let names = package_names(&options.repo, source.tracked.as_ref())?;
+    let names = package_names(&options.repo, repository.tracked.as_ref())?;
     let plan_one = |name: &String| {
-        let context = Context {
+        let context = RepositoryView {
             repo: &options.repo,
-            config: &source.config,
-            files: source.package_files(name),
-            tracked: source.tracked.as_ref(),
+            config: &repository.config,
+            files: repository.package_files(name),
+            tracked: repository.tracked.as_ref(),
         };
         package::plan_package(&context, name)
     };
@@ -242,12 +263,12 @@ fn plan_packages(
 
 /// Every role file.
 fn plan_roles(
-    source: &Source,
+    repository: &Repository,
     options: &Options,
 ) -> Result<Vec<std::result::Result<Planned, Vec<Problem>>>> {
-    Ok(role_files(&options.repo, source.tracked.as_ref())?
+    Ok(role_files(&options.repo, repository.tracked.as_ref())?
         .iter()
-        .map(|file| package::plan_role(&options.repo, &source.config, file))
+        .map(|file| package::plan_role(&options.repo, &repository.config, file))
         .collect())
 }
 
@@ -282,7 +303,7 @@ fn uncommitted(
 
 /// `confpack-runtime`, from the binary that ships it.
 fn versioned_runtime(
-    source: &Source,
+    repository: &Repository,
     options: &Options,
     versioned: &[Versioned],
     head_time: Option<i64>,
@@ -292,7 +313,7 @@ fn versioned_runtime(
         Some(path) => path.clone(),
         None => std::env::current_exe().map_err(|e| Error::io("confpack", e))?,
     };
-    let maintainer = source
+    let maintainer = repository
         .config
         .maintainer
         .clone()
@@ -306,7 +327,7 @@ fn versioned_runtime(
                 "confpack-runtime needs a maintainer: set `maintainer` in the repository's confpack.yml".into(),
             )
         })?;
-    let copyright = copyright_text(&source.config, &maintainer);
+    let copyright = copyright_text(&repository.config, &maintainer);
     let deb = runtime_deb::package(
         &binary,
         env!("CARGO_PKG_VERSION"),

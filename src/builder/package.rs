@@ -3,7 +3,7 @@
 //! into what the `.deb` will hold (everything but the version, which comes
 //! from git later).
 //!
-//! [`plan_package`] is the list of phases, each a step of [`Reading`] that
+//! [`plan_package`] is the list of phases, each a step of `Reading` that
 //! hands its work to the module owning it: [`super::fields`] (control
 //! fields), [`super::files`] (the package tree), [`super::secrets`],
 //! [`super::environment`] (the document and `package.yml`),
@@ -31,7 +31,7 @@ use super::secrets::{self, Secrets};
 pub use super::source::MAX_FILE_BYTES;
 
 /// What the repository looks like to one package.
-pub struct Context<'a> {
+pub struct RepositoryView<'a> {
     pub repo: &'a Path,
     pub config: &'a RepositoryConfig,
     /// Files under the package directory, relative to it; `None`: walk the
@@ -47,7 +47,7 @@ fn display(repo: &Path, relative: &str) -> String {
 }
 
 /// Reads a package directory.
-pub fn plan_package(context: &Context<'_>, name: &str) -> Result<Planned, Vec<Problem>> {
+pub fn plan_package(context: &RepositoryView<'_>, name: &str) -> Result<Planned, Vec<Problem>> {
     let (located, manifest) = read_manifest(context.repo, name)?;
     let mut reading = Reading::new(context, name, located, manifest);
     let files = reading.list_files();
@@ -88,7 +88,7 @@ fn read_manifest(repo: &Path, name: &str) -> Result<(Located, Manifest), Vec<Pro
 
 /// A package being read: what it becomes, and what is wrong so far.
 struct Reading<'a> {
-    context: &'a Context<'a>,
+    context: &'a RepositoryView<'a>,
     /// `packages/<name>`, repository-relative.
     dir: String,
     located: Located,
@@ -99,7 +99,12 @@ struct Reading<'a> {
 
 impl<'a> Reading<'a> {
     /// Starts with the control fields.
-    fn new(context: &'a Context<'a>, name: &str, located: Located, manifest: Manifest) -> Self {
+    fn new(
+        context: &'a RepositoryView<'a>,
+        name: &str,
+        located: Located,
+        manifest: Manifest,
+    ) -> Self {
         let dir = format!("packages/{name}");
         let mut problems = Problems::default();
         let shown_dir = display(context.repo, &dir);
@@ -246,7 +251,7 @@ impl<'a> Reading<'a> {
     }
 
     fn environment(&mut self, references: &References, found: &Found) {
-        let package = environment::Package {
+        let package = environment::PackageManifest {
             repo: self.context.repo,
             dir: &self.dir,
             tracked: self.context.tracked,
