@@ -424,7 +424,24 @@ fn apply_package(
     let root = &options.paths.root;
     let known = values::known_answers(&store.answers()?);
     let max = options.max_render_bytes;
-    let applied = render::apply(root, package, store, &known, scope, max, frontend, listener)?;
+    // The package's encrypted files, decrypted with the node key.
+    let decrypted = crate::secrets::render_files(root, &package.dir)?
+        .into_iter()
+        .map(|mut item| {
+            item.secret = true;
+            item
+        })
+        .collect();
+    let ask = &mut |edit: &render::LocalEdit| {
+        frontend.local_edit(edit).map_err(|error| match error {
+            Error::Cancelled => Error::CancelledAtEditedFile {
+                path: edit.shown.clone(),
+            },
+            other => other,
+        })
+    };
+    let files = (decrypted, ask as &mut render::EditQuestion<'_>);
+    let applied = render::apply(root, package, store, &known, scope, max, files, listener)?;
     report.files_written = applied.written;
     report.files_removed = applied.removed;
     let ran = hooks::run_changed(

@@ -37,6 +37,37 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// A hasher fed with length-prefixed fields, so fields cannot run into
+/// each other.
+#[derive(Default)]
+pub struct Fingerprint(Sha256);
+
+impl Fingerprint {
+    pub fn new(kind: &str) -> Fingerprint {
+        let mut fingerprint = Fingerprint(Sha256::new());
+        fingerprint.add(kind.as_bytes());
+        fingerprint
+    }
+
+    pub fn add(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+
+    pub fn add_str(&mut self, text: &str) -> &mut Self {
+        self.add(text.as_bytes())
+    }
+
+    pub fn add_path(&mut self, path: &Path) -> &mut Self {
+        self.add(path.as_os_str().as_encoded_bytes())
+    }
+
+    pub fn finish(self) -> String {
+        hex(&self.0.finalize())
+    }
+}
+
 /// The sha256 of a file's content, in hex, read in chunks.
 pub fn file_sha256(path: &Path) -> Result<String> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;

@@ -27,8 +27,9 @@ use sha2::{Digest, Sha256};
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process_group, waitid};
 
 use crate::error::{Error, Result};
-use crate::frontend::signals::{Catching, Caught};
+pub use crate::output::variable_name;
 use crate::package::{Hook, ServiceCall, rooted};
+use crate::process::signals::{Catching, Caught};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -56,19 +57,6 @@ pub fn stamp(hook: &Hook, inputs: &BTreeMap<String, Input>) -> String {
     }
     digest.update(hook.command().join("\0").as_bytes());
     crate::files::hex(&digest.finalize())
-}
-
-/// The environment variable name for an answer key.
-pub fn variable_name(key: &str) -> String {
-    let mut name = String::from("CONFPACK_");
-    name.extend(key.chars().map(|c| {
-        if c.is_ascii_alphanumeric() {
-            c.to_ascii_uppercase()
-        } else {
-            '_'
-        }
-    }));
-    name
 }
 
 /// policy-rc.d's exit code for "action forbidden by policy".

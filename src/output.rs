@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::hooks::variable_name;
 use crate::store::{Conflict, StoredAnswer};
 
 /// What a masked secret looks like.
@@ -109,6 +108,20 @@ pub fn format_answers(
             Ok(out)
         }
     }
+}
+
+/// The environment variable name for an answer key: how hooks get
+/// non-secret answers, and `answers --format shell` names them.
+pub fn variable_name(key: &str) -> String {
+    let mut name = String::from("CONFPACK_");
+    name.extend(key.chars().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        }
+    }));
+    name
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ pub fn of_package(package: &Package, document: &Document) -> Result<Owned> {
     let mut read_anything =
         !package.config.hooks.is_empty() || !package.config.questions.is_empty();
     let dir = package.templates_dir();
-    for (relative, _target) in crate::render::list_templates(&dir)? {
+    for (relative, _target) in crate::package::list_templates(&dir)? {
         read_anything = true;
         let source = dir.join(relative);
         let text = std::fs::read_to_string(&source).map_err(|e| crate::Error::io(&source, e))?;

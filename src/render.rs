@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -128,8 +128,11 @@ pub struct Written {
 /// the new rendering replaces it.
 pub struct EditPolicy<'a> {
     pub keep: &'a [String],
-    pub ask: &'a mut dyn FnMut(&LocalEdit) -> Result<Option<EditChoice>>,
+    pub ask: &'a mut EditQuestion<'a>,
 }
+
+/// Asks a person about a local edit; `None`: nobody can answer.
+pub type EditQuestion<'a> = dyn FnMut(&LocalEdit) -> Result<Option<EditChoice>> + 'a;
 
 impl EditPolicy<'_> {
     fn decide(&mut self, edit: &LocalEdit) -> Result<(EditChoice, &'static str)> {
@@ -145,65 +148,6 @@ impl EditPolicy<'_> {
             None => (EditChoice::TakeNew, "nobody could be asked"),
         })
     }
-}
-
-/// Lists `templates/**/*.j2` as (template path relative to `dir`, target
-/// path on the system).
-pub fn list_templates(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
-    let mut out = Vec::new();
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current).map_err(|e| Error::io(&current, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&current, e))?;
-            let path = entry.path();
-            let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
-            if file_type.is_symlink() {
-                return Err(Error::Template {
-                    path,
-                    message: "a symlink under templates/ (file or directory) is refused: \
-                              ship the files themselves"
-                        .into(),
-                });
-            }
-            if file_type.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "j2") {
-                continue;
-            }
-            if !file_type.is_file() {
-                return Err(Error::Template {
-                    path,
-                    message: "templates must be regular files (not symlinks or devices)".into(),
-                });
-            }
-            let relative = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
-            if relative.to_str().is_none() {
-                return Err(Error::Template {
-                    path,
-                    message: "the file name is not valid UTF-8".into(),
-                });
-            }
-            let target = Path::new("/").join(relative.with_extension(""));
-            if target
-                .components()
-                .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
-            {
-                return Err(Error::Template {
-                    path,
-                    message: "the target path must not contain . or ..".into(),
-                });
-            }
-            out.push((relative, target));
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// The mode of a rendered file, from `current` (an existing file's mode,
@@ -261,11 +205,11 @@ pub struct Applied {
     pub removed: Vec<PathBuf>,
 }
 
-/// A package's rendering stage: renders its templates (and decrypts its
-/// encrypted files) with `known`, diverts other packages' files aside,
-/// settles local edits (asking `frontend`), writes what changed, removes
-/// what a dropped template rendered, and records the files (and any
-/// person's version it saved) in the store.
+/// A package's rendering stage: renders its templates with `known` (its
+/// `decrypted` secret files join them), diverts other packages' files
+/// aside, settles local edits (`ask`ing a person, see [`EditPolicy`]),
+/// writes what changed, removes what a dropped template rendered, and
+/// records the files (and any person's version it saved) in the store.
 #[allow(clippy::too_many_arguments)]
 pub fn apply(
     root: &Path,
@@ -274,7 +218,7 @@ pub fn apply(
     known: &std::collections::BTreeMap<String, crate::derive::KnownAnswer>,
     scope: &crate::derive::values::Scope,
     max_bytes: usize,
-    frontend: &mut dyn crate::frontend::Frontend,
+    (decrypted, ask): (Vec<Rendered>, &mut EditQuestion<'_>),
     listener: &mut dyn crate::Listener,
 ) -> Result<Applied> {
     let answers = Answers::new(known.clone(), Vec::new());
@@ -288,15 +232,7 @@ pub fn apply(
         &context,
         max_bytes,
     )?;
-    // The package's encrypted files, decrypted with the node key.
-    rendered.extend(
-        crate::secrets::render_files(root, &package.dir)?
-            .into_iter()
-            .map(|mut item| {
-                item.secret = true;
-                item
-            }),
-    );
+    rendered.extend(decrypted);
     let previous = store.files(&package.name)?;
     // A file another package owns is diverted aside before the first write.
     for item in rendered.iter_mut() {
@@ -307,14 +243,7 @@ pub fn apply(
     }
     let mut policy = EditPolicy {
         keep: &package.config.keep_local_edits,
-        ask: &mut |edit| {
-            frontend.local_edit(edit).map_err(|error| match error {
-                Error::Cancelled => Error::CancelledAtEditedFile {
-                    path: edit.shown.clone(),
-                },
-                other => other,
-            })
-        },
+        ask,
     };
     let written = write_changed(root, &rendered, &previous, &mut policy, listener)?;
     let removed = remove_dropped(root, &package.name, &previous, &rendered)?;
@@ -379,7 +308,7 @@ pub fn render_all(
     let jinja = crate::derive::jinja_with_output(Some((written.clone(), max_bytes)));
     let mut out = Vec::new();
     let mut failures = Vec::new();
-    for (relative, target) in list_templates(templates_dir)? {
+    for (relative, target) in crate::package::list_templates(templates_dir)? {
         let source_path = templates_dir.join(&relative);
         let source =
             std::fs::read_to_string(&source_path).map_err(|e| Error::io(&source_path, e))?;

@@ -414,7 +414,7 @@ pub fn render_files(root: &Path, package_dir: &Path) -> Result<Vec<Rendered>> {
 /// Adds a package's encrypted files (names, modes, ciphertext) to the
 /// configure hot path's fingerprint, so a new secret is never skipped.
 pub fn add_to_fingerprint(
-    fingerprint: &mut crate::unchanged::Fingerprint,
+    fingerprint: &mut crate::files::Fingerprint,
     package_dir: &Path,
 ) -> std::io::Result<()> {
     let files = list_files(package_dir).map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -15,9 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::files::hex;
 use crate::package::{Package, rooted};
 
 /// What a successful run leaves behind.
@@ -69,36 +67,7 @@ fn stamp_path(db: &Path, key: &str) -> PathBuf {
     stamps_dir(db).join(format!("{key}.json"))
 }
 
-/// A hasher fed with length-prefixed fields, so fields cannot run into
-/// each other.
-#[derive(Default)]
-pub struct Fingerprint(Sha256);
-
-impl Fingerprint {
-    pub fn new(kind: &str) -> Fingerprint {
-        let mut fingerprint = Fingerprint(Sha256::new());
-        fingerprint.add(kind.as_bytes());
-        fingerprint
-    }
-
-    pub fn add(&mut self, bytes: &[u8]) -> &mut Self {
-        self.0.update((bytes.len() as u64).to_le_bytes());
-        self.0.update(bytes);
-        self
-    }
-
-    pub fn add_str(&mut self, text: &str) -> &mut Self {
-        self.add(text.as_bytes())
-    }
-
-    pub fn add_path(&mut self, path: &Path) -> &mut Self {
-        self.add(path.as_os_str().as_encoded_bytes())
-    }
-
-    pub fn finish(self) -> String {
-        hex(&self.0.finalize())
-    }
-}
+pub use crate::files::Fingerprint;
 
 /// Adds a package's own files (package.yml and templates, with modes) to
 /// a fingerprint.
@@ -110,7 +79,7 @@ pub fn add_package(fingerprint: &mut Fingerprint, package: &Package) -> std::io:
         Err(e) => return Err(e),
     };
     let templates = package.templates_dir();
-    let listed = crate::render::list_templates(&templates)
+    let listed = crate::package::list_templates(&templates)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     for (relative, _) in listed {
         let path = templates.join(&relative);

@@ -15,7 +15,6 @@ use minijinja::Value;
 use super::{Answers, KnownAnswer, Limits};
 use crate::env::model::{Document, Source, Template};
 use crate::error::{Error, Result};
-use crate::merge::{self, Planned};
 use crate::questions::Owned;
 use crate::select::Selection;
 use crate::store::StoredAnswer;
@@ -59,40 +58,37 @@ pub fn known_answers(stored: &BTreeMap<String, StoredAnswer>) -> BTreeMap<String
         .collect()
 }
 
-/// The value of every question after the run, given the frontend's
-/// answers: stored answers of other documents, then this plan.
-pub fn values_after(
+/// The value of every question after the run: the stored answers (of
+/// other documents too), then each planned question's `provisional` value
+/// (what it gets if nobody answers it, `None`: no value), then the
+/// frontend's `answers`. Derived and display-only questions have none here:
+/// they are computed, or carry no value.
+pub fn values_after<'a>(
     document: &Document,
-    plan: &[Planned],
+    provisional: impl IntoIterator<Item = (&'a str, Option<String>)>,
     stored: &BTreeMap<String, StoredAnswer>,
     answers: &BTreeMap<String, String>,
 ) -> BTreeMap<String, KnownAnswer> {
     let mut known = known_answers(stored);
-    for planned in plan {
-        let Some(template) = document.template(&planned.key) else {
+    for (key, value) in provisional {
+        let Some(template) = document.template(key) else {
             continue;
         };
         if template.source == Source::Derived || template.question_type.is_display_only() {
-            known.remove(&planned.key);
+            known.remove(key);
             continue;
         }
-        let value = answers
-            .get(&planned.key)
-            .cloned()
-            .or_else(|| merge::provisional_value(planned, stored.get(&planned.key)));
-        match value {
+        match answers.get(key).cloned().or(value) {
             Some(value) => {
-                known.insert(
-                    planned.key.clone(),
-                    KnownAnswer {
-                        question_type: template.question_type,
-                        secret: template.question_type.is_secret(),
-                        value,
-                    },
-                );
+                let answer = KnownAnswer {
+                    question_type: template.question_type,
+                    secret: template.question_type.is_secret(),
+                    value,
+                };
+                known.insert(key.to_string(), answer);
             }
             None => {
-                known.remove(&planned.key);
+                known.remove(key);
             }
         }
     }
@@ -229,8 +225,8 @@ mod tests {
     use crate::merge::{Action, Reason};
     use crate::testing::{derived, document, map, scope, stored, template};
 
-    fn planned(key: &str, action: Action) -> Planned {
-        Planned {
+    fn planned(key: &str, action: Action) -> crate::merge::Planned {
+        crate::merge::Planned {
             key: key.into(),
             action,
             hidden: false,
@@ -274,7 +270,7 @@ mod tests {
             ("x/derived", stored("d", Source::Derived, true)),
             ("other/q", stored("of another document", Source::User, true)),
         ]);
-        let plan = vec![
+        let plan = [
             planned("x/kept", Action::Keep),
             planned("x/set", set("new")),
             planned("x/asked", ask(Some("default"))),
@@ -298,7 +294,11 @@ mod tests {
                 .iter()
                 .map(|(k, v): &(&str, &str)| (k.to_string(), v.to_string()))
                 .collect();
-            let known = values_after(&doc, &plan, &stored, &answers);
+            let provisional = plan.iter().map(|p| {
+                let value = crate::merge::provisional_value(p, stored.get(&p.key));
+                (p.key.as_str(), value)
+            });
+            let known = values_after(&doc, provisional, &stored, &answers);
             assert_eq!(
                 value(&known, key).as_deref(),
                 expected,

@@ -289,7 +289,7 @@ impl Reader<'_, '_> {
         let expression = if source == Source::Derived {
             let rule = self.rules.get(&key).cloned();
             if let Some(rule) = &rule
-                && let Err(message) = crate::derive::check_expression(rule)
+                && let Err(message) = crate::jinja::check_expression(rule)
             {
                 self.problem(
                     line,

@@ -417,7 +417,7 @@ impl NativeReader<'_, '_> {
                 format!("template {key}: a derived template needs an <expression>"),
             ),
             (Source::Derived, Some(expression)) => {
-                if let Err(message) = crate::derive::check_expression(expression) {
+                if let Err(message) = crate::jinja::check_expression(expression) {
                     self.problem(
                         line,
                         format!("template {key}: expression does not parse: {message}"),

@@ -6,7 +6,7 @@
 //! cancelled or failed frontend leaves the store untouched.
 
 pub mod noninteractive;
-pub(crate) mod signals;
+pub(crate) use crate::process::signals;
 pub mod strings;
 pub mod terminal;
 pub mod text;

@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::os::fd::AsFd;
 
-use super::signals::{Catching, Caught};
 use super::terminal::{Device, Reader};
 use super::wrap::wrap;
 use super::{Context, Frontend, Prompt, strings};
 use crate::env::model::{QuestionType, join_multiselect, split_multiselect};
 use crate::error::{Error, Result};
 use crate::merge::Reason;
+use crate::process::signals::{Catching, Caught};
 use crate::render::{EditChoice, LocalEdit};
 
 /// One line of input, or why there is none.

@@ -74,7 +74,12 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan> {
     // Derived values from what the others will be if nobody answers; one
     // that reads a question without an answer yet is computed after asking
     // (kept as stored until then).
-    let provisional = values::values_after(document, &planned, inputs.stored, &BTreeMap::new());
+    let provisional = values::values_after(
+        document,
+        provisional(&planned, inputs.stored),
+        inputs.stored,
+        &BTreeMap::new(),
+    );
     let derived = values::compute(document, inputs.owned, &provisional, inputs.scope)?;
     planned.extend(
         document
@@ -114,6 +119,19 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan> {
         conflicts,
         secret,
         derived,
+    })
+}
+
+/// Each planned question's value if nobody answers it.
+fn provisional<'a>(
+    planned: &'a [Planned],
+    stored: &'a BTreeMap<String, StoredAnswer>,
+) -> impl Iterator<Item = (&'a str, Option<String>)> {
+    planned.iter().map(|p| {
+        (
+            p.key.as_str(),
+            super::provisional_value(p, stored.get(&p.key)),
+        )
     })
 }
 
@@ -167,7 +185,12 @@ pub fn settle_derived(
     answers: &BTreeMap<String, String>,
 ) -> Result<Derived> {
     let document = inputs.document;
-    let final_values = values::values_after(document, &plan.planned, inputs.stored, answers);
+    let final_values = values::values_after(
+        document,
+        provisional(&plan.planned, inputs.stored),
+        inputs.stored,
+        answers,
+    );
     let derived = values::compute(document, inputs.owned, &final_values, inputs.scope)?;
     if let Some((key, question)) = derived.pending.iter().next() {
         return Err(crate::Error::Derive(format!(

@@ -24,7 +24,7 @@ mod fake;
 pub mod plan;
 #[cfg(test)]
 mod scenarios;
-pub mod tree;
+pub use crate::process::tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

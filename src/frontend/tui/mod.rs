@@ -29,11 +29,11 @@ use ratatui::crossterm::{cursor, execute, terminal};
 
 use self::app::{App, Input, Outcome};
 use self::theme::Theme;
-use super::signals::Catching;
 use super::terminal::{Device, Writer, reopen_writer};
 use super::text::Text;
 use super::{Context, Frontend, Prompt};
 use crate::error::{Error, Result};
+use crate::process::signals::Catching;
 use crate::render::{EditChoice, LocalEdit};
 
 /// How often the loop looks for a caught signal while no key comes.

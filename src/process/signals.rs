@@ -128,7 +128,7 @@ impl Catching {
             .iter()
             .find(|(_, flag)| flag.swap(false, Ordering::SeqCst))
             .map(|(caught, _)| *caught)
-            .or_else(|| crate::run::abandoned().then_some(Caught::Abandoned));
+            .or_else(|| super::run::abandoned().then_some(Caught::Abandoned));
         if let Some(caught) = caught {
             let _ = LAST.set(caught);
         }

@@ -15,7 +15,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::runtime::tree;
+use super::tree;
 
 /// The starting confpack's pid.
 pub const PID_VARIABLE: &str = "CONFPACK_RUN_PID";
