@@ -16,12 +16,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ask::{self, Asked};
-use crate::derive::values::{self, Scope};
+use crate::derive::values::{self, Bindings};
 use crate::env::load::{DocumentSource, Loaded, load_unless_known};
 use crate::env::model::{Document, Priority};
 use crate::error::{Error, Result};
 use crate::frontend::{Context, Frontend};
-use crate::merge::outcome::{self, Answered, Outcome};
+use crate::merge::outcome::{self, Answered, Records};
 use crate::merge::plan::{self, Inputs, Plan};
 use crate::merge::{self, Settings};
 use crate::package::{Package, rooted};
@@ -114,7 +114,7 @@ pub fn configure(
     let remembered = store.conflicts()?;
     let configured = configured(options, document, &selection)?;
     let owned = owned(package.as_ref(), document, listener)?;
-    let scope = Scope::of(document, &selection, options.max_value_bytes);
+    let scope = Bindings::of(document, &selection, options.max_value_bytes);
     let settings = Settings {
         force: options.force,
         priority: options.priority,
@@ -380,12 +380,12 @@ fn commit(
     options: &Options,
     store: &Store,
     plan: &Plan,
-    outcome: Outcome,
+    outcome: Records,
     selection: &Selection,
     report: &mut Report,
     listener: &mut dyn Listener,
 ) -> Result<()> {
-    let Outcome {
+    let Records {
         mut batch,
         changed,
         kept,
@@ -416,7 +416,7 @@ fn apply_package(
     package: &Package,
     store: &Store,
     document: &Document,
-    scope: &Scope,
+    scope: &Bindings,
     report: &mut Report,
     frontend: &mut dyn Frontend,
     listener: &mut dyn Listener,

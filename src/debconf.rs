@@ -16,7 +16,7 @@ use crate::store::{Batch, Store, StoredAnswer, check_key};
 
 /// One parsed selection line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
+pub struct Preseed {
     pub owner: String,
     pub key: String,
     pub kind: String,
@@ -26,7 +26,7 @@ pub struct Selection {
 
 /// Parses selections: `owner question type value`, `#` comments, blank
 /// lines, a trailing backslash continuing a line.
-pub fn parse(origin: &str, text: &str) -> Result<Vec<Selection>> {
+pub fn parse(origin: &str, text: &str) -> Result<Vec<Preseed>> {
     let mut selections = Vec::new();
     let mut problems = Vec::new();
     let mut pending = String::new();
@@ -85,7 +85,7 @@ pub fn parse(origin: &str, text: &str) -> Result<Vec<Selection>> {
                     });
                     continue;
                 }
-                selections.push(Selection {
+                selections.push(Preseed {
                     owner: owner.to_string(),
                     key: key.to_string(),
                     kind: kind.to_string(),

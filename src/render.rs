@@ -216,7 +216,7 @@ pub fn apply(
     package: &crate::package::Package,
     store: &crate::store::Store,
     known: &std::collections::BTreeMap<String, crate::derive::KnownAnswer>,
-    scope: &crate::derive::values::Scope,
+    scope: &crate::derive::values::Bindings,
     max_bytes: usize,
     (decrypted, ask): (Vec<Rendered>, &mut EditQuestion<'_>),
     listener: &mut dyn crate::Listener,

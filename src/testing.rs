@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::derive::values::Scope;
+use crate::derive::values::Bindings;
 use crate::env::model::{Document, Priority, QuestionType, Source, Template};
 use crate::store::StoredAnswer;
 
@@ -63,8 +63,8 @@ pub fn map<V: Clone>(pairs: &[(&str, V)]) -> BTreeMap<String, V> {
 }
 
 /// No environment or machine values; 64 KiB per value.
-pub fn scope() -> Scope {
-    Scope {
+pub fn scope() -> Bindings {
+    Bindings {
         environment: minijinja::Value::from(BTreeMap::<String, String>::new()),
         machine: minijinja::Value::from(BTreeMap::<String, String>::new()),
         max_value_bytes: 65536,

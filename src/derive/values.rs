@@ -22,18 +22,18 @@ use crate::store::StoredAnswer;
 /// What expressions see besides the answers: the selected environment and
 /// machine, and the most bytes one value may have.
 #[derive(Debug, Clone)]
-pub struct Scope {
+pub struct Bindings {
     pub environment: Value,
     pub machine: Value,
     pub max_value_bytes: usize,
 }
 
-impl Scope {
+impl Bindings {
     /// The scope of `selection` in `document`.
-    pub fn of(document: &Document, selection: &Selection, max_value_bytes: usize) -> Scope {
+    pub fn of(document: &Document, selection: &Selection, max_value_bytes: usize) -> Bindings {
         let (environment, machine) =
             super::environment_values(document, &selection.environment, selection.machine.as_ref());
-        Scope {
+        Bindings {
             environment,
             machine,
             max_value_bytes,
@@ -111,7 +111,7 @@ pub fn compute(
     document: &Document,
     owned: &Owned,
     known: &BTreeMap<String, KnownAnswer>,
-    scope: &Scope,
+    scope: &Bindings,
 ) -> Result<Derived> {
     let derived_templates: Vec<&Template> = document
         .templates
@@ -150,7 +150,7 @@ fn derived_answers(
     document: &Document,
     derived: &[&Template],
     known: &BTreeMap<String, KnownAnswer>,
-    scope: &Scope,
+    scope: &Bindings,
 ) -> std::sync::Arc<Answers> {
     let unanswered = document
         .templates
@@ -225,8 +225,8 @@ mod tests {
     use crate::merge::{Action, Reason};
     use crate::testing::{derived, document, map, scope, stored, template};
 
-    fn planned(key: &str, action: Action) -> crate::merge::Planned {
-        crate::merge::Planned {
+    fn planned(key: &str, action: Action) -> crate::merge::QuestionPlan {
+        crate::merge::QuestionPlan {
             key: key.into(),
             action,
             hidden: false,

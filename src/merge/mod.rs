@@ -67,7 +67,7 @@ pub enum Action {
 
 /// One question of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned {
+pub struct QuestionPlan {
     pub key: String,
     pub action: Action,
     /// Asked in principle, but below the priority threshold with a usable
@@ -75,7 +75,7 @@ pub struct Planned {
     pub hidden: bool,
 }
 
-impl Planned {
+impl QuestionPlan {
     /// Whether a frontend must show this question.
     pub fn shown(&self) -> bool {
         matches!(self.action, Action::Ask { .. }) && !self.hidden
@@ -96,7 +96,7 @@ pub fn decide(
     document: Option<&str>,
     stored: Option<&StoredAnswer>,
     settings: Settings,
-) -> Planned {
+) -> QuestionPlan {
     let action = decide_action(template, document, stored, settings.force);
     let hidden = match &action {
         Action::Ask { reason, default } => {
@@ -106,7 +106,7 @@ pub fn decide(
         }
         _ => false,
     };
-    Planned {
+    QuestionPlan {
         key: template.key.clone(),
         action,
         hidden,
@@ -275,7 +275,7 @@ impl Decisions {
 }
 
 /// The conflict a planned question is: (document value, stored user value).
-pub fn conflict_of(planned: &Planned) -> Option<(&str, &str)> {
+pub fn conflict_of(planned: &QuestionPlan) -> Option<(&str, &str)> {
     match &planned.action {
         Action::Ask {
             reason: Reason::Conflict { document, user },
@@ -297,11 +297,11 @@ fn decided(remembered: Option<&Conflict>, document: &str, user: &str) -> bool {
 /// returned as it is.
 pub fn settle(
     template: &Template,
-    planned: Planned,
+    planned: QuestionPlan,
     decision: Option<Decision>,
     remembered: Option<&Conflict>,
     force: bool,
-) -> Planned {
+) -> QuestionPlan {
     let Some((document, user)) = conflict_of(&planned) else {
         return planned;
     };
@@ -327,7 +327,7 @@ pub fn settle(
         }
         None => return planned,
     };
-    Planned {
+    QuestionPlan {
         key: planned.key,
         action,
         hidden: false,
@@ -347,7 +347,7 @@ pub struct ConflictOutcome {
 /// before [`settle`], `answer` the frontend's answer (a person decided),
 /// `decision` the flag's, `remembered` what is stored, `now` the time.
 pub fn conflict_outcome(
-    planned: &Planned,
+    planned: &QuestionPlan,
     answer: Option<&str>,
     decision: Option<Decision>,
     remembered: Option<&Conflict>,
@@ -397,7 +397,7 @@ pub fn conflict_outcome(
 /// The value a question will have if nobody answers it (used as the input
 /// of derived expressions before the frontend runs, and by noninteractive
 /// runs).
-pub fn provisional_value(planned: &Planned, stored: Option<&StoredAnswer>) -> Option<String> {
+pub fn provisional_value(planned: &QuestionPlan, stored: Option<&StoredAnswer>) -> Option<String> {
     match &planned.action {
         Action::Keep => stored.and_then(|s| s.value.clone()),
         Action::Set { value, .. } => value.clone(),
@@ -410,7 +410,7 @@ pub fn provisional_value(planned: &Planned, stored: Option<&StoredAnswer>) -> Op
 /// the frontend kept the default). Returns `None` when nothing changes.
 pub fn resolve(
     template: &Template,
-    planned: &Planned,
+    planned: &QuestionPlan,
     document: Option<&str>,
     stored: Option<&StoredAnswer>,
     answer: Option<&str>,

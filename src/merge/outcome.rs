@@ -35,13 +35,13 @@ pub struct Answered<'a> {
 
 /// A conflict kept because nobody decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kept {
+pub struct KeptConflict {
     pub key: String,
     pub stored: String,
     pub document: String,
 }
 
-impl Kept {
+impl KeptConflict {
     /// The warning line; a secret's values masked.
     pub fn warning(&self, secret: bool) -> String {
         let shown = |value: &str| match secret {
@@ -60,16 +60,16 @@ impl Kept {
 
 /// What to store.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct Records {
     pub batch: Batch,
     /// Keys whose value or source changed.
     pub changed: Vec<String>,
-    pub kept: Vec<Kept>,
+    pub kept: Vec<KeptConflict>,
 }
 
 /// The records the run stores.
-pub fn outcome(plan: &Plan, run: &Answered<'_>) -> Result<Outcome> {
-    let mut out = Outcome::default();
+pub fn outcome(plan: &Plan, run: &Answered<'_>) -> Result<Records> {
+    let mut out = Records::default();
     for planned in &plan.planned {
         let key = planned.key.as_str();
         let Some(template) = run.document.template(key) else {
@@ -109,7 +109,7 @@ pub fn outcome(plan: &Plan, run: &Answered<'_>) -> Result<Outcome> {
 }
 
 /// Records (or forgets) what is remembered about `key`'s conflict.
-fn remember_conflict(plan: &Plan, run: &Answered<'_>, key: &str, out: &mut Outcome) -> Result<()> {
+fn remember_conflict(plan: &Plan, run: &Answered<'_>, key: &str, out: &mut Records) -> Result<()> {
     let Some(original) = plan.conflicts.get(key) else {
         if run.remembered.contains_key(key) {
             out.batch.remove_conflict(key);
@@ -132,7 +132,7 @@ fn remember_conflict(plan: &Plan, run: &Answered<'_>, key: &str, out: &mut Outco
     if outcome.warn
         && let Some(record) = outcome.record
     {
-        out.kept.push(Kept {
+        out.kept.push(KeptConflict {
             key: key.to_string(),
             stored: record.stored,
             document: record.document,
@@ -180,7 +180,7 @@ mod tests {
         }
     }
 
-    fn run(node: &Node, answers: &[(&str, &str)], meanwhile: &[&str]) -> Outcome {
+    fn run(node: &Node, answers: &[(&str, &str)], meanwhile: &[&str]) -> Records {
         let scope = scope();
         let plan = plan(&Inputs {
             document: &node.document,
@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn a_kept_conflict_warns_with_both_values_a_secret_masked() {
-        let kept = Kept {
+        let kept = KeptConflict {
             key: "x/host".into(),
             stored: "mine".into(),
             document: "db1".into(),

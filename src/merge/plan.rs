@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Action, Decisions, Planned, Reason, Settings, conflict_of, decide, settle};
-use crate::derive::values::{self, Derived, Scope};
+use super::{Action, Decisions, QuestionPlan, Reason, Settings, conflict_of, decide, settle};
+use crate::derive::values::{self, Bindings, Derived};
 use crate::env::model::{Document, Source};
 use crate::error::Result;
 use crate::questions::Owned;
@@ -26,17 +26,17 @@ pub struct Inputs<'a> {
     pub remembered: &'a BTreeMap<String, Conflict>,
     pub settings: Settings,
     pub decisions: &'a Decisions,
-    pub scope: &'a Scope,
+    pub scope: &'a Bindings,
 }
 
 /// The plan of a run.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// In the document's order.
-    pub planned: Vec<Planned>,
+    pub planned: Vec<QuestionPlan>,
     /// Conflicts as planned before a decision settled them, by key: what
     /// the run remembers about each (see [`super::conflict_outcome`]).
-    pub conflicts: BTreeMap<String, Planned>,
+    pub conflicts: BTreeMap<String, QuestionPlan>,
     /// Secret keys: a secret question's, one stored as a secret, or one
     /// computed from a secret.
     pub secret: BTreeSet<String>,
@@ -50,7 +50,7 @@ impl Plan {
     }
 
     /// The questions a frontend must show.
-    pub fn shown(&self) -> impl Iterator<Item = &Planned> {
+    pub fn shown(&self) -> impl Iterator<Item = &QuestionPlan> {
         self.planned.iter().filter(|p| p.shown())
     }
 }
@@ -58,7 +58,7 @@ impl Plan {
 /// Plans the package's questions.
 pub fn plan(inputs: &Inputs<'_>) -> Result<Plan> {
     let document = inputs.document;
-    let mut planned: Vec<Planned> = document
+    let mut planned: Vec<QuestionPlan> = document
         .templates
         .iter()
         .filter(|t| t.source != Source::Derived && inputs.owned.contains(&t.key))
@@ -88,7 +88,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan> {
             .filter(|t| t.source == Source::Derived && inputs.owned.contains(&t.key))
             .map(
                 |template| match derived.pending.contains_key(&template.key) {
-                    true => Planned {
+                    true => QuestionPlan {
                         key: template.key.clone(),
                         action: Action::Keep,
                         hidden: false,
@@ -124,7 +124,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan> {
 
 /// Each planned question's value if nobody answers it.
 fn provisional<'a>(
-    planned: &'a [Planned],
+    planned: &'a [QuestionPlan],
     stored: &'a BTreeMap<String, StoredAnswer>,
 ) -> impl Iterator<Item = (&'a str, Option<String>)> {
     planned.iter().map(|p| {
@@ -140,8 +140,8 @@ fn provisional<'a>(
 /// `conflicts`.
 fn settle_conflict(
     inputs: &Inputs<'_>,
-    planned: &mut Planned,
-    conflicts: &mut BTreeMap<String, Planned>,
+    planned: &mut QuestionPlan,
+    conflicts: &mut BTreeMap<String, QuestionPlan>,
 ) {
     let Some(template) = inputs.document.template(&planned.key) else {
         return;
@@ -159,7 +159,11 @@ fn settle_conflict(
     );
 }
 
-fn secret_keys(inputs: &Inputs<'_>, planned: &[Planned], derived: &Derived) -> BTreeSet<String> {
+fn secret_keys(
+    inputs: &Inputs<'_>,
+    planned: &[QuestionPlan],
+    derived: &Derived,
+) -> BTreeSet<String> {
     planned
         .iter()
         .map(|p| &p.key)

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use ratatui::crossterm::event::KeyEvent;
 
-use super::keys::{self, Action, Scope, When};
+use super::keys::{self, KeyAction, Scope, When};
 use super::theme::Theme;
 use super::widgets::{Component, EventState, Widget};
 use crate::frontend::terminal::{MIN_HEIGHT, MIN_WIDTH};
@@ -203,25 +203,25 @@ impl App {
         }
     }
 
-    fn act(&mut self, action: Action) {
+    fn act(&mut self, action: KeyAction) {
         self.notice = None;
         if let Some(quit_focused) = self.quitting {
             match action {
-                Action::ConfirmQuit => self.outcome = Some(Outcome::Cancel),
-                Action::Resume => self.quitting = None,
-                Action::OtherButton => self.quitting = Some(!quit_focused),
-                Action::Choose if quit_focused => self.outcome = Some(Outcome::Cancel),
-                Action::Choose => self.quitting = None,
+                KeyAction::ConfirmQuit => self.outcome = Some(Outcome::Cancel),
+                KeyAction::Resume => self.quitting = None,
+                KeyAction::OtherButton => self.quitting = Some(!quit_focused),
+                KeyAction::Choose if quit_focused => self.outcome = Some(Outcome::Cancel),
+                KeyAction::Choose => self.quitting = None,
                 _ => {}
             }
             return;
         }
         match action {
-            Action::Quit => {
+            KeyAction::Quit => {
                 self.quitting = Some(false);
                 return;
             }
-            Action::Escape => {
+            KeyAction::Escape => {
                 let cleared = self.view == View::Question
                     && self
                         .questions
@@ -232,7 +232,7 @@ impl App {
                 }
                 return;
             }
-            Action::TextMode => {
+            KeyAction::TextMode => {
                 self.outcome = Some(Outcome::TextMode);
                 return;
             }
@@ -244,14 +244,14 @@ impl App {
         }
     }
 
-    fn question_action(&mut self, action: Action) {
+    fn question_action(&mut self, action: KeyAction) {
         let Some(question) = self.questions.get_mut(self.current) else {
             return;
         };
         let (lines, rows) = self.description_view.get();
         let last_line = lines.saturating_sub(rows);
         match action {
-            Action::Back => {
+            KeyAction::Back => {
                 self.from_review = false;
                 if self.current == 0 {
                     self.notice = Some(strings::FIRST_QUESTION);
@@ -259,20 +259,20 @@ impl App {
                     self.go_to(self.current - 1);
                 }
             }
-            Action::Review => {
+            KeyAction::Review => {
                 if !self.review_rows().is_empty() {
                     self.open_review(None);
                 }
             }
-            Action::ScrollUp => question.scroll = question.scroll.saturating_sub(1),
-            Action::ScrollDown => question.scroll = (question.scroll + 1).min(last_line),
-            Action::PageUp if matches!(question.widget, Widget::Message) => {
+            KeyAction::ScrollUp => question.scroll = question.scroll.saturating_sub(1),
+            KeyAction::ScrollDown => question.scroll = (question.scroll + 1).min(last_line),
+            KeyAction::PageUp if matches!(question.widget, Widget::Message) => {
                 question.scroll = question.scroll.saturating_sub(rows.max(1));
             }
-            Action::PageDown if matches!(question.widget, Widget::Message) => {
+            KeyAction::PageDown if matches!(question.widget, Widget::Message) => {
                 question.scroll = (question.scroll + rows.max(1)).min(last_line);
             }
-            Action::ToggleConflict => {
+            KeyAction::ToggleConflict => {
                 if let Reason::Conflict { document, user } = &question.prompt.reason {
                     let holds_document = question
                         .widget
@@ -283,8 +283,8 @@ impl App {
                     question.error = None;
                 }
             }
-            Action::Next => {
-                if question.widget.event(Action::Next) == EventState::Consumed {
+            KeyAction::Next => {
+                if question.widget.event(KeyAction::Next) == EventState::Consumed {
                     return;
                 }
                 self.accept();
@@ -342,20 +342,20 @@ impl App {
             .unwrap_or(rows.len());
     }
 
-    fn review_action(&mut self, action: Action) {
+    fn review_action(&mut self, action: KeyAction) {
         let rows = self.review_rows();
         let last = rows.len();
         self.review_message = None;
         match action {
-            Action::Up => self.review_cursor = self.review_cursor.saturating_sub(1),
-            Action::Down => self.review_cursor = (self.review_cursor + 1).min(last),
-            Action::PageUp => self.review_cursor = self.review_cursor.saturating_sub(10),
-            Action::PageDown => self.review_cursor = (self.review_cursor + 10).min(last),
-            Action::Home => self.review_cursor = 0,
-            Action::End => self.review_cursor = last,
-            Action::Back => self.go_to(self.questions.len().saturating_sub(1)),
-            Action::Save => self.save(),
-            Action::Choose => match rows.get(self.review_cursor) {
+            KeyAction::Up => self.review_cursor = self.review_cursor.saturating_sub(1),
+            KeyAction::Down => self.review_cursor = (self.review_cursor + 1).min(last),
+            KeyAction::PageUp => self.review_cursor = self.review_cursor.saturating_sub(10),
+            KeyAction::PageDown => self.review_cursor = (self.review_cursor + 10).min(last),
+            KeyAction::Home => self.review_cursor = 0,
+            KeyAction::End => self.review_cursor = last,
+            KeyAction::Back => self.go_to(self.questions.len().saturating_sub(1)),
+            KeyAction::Save => self.save(),
+            KeyAction::Choose => match rows.get(self.review_cursor) {
                 Some(&index) => {
                     self.go_to(index);
                     self.from_review = true;

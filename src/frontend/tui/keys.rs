@@ -1,7 +1,7 @@
 //! Every key the configurator understands, in one table.
 //!
 //! Components never look at raw keys: the table turns a key into an
-//! [`Action`] for the scopes that are active (the focused widget's first,
+//! [`KeyAction`] for the scopes that are active (the focused widget's first,
 //! then the question screen's, then the global ones), and the footer's
 //! hints are read from the same table, so what the footer says is what the
 //! keys do.
@@ -36,7 +36,7 @@ pub enum Scope {
 
 /// What a key means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum KeyAction {
     /// Ask whether to quit (Ctrl-C).
     Quit,
     /// Clear a search, else ask whether to quit.
@@ -99,7 +99,7 @@ pub struct Binding {
     pub scope: Scope,
     pub code: KeyCode,
     pub modifiers: KeyModifiers,
-    pub action: Action,
+    pub action: KeyAction,
     /// (key label, what it does) for the footer.
     pub hint: Option<(&'static str, &'static str)>,
     pub when: When,
@@ -110,7 +110,7 @@ const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 const ALT: KeyModifiers = KeyModifiers::ALT;
 const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
 
-const fn bind(scope: Scope, code: KeyCode, modifiers: KeyModifiers, action: Action) -> Binding {
+const fn bind(scope: Scope, code: KeyCode, modifiers: KeyModifiers, action: KeyAction) -> Binding {
     Binding {
         scope,
         code,
@@ -125,7 +125,7 @@ const fn hinted(
     scope: Scope,
     code: KeyCode,
     modifiers: KeyModifiers,
-    action: Action,
+    action: KeyAction,
     hint: (&'static str, &'static str),
     when: When,
 ) -> Binding {
@@ -139,7 +139,7 @@ const fn hinted(
     }
 }
 
-use Action as A;
+use KeyAction as A;
 use KeyCode as K;
 use Scope as S;
 
@@ -361,7 +361,7 @@ fn takes_text(scope: Scope) -> bool {
 }
 
 /// The action of `key` in the first of `scopes` that binds it.
-pub fn lookup(scopes: &[Scope], key: KeyEvent) -> Option<Action> {
+pub fn lookup(scopes: &[Scope], key: KeyEvent) -> Option<KeyAction> {
     let mut modifiers = key.modifiers;
     // Shift is part of the character (or of BackTab) already.
     if matches!(key.code, KeyCode::Char(_) | KeyCode::BackTab) {
@@ -379,7 +379,7 @@ pub fn lookup(scopes: &[Scope], key: KeyEvent) -> Option<Action> {
             && !modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
             && !c.is_control()
         {
-            return Some(Action::Insert(c));
+            return Some(KeyAction::Insert(c));
         }
     }
     None
@@ -434,19 +434,19 @@ mod tests {
         let scopes = [Scope::Editor, Scope::Question, Scope::Everywhere];
         assert_eq!(
             lookup(&scopes, key(KeyCode::Char('a'), CTRL)),
-            Some(Action::Home)
+            Some(KeyAction::Home)
         );
         assert_eq!(
             lookup(&scopes, key(KeyCode::Char('x'), NONE)),
-            Some(Action::Insert('x'))
+            Some(KeyAction::Insert('x'))
         );
         assert_eq!(
             lookup(&scopes, key(KeyCode::Char('X'), SHIFT)),
-            Some(Action::Insert('X'))
+            Some(KeyAction::Insert('X'))
         );
         assert_eq!(
             lookup(&scopes, key(KeyCode::Char('c'), CTRL)),
-            Some(Action::Quit)
+            Some(KeyAction::Quit)
         );
     }
 

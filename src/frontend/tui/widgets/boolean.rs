@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Component, EventState};
 use crate::frontend::strings;
-use crate::frontend::tui::keys::Action;
+use crate::frontend::tui::keys::KeyAction;
 use crate::frontend::tui::theme::Theme;
 
 #[derive(Debug, Clone)]
@@ -43,11 +43,11 @@ impl Component for YesNo {
         frame.render_widget(Paragraph::new(lines), area);
     }
 
-    fn event(&mut self, action: Action) -> EventState {
+    fn event(&mut self, action: KeyAction) -> EventState {
         match action {
-            Action::Yes => self.yes = true,
-            Action::No => self.yes = false,
-            Action::Flip => self.yes = !self.yes,
+            KeyAction::Yes => self.yes = true,
+            KeyAction::No => self.yes = false,
+            KeyAction::Flip => self.yes = !self.yes,
             _ => return EventState::NotConsumed,
         }
         EventState::Consumed

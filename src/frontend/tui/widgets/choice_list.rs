@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthStr;
 use super::{Component, EventState, fit};
 use crate::env::model::{join_multiselect, split_multiselect};
 use crate::frontend::strings;
-use crate::frontend::tui::keys::Action;
+use crate::frontend::tui::keys::KeyAction;
 use crate::frontend::tui::theme::Theme;
 
 #[derive(Debug, Clone)]
@@ -278,31 +278,31 @@ impl Component for ChoiceList {
         frame.render_widget(Paragraph::new(lines), inner);
     }
 
-    fn event(&mut self, action: Action) -> EventState {
+    fn event(&mut self, action: KeyAction) -> EventState {
         let page = isize::try_from(self.page.get().max(1)).unwrap_or(10);
         match action {
-            Action::Up => self.move_by(-1),
-            Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-page),
-            Action::PageDown => self.move_by(page),
-            Action::Home => self.cursor = 0,
-            Action::End => self.cursor = self.matches.len().saturating_sub(1),
-            Action::Insert(c) => self.search_str(&c.to_string()),
-            Action::DeleteBack => {
+            KeyAction::Up => self.move_by(-1),
+            KeyAction::Down => self.move_by(1),
+            KeyAction::PageUp => self.move_by(-page),
+            KeyAction::PageDown => self.move_by(page),
+            KeyAction::Home => self.cursor = 0,
+            KeyAction::End => self.cursor = self.matches.len().saturating_sub(1),
+            KeyAction::Insert(c) => self.search_str(&c.to_string()),
+            KeyAction::DeleteBack => {
                 if self.search.pop().is_none() {
                     return EventState::NotConsumed;
                 }
                 self.refilter();
             }
-            Action::DeleteToStart => {
+            KeyAction::DeleteToStart => {
                 self.clear_search();
             }
-            Action::Toggle if self.multiple => {
+            KeyAction::Toggle if self.multiple => {
                 if let Some(&index) = self.matches.get(self.cursor) {
                     self.chosen[index] = !self.chosen[index];
                 }
             }
-            Action::ToggleAll if self.multiple => {
+            KeyAction::ToggleAll if self.multiple => {
                 let all = self.matches.iter().all(|&i| self.chosen[i]);
                 for &i in &self.matches {
                     self.chosen[i] = !all;
@@ -333,7 +333,7 @@ mod tests {
     fn typing_filters_and_enter_takes_the_first_match() {
         let mut list = ChoiceList::single(zones(), None);
         for c in "tok".chars() {
-            list.event(Action::Insert(c));
+            list.event(KeyAction::Insert(c));
         }
         assert_eq!(list.value(), Ok("Asia/Tokyo".to_string()));
     }
@@ -351,7 +351,7 @@ mod tests {
     fn toggling_all_applies_to_the_filtered_choices_only() {
         let mut list = ChoiceList::multiple(zones(), "");
         list.search_str("europe");
-        list.event(Action::ToggleAll);
+        list.event(KeyAction::ToggleAll);
         list.clear_search();
         assert_eq!(list.value(), Ok("Europe/Berlin, Europe/Paris".to_string()));
     }

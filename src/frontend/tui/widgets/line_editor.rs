@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
 use super::{Component, EventState};
-use crate::frontend::tui::keys::Action;
+use crate::frontend::tui::keys::KeyAction;
 use crate::frontend::tui::theme::Theme;
 
 /// What a masked character looks like.
@@ -157,35 +157,35 @@ impl Component for LineEditor {
         }
     }
 
-    fn event(&mut self, action: Action) -> EventState {
+    fn event(&mut self, action: KeyAction) -> EventState {
         let len = self.chars.len();
         match action {
-            Action::Insert(c) => self.insert_str(&c.to_string()),
-            Action::Left => self.cursor = self.cursor.saturating_sub(1),
-            Action::Right => self.cursor = (self.cursor + 1).min(len),
-            Action::Home => self.cursor = 0,
-            Action::End => self.cursor = len,
-            Action::WordLeft => self.cursor = self.word_start(),
-            Action::WordRight => self.cursor = self.word_end(),
-            Action::DeleteBack if self.cursor > 0 => {
+            KeyAction::Insert(c) => self.insert_str(&c.to_string()),
+            KeyAction::Left => self.cursor = self.cursor.saturating_sub(1),
+            KeyAction::Right => self.cursor = (self.cursor + 1).min(len),
+            KeyAction::Home => self.cursor = 0,
+            KeyAction::End => self.cursor = len,
+            KeyAction::WordLeft => self.cursor = self.word_start(),
+            KeyAction::WordRight => self.cursor = self.word_end(),
+            KeyAction::DeleteBack if self.cursor > 0 => {
                 self.cursor -= 1;
                 self.chars.remove(self.cursor);
             }
-            Action::DeleteBack => {}
-            Action::DeleteForward if self.cursor < len => {
+            KeyAction::DeleteBack => {}
+            KeyAction::DeleteForward if self.cursor < len => {
                 self.chars.remove(self.cursor);
             }
-            Action::DeleteForward => {}
-            Action::DeleteWordBack => {
+            KeyAction::DeleteForward => {}
+            KeyAction::DeleteWordBack => {
                 let start = self.word_start();
                 self.chars.drain(start..self.cursor);
                 self.cursor = start;
             }
-            Action::DeleteToStart => {
+            KeyAction::DeleteToStart => {
                 self.chars.drain(..self.cursor);
                 self.cursor = 0;
             }
-            Action::DeleteToEnd => self.chars.truncate(self.cursor),
+            KeyAction::DeleteToEnd => self.chars.truncate(self.cursor),
             _ => return EventState::NotConsumed,
         }
         EventState::Consumed
@@ -196,7 +196,7 @@ impl Component for LineEditor {
 mod tests {
     use super::*;
 
-    fn typed(editor: &mut LineEditor, actions: &[Action]) -> String {
+    fn typed(editor: &mut LineEditor, actions: &[KeyAction]) -> String {
         for &action in actions {
             editor.event(action);
         }
@@ -209,11 +209,11 @@ mod tests {
         let text = typed(
             &mut editor,
             &[
-                Action::Home,
-                Action::Insert('u'),
-                Action::Insert('p'),
-                Action::End,
-                Action::Insert('!'),
+                KeyAction::Home,
+                KeyAction::Insert('u'),
+                KeyAction::Insert('p'),
+                KeyAction::End,
+                KeyAction::Insert('!'),
             ],
         );
         assert_eq!(text, "upheld!");
@@ -222,17 +222,20 @@ mod tests {
     #[test]
     fn word_deletion_stops_at_whitespace() {
         let mut editor = LineEditor::new("Value", "one two  three");
-        assert_eq!(typed(&mut editor, &[Action::DeleteWordBack]), "one two  ");
-        assert_eq!(typed(&mut editor, &[Action::DeleteWordBack]), "one ");
+        assert_eq!(
+            typed(&mut editor, &[KeyAction::DeleteWordBack]),
+            "one two  "
+        );
+        assert_eq!(typed(&mut editor, &[KeyAction::DeleteWordBack]), "one ");
     }
 
     #[test]
     fn kill_to_start_and_end_split_at_the_cursor() {
         let mut editor = LineEditor::new("Value", "abcdef");
-        typed(&mut editor, &[Action::Left, Action::Left]);
-        assert_eq!(typed(&mut editor, &[Action::DeleteToEnd]), "abcd");
-        typed(&mut editor, &[Action::Left]);
-        assert_eq!(typed(&mut editor, &[Action::DeleteToStart]), "d");
+        typed(&mut editor, &[KeyAction::Left, KeyAction::Left]);
+        assert_eq!(typed(&mut editor, &[KeyAction::DeleteToEnd]), "abcd");
+        typed(&mut editor, &[KeyAction::Left]);
+        assert_eq!(typed(&mut editor, &[KeyAction::DeleteToStart]), "d");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! [`Widget::for_prompt`] is the one place that maps a question type to
 //! its widget; each widget is a component (`draw` + `event`) that knows
-//! nothing of the screen around it. Widgets receive [`Action`]s from the
+//! nothing of the screen around it. Widgets receive [`KeyAction`]s from the
 //! key table, never raw keys.
 
 mod boolean;
@@ -18,7 +18,7 @@ pub use choice_list::ChoiceList;
 pub use line_editor::LineEditor;
 pub use password::PasswordEntry;
 
-use super::keys::{Action, Scope};
+use super::keys::{KeyAction, Scope};
 use super::theme::Theme;
 use crate::env::model::QuestionType;
 use crate::frontend::{Prompt, strings};
@@ -33,7 +33,7 @@ pub enum EventState {
 /// Something on screen that draws itself and reacts to actions.
 pub trait Component {
     fn draw(&self, frame: &mut Frame, area: Rect, theme: &Theme);
-    fn event(&mut self, action: Action) -> EventState;
+    fn event(&mut self, action: KeyAction) -> EventState;
 }
 
 /// The widget of one question.
@@ -163,7 +163,7 @@ impl Component for Widget {
         }
     }
 
-    fn event(&mut self, action: Action) -> EventState {
+    fn event(&mut self, action: KeyAction) -> EventState {
         match self {
             Widget::Line(editor) => editor.event(action),
             Widget::Password(entry) => entry.event(action),

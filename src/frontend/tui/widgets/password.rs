@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::{Component, EventState, LineEditor};
 use crate::frontend::strings;
-use crate::frontend::tui::keys::Action;
+use crate::frontend::tui::keys::KeyAction;
 use crate::frontend::tui::theme::Theme;
 
 #[derive(Debug, Clone)]
@@ -90,14 +90,16 @@ impl Component for PasswordEntry {
         self.again.draw(frame, again, theme);
     }
 
-    fn event(&mut self, action: Action) -> EventState {
+    fn event(&mut self, action: KeyAction) -> EventState {
         match action {
-            Action::SwitchField => {
+            KeyAction::SwitchField => {
                 self.focus(1 - self.focus);
                 EventState::Consumed
             }
             // Enter after the first entry goes on to the confirmation.
-            Action::Next if self.focus == 0 && !self.first.is_empty() && self.again.is_empty() => {
+            KeyAction::Next
+                if self.focus == 0 && !self.first.is_empty() && self.again.is_empty() =>
+            {
                 self.focus(1);
                 EventState::Consumed
             }
@@ -115,7 +117,7 @@ mod tests {
 
     fn type_text(entry: &mut PasswordEntry, text: &str) {
         for c in text.chars() {
-            entry.event(Action::Insert(c));
+            entry.event(KeyAction::Insert(c));
         }
     }
 
@@ -135,7 +137,7 @@ mod tests {
     fn enter_moves_to_the_confirmation_and_both_must_match() {
         let mut entry = PasswordEntry::new(false);
         type_text(&mut entry, "s3cret");
-        assert_eq!(entry.event(Action::Next), EventState::Consumed);
+        assert_eq!(entry.event(KeyAction::Next), EventState::Consumed);
         type_text(&mut entry, "s3cre");
         assert_eq!(
             entry.value(None),
