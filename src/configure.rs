@@ -565,3 +565,201 @@ fn document_source(options: &Options, package: Option<&Package>) -> Result<Docum
         derive_rules: options.derive_rules.clone(),
     })
 }
+
+/// The whole pipeline in-process: a scripted frontend and a recording
+/// listener instead of a person and a terminal, a real sled database in a
+/// temp dir, the repository's sample document.
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::RecordingListener;
+    use crate::frontend::Prompt;
+
+    /// Answers each round from a script (Enter on the rest), recording
+    /// what it was asked;
+    /// `cancel` makes it cancel like a person quitting.
+    #[derive(Default)]
+    struct Scripted {
+        answers: BTreeMap<String, String>,
+        cancel: bool,
+        asked: Vec<Vec<String>>,
+    }
+
+    impl Frontend for Scripted {
+        fn name(&self) -> &'static str {
+            "text"
+        }
+
+        fn ask(&mut self, _: &Context, prompts: &[Prompt]) -> Result<BTreeMap<String, String>> {
+            self.asked
+                .push(prompts.iter().map(|p| p.template.key.clone()).collect());
+            if self.cancel {
+                return Err(Error::Cancelled);
+            }
+            // Like a person pressing Enter on everything not scripted: the
+            // default, or an empty answer for a note.
+            Ok(prompts
+                .iter()
+                .map(|p| {
+                    let key = &p.template.key;
+                    let answer = self.answers.get(key).or(p.default.as_ref());
+                    (key.clone(), answer.cloned().unwrap_or_default())
+                })
+                .collect())
+        }
+    }
+
+    fn options(root: &Path) -> Options {
+        Options {
+            paths: Paths::new(root, None),
+            package: None,
+            env_url: None,
+            env_file: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-env.xml")),
+            schema: None,
+            machine: Some("10.10.0.21".into()),
+            environment: None,
+            force: false,
+            priority: Priority::High,
+            dry_run: false,
+            lock_timeout: Duration::from_secs(5),
+            fetch_timeout: Duration::from_secs(5),
+            max_bytes: 16 << 20,
+            max_value_bytes: crate::derive::DEFAULT_MAX_VALUE_BYTES,
+            max_render_bytes: 16 << 20,
+            derive_rules: BTreeMap::new(),
+            host_identities: Vec::new(),
+            decisions: merge::Decisions::default(),
+        }
+    }
+
+    fn stored(root: &Path) -> BTreeMap<String, crate::store::StoredAnswer> {
+        Paths::new(root, None)
+            .open_store(Duration::from_secs(5))
+            .and_then(|s| s.answers())
+            .expect("answers")
+    }
+
+    fn script(answers: &[(&str, &str)]) -> Scripted {
+        Scripted {
+            answers: answers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Scripted::default()
+        }
+    }
+
+    #[test]
+    fn a_first_run_asks_once_stores_one_batch_and_the_next_run_is_a_no_op() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = options(dir.path());
+        let mut frontend = script(&[("webshop/db.password", "hunter2")]);
+        let mut listener = RecordingListener::default();
+        let report = configure(&options, &mut frontend, &mut listener).expect("configured");
+        assert_eq!(frontend.asked.len(), 1, "one round of questions");
+        assert!(report.asked.contains(&"webshop/db.password".to_string()));
+        assert_eq!(frontend.asked[0], report.asked);
+        let answers = stored(dir.path());
+        let password = &answers["webshop/db.password"];
+        assert_eq!(password.value.as_deref(), Some("hunter2"));
+        assert!(password.seen && password.secret);
+        assert_eq!(
+            answers["webshop/db.host"].value.as_deref(),
+            Some("db1.prod.example.com")
+        );
+        assert!(
+            listener
+                .infos
+                .iter()
+                .any(|l| l.contains("machine 10.10.0.21")),
+            "{:?}",
+            listener.infos
+        );
+        assert!(
+            listener.warnings.iter().all(|w| !w.contains("hunter2")),
+            "{:?}",
+            listener.warnings
+        );
+
+        let mut again = Scripted::default();
+        let report = configure(&options, &mut again, &mut RecordingListener::default())
+            .expect("configured again");
+        assert!(report.unchanged, "{report:?}");
+        assert!(again.asked.is_empty());
+    }
+
+    #[test]
+    fn a_cancel_stores_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut frontend = Scripted {
+            cancel: true,
+            ..Scripted::default()
+        };
+        let result = configure(
+            &options(dir.path()),
+            &mut frontend,
+            &mut RecordingListener::default(),
+        );
+        assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+        assert_eq!(frontend.asked.len(), 1);
+        assert!(stored(dir.path()).is_empty(), "nothing half-written");
+    }
+
+    #[test]
+    fn a_dry_run_plans_and_writes_no_answer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = Options {
+            dry_run: true,
+            ..options(dir.path())
+        };
+        let mut frontend = Scripted::default();
+        let report =
+            configure(&options, &mut frontend, &mut RecordingListener::default()).expect("plan");
+        assert!(frontend.asked.is_empty());
+        let password = report
+            .plan
+            .iter()
+            .find(|l| l.key == "webshop/db.password")
+            .expect("planned");
+        assert!(password.action.starts_with("ask"), "{password:?}");
+        assert!(password.secret);
+        assert!(stored(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_conflict_answered_with_the_documents_value_hands_authority_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = options(dir.path());
+        let password = [("webshop/db.password", "x")];
+        configure(
+            &options,
+            &mut script(&password),
+            &mut RecordingListener::default(),
+        )
+        .expect("first");
+        // A person's value that differs from the document's.
+        let store = options
+            .paths
+            .open_store(Duration::from_secs(5))
+            .expect("store");
+        let mut batch = crate::store::Batch::new();
+        let mut answer = store.answers().expect("answers")["webshop/db.host"].clone();
+        answer.value = Some("mine".into());
+        answer.source = crate::env::model::Source::User;
+        batch.set_answer("webshop/db.host", &answer).expect("set");
+        store.commit(batch).expect("commit");
+        drop(store);
+
+        let mut frontend = script(&[("webshop/db.host", "db1.prod.example.com")]);
+        let mut listener = RecordingListener::default();
+        let report = configure(&options, &mut frontend, &mut listener).expect("second");
+        assert_eq!(frontend.asked, [vec!["webshop/db.host".to_string()]]);
+        assert_eq!(report.changed, ["webshop/db.host"]);
+        assert!(report.conflicts.is_empty() && listener.warnings.is_empty());
+        let host = &stored(dir.path())["webshop/db.host"];
+        assert_eq!(host.source, crate::env::model::Source::Configured);
+    }
+}
