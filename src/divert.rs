@@ -35,14 +35,14 @@ fn with_root(command: &mut Command, root: &Path) {
     }
 }
 
-fn failed(command: &str, package: &str, stderr: &[u8]) -> Error {
-    Error::Package {
-        package: package.to_string(),
-        message: format!(
-            "`{command}` failed: {}",
-            String::from_utf8_lossy(stderr).trim()
-        ),
-    }
+/// Runs a dpkg-divert change for `package`; its failure names both.
+fn change(command: &mut Command, package: &str) -> Result<()> {
+    crate::process::command::output(command)
+        .map(drop)
+        .map_err(|error| Error::Package {
+            package: package.to_string(),
+            message: error.to_string(),
+        })
 }
 
 /// The packages dpkg says own `path` (diversion lines left out); empty
@@ -50,12 +50,9 @@ fn failed(command: &str, package: &str, stderr: &[u8]) -> Error {
 pub fn owners(root: &Path, path: &Path) -> Vec<String> {
     let mut command = Command::new("dpkg-query");
     with_root(&mut command, root);
-    let Ok(output) = command.arg("--search").arg(path).output() else {
+    let Some(output) = crate::process::command::query(command.arg("--search").arg(path)) else {
         return Vec::new();
     };
-    if !output.status.success() {
-        return Vec::new();
-    }
     let wanted = format!(": {}", path.display());
     String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -73,9 +70,9 @@ pub fn owners(root: &Path, path: &Path) -> Vec<String> {
 pub fn diverted_by(root: &Path, path: &Path) -> Option<String> {
     let mut command = Command::new("dpkg-divert");
     with_root(&mut command, root);
-    let output = command.arg("--listpackage").arg(path).output().ok()?;
+    let output = crate::process::command::query(command.arg("--listpackage").arg(path))?;
     let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    (output.status.success() && !text.is_empty()).then_some(text)
+    (!text.is_empty()).then_some(text)
 }
 
 /// Where the original of `path`, a file of no package, is kept for
@@ -150,12 +147,7 @@ pub fn divert_if_foreign(root: &Path, package: &str, path: &Path) -> Result<bool
         .arg(diverted_name(path))
         .arg("--add")
         .arg(path);
-    let output = command
-        .output()
-        .map_err(|e| failed("dpkg-divert --add", package, e.to_string().as_bytes()))?;
-    if !output.status.success() {
-        return Err(failed("dpkg-divert --add", package, &output.stderr));
-    }
+    change(&mut command, package)?;
     Ok(true)
 }
 
@@ -196,12 +188,7 @@ pub fn undivert(root: &Path, package: &str, path: &Path) -> Result<()> {
         .arg(diverted_name(path))
         .arg("--remove")
         .arg(path);
-    let output = command
-        .output()
-        .map_err(|e| failed("dpkg-divert --remove", package, e.to_string().as_bytes()))?;
-    if !output.status.success() {
-        return Err(failed("dpkg-divert --remove", package, &output.stderr));
-    }
+    change(&mut command, package)?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! ([`tree`]); and the run a maintainer script's confpack belongs to
 //! ([`run`]: `confpack install` → apt → dpkg → postinst → configure).
 
+pub mod command;
 pub mod run;
 pub mod signals;
 pub mod tree;

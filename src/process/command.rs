@@ -1,0 +1,113 @@
+//! One way to run a tool (git, gpg, dpkg-deb, dpkg-divert, dpkg-query,
+//! strip, apt-cache) and say what went wrong: stdin is /dev/null (a tool
+//! never waits for a person), the output is captured, and a tool that
+//! cannot start or exits non-zero becomes [`Error::Command`] naming the
+//! command line and its stderr — or, when it printed nothing, its exit
+//! status.
+
+use std::ffi::OsStr;
+use std::process::{Command, Output, Stdio};
+
+use crate::error::{Error, Result};
+
+/// The command line as a person would type it.
+pub fn shown(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(quoted)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn quoted(word: &OsStr) -> String {
+    let word = word.to_string_lossy();
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    match plain {
+        true => word.into_owned(),
+        false => format!("'{}'", word.replace('\'', r"'\''")),
+    }
+}
+
+/// Runs `command` to its end; a non-zero exit is an error.
+pub fn output(command: &mut Command) -> Result<Output> {
+    output_allowing(command, &[])
+}
+
+/// Like [`output`], also accepting the exit codes in `allowed`
+/// (`dpkg-query --search` exits 1 for a path no package owns).
+pub fn output_allowing(command: &mut Command, allowed: &[i32]) -> Result<Output> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Command {
+            command: shown(command),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => "not installed (not found in PATH)".into(),
+                _ => format!("cannot start: {e}"),
+            },
+        })?;
+    let code = output.status.code();
+    if output.status.success() || code.is_some_and(|c| allowed.contains(&c)) {
+        return Ok(output);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    Err(Error::Command {
+        command: shown(command),
+        message: match stderr.is_empty() {
+            false => stderr,
+            true => format!("failed ({})", output.status),
+        },
+    })
+}
+
+/// The output of a query that may simply not be possible here (dpkg not
+/// installed, the tool failing): `None` then.
+pub fn query(command: &mut Command) -> Option<Output> {
+    output(command).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_the_command_line_and_says_why() {
+        for (args, expected) in [
+            (
+                vec!["-c", "echo oops >&2; exit 3"],
+                "sh -c 'echo oops >&2; exit 3': oops",
+            ),
+            (
+                vec!["-c", "exit 4"],
+                "sh -c 'exit 4': failed (exit status: 4)",
+            ),
+        ] {
+            let error = output(Command::new("sh").args(&args)).expect_err("fails");
+            assert_eq!(error.to_string(), expected);
+        }
+        let error = output(&mut Command::new("confpack-no-such-tool")).expect_err("missing");
+        assert_eq!(
+            error.to_string(),
+            "confpack-no-such-tool: not installed (not found in PATH)"
+        );
+    }
+
+    #[test]
+    fn allowed_exit_codes_and_stdin_are_those_of_a_query() {
+        let out = output_allowing(Command::new("sh").args(["-c", "cat; exit 1"]), &[1])
+            .expect("exit 1 allowed");
+        assert!(
+            out.stdout.is_empty(),
+            "stdin is /dev/null, never a terminal"
+        );
+        assert!(query(Command::new("sh").args(["-c", "exit 2"])).is_none());
+        assert_eq!(
+            query(Command::new("echo").arg("x y")).map(|o| o.stdout),
+            Some(b"x y\n".to_vec())
+        );
+        assert_eq!(shown(Command::new("echo").arg("it's")), r"echo 'it'\''s'");
+    }
+}
