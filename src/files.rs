@@ -156,6 +156,48 @@ pub const OLD_SUFFIX: &str = ".confpack-old";
 pub const TEMP_PREFIX: &str = ".confpack-";
 const TEMP_RANDOM_LEN: usize = 6;
 
+/// One entry found by [`walk`].
+#[derive(Debug, Clone)]
+pub struct Walked {
+    pub path: PathBuf,
+    /// Relative to the walked directory.
+    pub relative: PathBuf,
+    /// Never followed: a symlink (to a file or a directory) is a symlink.
+    pub file_type: std::fs::FileType,
+}
+
+/// Everything under `dir` that is not a directory (files, symlinks,
+/// FIFOs…), sorted by path, without following any link; empty when `dir`
+/// does not exist. The one directory walker of the crate (walkdir).
+pub fn walk(dir: &Path) -> crate::error::Result<Vec<Walked>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name().min_depth(1) {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(dir).to_path_buf();
+            let error = e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("a directory loop"));
+            crate::error::Error::io(path, error)
+        })?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        out.push(Walked {
+            relative: entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap_or(entry.path())
+                .to_path_buf(),
+            path: entry.path().to_path_buf(),
+            file_type: entry.file_type(),
+        });
+    }
+    Ok(out)
+}
+
 /// A person's version saved by [`RootedPath::save_old`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedOld {

@@ -278,56 +278,43 @@ impl Package {
 /// path on the system).
 pub fn list_templates(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut out = Vec::new();
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current).map_err(|e| Error::io(&current, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&current, e))?;
-            let path = entry.path();
-            let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
-            if file_type.is_symlink() {
-                return Err(Error::Template {
-                    path,
-                    message: "a symlink under templates/ (file or directory) is refused: \
-                              ship the files themselves"
-                        .into(),
-                });
-            }
-            if file_type.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "j2") {
-                continue;
-            }
-            if !file_type.is_file() {
-                return Err(Error::Template {
-                    path,
-                    message: "templates must be regular files (not symlinks or devices)".into(),
-                });
-            }
-            let relative = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
-            if relative.to_str().is_none() {
-                return Err(Error::Template {
-                    path,
-                    message: "the file name is not valid UTF-8".into(),
-                });
-            }
-            let target = Path::new("/").join(relative.with_extension(""));
-            if target
-                .components()
-                .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
-            {
-                return Err(Error::Template {
-                    path,
-                    message: "the target path must not contain . or ..".into(),
-                });
-            }
-            out.push((relative, target));
+    for entry in crate::files::walk(dir)? {
+        let path = entry.path;
+        if entry.file_type.is_symlink() {
+            return Err(Error::Template {
+                path,
+                message: "a symlink under templates/ (file or directory) is refused: \
+                          ship the files themselves"
+                    .into(),
+            });
         }
+        if path.extension().is_none_or(|e| e != "j2") {
+            continue;
+        }
+        if !entry.file_type.is_file() {
+            return Err(Error::Template {
+                path,
+                message: "templates must be regular files (not symlinks or devices)".into(),
+            });
+        }
+        let relative = entry.relative;
+        if relative.to_str().is_none() {
+            return Err(Error::Template {
+                path,
+                message: "the file name is not valid UTF-8".into(),
+            });
+        }
+        let target = Path::new("/").join(relative.with_extension(""));
+        if target
+            .components()
+            .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+        {
+            return Err(Error::Template {
+                path,
+                message: "the target path must not contain . or ..".into(),
+            });
+        }
+        out.push((relative, target));
     }
     out.sort();
     Ok(out)

@@ -352,32 +352,23 @@ pub fn list_files(package_dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     if !dir.is_dir() {
         return Ok(out);
     }
-    let mut pending = vec![dir.clone()];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current).map_err(|e| Error::io(&current, e))? {
-            let entry = entry.map_err(|e| Error::io(&current, e))?;
-            let path = entry.path();
-            let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
-            if file_type.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != EXTENSION) || !file_type.is_file() {
-                continue;
-            }
-            let inside = path.strip_prefix(&dir).unwrap_or(&path).with_extension("");
-            if inside
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
-                return Err(secret_error(
-                    path.display().to_string(),
-                    "the target path must not contain . or ..",
-                ));
-            }
-            let relative = Path::new(SECRETS_DIR).join(path.strip_prefix(&dir).unwrap_or(&path));
-            out.push((relative, Path::new("/").join(inside)));
+    for entry in crate::files::walk(&dir)? {
+        let path = entry.path;
+        if path.extension().is_none_or(|e| e != EXTENSION) || !entry.file_type.is_file() {
+            continue;
         }
+        let inside = entry.relative.with_extension("");
+        if inside
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(secret_error(
+                path.display().to_string(),
+                "the target path must not contain . or ..",
+            ));
+        }
+        let relative = Path::new(SECRETS_DIR).join(&entry.relative);
+        out.push((relative, Path::new("/").join(inside)));
     }
     out.sort();
     Ok(out)
