@@ -94,165 +94,193 @@ impl Scanner {
     pub fn scan(&mut self, bytes: &[u8]) -> Result<(), Exceeded> {
         let mut at = 0;
         while at < bytes.len() {
-            let rest = &bytes[at..];
-            match self.state {
-                State::Text => match rest.iter().position(|&b| b == b'<') {
-                    Some(n) => {
-                        self.grow_run(n, at)?;
-                        self.run = 0;
-                        self.state = State::Open;
-                        at += n + 1;
-                    }
-                    None => {
-                        self.grow_run(rest.len(), at)?;
-                        at = bytes.len();
-                    }
-                },
-                State::Open => {
-                    self.state = match rest[0] {
-                        b'/' => State::EndTag,
-                        b'!' => State::Bang(0),
-                        b'?' => State::Instruction(false),
-                        first => {
-                            self.attributes = 0;
-                            self.last = first;
-                            State::StartTag
-                        }
-                    };
-                    at += 1;
-                }
-                State::StartTag => {
-                    let mut n = 0;
-                    while n < rest.len() {
-                        let byte = rest[n];
-                        n += 1;
-                        match byte {
-                            b'"' | b'\'' => {
-                                self.run = 0;
-                                self.state = State::Quoted(byte);
-                                break;
-                            }
-                            b'=' => {
-                                self.attributes += 1;
-                                if self.attributes > MAX_ATTRIBUTES {
-                                    return Err(self.exceeded(
-                                        at + n,
-                                        format!(
-                                            "an element has more than {MAX_ATTRIBUTES} \
-                                             attributes (confpack's limit per element)"
-                                        ),
-                                    ));
-                                }
-                            }
-                            b'>' => {
-                                if self.last != b'/' {
-                                    self.depth += 1;
-                                    if self.depth > MAX_DEPTH {
-                                        return Err(self.exceeded(
-                                            at + n,
-                                            format!(
-                                                "elements are nested more than {MAX_DEPTH} \
-                                                 deep (confpack's limit)"
-                                            ),
-                                        ));
-                                    }
-                                }
-                                self.state = State::Text;
-                                break;
-                            }
-                            b' ' | b'\t' | b'\r' | b'\n' => {}
-                            other => self.last = other,
-                        }
-                    }
-                    at += n;
-                }
-                State::Quoted(quote) => match rest.iter().position(|&b| b == quote) {
-                    Some(n) => {
-                        self.grow_run(n, at)?;
-                        self.last = quote;
-                        self.state = State::StartTag;
-                        at += n + 1;
-                    }
-                    None => {
-                        self.grow_run(rest.len(), at)?;
-                        at = bytes.len();
-                    }
-                },
-                State::EndTag => match rest.iter().position(|&b| b == b'>') {
-                    Some(n) => {
-                        self.depth = self.depth.saturating_sub(1);
-                        self.state = State::Text;
-                        at += n + 1;
-                    }
-                    None => at = bytes.len(),
-                },
-                State::Bang(seen) => {
-                    let byte = rest[0];
-                    let seen = usize::from(seen);
-                    self.state = if seen == 0 && byte == b'-' {
-                        State::BangDash
-                    } else if CDATA[seen] == byte {
-                        if seen + 1 == CDATA.len() {
-                            self.run = 0;
-                            State::CData(0)
-                        } else {
-                            State::Bang(seen as u8 + 1)
-                        }
-                    } else {
-                        State::Declaration
-                    };
-                    at += 1;
-                }
-                State::BangDash => {
-                    self.state = if rest[0] == b'-' {
-                        State::Comment(0)
-                    } else {
-                        State::Declaration
-                    };
-                    at += 1;
-                }
-                State::Comment(dashes) => {
-                    let byte = rest[0];
-                    self.state = match byte {
-                        b'-' => State::Comment(dashes.saturating_add(1)),
-                        b'>' if dashes >= 2 => State::Text,
-                        _ => State::Comment(0),
-                    };
-                    at += 1;
-                }
-                State::CData(brackets) => {
-                    let byte = rest[0];
-                    self.state = match byte {
-                        b']' => State::CData(brackets.saturating_add(1)),
-                        b'>' if brackets >= 2 => State::Text,
-                        _ => State::CData(0),
-                    };
-                    if self.state != State::Text {
-                        self.grow_run(1, at)?;
-                    } else {
-                        self.run = 0;
-                    }
-                    at += 1;
-                }
-                State::Instruction(question) => {
-                    let byte = rest[0];
-                    self.state = match byte {
-                        b'>' if question => State::Text,
-                        _ => State::Instruction(byte == b'?'),
-                    };
-                    at += 1;
-                }
-                State::Declaration => match rest.iter().position(|&b| b == b'>') {
-                    Some(n) => {
-                        self.state = State::Text;
-                        at += n + 1;
-                    }
-                    None => at = bytes.len(),
-                },
-            }
+            at += self.step(&bytes[at..], at)?;
         }
         self.consumed += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Advances through `rest` (found at `at` of the chunk) in the current
+    /// state; returns the bytes consumed (at least one).
+    fn step(&mut self, rest: &[u8], at: usize) -> Result<usize, Exceeded> {
+        match self.state {
+            State::Text => self.text(rest, at),
+            State::Open => Ok(self.open(rest[0])),
+            State::StartTag => self.start_tag(rest, at),
+            State::Quoted(quote) => self.quoted(quote, rest, at),
+            State::EndTag => {
+                Ok(self.until_close(rest, |limits| limits.depth = limits.depth.saturating_sub(1)))
+            }
+            State::Bang(seen) => Ok(self.bang(seen, rest[0])),
+            State::BangDash => {
+                self.state = match rest[0] {
+                    b'-' => State::Comment(0),
+                    _ => State::Declaration,
+                };
+                Ok(1)
+            }
+            State::Comment(dashes) => {
+                self.state = match rest[0] {
+                    b'-' => State::Comment(dashes.saturating_add(1)),
+                    b'>' if dashes >= 2 => State::Text,
+                    _ => State::Comment(0),
+                };
+                Ok(1)
+            }
+            State::CData(brackets) => self.cdata(brackets, rest[0], at),
+            State::Instruction(question) => {
+                let byte = rest[0];
+                self.state = match byte {
+                    b'>' if question => State::Text,
+                    _ => State::Instruction(byte == b'?'),
+                };
+                Ok(1)
+            }
+            State::Declaration => Ok(self.until_close(rest, |_| {})),
+        }
+    }
+
+    /// Text up to the next `<`.
+    fn text(&mut self, rest: &[u8], at: usize) -> Result<usize, Exceeded> {
+        match rest.iter().position(|&b| b == b'<') {
+            Some(n) => {
+                self.grow_run(n, at)?;
+                self.run = 0;
+                self.state = State::Open;
+                Ok(n + 1)
+            }
+            None => {
+                self.grow_run(rest.len(), at)?;
+                Ok(rest.len())
+            }
+        }
+    }
+
+    /// The byte after `<` says what kind of markup this is.
+    fn open(&mut self, first: u8) -> usize {
+        self.state = match first {
+            b'/' => State::EndTag,
+            b'!' => State::Bang(0),
+            b'?' => State::Instruction(false),
+            first => {
+                self.attributes = 0;
+                self.last = first;
+                State::StartTag
+            }
+        };
+        1
+    }
+
+    /// Inside a start tag: counts attributes, and depth at its `>`.
+    fn start_tag(&mut self, rest: &[u8], at: usize) -> Result<usize, Exceeded> {
+        let mut n = 0;
+        while n < rest.len() {
+            let byte = rest[n];
+            n += 1;
+            match byte {
+                b'"' | b'\'' => {
+                    self.run = 0;
+                    self.state = State::Quoted(byte);
+                    break;
+                }
+                b'=' => {
+                    self.attributes += 1;
+                    if self.attributes > MAX_ATTRIBUTES {
+                        return Err(self.exceeded(
+                            at + n,
+                            format!(
+                                "an element has more than {MAX_ATTRIBUTES} \
+                                 attributes (confpack's limit per element)"
+                            ),
+                        ));
+                    }
+                }
+                b'>' => {
+                    self.close_start_tag(at + n)?;
+                    break;
+                }
+                b' ' | b'\t' | b'\r' | b'\n' => {}
+                other => self.last = other,
+            }
+        }
+        Ok(n)
+    }
+
+    /// A start tag ends: one level deeper unless it closed itself (`/>`).
+    fn close_start_tag(&mut self, offset: usize) -> Result<(), Exceeded> {
+        if self.last != b'/' {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(self.exceeded(
+                    offset,
+                    format!("elements are nested more than {MAX_DEPTH} deep (confpack's limit)"),
+                ));
+            }
+        }
+        self.state = State::Text;
+        Ok(())
+    }
+
+    /// An attribute value up to its closing quote.
+    fn quoted(&mut self, quote: u8, rest: &[u8], at: usize) -> Result<usize, Exceeded> {
+        match rest.iter().position(|&b| b == quote) {
+            Some(n) => {
+                self.grow_run(n, at)?;
+                self.last = quote;
+                self.state = State::StartTag;
+                Ok(n + 1)
+            }
+            None => {
+                self.grow_run(rest.len(), at)?;
+                Ok(rest.len())
+            }
+        }
+    }
+
+    /// Skips to the next `>` (an end tag, a declaration); `closed` runs
+    /// when it is found.
+    fn until_close(&mut self, rest: &[u8], closed: impl FnOnce(&mut Self)) -> usize {
+        match rest.iter().position(|&b| b == b'>') {
+            Some(n) => {
+                closed(self);
+                self.state = State::Text;
+                n + 1
+            }
+            None => rest.len(),
+        }
+    }
+
+    /// After `<!`: a comment, a CDATA section or a declaration.
+    fn bang(&mut self, seen: u8, byte: u8) -> usize {
+        let seen = usize::from(seen);
+        self.state = if seen == 0 && byte == b'-' {
+            State::BangDash
+        } else if CDATA[seen] == byte {
+            if seen + 1 == CDATA.len() {
+                self.run = 0;
+                State::CData(0)
+            } else {
+                State::Bang(seen as u8 + 1)
+            }
+        } else {
+            State::Declaration
+        };
+        1
+    }
+
+    /// Inside CDATA: its text counts like any other, up to `]]>`.
+    fn cdata(&mut self, brackets: u8, byte: u8, at: usize) -> Result<usize, Exceeded> {
+        self.state = match byte {
+            b']' => State::CData(brackets.saturating_add(1)),
+            b'>' if brackets >= 2 => State::Text,
+            _ => State::CData(0),
+        };
+        if self.state != State::Text {
+            self.grow_run(1, at)?;
+        } else {
+            self.run = 0;
+        }
+        Ok(1)
     }
 
     fn grow_run(&mut self, n: usize, at: usize) -> Result<(), Exceeded> {
