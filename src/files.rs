@@ -156,6 +156,11 @@ pub const OLD_SUFFIX: &str = ".confpack-old";
 pub const TEMP_PREFIX: &str = ".confpack-";
 const TEMP_RANDOM_LEN: usize = 6;
 
+/// Joins an absolute system path under `root`.
+pub fn rooted(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
 /// One entry found by [`walk`].
 #[derive(Debug, Clone)]
 pub struct Walked {
@@ -248,7 +253,7 @@ fn modified(stat: &Stat) -> SystemTime {
 /// `root` as [`RootedPath`] describes. Missing directories are created
 /// (0755) when `create`, else the answer is `None`.
 pub fn resolve(root: &Path, path: &Path, create: bool) -> Result<Option<RootedPath>> {
-    let shown = crate::package::rooted(root, path);
+    let shown = rooted(root, path);
     let name = match path.components().next_back() {
         Some(Component::Normal(name)) => name.to_os_string(),
         _ => {

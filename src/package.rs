@@ -199,10 +199,7 @@ pub fn hook_line(text: &str, name: &str) -> Option<u64> {
         .map(|i| i as u64 + 1)
 }
 
-/// Joins an absolute system path under `root`.
-pub fn rooted(root: &Path, path: &Path) -> PathBuf {
-    root.join(path.strip_prefix("/").unwrap_or(path))
-}
+pub use crate::files::rooted;
 
 impl Package {
     pub fn load(root: &Path, name: &str) -> Result<Package> {
