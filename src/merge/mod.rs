@@ -539,7 +539,6 @@ pub fn as_secret(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
 
     use super::*;
     use crate::env::model::QuestionType;
@@ -560,16 +559,7 @@ mod tests {
         }
     }
 
-    fn stored(value: &str, source: Source, seen: bool) -> StoredAnswer {
-        StoredAnswer {
-            value: Some(value.into()),
-            source,
-            seen,
-            owners: BTreeSet::new(),
-            question_type: QuestionType::String,
-            secret: false,
-        }
-    }
+    use crate::testing::stored;
 
     const NORMAL: Settings = Settings {
         force: false,

@@ -180,22 +180,27 @@ mod tests {
         }
     }
 
+    impl Node {
+        fn plan(&self) -> Plan {
+            plan(&Inputs {
+                document: &self.document,
+                owned: &Owned::all(),
+                configured: &self.configured,
+                stored: &self.stored,
+                remembered: &self.remembered,
+                settings: Settings {
+                    force: false,
+                    priority: Priority::High,
+                },
+                decisions: &self.decisions,
+                scope: &scope(),
+            })
+            .expect("plan")
+        }
+    }
+
     fn run(node: &Node, answers: &[(&str, &str)], meanwhile: &[&str]) -> Records {
-        let scope = scope();
-        let plan = plan(&Inputs {
-            document: &node.document,
-            owned: &Owned::all(),
-            configured: &node.configured,
-            stored: &node.stored,
-            remembered: &node.remembered,
-            settings: Settings {
-                force: false,
-                priority: Priority::High,
-            },
-            decisions: &node.decisions,
-            scope: &scope,
-        })
-        .expect("plan");
+        let plan = node.plan();
         let answers: BTreeMap<String, String> = answers
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -310,22 +315,7 @@ mod tests {
             },
             ..node()
         };
-        let scope = scope();
-        let owned = Owned::all();
-        let plan = plan(&Inputs {
-            document: &node.document,
-            owned: &owned,
-            configured: &node.configured,
-            stored: &node.stored,
-            remembered: &node.remembered,
-            settings: Settings {
-                force: false,
-                priority: Priority::High,
-            },
-            decisions: &node.decisions,
-            scope: &scope,
-        })
-        .expect("plan");
+        let plan = node.plan();
         assert_eq!(undecidable(&node.decisions, &plan), ["x/other"]);
         let outcome = run(&node, &[], &[]);
         assert_eq!(outcome.changed, ["x/host"]);
