@@ -53,16 +53,11 @@ pub fn owners(root: &Path, path: &Path) -> Vec<String> {
     let Some(output) = crate::process::command::query(command.arg("--search").arg(path)) else {
         return Vec::new();
     };
-    let wanted = format!(": {}", path.display());
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| !line.starts_with("diversion by ") && line.ends_with(&wanted))
-        .flat_map(|line| {
-            line[..line.len() - wanted.len()]
-                .split(", ")
-                .map(|owner| owner.split(':').next().unwrap_or(owner).trim().to_string())
-                .collect::<Vec<_>>()
-        })
+    let wanted = path.display().to_string();
+    crate::dpkg::parse_search(&String::from_utf8_lossy(&output.stdout))
+        .into_iter()
+        .filter(|shipped| shipped.path == wanted)
+        .flat_map(|shipped| shipped.packages)
         .collect()
 }
 

@@ -32,6 +32,7 @@ pub mod deb;
 pub mod debconf;
 pub mod derive;
 pub mod divert;
+pub mod dpkg;
 pub mod env;
 pub mod error;
 pub mod files;

@@ -293,26 +293,17 @@ pub fn read_index(apt: &mut dyn PackageManager) -> Result<Option<Index>> {
     Ok(found.then_some(index))
 }
 
-/// Every package dpkg knows: name → (version, state letter of
-/// `db:Status-Abbrev`: `i` installed, `c` config-files, `U` unpacked, `F`
-/// half-configured, `H` half-installed, `W`/`t` triggers, `n` not).
+/// Every package dpkg knows: name → (version, state letter; see
+/// [`crate::dpkg::parse_states`]).
 fn states(apt: &mut dyn PackageManager) -> Result<BTreeMap<String, (String, char)>> {
     let mut quiet = crate::RecordingListener::default();
     let text = apt.run(
         Kind::Query,
         "dpkg-query",
-        &strings(&["-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev}\n"]),
+        &strings(&["-W", crate::dpkg::STATES_FORMAT]),
         &mut quiet,
     )?;
-    Ok(text
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.split('\t');
-            let (name, version, status) = (parts.next()?, parts.next()?, parts.next()?);
-            let state = status.chars().nth(1)?;
-            Some((name.to_string(), (version.to_string(), state)))
-        })
-        .collect())
+    Ok(crate::dpkg::parse_states(&text))
 }
 
 /// Installed packages and their versions (config-files only excluded).
