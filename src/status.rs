@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use md5::{Digest, Md5};
@@ -246,53 +247,6 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-/// Runs `dpkg-query` itself, as [`crate::runtime::apt::System`] would
-/// (`--root` always), and everything else through `inner`. Why: `System`
-/// watches a command for signals and progress and polls it every 20 ms,
-/// which costs each short query about that much; a query needs neither.
-struct Queries<'a> {
-    inner: &'a mut dyn PackageManager,
-}
-
-impl PackageManager for Queries<'_> {
-    fn run(
-        &mut self,
-        kind: Kind,
-        program: &str,
-        args: &[String],
-        listener: &mut dyn crate::Listener,
-    ) -> Result<String> {
-        if kind != Kind::Query || program != "dpkg-query" {
-            return self.inner.run(kind, program, args, listener);
-        }
-        let root = format!("--root={}", self.inner.root().display());
-        let shown = format!("dpkg-query {root} {}", args.join(" "));
-        let output = std::process::Command::new(program)
-            .arg(&root)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| Error::Command {
-                command: shown.clone(),
-                message: e.to_string(),
-            })?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-        } else {
-            Err(Error::PackageManager {
-                command: shown,
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-                hint: String::new(),
-            })
-        }
-    }
-
-    fn root(&self) -> &Path {
-        self.inner.root()
-    }
-}
-
 /// Reads the node's state; changes nothing.
 pub fn status(
     paths: &Paths,
@@ -300,95 +254,203 @@ pub fn status(
     host_identities: Vec<String>,
     apt: &mut dyn PackageManager,
 ) -> Result<Report> {
-    let apt = &mut Queries { inner: apt };
-    let root = paths.root.clone();
+    let root = &paths.root;
     let store = paths.open_store_for_reading(lock_timeout)?;
-    let mut report = Report {
-        environment: store.meta("environment")?,
-        ..Report::default()
-    };
-    let list = rooted(&root, Path::new(SOURCES_LIST));
-    if let Some(source) = std::fs::read_to_string(&list)
+    let environment = store.meta("environment")?;
+    let source = std::fs::read_to_string(rooted(root, Path::new(SOURCES_LIST)))
         .ok()
-        .and_then(|t| Source::parse(&t))
-    {
-        report.repository = Some(source.url);
-        report.repository_environment = Some(source.environment);
-    }
-
-    // Versions.
-    let installed = crate::runtime::installed(apt)?;
-    // Without confpack's source there is no index of ours to read.
-    let index = match report.repository {
-        Some(_) => crate::runtime::read_index(apt)?,
-        None => None,
-    };
-    report.index_fetched = index.is_some();
-    let pins = read_pins(&root);
-    report.rollback_pin = rooted(&root, Path::new(ROLLBACK_PIN)).exists();
-    let has_dir = |name: &str| rooted(&root, &Path::new("/usr/share/confpack").join(name)).is_dir();
-    let ours: Vec<(String, String)> = installed
-        .into_iter()
-        .filter(|(name, _)| index.as_ref().is_some_and(|i| i.contains(name)) || has_dir(name))
-        .collect();
-    for (name, version) in &ours {
-        let published = index
-            .as_ref()
-            .and_then(|i| i.newest(name))
-            .map(|p| p.version.clone());
-        let pinned = pins.get(name).cloned();
-        let wanted = pinned.as_ref().or(published.as_ref());
-        report.packages.push(PackageState {
-            name: name.clone(),
-            installed: version.clone(),
-            outdated: wanted.is_some_and(|w| w != version),
-            published,
-            pinned,
-        });
-    }
-
-    // Open conflicts, secrets masked.
-    let answers = store.answers()?;
-    for (key, conflict) in store.open_conflicts()? {
-        let secret = answers.get(&key).is_some_and(|a| a.secret);
-        let shown = |value: &str| {
-            if secret {
-                MASK.to_string()
-            } else {
-                value.to_string()
-            }
-        };
-        report.conflicts.push(OpenConflict {
-            document: shown(&conflict.document),
-            stored: shown(&conflict.stored),
-            since: conflict.since,
-            key,
-        });
-    }
-
-    // Rendered files.
-    let configured: Vec<&str> = ours
+        .and_then(|t| Source::parse(&t));
+    let versions = versions(apt, root, source.is_some())?;
+    let names: Vec<&str> = versions.packages.iter().map(|p| p.name.as_str()).collect();
+    let configured: Vec<&str> = names
         .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| has_dir(n))
+        .copied()
+        .filter(|n| has_share_dir(root, n))
         .collect();
-    for package in &configured {
+    let answers = store.answers()?;
+    let conflicts = conflicts(&store, &answers)?;
+    let rendered = rendered_drift(&store, root, &configured)?;
+    let packaged = packaged_drift(apt, root, &names)?;
+    let diverted = diversions(root, &names);
+    let saved = saved_originals(root, &names);
+    let selector = Selector {
+        stored_environment: environment.clone(),
+        host_identities,
+        ..Selector::default()
+    };
+    let questions = unanswered(paths, &selector, &configured, &answers);
+    Ok(assemble(Found {
+        environment,
+        source,
+        versions,
+        conflicts,
+        rendered,
+        packaged,
+        diverted,
+        saved,
+        questions,
+    }))
+}
+
+/// What each part of `status` found, before it is one [`Report`].
+struct Found {
+    environment: Option<String>,
+    source: Option<Source>,
+    versions: Versions,
+    conflicts: Vec<OpenConflict>,
+    rendered: Rendered,
+    packaged: Vec<Drift>,
+    /// Diversions held by the environment's packages (`dpkg-divert`).
+    diverted: Vec<Kept>,
+    /// Originals of no package, saved under `/var/lib/confpack/replaced`.
+    saved: Vec<Kept>,
+    questions: Questions,
+}
+
+/// The report: drift of rendered files before packaged ones, originals
+/// of the rendered files first (a diversion listed by dpkg too is listed
+/// once), then the other diversions, then the saved ones.
+fn assemble(found: Found) -> Report {
+    let mut drift = found.rendered.drift;
+    drift.extend(found.packaged);
+    let mut kept = found.rendered.kept;
+    let kept_before: BTreeSet<PathBuf> = kept.iter().map(|k| k.path.clone()).collect();
+    kept.extend(
+        found
+            .diverted
+            .into_iter()
+            .filter(|k| !kept_before.contains(&k.path)),
+    );
+    kept.extend(found.saved);
+    let (repository, repository_environment) = match found.source {
+        Some(source) => (Some(source.url), Some(source.environment)),
+        None => (None, None),
+    };
+    Report {
+        environment: found.environment,
+        machine: found.questions.machine,
+        repository,
+        repository_environment,
+        index_fetched: found.versions.index_fetched,
+        rollback_pin: found.versions.rollback_pin,
+        packages: found.versions.packages,
+        conflicts: found.conflicts,
+        drift,
+        kept,
+        unanswered: found.questions.unanswered,
+        problems: found.questions.problems,
+    }
+}
+
+/// Whether confpack configures `package` (it has a directory in
+/// `/usr/share/confpack`).
+fn has_share_dir(root: &Path, package: &str) -> bool {
+    rooted(root, &Path::new("/usr/share/confpack").join(package)).is_dir()
+}
+
+/// The environment's installed packages and their versions.
+struct Versions {
+    /// Installed packages the environment publishes or confpack
+    /// configures, by name.
+    packages: Vec<PackageState>,
+    index_fetched: bool,
+    rollback_pin: bool,
+}
+
+/// Installed versions against the fetched index and the rollback pin.
+/// Without confpack's apt source (`has_source`) there is no index of ours
+/// to read.
+fn versions(apt: &mut dyn PackageManager, root: &Path, has_source: bool) -> Result<Versions> {
+    let installed = crate::runtime::installed(apt)?;
+    let index = match has_source {
+        true => crate::runtime::read_index(apt)?,
+        false => None,
+    };
+    let pins = read_pins(root);
+    let packages = installed
+        .into_iter()
+        .filter(|(name, _)| {
+            index.as_ref().is_some_and(|i| i.contains(name)) || has_share_dir(root, name)
+        })
+        .map(|(name, version)| {
+            let published = index
+                .as_ref()
+                .and_then(|i| i.newest(&name))
+                .map(|p| p.version.clone());
+            let pinned = pins.get(&name).cloned();
+            let wanted = pinned.as_ref().or(published.as_ref());
+            PackageState {
+                outdated: wanted.is_some_and(|w| *w != version),
+                name,
+                installed: version,
+                published,
+                pinned,
+            }
+        })
+        .collect();
+    Ok(Versions {
+        packages,
+        index_fetched: index.is_some(),
+        rollback_pin: rooted(root, Path::new(ROLLBACK_PIN)).exists(),
+    })
+}
+
+/// The open conflicts, secrets masked.
+fn conflicts(
+    store: &crate::store::Store,
+    answers: &BTreeMap<String, crate::store::StoredAnswer>,
+) -> Result<Vec<OpenConflict>> {
+    Ok(store
+        .open_conflicts()?
+        .into_iter()
+        .map(|(key, conflict)| {
+            let secret = answers.get(&key).is_some_and(|a| a.secret);
+            let shown = |value: &str| {
+                if secret {
+                    MASK.to_string()
+                } else {
+                    value.to_string()
+                }
+            };
+            OpenConflict {
+                document: shown(&conflict.document),
+                stored: shown(&conflict.stored),
+                since: conflict.since,
+                key,
+            }
+        })
+        .collect())
+}
+
+/// Rendered files that are not what confpack wrote, and the originals of
+/// those that were diverted.
+#[derive(Default)]
+struct Rendered {
+    drift: Vec<Drift>,
+    kept: Vec<Kept>,
+}
+
+/// Every file confpack rendered for `packages` against its recorded
+/// sha256.
+fn rendered_drift(store: &crate::store::Store, root: &Path, packages: &[&str]) -> Result<Rendered> {
+    let mut rendered = Rendered::default();
+    for package in packages {
         for file in store.files(package)? {
-            let path = rooted(&root, &file.path);
+            let path = rooted(root, &file.path);
             let state = match crate::files::file_sha256(&path) {
                 Ok(sum) if sum == file.sha256 => continue,
                 Ok(_) => "modified",
                 Err(_) if !path.exists() => "missing",
                 Err(_) => "modified",
             };
-            report.drift.push(Drift {
+            rendered.drift.push(Drift {
                 package: package.to_string(),
                 path: file.path.clone(),
                 kind: "rendered",
                 state,
             });
             if file.diverted {
-                report.kept.push(Kept {
+                rendered.kept.push(Kept {
                     package: package.to_string(),
                     kept_at: crate::divert::diverted_name(&file.path),
                     path: file.path.clone(),
@@ -397,107 +459,145 @@ pub fn status(
             }
         }
     }
+    Ok(rendered)
+}
 
-    // Packaged files against dpkg's md5sums.
-    let names: Vec<&str> = ours.iter().map(|(n, _)| n.as_str()).collect();
-    report.drift.extend(packaged_drift(apt, &root, &names)?);
-
-    // Originals moved aside.
-    let kept_before: BTreeSet<PathBuf> = report.kept.iter().map(|k| k.path.clone()).collect();
-    for kept in diversions(&root, &names) {
-        if !kept_before.contains(&kept.path) {
-            report.kept.push(kept);
-        }
-    }
-    for package in &names {
-        let dir = rooted(
-            &root,
-            &Path::new("/var/lib/confpack/replaced").join(package),
-        );
+/// Originals of no package that `packages` moved aside.
+fn saved_originals(root: &Path, packages: &[&str]) -> Vec<Kept> {
+    let mut kept = Vec::new();
+    for package in packages {
+        let replaced = Path::new("/var/lib/confpack/replaced").join(package);
+        let dir = rooted(root, &replaced);
         for saved in walk(&dir) {
             if let Ok(relative) = saved.strip_prefix(&dir) {
-                report.kept.push(Kept {
+                kept.push(Kept {
                     package: package.to_string(),
                     path: Path::new("/").join(relative),
-                    kept_at: Path::new("/var/lib/confpack/replaced")
-                        .join(package)
-                        .join(relative),
+                    kept_at: replaced.join(relative),
                     how: "saved",
                 });
             }
         }
     }
+    kept
+}
 
-    // Questions a noninteractive configure would stop at.
-    let selector = Selector {
-        stored_environment: report.environment.clone(),
-        host_identities,
-        ..Selector::default()
-    };
-    let settings = Settings {
-        force: false,
-        priority: Priority::High,
-    };
+/// What the questions part found: the machine, the questions a
+/// noninteractive configure would stop at, what could not be checked.
+#[derive(Default)]
+struct Questions {
+    machine: Option<String>,
+    unanswered: Vec<Unanswered>,
+    problems: Vec<String>,
+}
+
+/// Questions a noninteractive configure of `packages` would stop at,
+/// each once.
+fn unanswered(
+    paths: &Paths,
+    selector: &Selector,
+    packages: &[&str],
+    answers: &BTreeMap<String, crate::store::StoredAnswer>,
+) -> Questions {
+    let mut questions = Questions::default();
     let mut asked = BTreeSet::new();
-    // Packages sharing a document (the usual case) read it once: by the
-    // sha256 of its bytes, so a different copy is read again.
-    let mut documents: BTreeMap<String, std::rc::Rc<crate::env::model::Document>> = BTreeMap::new();
-    for package in &configured {
-        let loaded = Package::load(&root, package).and_then(|p| {
-            let local = p.local_document(&root);
-            let sum = crate::files::file_sha256(&local).unwrap_or_default();
-            if let Some(document) = documents.get(&sum).filter(|_| !sum.is_empty()) {
-                return Ok(document.clone());
-            }
-            let source = DocumentSource::new(None, Some(local), paths.cache.clone());
-            let document = std::rc::Rc::new(load(&source, &|e| selector.retains(e))?.document);
-            documents.insert(sum, document.clone());
-            Ok(document)
-        });
-        let document = match loaded {
-            Ok(document) => document,
+    let mut documents = Documents::default();
+    for package in packages {
+        let document = match documents.load(paths, selector, package) {
+            Ok(Some(document)) => document,
             // A package without a document asks nothing.
-            Err(Error::Package { .. }) => continue,
-            Err(Error::NoDocument { .. }) if !has_document(&root, package) => continue,
+            Ok(None) => continue,
             Err(error) => {
-                report.problems.push(format!("{package}: {error:#}"));
+                questions.problems.push(format!("{package}: {error:#}"));
                 continue;
             }
         };
         let selection = match selector.select(&document) {
             Ok(selection) => selection,
             Err(error) => {
-                report.problems.push(format!("{package}: {error:#}"));
+                questions.problems.push(format!("{package}: {error:#}"));
                 continue;
             }
         };
-        if report.machine.is_none() {
-            report.machine = selection.machine.as_ref().map(|m| m.label());
+        if questions.machine.is_none() {
+            questions.machine = selection.machine.as_ref().map(|m| m.label());
         }
-        let values = selection.configured_values(&document);
-        for template in &document.templates {
-            if template.source == TemplateSource::Derived
-                || template.question_type.is_display_only()
-            {
-                continue;
+        for key in stopping_questions(&document, &selection, answers) {
+            if asked.insert(key.clone()) {
+                questions.unanswered.push(Unanswered {
+                    package: package.to_string(),
+                    key,
+                });
             }
+        }
+    }
+    questions
+}
+
+/// The keys of `document` that a noninteractive run would ask with no
+/// default (high priority, not forced).
+fn stopping_questions(
+    document: &crate::env::model::Document,
+    selection: &crate::select::Selection,
+    answers: &BTreeMap<String, crate::store::StoredAnswer>,
+) -> Vec<String> {
+    let settings = Settings {
+        force: false,
+        priority: Priority::High,
+    };
+    let values = selection.configured_values(document);
+    document
+        .templates
+        .iter()
+        .filter(|t| t.source != TemplateSource::Derived && !t.question_type.is_display_only())
+        .filter(|template| {
             let planned = merge::decide(
                 template,
                 values.get(&template.key).map(String::as_str),
                 answers.get(&template.key),
                 settings,
             );
-            let stops =
-                planned.shown() && matches!(planned.action, Action::Ask { default: None, .. });
-            if stops && asked.insert(template.key.clone()) {
-                report.unanswered.push(Unanswered {
-                    package: package.to_string(),
-                    key: template.key.clone(),
-                });
+            planned.shown() && matches!(planned.action, Action::Ask { default: None, .. })
+        })
+        .map(|template| template.key.clone())
+        .collect()
+}
+
+/// The packages' local documents, each read once: packages sharing a
+/// document (the usual case) share it by the sha256 of its bytes, so a
+/// different copy is read again.
+#[derive(Default)]
+struct Documents {
+    by_sum: BTreeMap<String, Rc<crate::env::model::Document>>,
+}
+
+impl Documents {
+    /// `package`'s document; `None` when it has none.
+    fn load(
+        &mut self,
+        paths: &Paths,
+        selector: &Selector,
+        package: &str,
+    ) -> Result<Option<Rc<crate::env::model::Document>>> {
+        let root = &paths.root;
+        let loaded = Package::load(root, package).and_then(|p| {
+            let local = p.local_document(root);
+            let sum = crate::files::file_sha256(&local).unwrap_or_default();
+            if let Some(document) = self.by_sum.get(&sum).filter(|_| !sum.is_empty()) {
+                return Ok(document.clone());
             }
+            let source = DocumentSource::new(None, Some(local), paths.cache.clone());
+            let document = Rc::new(load(&source, &|e| selector.retains(e))?.document);
+            self.by_sum.insert(sum, document.clone());
+            Ok(document)
+        });
+        match loaded {
+            Ok(document) => Ok(Some(document)),
+            Err(Error::Package { .. }) => Ok(None),
+            Err(Error::NoDocument { .. }) if !has_document(root, package) => Ok(None),
+            Err(error) => Err(error),
         }
     }
-    Ok(report)
 }
 
 /// Whether the package ships a local environment document at all.
@@ -553,17 +653,14 @@ fn diversions(root: &Path, packages: &[&str]) -> Vec<Kept> {
         return Vec::new();
     };
     let ours: BTreeSet<&str> = packages.iter().copied().collect();
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            // "diversion of /etc/x to /etc/x.confpack-orig by pkg"
-            let rest = line.strip_prefix("diversion of ")?;
-            let (path, rest) = rest.split_once(" to ")?;
-            let (kept_at, package) = rest.rsplit_once(" by ")?;
-            ours.contains(package).then(|| Kept {
-                package: package.to_string(),
-                path: PathBuf::from(path),
-                kept_at: PathBuf::from(kept_at),
+    crate::dpkg::parse_diversions(&String::from_utf8_lossy(&output.stdout))
+        .into_iter()
+        .filter_map(|diversion| {
+            let package = diversion.by.filter(|by| ours.contains(by.as_str()))?;
+            Some(Kept {
+                package,
+                path: diversion.path,
+                kept_at: diversion.to,
                 how: "diverted",
             })
         })
@@ -614,13 +711,9 @@ fn packaged_drift(
         let Ok(text) = std::fs::read_to_string(&list) else {
             continue;
         };
-        for line in text.lines() {
-            let Some((sum, file)) = line.split_once("  ") else {
-                continue;
-            };
-            let path = Path::new("/").join(file.trim_start_matches('/'));
+        for (sum, path) in text.lines().filter_map(crate::dpkg::parse_md5sums_line) {
             let state = match md5_of(&rooted(root, &path)) {
-                Ok(actual) if actual == sum.trim() => continue,
+                Ok(actual) if actual == sum => continue,
                 Ok(_) => "modified",
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing",
                 Err(_) => "modified",
@@ -663,6 +756,73 @@ mod tests {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, crate::runtime::rollback_pin("1", &versions)).expect("write");
         assert_eq!(read_pins(dir.path()), versions);
+    }
+
+    fn kept(package: &str, path: &str, how: &'static str) -> Kept {
+        Kept {
+            package: package.into(),
+            path: path.into(),
+            kept_at: format!("{path}.orig").into(),
+            how,
+        }
+    }
+
+    fn drift(path: &str, kind: &'static str) -> Drift {
+        Drift {
+            package: "web".into(),
+            path: path.into(),
+            kind,
+            state: "modified",
+        }
+    }
+
+    #[test]
+    fn the_parts_assemble_in_order_and_a_diversion_is_listed_once() {
+        let found = Found {
+            environment: Some("production".into()),
+            source: Some(Source {
+                url: "https://apt.example.com/".into(),
+                environment: "staging".into(),
+                signed_by: "/etc/apt/keyrings/confpack.asc".into(),
+            }),
+            versions: Versions {
+                packages: Vec::new(),
+                index_fetched: true,
+                rollback_pin: false,
+            },
+            conflicts: Vec::new(),
+            rendered: Rendered {
+                drift: vec![drift("/etc/web.conf", "rendered")],
+                kept: vec![kept("web", "/etc/web.conf", "diverted")],
+            },
+            packaged: vec![drift("/usr/share/web/x", "packaged")],
+            diverted: vec![
+                kept("web", "/etc/web.conf", "diverted"),
+                kept("web", "/etc/other.conf", "diverted"),
+            ],
+            saved: vec![kept("web", "/etc/motd", "saved")],
+            questions: Questions {
+                machine: Some("web1".into()),
+                unanswered: Vec::new(),
+                problems: vec!["web: unreadable".into()],
+            },
+        };
+        let report = assemble(found);
+        assert_eq!(report.environment.as_deref(), Some("production"));
+        assert_eq!(report.repository_environment.as_deref(), Some("staging"));
+        assert_eq!(report.machine.as_deref(), Some("web1"));
+        let paths = |list: Vec<PathBuf>| -> Vec<String> {
+            list.iter().map(|p| p.display().to_string()).collect()
+        };
+        assert_eq!(
+            paths(report.drift.iter().map(|d| d.path.clone()).collect()),
+            ["/etc/web.conf", "/usr/share/web/x"]
+        );
+        assert_eq!(
+            paths(report.kept.iter().map(|k| k.path.clone()).collect()),
+            ["/etc/web.conf", "/etc/other.conf", "/etc/motd"]
+        );
+        assert!(!report.matches(), "drift and a problem");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! apt and dpkg, behind a small trait: the node runtime decides what to
 //! do, [`PackageManager`] does it. [`System`] runs the real tools; tests
-//! of the decisions use a fake.
+//! of the decisions use a recording fake (`runtime/fake.rs`).
 //!
 //! Under `--root DIR` (not `/`), apt and dpkg are sandboxed into DIR: an
 //! `APT_CONFIG` file (so the host's `/etc/apt/apt.conf.d` is not read)
@@ -264,7 +264,7 @@ fn wait(
     catching: &crate::frontend::signals::Catching,
     mut each: impl FnMut(),
 ) -> Result<Ended> {
-    // Short commands (queries) end within milliseconds: start polling
+    // Short commands (apt-mark) end within milliseconds: start polling
     // fast, then settle at 20 ms.
     let mut pause = Duration::from_millis(1);
     loop {
@@ -302,6 +302,9 @@ impl PackageManager for System {
         args: &[String],
         listener: &mut dyn Listener,
     ) -> Result<String> {
+        if kind == Kind::Query {
+            return self.query(program, args);
+        }
         // apt waits for the lock itself (DPkg::Lock::Timeout); dpkg does
         // not, so it is tried again until the same timeout.
         let deadline = std::time::Instant::now() + self.lock_timeout;
@@ -324,6 +327,30 @@ impl PackageManager for System {
 }
 
 impl System {
+    /// Runs a query to its end and returns its stdout. Why not through
+    /// [`System::run_once`]: a query shows nothing, asks nothing and ends
+    /// within milliseconds, so it needs no signal watch, progress or
+    /// reader threads, which would cost a short query more than the query
+    /// itself (`status` asks dpkg-query once per package).
+    fn query(&self, program: &str, args: &[String]) -> Result<String> {
+        let (mut command, shown) = self.command(program, args);
+        if std::env::var_os("DEBIAN_FRONTEND").is_none() {
+            command.env("DEBIAN_FRONTEND", "noninteractive");
+        }
+        let output = command.output().map_err(|e| Error::Command {
+            command: shown.clone(),
+            message: format!("{e}; is apt installed?"),
+        })?;
+        let ran = Ran {
+            kind: Kind::Query,
+            shown,
+            echo: false,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        self.check(&ran, output.status, None)?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     fn run_once(
         &mut self,
         kind: Kind,
@@ -332,13 +359,11 @@ impl System {
         listener: &mut dyn Listener,
     ) -> Result<String> {
         let (mut command, shown) = self.command(program, args);
-        let attach = if kind == Kind::Query {
-            Attach::Unattended
-        } else {
-            self.attach
-        };
-        let run = start_run(kind, &mut command)?;
-        attach_output(&mut command, kind, program, attach);
+        let attach = self.attach;
+        let run = crate::run::Run::start().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        // The maintainer scripts' confpack finds this run by it.
+        command.envs(run.environment());
+        attach_output(&mut command, program, attach);
         let catching = crate::frontend::signals::Catching::start();
         tree::become_subreaper();
         let mut child = command
@@ -352,11 +377,9 @@ impl System {
         // the error message.
         let echo = attach == Attach::Terminal;
         let stderr = read_stderr(&mut child, echo);
-        let (ended, stdout) = follow(&mut child, &shown, &catching, kind, listener)?;
+        let (ended, stdout) = follow(&mut child, &shown, &catching, listener)?;
         let stderr = stderr.join().unwrap_or_default();
-        if kind != Kind::Query {
-            listener.progress(1000, 1000);
-        }
+        listener.progress(1000, 1000);
         let status = match ended {
             Ended::Exited(status) => status,
             Ended::Interrupted(signal) => {
@@ -372,8 +395,8 @@ impl System {
             echo,
             stderr,
         };
-        self.check(&ran, status, run.as_ref())?;
-        if kind != Kind::Query && !echo {
+        self.check(&ran, status, Some(&run))?;
+        if !echo {
             pass_on(&ran.stderr, listener);
         }
         Ok(stdout)
@@ -422,35 +445,23 @@ impl System {
     }
 }
 
-/// A confpack run for a command that may configure packages: their
-/// maintainer scripts' confpack finds it in the environment.
-fn start_run(kind: Kind, command: &mut Command) -> Result<Option<crate::run::Run>> {
-    if kind == Kind::Query {
-        return Ok(None);
-    }
-    let run = crate::run::Run::start().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    command.envs(run.environment());
-    Ok(Some(run))
-}
-
 /// Waits for `child`, taking its stdout line by line as it comes (see
 /// [`take_line`]); returns how it ended and the stdout kept.
 fn follow(
     child: &mut std::process::Child,
     shown: &str,
     catching: &crate::frontend::signals::Catching,
-    kind: Kind,
     listener: &mut dyn Listener,
 ) -> Result<(Ended, String)> {
     let lines = read_stdout(child);
     let mut stdout = String::new();
     let ended = wait(child, shown, catching, || {
         while let Ok(line) = lines.try_recv() {
-            take_line(kind, &line, &mut stdout, listener);
+            take_line(&line, &mut stdout, listener);
         }
     })?;
     while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
-        take_line(kind, &line, &mut stdout, listener);
+        take_line(&line, &mut stdout, listener);
     }
     Ok((ended, stdout))
 }
@@ -466,7 +477,7 @@ struct Ran {
 
 /// Where the child's stdin and stdout go, and the apt options that go
 /// with it.
-fn attach_output(command: &mut Command, kind: Kind, program: &str, attach: Attach) {
+fn attach_output(command: &mut Command, program: &str, attach: Attach) {
     match attach {
         Attach::Terminal => {
             if program == "apt-get" {
@@ -478,7 +489,7 @@ fn attach_output(command: &mut Command, kind: Kind, program: &str, attach: Attac
             command.stdin(Stdio::inherit()).stdout(Stdio::inherit());
         }
         Attach::Unattended => {
-            if kind != Kind::Query && program == "apt-get" {
+            if program == "apt-get" {
                 // Progress lines on stdout, told apart by their prefix.
                 command.args(["-o", "APT::Status-Fd=1"]);
             }
@@ -537,13 +548,8 @@ fn pass_on(stderr: &str, listener: &mut dyn Listener) {
     }
 }
 
-/// One line of apt's stdout: kept (queries), a progress step, or shown.
-fn take_line(kind: Kind, line: &str, stdout: &mut String, listener: &mut dyn Listener) {
-    if kind == Kind::Query {
-        stdout.push_str(line);
-        stdout.push('\n');
-        return;
-    }
+/// One line of apt's stdout: a progress step, or shown (and kept).
+fn take_line(line: &str, stdout: &mut String, listener: &mut dyn Listener) {
     if let Some((percent, _)) = parse_status(line) {
         listener.progress((percent * 10.0).clamp(0.0, 1000.0) as u64, 1000);
     } else if line.starts_with("pmerror:") || line.starts_with("pmconffile:") {
