@@ -707,10 +707,10 @@ fn release_text(
     release.set("Label", ORIGIN);
     release.set("Suite", options.environment.clone());
     release.set("Codename", options.environment.clone());
-    release.set("Date", crate::builder::rfc2822(date));
+    release.set("Date", version::format_rfc2822(date));
     if let Some(days) = options.valid_for_days {
         let until = date.saturating_add((days as i64).saturating_mul(86_400));
-        release.set("Valid-Until", crate::builder::rfc2822(until));
+        release.set("Valid-Until", version::format_rfc2822(until));
     }
     release.set(
         "Architectures",

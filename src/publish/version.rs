@@ -169,6 +169,41 @@ pub fn parse_rfc2822(text: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
 
+/// A `Release` date of `time` (seconds since the epoch), in UTC:
+/// `Mon, 23 Nov 2026 15:30:12 +0000`; [`parse_rfc2822`] reads it back.
+pub fn format_rfc2822(time: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = time.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let seconds = time.rem_euclid(86_400);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} +0000",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// The proleptic Gregorian date (year, month, day) of a day since
+/// 1970-01-01; the inverse of [`days_from_civil`].
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -187,8 +222,14 @@ mod tests {
     #[test]
     fn release_dates_read_back_as_written() {
         for time in [0, 1_767_323_045, 1_780_000_000, 1_800_000_000] {
-            assert_eq!(parse_rfc2822(&crate::builder::rfc2822(time)), Some(time));
+            assert_eq!(parse_rfc2822(&format_rfc2822(time)), Some(time));
         }
+        assert_eq!(format_rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            format_rfc2822(1_767_323_045),
+            "Fri, 02 Jan 2026 03:04:05 +0000"
+        );
+        assert_eq!(format_rfc2822(-86_400), "Wed, 31 Dec 1969 00:00:00 +0000");
         assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 01:00:00 +0100"), Some(0));
         assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 00:00:00 UTC"), Some(0));
         assert_eq!(parse_rfc2822("yesterday"), None);
