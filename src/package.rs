@@ -27,6 +27,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+/// The package of the confpack binary itself (`confpack build
+/// --runtime`): installed on every node, never a role.
+pub const RUNTIME_PACKAGE: &str = "confpack-runtime";
+
 /// The package's `package.yml`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

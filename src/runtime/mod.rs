@@ -45,7 +45,7 @@ pub const SOURCES_LIST: &str = "/etc/apt/sources.list.d/confpack.list";
 /// Where the repository's signing key is kept.
 pub const KEYRING_DIR: &str = "/etc/apt/keyrings";
 /// The runtime package, never a role.
-const RUNTIME: &str = crate::builder::runtime::PACKAGE;
+const RUNTIME: &str = crate::package::RUNTIME_PACKAGE;
 
 /// The confpack apt source: `deb [signed-by=KEY] URL ENVIRONMENT main`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -141,6 +141,23 @@ fn an_upgrade_to_a_version_rolls_the_roles_and_marks_them_manual() {
             after: &["app 1", "lib 2 auto"],
         },
         Upgrade {
+            case: "--version leaves the runtime package alone",
+            prepare: |node| {
+                node.publish(RUNTIME, "1", &[])
+                    .publish(RUNTIME, "2", &[])
+                    .install(RUNTIME, "2", false)
+                    .install("app", "2", false)
+                    .install("lib", "2", true)
+                    .fetch();
+            },
+            options: rolling_back(&[]),
+            changes: &[
+                "apt-get install -y --mark-auto --allow-downgrades app=1",
+                "apt-get autoremove --purge -y",
+            ],
+            after: &["app 1", "confpack-runtime 2", "lib 2 auto"],
+        },
+        Upgrade {
             case: "--version of an automatic role makes it manual",
             prepare: |node| {
                 node.install("lib", "2", true);
