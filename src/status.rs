@@ -271,7 +271,7 @@ pub fn status(
     let conflicts = conflicts(&store, &answers)?;
     let rendered = rendered_drift(&store, root, &configured)?;
     let packaged = packaged_drift(apt, root, &names)?;
-    let diverted = diversions(root, &names);
+    let diverted = diversions(apt, &names);
     let saved = saved_originals(root, &names);
     let selector = Selector {
         stored_environment: environment.clone(),
@@ -643,17 +643,19 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// dpkg's diversions held by `packages`.
-fn diversions(root: &Path, packages: &[&str]) -> Vec<Kept> {
-    let mut command = std::process::Command::new("dpkg-divert");
-    if root != Path::new("/") {
-        command.arg(format!("--root={}", root.display()));
-    }
-    let Ok(output) = command.arg("--list").output() else {
-        return Vec::new();
-    };
+/// dpkg's diversions held by `packages` (none when dpkg-divert cannot
+/// tell: status reports what it can).
+fn diversions(apt: &mut dyn PackageManager, packages: &[&str]) -> Vec<Kept> {
+    let text = apt
+        .run(
+            Kind::Query,
+            "dpkg-divert",
+            &strings(&["--list"]),
+            &mut crate::RecordingListener::default(),
+        )
+        .unwrap_or_default();
     let ours: BTreeSet<&str> = packages.iter().copied().collect();
-    crate::dpkg::parse_diversions(&String::from_utf8_lossy(&output.stdout))
+    crate::dpkg::parse_diversions(&text)
         .into_iter()
         .filter_map(|diversion| {
             let package = diversion.by.filter(|by| ours.contains(by.as_str()))?;
@@ -823,6 +825,47 @@ mod tests {
             ["/etc/web.conf", "/etc/other.conf", "/etc/motd"]
         );
         assert!(!report.matches(), "drift and a problem");
+    }
+
+    /// Answers `dpkg-divert --list` with its text; fails anything else.
+    struct Diversions(&'static str);
+
+    impl PackageManager for Diversions {
+        fn run(
+            &mut self,
+            kind: Kind,
+            program: &str,
+            args: &[String],
+            _: &mut dyn crate::Listener,
+        ) -> Result<String> {
+            assert_eq!(
+                (kind, program, args),
+                (Kind::Query, "dpkg-divert", &strings(&["--list"])[..])
+            );
+            Ok(self.0.to_string())
+        }
+
+        fn root(&self) -> &Path {
+            Path::new("/")
+        }
+    }
+
+    #[test]
+    fn only_the_diversions_of_the_environments_packages_are_kept_originals() {
+        let mut dpkg = Diversions(
+            "diversion of /etc/web.conf to /etc/web.conf.confpack-orig by web\n\
+             diversion of /bin/sh to /bin/sh.distrib by dash\n\
+             local diversion of /etc/motd to /etc/motd.local\n",
+        );
+        assert_eq!(
+            diversions(&mut dpkg, &["web", "db"]),
+            [Kept {
+                package: "web".into(),
+                path: "/etc/web.conf".into(),
+                kept_at: "/etc/web.conf.confpack-orig".into(),
+                how: "diverted",
+            }]
+        );
     }
 
     #[test]

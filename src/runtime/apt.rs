@@ -126,7 +126,8 @@ impl System {
     fn command(&self, program: &str, args: &[String]) -> (Command, String) {
         let mut command = Command::new(program);
         let mut shown = vec![program.to_string()];
-        if program == "dpkg-query" || (program == "dpkg" && self.config.is_some()) {
+        let sandboxed = self.config.is_some();
+        if program == "dpkg-query" || (matches!(program, "dpkg" | "dpkg-divert") && sandboxed) {
             let root = format!("--root={}", self.root.display());
             command.arg(&root);
             shown.push(root);
