@@ -138,37 +138,9 @@ impl Report {
 
     /// The report for people.
     pub fn text(&self) -> String {
-        let none = || "(none)".to_string();
-        let mut out = String::new();
-        let mut line = |text: String| {
-            out.push_str(&text);
-            out.push('\n');
-        };
-        line(format!(
-            "environment: {}",
-            self.environment.clone().unwrap_or_else(none)
-        ));
-        line(format!(
-            "machine:     {}",
-            self.machine
-                .clone()
-                .unwrap_or_else(|| "(no machine entry)".into())
-        ));
-        line(format!(
-            "repository:  {}",
-            match (&self.repository, &self.repository_environment) {
-                (Some(url), Some(env)) => format!("{url} {env}"),
-                _ => format!("(no {SOURCES_LIST})"),
-            }
-        ));
-        if !self.index_fetched {
-            line("index:       never fetched (run `confpack update`)".into());
-        }
-        if self.rollback_pin {
-            line(format!("rolled back: {ROLLBACK_PIN} pins versions"));
-        }
-        line("packages:".into());
-        for p in &self.packages {
+        let mut lines = self.node_lines();
+        lines.push("packages:".into());
+        lines.extend(self.packages.iter().map(|p| {
             let published = p.published.as_deref().unwrap_or("?");
             let mark = if p.outdated { "  OUTDATED" } else { "" };
             let pin = p
@@ -176,51 +148,69 @@ impl Report {
                 .as_ref()
                 .map(|v| format!(", pinned {v}"))
                 .unwrap_or_default();
-            line(format!(
+            format!(
                 "  {} {} (published {published}{pin}){mark}",
                 p.name, p.installed
-            ));
-        }
-        line(format!("open conflicts: {}", self.conflicts.len()));
-        for c in &self.conflicts {
-            line(format!(
+            )
+        }));
+        let conflicts = self.conflicts.iter().map(|c| {
+            format!(
                 "  {}: document {:?}, stored {:?}, since {}",
                 c.key, c.document, c.stored, c.since
-            ));
-        }
-        line(format!("drift: {}", self.drift.len()));
-        for d in &self.drift {
-            line(format!(
-                "  {} {} file {} ({})",
-                d.state,
-                d.kind,
-                d.path.display(),
-                d.package
-            ));
-        }
-        line(format!("originals to give back: {}", self.kept.len()));
-        for k in &self.kept {
-            line(format!(
-                "  {} ({}, {}) kept at {}",
-                k.path.display(),
-                k.package,
-                k.how,
-                k.kept_at.display()
-            ));
-        }
-        line(format!("unanswered questions: {}", self.unanswered.len()));
-        for u in &self.unanswered {
-            line(format!("  {} ({})", u.key, u.package));
-        }
-        for p in &self.problems {
-            line(format!("problem: {p}"));
-        }
-        line(if self.matches() {
+            )
+        });
+        section(&mut lines, "open conflicts", conflicts);
+        let drift = self.drift.iter().map(|d| {
+            let path = d.path.display();
+            format!("  {} {} file {path} ({})", d.state, d.kind, d.package)
+        });
+        section(&mut lines, "drift", drift);
+        let kept = self.kept.iter().map(|k| {
+            let (path, kept_at) = (k.path.display(), k.kept_at.display());
+            format!("  {path} ({}, {}) kept at {kept_at}", k.package, k.how)
+        });
+        section(&mut lines, "originals to give back", kept);
+        let unanswered = self
+            .unanswered
+            .iter()
+            .map(|u| format!("  {} ({})", u.key, u.package));
+        section(&mut lines, "unanswered questions", unanswered);
+        lines.extend(self.problems.iter().map(|p| format!("problem: {p}")));
+        lines.push(if self.matches() {
             "the node matches its environment".into()
         } else {
             format!("the node does not match: {}", self.summary())
         });
-        out
+        lines.join("\n") + "\n"
+    }
+
+    /// Environment, machine, repository, and whether the index was
+    /// fetched and the node is pinned.
+    fn node_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "environment: {}",
+                self.environment.as_deref().unwrap_or("(none)")
+            ),
+            format!(
+                "machine:     {}",
+                self.machine.as_deref().unwrap_or("(no machine entry)")
+            ),
+            format!(
+                "repository:  {}",
+                match (&self.repository, &self.repository_environment) {
+                    (Some(url), Some(env)) => format!("{url} {env}"),
+                    _ => format!("(no {SOURCES_LIST})"),
+                }
+            ),
+        ];
+        if !self.index_fetched {
+            lines.push("index:       never fetched (run `confpack update`)".into());
+        }
+        if self.rollback_pin {
+            lines.push(format!("rolled back: {ROLLBACK_PIN} pins versions"));
+        }
+        lines
     }
 
     /// The report for monitoring (keys documented in the README).
@@ -241,6 +231,12 @@ impl Report {
         })
         .map_err(|e| Error::Usage(format!("status as json: {e}")))
     }
+}
+
+/// `title: N` and the N lines under it.
+fn section(lines: &mut Vec<String>, title: &str, items: impl ExactSizeIterator<Item = String>) {
+    lines.push(format!("{title}: {}", items.len()));
+    lines.extend(items);
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -865,6 +861,69 @@ mod tests {
                 kept_at: "/etc/web.conf.confpack-orig".into(),
                 how: "diverted",
             }]
+        );
+    }
+
+    #[test]
+    fn a_full_report_reads_line_by_line() {
+        let report = Report {
+            environment: Some("production".into()),
+            machine: None,
+            repository: Some("https://apt.example.com/".into()),
+            repository_environment: Some("production".into()),
+            index_fetched: false,
+            rollback_pin: true,
+            packages: vec![PackageState {
+                name: "web".into(),
+                installed: "1".into(),
+                published: Some("2".into()),
+                pinned: Some("1".into()),
+                outdated: false,
+            }],
+            conflicts: vec![OpenConflict {
+                key: "web/port".into(),
+                document: "80".into(),
+                stored: "8080".into(),
+                since: "2026-01-02".into(),
+            }],
+            drift: vec![Drift {
+                package: "web".into(),
+                path: "/etc/web.conf".into(),
+                kind: "rendered",
+                state: "modified",
+            }],
+            kept: vec![Kept {
+                package: "web".into(),
+                path: "/etc/motd".into(),
+                kept_at: "/var/lib/confpack/replaced/web/etc/motd".into(),
+                how: "saved",
+            }],
+            unanswered: vec![Unanswered {
+                package: "web".into(),
+                key: "web/admin".into(),
+            }],
+            problems: vec!["db: unreadable".into()],
+        };
+        assert_eq!(
+            report.text(),
+            "environment: production\n\
+             machine:     (no machine entry)\n\
+             repository:  https://apt.example.com/ production\n\
+             index:       never fetched (run `confpack update`)\n\
+             rolled back: /etc/apt/preferences.d/confpack-rollback.pref pins versions\n\
+             packages:\n  \
+             web 1 (published 2, pinned 1)\n\
+             open conflicts: 1\n  \
+             web/port: document \"80\", stored \"8080\", since 2026-01-02\n\
+             drift: 1\n  \
+             modified rendered file /etc/web.conf (web)\n\
+             originals to give back: 1\n  \
+             /etc/motd (web, saved) kept at /var/lib/confpack/replaced/web/etc/motd\n\
+             unanswered questions: 1\n  \
+             web/admin (web)\n\
+             problem: db: unreadable\n\
+             the node does not match: 1 open conflict(s), 1 drifted file(s), \
+             1 unanswered question(s), 1 problem(s)\n"
         );
     }
 
