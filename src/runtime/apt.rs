@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::Listener;
 use crate::error::{Error, Result};
 
-use super::tree;
+use crate::process::tree;
 
 /// What kind of command, for how its failure is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,9 +246,9 @@ enum Ended {
 
 /// How a caught signal is named in the message. SIGINT is also what a
 /// maintainer script's confpack sends when the person quit its question
-/// ([`crate::run::end`]).
-fn signal_name(caught: crate::frontend::signals::Caught) -> &'static str {
-    use crate::frontend::signals::Caught;
+/// ([`crate::process::run::end`]).
+fn signal_name(caught: crate::process::signals::Caught) -> &'static str {
+    use crate::process::signals::Caught;
     match caught {
         Caught::Interrupt => "Ctrl-C or a quit question (SIGINT)",
         Caught::Terminate => "SIGTERM",
@@ -262,7 +262,7 @@ fn signal_name(caught: crate::frontend::signals::Caught) -> &'static str {
 fn wait(
     child: &mut std::process::Child,
     shown: &str,
-    catching: &crate::frontend::signals::Catching,
+    catching: &crate::process::signals::Catching,
     mut each: impl FnMut(),
 ) -> Result<Ended> {
     // Short commands (apt-mark) end within milliseconds: start polling
@@ -361,11 +361,12 @@ impl System {
     ) -> Result<String> {
         let (mut command, shown) = self.command(program, args);
         let attach = self.attach;
-        let run = crate::run::Run::start().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let run =
+            crate::process::run::Run::start().map_err(|e| Error::io(std::env::temp_dir(), e))?;
         // The maintainer scripts' confpack finds this run by it.
         command.envs(run.environment());
         attach_output(&mut command, program, attach);
-        let catching = crate::frontend::signals::Catching::start();
+        let catching = crate::process::signals::Catching::start();
         tree::become_subreaper();
         let mut child = command
             .stderr(Stdio::piped())
@@ -408,7 +409,7 @@ impl System {
         &self,
         ran: &Ran,
         status: std::process::ExitStatus,
-        run: Option<&crate::run::Run>,
+        run: Option<&crate::process::run::Run>,
     ) -> Result<()> {
         let Ran {
             kind,
@@ -438,7 +439,7 @@ impl System {
         };
         // A noninteractive configure that lacked answers says so
         // better than apt's "dpkg returned an error" (exit 3, keys).
-        let unanswered = run.map(crate::run::Run::unanswered);
+        let unanswered = run.map(crate::process::run::Run::unanswered);
         if let Some(keys) = unanswered.filter(|k| !k.is_empty()) {
             return Err(Error::Unanswered { keys });
         }
@@ -451,7 +452,7 @@ impl System {
 fn follow(
     child: &mut std::process::Child,
     shown: &str,
-    catching: &crate::frontend::signals::Catching,
+    catching: &crate::process::signals::Catching,
     listener: &mut dyn Listener,
 ) -> Result<(Ended, String)> {
     let lines = read_stdout(child);

@@ -24,7 +24,6 @@ mod fake;
 pub mod plan;
 #[cfg(test)]
 mod scenarios;
-pub use crate::process::tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
