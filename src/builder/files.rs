@@ -181,38 +181,62 @@ pub fn plan_files(
     let jinja = crate::derive::jinja();
     for relative in files {
         let source = tree.shown(relative);
-        match by_name(relative, tree.control_files) {
-            ByName::Skipped => {}
-            ByName::Refused(message) => problems.at(source, message),
-            ByName::Secret(inside) => found.secrets.push((inside.to_string(), source)),
-            ByName::Directory(directory) => planned.add_directory(format!("/{directory}")),
-            ByName::Entry => {
-                let Some(entry) = read_entry(tree, relative, source, problems) else {
-                    continue;
-                };
-                if let ByType::Template { .. } = entry.kind {
-                    found.templates += 1;
-                }
-                add_entry(entry, &templates_dir, &jinja, planned, problems);
+        let read = match by_name(relative, tree.control_files) {
+            ByName::Skipped => continue,
+            ByName::Refused(message) => {
+                problems.at(source, message);
+                continue;
+            }
+            ByName::Secret(inside) => {
+                found.secrets.push((inside.to_string(), source));
+                continue;
+            }
+            ByName::Directory(directory) => {
+                planned.add_directory(format!("/{directory}"));
+                continue;
+            }
+            ByName::Entry => read_entry(tree, relative, &source, problems),
+        };
+        let target = format!("/{relative}");
+        match read {
+            None => {}
+            Some(Read::Link(link)) => {
+                problems.note(planned.add(target, Entry::Symlink { target: link }, source));
+            }
+            Some(Read::Plain(file)) => problems.note(planned.add(target, file, source)),
+            Some(Read::RefusedFile(message)) => problems.at(source, message),
+            Some(Read::Template { stem, data, mode }) => {
+                found.templates += 1;
+                problems.extend(check_template(&jinja, &source, &data));
+                let file = Entry::File { data, mode };
+                add_template(
+                    planned,
+                    problems,
+                    &templates_dir,
+                    relative,
+                    stem,
+                    source,
+                    file,
+                );
             }
         }
     }
     found
 }
 
-/// An entry of the tree as read: what it is and, for a file, its bytes
-/// and mode.
-struct ReadEntry<'a> {
-    relative: &'a str,
-    source: String,
-    kind: ByType<'a>,
-    /// The symlink's target, or the file's data and mode.
-    content: Content,
-}
-
-enum Content {
+/// An entry of the tree as read, by its [`ByType`].
+enum Read<'a> {
+    /// A symlink and its target.
     Link(String),
-    File { data: Vec<u8>, mode: u32 },
+    Template {
+        stem: &'a str,
+        data: Vec<u8>,
+        mode: u32,
+    },
+    /// A plain file's entry.
+    Plain(Entry),
+    /// A file read, but refused for its name.
+    RefusedFile(&'static str),
 }
 
 /// Looks at `relative` and reads what is shipped of it; `None` when there
@@ -221,9 +245,9 @@ enum Content {
 fn read_entry<'a>(
     tree: &Tree<'_>,
     relative: &'a str,
-    source: String,
+    source: &str,
     problems: &mut Problems,
-) -> Option<ReadEntry<'a>> {
+) -> Option<Read<'a>> {
     let path = tree
         .repo
         .join(tree.dir)
@@ -237,81 +261,35 @@ fn read_entry<'a>(
         }
     };
     let kind = by_type(relative, metadata.file_type().into());
-    let content = match kind {
-        ByType::Refused(message) => {
-            problems.at(source, message);
-            return None;
-        }
-        ByType::Symlink => match symlink_target(&path, relative) {
-            Ok(link) => Content::Link(link),
-            Err(message) => {
-                problems.at(source, message);
-                return None;
-            }
-        },
-        // Never through a symlinked directory on the way either.
-        _ => match read_shipped(tree.repo, &format!("{}/{relative}", tree.dir)) {
-            Ok(data) => Content::File {
-                data,
-                mode: if metadata.permissions().mode() & 0o111 != 0 {
-                    0o755
-                } else {
-                    0o644
-                },
-            },
-            Err(message) => {
-                problems.at(source, message);
-                return None;
-            }
-        },
+    let failed = |problems: &mut Problems, message: String| {
+        problems.at(source, message);
+        None
     };
-    Some(ReadEntry {
-        relative,
-        source,
-        kind,
-        content,
-    })
-}
-
-/// Adds what [`read_entry`] read.
-fn add_entry(
-    entry: ReadEntry<'_>,
-    templates_dir: &str,
-    jinja: &minijinja::Environment<'_>,
-    planned: &mut Planned,
-    problems: &mut Problems,
-) {
-    let ReadEntry {
-        relative,
-        source,
-        kind,
-        content,
-    } = entry;
-    let target = format!("/{relative}");
-    match (kind, content) {
-        (ByType::Symlink, Content::Link(link)) => {
-            problems.note(planned.add(target, Entry::Symlink { target: link }, source));
+    match kind {
+        ByType::Refused(message) => return failed(problems, message.into()),
+        ByType::Symlink => {
+            return match symlink_target(&path, relative) {
+                Ok(link) => Some(Read::Link(link)),
+                Err(message) => failed(problems, message),
+            };
         }
-        (ByType::RefusedFile(message), _) => problems.at(source, message),
-        (ByType::Template { stem }, Content::File { data, mode }) => {
-            problems.extend(check_template(jinja, &source, &data));
-            let file = Entry::File { data, mode };
-            add_template(
-                planned,
-                problems,
-                templates_dir,
-                relative,
-                stem,
-                source,
-                file,
-            );
-        }
-        (ByType::Plain, Content::File { data, mode }) => {
-            problems.note(planned.add(target, Entry::File { data, mode }, source));
-        }
-        // read_entry reads a file's content for the file kinds only.
-        _ => {}
+        ByType::Template { .. } | ByType::Plain | ByType::RefusedFile(_) => {}
     }
+    // Never through a symlinked directory on the way either.
+    let data = match read_shipped(tree.repo, &format!("{}/{relative}", tree.dir)) {
+        Ok(data) => data,
+        Err(message) => return failed(problems, message),
+    };
+    let mode = if metadata.permissions().mode() & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    };
+    Some(match kind {
+        ByType::Template { stem } => Read::Template { stem, data, mode },
+        ByType::RefusedFile(message) => Read::RefusedFile(message),
+        _ => Read::Plain(Entry::File { data, mode }),
+    })
 }
 
 /// A template (`file`, at `relative` in the tree), shipped under
