@@ -53,11 +53,6 @@ pub mod scripts;
 pub mod secrets;
 pub mod source;
 
-/// The old name of [`runtime_deb`], still used by `crate::runtime` (the
-/// node runtime, owned elsewhere); drop once that names `runtime_deb`.
-#[doc(hidden)]
-pub use runtime_deb as runtime;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

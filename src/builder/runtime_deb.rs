@@ -18,7 +18,7 @@ use crate::deb::{Control, Deb, Entry};
 use crate::error::{Error, Result};
 
 /// The name every configuration package depends on.
-pub const PACKAGE: &str = "confpack-runtime";
+pub const PACKAGE: &str = crate::package::RUNTIME_PACKAGE;
 
 /// The Debian architecture of this machine: dpkg's answer, else the one
 /// Rust was built for.
