@@ -135,34 +135,21 @@ pub fn configure(
         return Ok(report);
     }
 
-    let context = Context {
-        package: options.package.clone(),
-        environment: selection.environment.context.clone(),
-        machine: selection.machine.as_ref().map(|m| m.label()),
-    };
-    let prompts = ask::prompts(&plan, document);
-    report.asked = prompts.iter().map(|p| p.template.key.clone()).collect();
-    let questions = (document, &plan, prompts.as_slice());
-    let asked = ask(
-        options, store, &stored, questions, frontend, &context, listener,
-    )?;
+    let questions = (&plan, document, &selection);
+    let asked = ask(options, (store, &stored), questions, frontend, listener)?;
+    report.asked = asked.keys.clone();
+    let asked = asked.asked;
     let stored = asked.stored_now.as_ref().unwrap_or(&stored);
-    let derived = plan::settle_derived(&mut plan, &inputs(stored), &asked.answers)?;
-    let outcome = outcome::outcome(
-        &plan,
-        &Answered {
-            document,
-            configured: &configured,
-            derived: &derived,
-            stored,
-            answers: &asked.answers,
-            changed_meanwhile: &asked.changed_meanwhile,
-            remembered: &remembered,
-            decisions: &options.decisions,
-            package: options.package.as_deref(),
-            now: &crate::store::utc_now(),
-        },
-    )?;
+    let inputs = inputs(stored);
+    let derived = plan::settle_derived(&mut plan, &inputs, &asked.answers)?;
+    let now = crate::store::utc_now();
+    let answered = Answered::of(
+        &inputs,
+        &derived,
+        (&asked.answers, &asked.changed_meanwhile),
+    )
+    .by(options.package.as_deref(), &now);
+    let outcome = outcome::outcome(&plan, &answered)?;
     let store = asked.store;
     commit(
         options,
@@ -346,32 +333,43 @@ fn owned(
     Ok(owned)
 }
 
+/// What [`ask`] did, and the keys it asked.
+struct AskedKeys {
+    asked: Asked,
+    keys: Vec<String>,
+}
+
 /// Asks the plan's shown questions (nothing to ask: nothing happens) and
 /// checks the answers.
-#[allow(clippy::too_many_arguments)]
 fn ask(
     options: &Options,
-    store: Store,
-    stored: &BTreeMap<String, crate::store::StoredAnswer>,
-    (document, plan, prompts): (&Document, &Plan, &[crate::frontend::Prompt]),
+    (store, stored): (Store, &BTreeMap<String, crate::store::StoredAnswer>),
+    (plan, document, selection): (&Plan, &Document, &Selection),
     frontend: &mut dyn Frontend,
-    context: &Context,
     listener: &mut dyn Listener,
-) -> Result<Asked> {
+) -> Result<AskedKeys> {
+    let prompts = ask::prompts(plan, document);
+    let keys = prompts.iter().map(|p| p.template.key.clone()).collect();
     if prompts.is_empty() {
-        return Ok(Asked::nothing(store));
+        let asked = Asked::nothing(store);
+        return Ok(AskedKeys { asked, keys });
     }
+    let context = &Context {
+        package: options.package.clone(),
+        environment: selection.environment.context.clone(),
+        machine: selection.machine.as_ref().map(|m| m.label()),
+    };
     let paths = &options.paths;
     let asked = ask::ask_unlocked(
         (&paths.db, options.lock_timeout),
         store,
         stored,
         frontend,
-        (context, prompts),
+        (context, &prompts),
         listener,
     )?;
     ask::check_answers(document, plan, &asked.answers, options.max_value_bytes)?;
-    Ok(asked)
+    Ok(AskedKeys { asked, keys })
 }
 
 /// Says what the outcome keeps and what a flag could not decide, and

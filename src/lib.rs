@@ -29,10 +29,12 @@ pub mod cli;
 pub mod configure;
 pub mod convert;
 pub mod deb;
+pub mod debian;
+pub use debian::dpkg;
 pub mod debconf;
 pub mod derive;
 pub mod divert;
-pub mod dpkg;
+
 pub mod env;
 pub mod error;
 pub mod files;

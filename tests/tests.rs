@@ -1,3 +1,4 @@
+mod architecture;
 mod build;
 mod common;
 mod configure;

@@ -43,8 +43,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::load::DocumentSource;
+use crate::debian::release::{DOCUMENTS_DIR, release_entries};
+use crate::debian::{deb822, version};
 use crate::files::{sha256_hex, write_atomic};
-use crate::publish::{DOCUMENTS_DIR, deb822, release_entries, version};
 
 /// URLs the administrator allows over plain `http://` without a signature.
 pub const INSECURE_HTTP: &str = "etc/confpack/insecure-http";
@@ -157,7 +158,7 @@ fn loopback(url: &str) -> bool {
 /// The key of this node's confpack apt source, as bytes of a binary
 /// keyring (gpgv reads no armor).
 fn trusted_key(root: &Path) -> Result<Vec<u8>, String> {
-    let list = crate::package::rooted(root, Path::new(crate::runtime::SOURCES_LIST));
+    let list = crate::package::rooted(root, Path::new(crate::debian::sources::SOURCES_LIST));
     let text = std::fs::read_to_string(&list).map_err(|e| {
         format!(
             "a published document, but no trusted key: {} ({e}); run `confpack set-environment \
@@ -165,7 +166,7 @@ fn trusted_key(root: &Path) -> Result<Vec<u8>, String> {
             list.display()
         )
     })?;
-    let source = crate::runtime::Source::parse(&text)
+    let source = crate::debian::sources::Source::parse(&text)
         .ok_or_else(|| format!("{}: no `deb [signed-by=…]` line", list.display()))?;
     let key = Path::new(&source.signed_by);
     let bytes = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;

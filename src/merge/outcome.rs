@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::plan::Plan;
+use super::plan::{Inputs, Plan};
 use super::{Decisions, as_secret, conflict_outcome, is_change, resolve};
 use crate::derive::values::Derived;
 use crate::env::model::{Document, Source};
@@ -31,6 +31,39 @@ pub struct Answered<'a> {
     pub package: Option<&'a str>,
     /// The time, for a new conflict's `since`.
     pub now: &'a str,
+}
+
+impl<'a> Answered<'a> {
+    /// The run's inputs with the final derived values and the frontend's
+    /// answers (and the keys another run changed meanwhile); no package,
+    /// no time yet (see [`Answered::by`]).
+    pub fn of(
+        inputs: &Inputs<'a>,
+        derived: &'a Derived,
+        (answers, changed_meanwhile): (&'a BTreeMap<String, String>, &'a BTreeSet<String>),
+    ) -> Answered<'a> {
+        Answered {
+            document: inputs.document,
+            configured: inputs.configured,
+            derived,
+            stored: inputs.stored,
+            answers,
+            changed_meanwhile,
+            remembered: inputs.remembered,
+            decisions: inputs.decisions,
+            package: None,
+            now: "",
+        }
+    }
+
+    /// Stored on behalf of `package`, at `now`.
+    pub fn by(self, package: Option<&'a str>, now: &'a str) -> Answered<'a> {
+        Answered {
+            package,
+            now,
+            ..self
+        }
+    }
 }
 
 /// A conflict kept because nobody decided it.

@@ -25,14 +25,12 @@
 //!   (`flock(2)` on its descriptor), so no lock file sits in the tree a web
 //!   server serves.
 
-pub mod deb822;
 pub mod debfile;
 mod lock;
 mod prune;
 pub mod sign;
 pub mod staging;
 pub mod upload;
-pub mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,16 +40,16 @@ use crate::Listener;
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 
+pub use crate::debian::release::{
+    COMPONENT, DOCUMENTS_DIR, check_environment_name, is_plain_name, release_entries,
+};
+pub use crate::debian::{deb822, version};
 use deb822::Paragraph;
 use debfile::DebFile;
 use sign::Signer;
 
-/// The component every environment has.
-pub const COMPONENT: &str = "main";
 /// `Origin` and `Label` of a confpack repository.
 pub const ORIGIN: &str = "confpack";
-/// Where an environment's documents are, relative to `dists/<environment>`.
-pub const DOCUMENTS_DIR: &str = "documents";
 /// The lock file older confpack versions took inside the repository (and
 /// so served to the world): still waited for and then removed.
 pub(crate) const LEGACY_LOCK_FILE: &str = ".confpack-publish.lock";
@@ -177,28 +175,6 @@ impl Indexed {
     }
 }
 
-/// A plain name: letters, digits, `. _ - +`, starting with a letter or
-/// digit (an apt distribution, a file name; never `..` or a path).
-fn is_plain_name(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
-}
-
-/// An environment name must be a plain apt distribution name.
-pub fn check_environment_name(name: &str) -> Result<()> {
-    if is_plain_name(name) {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "{name:?} is not a valid environment name: letters, digits, . _ - +, starting with a letter or digit"
-        )))
-    }
-}
-
 /// A document name is a plain file name: `<NAME>.xml` in `documents/`.
 pub fn check_document_name(name: &str) -> Result<()> {
     if is_plain_name(name) {
@@ -321,22 +297,6 @@ fn read_current(dist: &Path) -> Result<Current> {
         }
     }
     Ok(current)
-}
-
-/// The `SHA256` lines of a `Release`: (sum, size, path relative to the
-/// distribution).
-pub fn release_entries(release: &Paragraph) -> Vec<(&str, u64, &str)> {
-    release
-        .get("SHA256")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let sum = words.next()?;
-            let size = words.next()?.parse().ok()?;
-            Some((sum, size, words.next()?))
-        })
-        .collect()
 }
 
 fn parse_one(path: &Path, text: &str) -> Result<Paragraph> {

@@ -76,7 +76,7 @@ impl FakeNode {
             version.to_string(),
             depends.iter().map(|d| d.to_string()).collect(),
         ));
-        versions.sort_by(|a, b| crate::publish::version::compare(&a.0, &b.0));
+        versions.sort_by(|a, b| crate::debian::version::compare(&a.0, &b.0));
         self
     }
 

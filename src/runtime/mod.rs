@@ -30,62 +30,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::Listener;
+use crate::debian::deb822;
+use crate::debian::release::check_environment_name;
+pub use crate::debian::sources::{SOURCES_LIST, Source};
 use crate::error::{Error, Result};
 use crate::package::rooted;
 use crate::paths::Paths;
-use crate::publish::{COMPONENT, check_environment_name, deb822};
 use crate::store::Batch;
 
 use apt::{Kind, PackageManager};
 use plan::Index;
 
-/// The apt source confpack manages.
-pub const SOURCES_LIST: &str = "/etc/apt/sources.list.d/confpack.list";
 /// Where the repository's signing key is kept.
 pub const KEYRING_DIR: &str = "/etc/apt/keyrings";
 /// The runtime package, never a role.
 const RUNTIME: &str = crate::package::RUNTIME_PACKAGE;
-
-/// The confpack apt source: `deb [signed-by=KEY] URL ENVIRONMENT main`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    pub url: String,
-    pub environment: String,
-    pub signed_by: String,
-}
-
-impl Source {
-    pub fn render(&self) -> String {
-        format!(
-            "# Written by `confpack set-environment`, which rewrites it.\n\
-             deb [signed-by={}] {} {} {COMPONENT}\n",
-            self.signed_by, self.url, self.environment
-        )
-    }
-
-    /// Reads the `deb` line of `confpack.list`.
-    pub fn parse(text: &str) -> Option<Source> {
-        let line = text
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with("deb ") || l.starts_with("deb\t"))?;
-        let rest = line[3..].trim();
-        let (options, rest) = match rest.strip_prefix('[') {
-            Some(after) => after.split_once(']')?,
-            None => ("", rest),
-        };
-        let signed_by = options
-            .split_whitespace()
-            .find_map(|o| o.strip_prefix("signed-by="))?
-            .to_string();
-        let mut words = rest.split_whitespace();
-        Some(Source {
-            url: words.next()?.to_string(),
-            environment: words.next()?.to_string(),
-            signed_by,
-        })
-    }
-}
 
 fn read_source(root: &Path) -> Result<Option<Source>> {
     let path = rooted(root, Path::new(SOURCES_LIST));
@@ -450,7 +409,7 @@ impl Changes {
         for (name, version) in after {
             match before.get(name) {
                 None => changes.installed.push(format!("{name} {version}")),
-                Some(old) => match crate::publish::version::compare(version, old) {
+                Some(old) => match crate::debian::version::compare(version, old) {
                     std::cmp::Ordering::Greater => {
                         changes.upgraded.push(format!("{name} {old} → {version}"))
                     }

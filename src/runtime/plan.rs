@@ -15,9 +15,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::debian::deb822;
+use crate::debian::version;
 use crate::error::{Error, Result};
-use crate::publish::deb822;
-use crate::publish::version;
 
 /// One relation alternative: `name [(op version)]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

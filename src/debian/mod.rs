@@ -1,0 +1,12 @@
+//! Debian's formats and rules, the vocabulary the builder, `publish`, the
+//! node runtime, `status` and the document's trust check all speak: deb822
+//! paragraphs ([`deb822`]), versions and RFC 2822 dates ([`version`]), an
+//! apt repository's layout and `Release` lists ([`release`]), confpack's
+//! apt source line ([`sources`]) and what dpkg's tools print ([`dpkg`]).
+//! It depends on nothing above it.
+
+pub mod deb822;
+pub mod dpkg;
+pub mod release;
+pub mod sources;
+pub mod version;
