@@ -94,6 +94,27 @@ impl Reader {
         }
     }
 
+    fn tokens(&mut self, stream: proc_macro2::TokenStream) {
+        use proc_macro2::TokenTree;
+        let tokens: Vec<TokenTree> = stream.into_iter().collect();
+        for (i, token) in tokens.iter().enumerate() {
+            match token {
+                TokenTree::Group(group) => self.tokens(group.stream()),
+                TokenTree::Ident(ident) if ident == "crate" => {
+                    if let (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b))) =
+                        (tokens.get(i + 1), tokens.get(i + 2))
+                        && a.as_char() == ':'
+                        && b.as_char() == ':'
+                        && let Some(TokenTree::Ident(module)) = tokens.get(i + 3)
+                    {
+                        self.uses.insert(module.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn function(&mut self, name: &syn::Ident, span: proc_macro2::Span) {
         let lines = span.end().line - span.start().line + 1;
         self.functions.push((name.to_string(), lines));
@@ -127,6 +148,13 @@ impl<'ast> Visit<'ast> for Reader {
         if !is_test_only(&item.attrs) {
             self.use_tree(&item.tree, false);
         }
+    }
+
+    /// Paths inside macro calls (`format!("{}", crate::x::y(z))`) are
+    /// tokens to syn: found by their shape, `crate :: module`.
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        self.tokens(mac.tokens.clone());
+        syn::visit::visit_macro(self, mac);
     }
 
     fn visit_path(&mut self, path: &'ast syn::Path) {

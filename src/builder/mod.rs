@@ -691,23 +691,9 @@ pub fn add_documentation(deb: &mut Deb, copyright: &str, origin: &str, time: i64
     Ok(())
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `20261123.153012` (UTC): sorts like the time it names.
 pub fn compact_utc(time: i64) -> String {
-    let (year, month, day) = civil(time.div_euclid(86_400));
+    let (year, month, day) = crate::debian::version::civil_from_days(time.div_euclid(86_400));
     let seconds = time.rem_euclid(86_400);
     format!(
         "{year:04}{month:02}{day:02}.{:02}{:02}{:02}",
@@ -719,21 +705,7 @@ pub fn compact_utc(time: i64) -> String {
 
 /// `Mon, 23 Nov 2026 15:30:12 +0000`, the changelog's date format.
 pub fn rfc2822(time: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = time.div_euclid(86_400);
-    let (year, month, day) = civil(days);
-    let seconds = time.rem_euclid(86_400);
-    format!(
-        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} +0000",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    crate::debian::version::format_rfc2822(time)
 }
 
 /// Runs `work` over `items` on `jobs` threads, keeping the order; `tick`

@@ -266,7 +266,7 @@ fn check_release(
         if now > until {
             return Err(format!(
                 "the signed Release expired (Valid-Until: {})",
-                crate::builder::rfc2822(until)
+                version::format_rfc2822(until)
             ));
         }
     }
@@ -286,8 +286,8 @@ fn check_release(
     {
         return Err(format!(
             "the signed Release is dated {}, older than the one accepted before ({}): a replay",
-            crate::builder::rfc2822(date),
-            crate::builder::rfc2822(last.date)
+            version::format_rfc2822(date),
+            version::format_rfc2822(last.date)
         ));
     }
     Ok(State {
@@ -416,7 +416,7 @@ mod tests {
     fn release(date: i64, sum: &str, extra: &str) -> String {
         format!(
             "Codename: production\nDate: {}\n{extra}SHA256:\n {sum} 10 documents/w.xml\n",
-            crate::builder::rfc2822(date)
+            version::format_rfc2822(date)
         )
     }
 
@@ -438,7 +438,7 @@ mod tests {
         assert!(replay.expect_err("replay").contains("replay"));
         let same = check_release(&release(now, "aa", ""), &document(), "aa", now, Some(&ok));
         assert!(same.is_ok(), "the same Release again");
-        let expired = format!("Valid-Until: {}\n", crate::builder::rfc2822(now - 1));
+        let expired = format!("Valid-Until: {}\n", version::format_rfc2822(now - 1));
         let old = check_release(
             &release(now - 100, "aa", &expired),
             &document(),
