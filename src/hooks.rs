@@ -82,15 +82,12 @@ pub fn service_gate(root: &Path, call: ServiceCall<'_>) -> Result<Option<String>
         return Ok(None);
     }
     let action = call.action.as_str();
-    let status = Command::new(&policy)
+    let mut command = Command::new(&policy);
+    command
         .args([call.unit, action])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| Error::Command {
-            command: format!("{} {} {action}", policy.display(), call.unit),
-            message: e.to_string(),
-        })?;
+        .stdout(Stdio::null());
+    let status = crate::process::command::status(&mut command)?;
     Ok((status.code() == Some(POLICY_DENIED)).then(|| {
         format!(
             "/usr/sbin/policy-rc.d denies {action} of {}; \

@@ -63,6 +63,32 @@ pub fn output_allowing(command: &mut Command, allowed: &[i32]) -> Result<Output>
     })
 }
 
+/// Runs `command` for its exit status only (its stdio as set), which the
+/// caller interprets. A program that was just written (a policy-rc.d
+/// installed a moment ago) can be "busy" for an instant while another
+/// thread's child still holds it open for writing: that is tried again,
+/// a few times, before it counts as a failure to start.
+pub fn status(command: &mut Command) -> Result<std::process::ExitStatus> {
+    let mut tries = 0;
+    loop {
+        match command.status() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            result => {
+                return result.map_err(|e| Error::Command {
+                    command: shown(command),
+                    message: format!("cannot start: {e}"),
+                });
+            }
+        }
+    }
+}
+
+/// "Text file busy": the program is open for writing somewhere.
+const ETXTBSY: i32 = 26;
+
 /// The output of a query that may simply not be possible here (dpkg not
 /// installed, the tool failing): `None` then.
 pub fn query(command: &mut Command) -> Option<Output> {
