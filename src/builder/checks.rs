@@ -175,12 +175,10 @@ pub fn known_packages(
                 .collect(),
         ));
     }
-    match std::process::Command::new("apt-cache")
-        .arg("pkgnames")
-        .env("LC_ALL", "C")
-        .output()
-    {
-        Ok(output) if output.status.success() && !output.stdout.is_empty() => Ok(Some(
+    let mut apt_cache = std::process::Command::new("apt-cache");
+    apt_cache.arg("pkgnames").env("LC_ALL", "C");
+    match crate::process::command::query(&mut apt_cache) {
+        Some(output) if !output.stdout.is_empty() => Ok(Some(
             String::from_utf8_lossy(&output.stdout)
                 .lines()
                 .map(str::to_string)

@@ -53,18 +53,15 @@ impl Git {
     }
 
     fn run(&self, args: &[&str]) -> Result<Vec<u8>> {
-        let output = self.command(args).output().map_err(|e| Error::Command {
-            command: describe(args),
-            message: e.to_string(),
-        })?;
-        if output.status.success() {
-            Ok(output.stdout)
-        } else {
-            Err(Error::Command {
-                command: format!("{} (in {})", describe(args), self.dir.display()),
-                message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        crate::process::command::output(&mut self.command(args))
+            .map(|output| output.stdout)
+            .map_err(|error| match error {
+                Error::Command { message, .. } => Error::Command {
+                    command: format!("{} (in {})", describe(args), self.dir.display()),
+                    message,
+                },
+                other => other,
             })
-        }
     }
 
     /// Whether the clone is shallow: its history ends early, so the commit

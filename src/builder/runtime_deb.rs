@@ -70,21 +70,14 @@ pub fn library_packages(binary: &[u8], listener: &mut dyn Listener) -> Vec<Strin
 
 /// `dpkg-query --search '*/libxml2.so.2'` → `libxml2`.
 fn owner_of(library: &str) -> Option<String> {
-    let output = Command::new("dpkg-query")
-        .args(["--search", &format!("*/{library}")])
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut owners: Vec<String> = text
-        .lines()
-        .filter_map(|line| line.split_once(": ").map(|(packages, _)| packages))
-        .flat_map(|packages| packages.split(", "))
-        .filter(|p| !p.contains("diversion"))
-        .map(|p| p.split(':').next().unwrap_or(p).to_string())
-        .collect();
+    let output = crate::process::command::query(
+        Command::new("dpkg-query").args(["--search", &format!("*/{library}")]),
+    )?;
+    let mut owners: Vec<String> =
+        crate::debian::dpkg::parse_search(&String::from_utf8_lossy(&output.stdout))
+            .into_iter()
+            .flat_map(|shipped| shipped.packages)
+            .collect();
     owners.sort();
     owners.dedup();
     // The same soname in several packages (e.g. libc6 and libc6-dev's
@@ -180,25 +173,14 @@ fn stripped(binary: Vec<u8>, listener: &mut dyn Listener) -> Result<Vec<u8>> {
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let path = dir.path().join("confpack");
     std::fs::write(&path, &binary).map_err(|e| Error::io(&path, e))?;
-    let result = Command::new("strip")
+    let mut strip = Command::new("strip");
+    strip
         .args(["--remove-section=.comment", "--remove-section=.note"])
-        .arg(&path)
-        .output();
-    match result {
-        Ok(output) if output.status.success() => {
-            std::fs::read(&path).map_err(|e| Error::io(&path, e))
-        }
-        Ok(output) => {
-            listener.warning(&format!(
-                "{PACKAGE}: strip failed ({}); shipping the binary unstripped",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-            Ok(binary)
-        }
+        .arg(&path);
+    match crate::process::command::output(&mut strip) {
+        Ok(_) => std::fs::read(&path).map_err(|e| Error::io(&path, e)),
         Err(e) => {
-            listener.warning(&format!(
-                "{PACKAGE}: cannot run strip ({e}); shipping the binary unstripped"
-            ));
+            listener.warning(&format!("{PACKAGE}: {e}; shipping the binary unstripped"));
             Ok(binary)
         }
     }

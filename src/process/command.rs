@@ -63,6 +63,45 @@ pub fn output_allowing(command: &mut Command, allowed: &[i32]) -> Result<Output>
     })
 }
 
+/// Like [`output`], with `input` written to the command's stdin (from a
+/// thread of its own, so a command that writes while it reads never
+/// blocks on a full pipe). The command must also print something: an
+/// empty stdout counts as a failure (gpg signing nothing).
+pub fn output_with_input(command: &mut Command, input: &[u8]) -> Result<Output> {
+    let line = shown(command);
+    let started = |e: std::io::Error| Error::Command {
+        command: line.clone(),
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => "not installed (not found in PATH)".into(),
+            _ => format!("cannot start: {e}"),
+        },
+    };
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(started)?;
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = input.to_vec();
+        std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input))
+    });
+    let output = child.wait_with_output().map_err(started)?;
+    let written = writer.map(|w| w.join());
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    let failed = !output.status.success() || output.stdout.is_empty();
+    if failed || matches!(written, Some(Ok(Err(_))) | Some(Err(_))) {
+        return Err(Error::Command {
+            command: line,
+            message: match stderr.is_empty() {
+                false => stderr,
+                true => format!("failed ({})", output.status),
+            },
+        });
+    }
+    Ok(output)
+}
+
 /// Runs `command` for its exit status only (its stdio as set), which the
 /// caller interprets. A program that was just written (a policy-rc.d
 /// installed a moment ago) can be "busy" for an instant while another
@@ -135,5 +174,11 @@ mod tests {
             Some(b"x y\n".to_vec())
         );
         assert_eq!(shown(Command::new("echo").arg("it's")), r"echo 'it'\''s'");
+        let out = output_with_input(&mut Command::new("cat"), b"signed").expect("cat");
+        assert_eq!(out.stdout, b"signed");
+        assert!(
+            output_with_input(&mut Command::new("true"), b"x").is_err(),
+            "nothing printed"
+        );
     }
 }

@@ -128,22 +128,20 @@ fn control_text(path: &Path, bytes: &[u8]) -> Result<String> {
 /// `dpkg-deb --field FILE`: the control paragraph of a package whose
 /// control archive is compressed with something other than gzip.
 fn dpkg_deb_fields(path: &Path) -> Result<String> {
-    let output = Command::new("dpkg-deb")
-        .arg("--field")
-        .arg(path)
-        .output()
-        .map_err(|e| Error::Command {
-            command: format!("dpkg-deb --field {}", path.display()),
-            message: format!(
-                "{e}; the control archive is not gzip-compressed, and reading it needs dpkg-deb"
-            ),
-        })?;
-    if !output.status.success() {
-        return Err(Error::Command {
-            command: format!("dpkg-deb --field {}", path.display()),
-            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
+    let mut dpkg_deb = Command::new("dpkg-deb");
+    dpkg_deb.arg("--field").arg(path);
+    let output = crate::process::command::output(&mut dpkg_deb).map_err(|error| match error {
+        Error::Command { command, message } if message.contains("not installed") => {
+            Error::Command {
+                command,
+                message: format!(
+                    "{message}; the control archive is not gzip-compressed, and reading it \
+                     needs dpkg-deb"
+                ),
+            }
+        }
+        other => other,
+    })?;
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 

@@ -5,8 +5,7 @@
 //! its detached `Release.gpg`; confpack writes both, so old and new apt
 //! versions and mirrors that only copy some files all work.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::error::{Error, Result};
 
@@ -37,32 +36,18 @@ impl Gpg {
             .args(["--batch", "--yes", "--no-tty", "--quiet", "--armor"])
             .args(["--digest-algo", "SHA512", "--local-user", &self.key])
             .arg(mode)
-            .args(["--output", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let shown = format!("gpg --local-user {} {mode}", self.key);
-        let mut child = command.spawn().map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: format!("{e} (install gnupg)"),
-        })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(input).map_err(|e| Error::Command {
-                command: shown.clone(),
-                message: e.to_string(),
-            })?;
-        }
-        let output = child.wait_with_output().map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: e.to_string(),
-        })?;
-        if !output.status.success() || output.stdout.is_empty() {
-            return Err(Error::Command {
-                command: shown,
-                message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            });
-        }
-        Ok(output.stdout)
+            .args(["--output", "-"]);
+        crate::process::command::output_with_input(&mut command, input)
+            .map(|output| output.stdout)
+            .map_err(|error| match error {
+                Error::Command { command, message } if message.contains("not installed") => {
+                    Error::Command {
+                        command,
+                        message: format!("{message} (install gnupg)"),
+                    }
+                }
+                other => other,
+            })
     }
 }
 
