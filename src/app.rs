@@ -613,7 +613,7 @@ fn run_configure(
     if report.unchanged {
         return Ok(());
     }
-    let asked = if frontend.name() == "noninteractive" {
+    let asked = if !frontend.is_interactive() {
         format!(
             "{} question(s) took their defaults (noninteractive)",
             report.asked.len()

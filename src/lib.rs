@@ -21,6 +21,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub use error::{Error, ExitCode, Result};
+pub use listener::{Listener, RecordingListener, SilentListener, StderrListener, say};
 
 pub mod app;
 pub mod ask;
@@ -41,6 +42,7 @@ pub mod files;
 pub mod frontend;
 pub mod hooks;
 pub mod jinja;
+pub mod listener;
 pub mod merge;
 pub mod output;
 pub mod package;
@@ -60,70 +62,3 @@ pub mod unchanged;
 
 #[cfg(test)]
 pub(crate) mod testing;
-
-/// Where the library reports progress and warnings (never `println!` in
-/// library code): the binary prints to stderr, tests record.
-pub trait Listener {
-    fn info(&mut self, message: &str);
-    fn warning(&mut self, message: &str);
-    /// A long run's progress, `done` of `total` (a progress bar); ignored
-    /// unless a listener shows it.
-    fn progress(&mut self, _done: u64, _total: u64) {}
-    /// A line another program printed (apt, dpkg), shown as it is: it
-    /// carries its own prefix, if any.
-    fn passthrough(&mut self, line: &str) {
-        self.info(line);
-    }
-}
-
-/// Prints to stderr; `quiet` keeps only warnings.
-#[derive(Debug, Default)]
-pub struct StderrListener {
-    pub quiet: bool,
-}
-
-/// Prints one line to stderr. A closed stderr (the terminal went away:
-/// SIGHUP) is not worth a panic; the exit code still tells.
-pub fn say(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-impl Listener for StderrListener {
-    fn info(&mut self, message: &str) {
-        if !self.quiet {
-            say(format_args!("confpack: {message}"));
-        }
-    }
-
-    fn warning(&mut self, message: &str) {
-        if message.starts_with("warning:") {
-            say(format_args!("confpack: {message}"));
-        } else {
-            say(format_args!("confpack: warning: {message}"));
-        }
-    }
-
-    fn passthrough(&mut self, line: &str) {
-        if !self.quiet {
-            say(format_args!("{line}"));
-        }
-    }
-}
-
-/// Keeps messages, for tests.
-#[derive(Debug, Default)]
-pub struct RecordingListener {
-    pub infos: Vec<String>,
-    pub warnings: Vec<String>,
-}
-
-impl Listener for RecordingListener {
-    fn info(&mut self, message: &str) {
-        self.infos.push(message.to_string());
-    }
-
-    fn warning(&mut self, message: &str) {
-        self.warnings.push(message.to_string());
-    }
-}

@@ -112,6 +112,12 @@ pub trait Frontend {
     /// Short name for messages (`noninteractive`, `text`, `tui`).
     fn name(&self) -> &'static str;
 
+    /// Whether a person may be asked: false for the frontend that only
+    /// takes defaults. Callers ask this instead of comparing names.
+    fn is_interactive(&self) -> bool {
+        true
+    }
+
     /// Asks `prompts` and returns the answers by key. A question missing
     /// from the result keeps its default. Display-only questions (notes)
     /// are answered with an empty string once shown.

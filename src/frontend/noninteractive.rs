@@ -15,6 +15,10 @@ impl Frontend for Noninteractive {
         "noninteractive"
     }
 
+    fn is_interactive(&self) -> bool {
+        false
+    }
+
     fn ask(&mut self, _context: &Context, prompts: &[Prompt]) -> Result<BTreeMap<String, String>> {
         let missing: Vec<String> = prompts
             .iter()
