@@ -295,7 +295,7 @@ pub struct BuildArgs {
     pub jobs: Option<usize>,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct ConfigureArgs {
     /// The installed package whose document, templates and hooks to use.
     #[arg(long, short, value_name = "PKG")]
@@ -343,10 +343,10 @@ pub struct ConfigureArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Seconds allowed for fetching the online copy.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = DEFAULT_FETCH_TIMEOUT, value_name = "SECONDS")]
     pub timeout: f64,
     /// Largest online document accepted, in bytes.
-    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = DEFAULT_MAX_DOCUMENT_BYTES, value_name = "BYTES")]
     pub max_size: u64,
     /// Largest value of one question (configured, answered or derived), in bytes.
     #[arg(long, default_value_t = crate::derive::DEFAULT_MAX_VALUE_BYTES, value_name = "BYTES")]
@@ -358,8 +358,42 @@ pub struct ConfigureArgs {
     pub derive: DeriveArgs,
 }
 
+/// Seconds `configure` allows for fetching the online document.
+pub const DEFAULT_FETCH_TIMEOUT: f64 = 5.0;
+
+/// The largest online document `configure` accepts, in bytes.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `confpack configure` without flags: what `confpack upgrade` runs for
+/// each package it changed (the same defaults as the flags above).
+impl Default for ConfigureArgs {
+    fn default() -> ConfigureArgs {
+        ConfigureArgs {
+            package: None,
+            env_url: None,
+            env_file: None,
+            schema: None,
+            machine: None,
+            environment: None,
+            force_questions: false,
+            take_document: Vec::new(),
+            take_document_all: false,
+            keep_mine: Vec::new(),
+            keep_mine_all: false,
+            priority: None,
+            frontend: None,
+            dry_run: false,
+            timeout: DEFAULT_FETCH_TIMEOUT,
+            max_size: DEFAULT_MAX_DOCUMENT_BYTES,
+            max_value_size: crate::derive::DEFAULT_MAX_VALUE_BYTES,
+            max_render_size: crate::render::DEFAULT_MAX_RENDER_BYTES,
+            derive: DeriveArgs::default(),
+        }
+    }
+}
+
 /// Rules for derived questions of documents that carry none (DataONE v1).
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct DeriveArgs {
     /// A derived question's expression, KEY=EXPR (repeatable).
     #[arg(long = "derive", value_name = "KEY=EXPR")]
@@ -396,7 +430,7 @@ pub enum StatusFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PriorityArg {
     Low,
     Medium,

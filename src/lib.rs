@@ -15,8 +15,11 @@
 //! [`secrets`]; [`configure`] runs them in order.
 //! Around it: [`builder`] and [`deb`] (repository → .deb), [`publish`] (apt
 //! repository), [`runtime`] (set-environment, update, install, upgrade),
-//! [`remove`], [`status`], [`convert`] and [`debconf`] (interoperability), [`output`];
-//! [`cli`] and [`app`] are the command line.
+//! [`remove`], [`status`], [`convert`] and [`debconf`] (interoperability), [`output`].
+//! Progress and warnings reach a person through a [`listener`].
+//! The command line: [`cli`] (clap definitions only), [`settings`] (flags
+//! and environment variables resolved into plain settings), [`commands`]
+//! (one module per subcommand) and [`app`], which dispatches to them.
 
 #![deny(clippy::unwrap_used)]
 
@@ -27,6 +30,7 @@ pub mod app;
 pub mod ask;
 pub mod builder;
 pub mod cli;
+pub mod commands;
 pub mod configure;
 pub mod convert;
 pub mod deb;
@@ -56,6 +60,7 @@ pub use process::run;
 pub mod runtime;
 pub mod secrets;
 pub mod select;
+pub mod settings;
 pub mod status;
 pub mod store;
 pub mod unchanged;

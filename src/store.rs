@@ -83,6 +83,59 @@ pub struct StoredAnswer {
     pub secret: bool,
 }
 
+/// What `confpack set` was given for a key, beside the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueToSet {
+    pub value: String,
+    pub source: Source,
+    pub seen: bool,
+    /// `--secret`: masked from now on.
+    pub secret: bool,
+}
+
+impl StoredAnswer {
+    /// The answer `confpack set` stores for `key` (already checked with
+    /// [`check_key`]), `existing` the one stored before: the value is
+    /// checked against the question's type (the stored one, else a
+    /// password for a secret and a string otherwise; a choice question's
+    /// choices are not known here, so any choice passes), its owners are
+    /// kept, and a secret once stays a secret.
+    pub fn set_by_hand(
+        key: &str,
+        given: ValueToSet,
+        existing: Option<&StoredAnswer>,
+    ) -> Result<StoredAnswer> {
+        let question_type = existing
+            .map(|a| a.question_type)
+            .unwrap_or(if given.secret {
+                QuestionType::Password
+            } else {
+                QuestionType::String
+            });
+        question_type
+            .check(&given.value, &[])
+            .or_else(|m| {
+                if question_type.has_choices() {
+                    Ok(())
+                } else {
+                    Err(m)
+                }
+            })
+            .map_err(|message| Error::Question {
+                key: key.to_string(),
+                message,
+            })?;
+        Ok(StoredAnswer {
+            value: Some(given.value),
+            source: given.source,
+            seen: given.seen,
+            owners: existing.map(|a| a.owners.clone()).unwrap_or_default(),
+            question_type,
+            secret: given.secret || question_type.is_secret() || existing.is_some_and(|a| a.secret),
+        })
+    }
+}
+
 /// A stored user value that differs from the document's value, kept by a
 /// run nobody answered (open) or decided by a person (`--keep-mine`, or an
 /// answer in a frontend). Remembered under `conflict/KEY`; the values are
@@ -795,6 +848,56 @@ mod tests {
         batch.set_meta("a", "2").expect("meta");
         store.commit(batch).expect("commit");
         assert_ne!(generation(&path).expect("generation"), first);
+    }
+
+    fn given(value: &str, secret: bool) -> ValueToSet {
+        ValueToSet {
+            value: value.to_string(),
+            source: Source::User,
+            seen: true,
+            secret,
+        }
+    }
+
+    #[test]
+    fn a_value_set_by_hand_for_a_new_key_is_a_string_or_a_password() {
+        let plain = StoredAnswer::set_by_hand("web/host", given("db1", false), None).expect("ok");
+        assert_eq!(plain.question_type, QuestionType::String);
+        assert!(!plain.secret);
+        assert!(plain.owners.is_empty());
+        let secret = StoredAnswer::set_by_hand("web/pw", given("s3", true), None).expect("ok");
+        assert_eq!(secret.question_type, QuestionType::Password);
+        assert!(secret.secret);
+    }
+
+    #[test]
+    fn a_value_set_by_hand_keeps_the_stored_type_owners_and_secrecy() {
+        let mut stored = answer("true", Source::Configured);
+        stored.question_type = QuestionType::Boolean;
+        stored.secret = true;
+        let set = StoredAnswer::set_by_hand("pkg/flag", given("false", false), Some(&stored))
+            .expect("a boolean");
+        assert_eq!(set.value.as_deref(), Some("false"));
+        assert_eq!(set.source, Source::User);
+        assert_eq!(set.owners, stored.owners);
+        assert_eq!(set.question_type, QuestionType::Boolean);
+        assert!(set.secret, "a secret once stays a secret");
+    }
+
+    #[test]
+    fn a_value_set_by_hand_must_fit_the_stored_type_except_unknown_choices() {
+        let mut stored = answer("true", Source::Configured);
+        stored.question_type = QuestionType::Boolean;
+        assert!(matches!(
+            StoredAnswer::set_by_hand("pkg/flag", given("maybe", false), Some(&stored)),
+            Err(Error::Question { key, .. }) if key == "pkg/flag"
+        ));
+        stored.question_type = QuestionType::Select;
+        let set = StoredAnswer::set_by_hand("pkg/mode", given("anything", false), Some(&stored));
+        assert!(
+            set.is_ok(),
+            "the choices are not stored, so any choice passes"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use crate::Listener;
 use crate::env::model::{QuestionType, Template};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::merge::Reason;
 use crate::output::MASK;
 use crate::render::{EditChoice, LocalEdit};
@@ -142,6 +142,137 @@ pub enum Chosen {
     Default,
 }
 
+/// The frontend a run asks for and who asked, resolved from `--frontend`
+/// and `DEBIAN_FRONTEND` before any terminal is looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// `None`: nobody asked; a terminal decides (tui, else noninteractive).
+    pub kind: Option<Kind>,
+    pub chosen: Chosen,
+    /// Said when the frontend is opened: a `DEBIAN_FRONTEND` confpack does
+    /// not know (another program's name) is not an error.
+    pub warning: Option<String>,
+}
+
+impl Choice {
+    /// `--frontend` wins over `DEBIAN_FRONTEND` (an empty one counts as
+    /// unset). An unknown `--frontend` is a usage error; an unknown
+    /// `DEBIAN_FRONTEND` means noninteractive, with a warning.
+    pub fn resolve(flag: Option<&str>, from_environment: Option<&str>) -> Result<Choice> {
+        let from_environment = from_environment.filter(|name| !name.is_empty());
+        match (flag, from_environment) {
+            (Some(name), _) => match Kind::parse(name) {
+                Some(kind) => Ok(Choice::of(kind, Chosen::Flag)),
+                None => Err(Error::Usage(format!(
+                    "unknown frontend {name}; use noninteractive, text or tui"
+                ))),
+            },
+            (None, Some(name)) => Ok(match Kind::parse(name) {
+                Some(kind) => Choice::of(kind, Chosen::Environment),
+                None => Choice {
+                    warning: Some(format!(
+                        "DEBIAN_FRONTEND={name} is not known to confpack; using noninteractive"
+                    )),
+                    ..Choice::of(Kind::Noninteractive, Chosen::Environment)
+                },
+            }),
+            (None, None) => Ok(Choice {
+                kind: None,
+                chosen: Chosen::Default,
+                warning: None,
+            }),
+        }
+    }
+
+    /// Noninteractive whatever was asked (`--dry-run` asks nobody).
+    pub fn noninteractive() -> Choice {
+        Choice::of(Kind::Noninteractive, Chosen::Flag)
+    }
+
+    fn of(kind: Kind, chosen: Chosen) -> Choice {
+        Choice {
+            kind: Some(kind),
+            chosen,
+            warning: None,
+        }
+    }
+}
+
+/// Opens the frontend `choice` names; when nobody chose, the TUI if there
+/// is a terminal (without one, noninteractive is the default, not a
+/// fallback).
+pub fn choose(choice: &Choice, listener: &mut dyn Listener) -> Box<dyn Frontend> {
+    if let Some(warning) = &choice.warning {
+        listener.warning(warning);
+    }
+    let kind = match choice.kind {
+        Some(kind) => kind,
+        None if terminal::Device::find().is_ok() => Kind::Tui,
+        None => Kind::Noninteractive,
+    };
+    open(kind, choice.chosen, listener)
+}
+
+/// What a terminal allows, as far as choosing a frontend goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitness {
+    pub tui: std::result::Result<(), terminal::Unfit>,
+    pub text: std::result::Result<(), String>,
+}
+
+impl Fitness {
+    fn of(device: &terminal::Device) -> Fitness {
+        Fitness {
+            tui: device.fit_for_tui(),
+            text: device.fit_for_text(),
+        }
+    }
+}
+
+/// What opening a frontend comes to, before anything is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opening {
+    /// With the reason, when another frontend was wanted.
+    Noninteractive(Option<String>),
+    Tui,
+    /// On the terminal; `instead_of_tui` says why the TUI could not.
+    Text {
+        instead_of_tui: Option<String>,
+    },
+    /// `--frontend text` without a terminal: answers come from stdin (a
+    /// script or a file), prompts go to stdout.
+    TextOnStdio,
+}
+
+/// Decides where a frontend of `kind` can run, given the terminal found
+/// (or why none was): tui → text → noninteractive. Pure, so every
+/// fallback is table-tested.
+pub fn decide(
+    kind: Kind,
+    chosen: Chosen,
+    terminal: std::result::Result<&Fitness, &str>,
+) -> Opening {
+    let noninteractive = |reason: &str| Opening::Noninteractive(Some(reason.to_string()));
+    match (kind, terminal) {
+        (Kind::Noninteractive, _) => Opening::Noninteractive(None),
+        (Kind::Tui, Ok(fitness)) => match &fitness.tui {
+            Ok(()) => Opening::Tui,
+            Err(terminal::Unfit::ForText(reason)) => Opening::Text {
+                instead_of_tui: Some(reason.clone()),
+            },
+            Err(terminal::Unfit::NotAtAll(reason)) => noninteractive(reason),
+        },
+        (Kind::Text, Ok(fitness)) => match &fitness.text {
+            Ok(()) => Opening::Text {
+                instead_of_tui: None,
+            },
+            Err(reason) => noninteractive(reason),
+        },
+        (Kind::Text, Err(_)) if chosen == Chosen::Flag => Opening::TextOnStdio,
+        (_, Err(reason)) => noninteractive(reason),
+    }
+}
+
 /// Opens a frontend of `kind` on the person's terminal. When it cannot
 /// work there it falls back (tui → text → noninteractive) and says so in
 /// one line: a warning when the user chose `kind`, information when it
@@ -155,39 +286,38 @@ pub fn open(kind: Kind, chosen: Chosen, listener: &mut dyn Listener) -> Box<dyn 
             listener.info(&message);
         }
     };
+    if kind == Kind::Noninteractive {
+        return Box::new(noninteractive::Noninteractive);
+    }
+    let device = terminal::Device::find();
+    let fitness = device.as_ref().map(Fitness::of);
+    let opening = decide(
+        kind,
+        chosen,
+        fitness.as_ref().map_err(|reason| reason.as_str()),
+    );
     let noninteractive = |reason: &str, say: &mut dyn FnMut(String)| -> Box<dyn Frontend> {
         say(strings::fallback(reason, "noninteractive"));
         Box::new(noninteractive::Noninteractive)
     };
-    match kind {
-        Kind::Noninteractive => Box::new(noninteractive::Noninteractive),
-        Kind::Tui => match terminal::Device::find() {
-            Ok(device) => match device.fit_for_tui() {
-                Ok(()) => Box::new(tui::Tui::new(device)),
-                Err(terminal::Unfit::ForText(reason)) => match text::Text::on_terminal(&device) {
-                    Ok(text) => {
-                        say(strings::fallback(&reason, "text"));
-                        Box::new(text)
-                    }
-                    Err(e) => noninteractive(&format!("{reason}; {e}"), &mut say),
-                },
-                Err(terminal::Unfit::NotAtAll(reason)) => noninteractive(&reason, &mut say),
-            },
-            Err(reason) => noninteractive(&reason, &mut say),
-        },
-        Kind::Text => match terminal::Device::find() {
-            Ok(device) => match device
-                .fit_for_text()
-                .and_then(|()| text::Text::on_terminal(&device).map_err(|e| e.to_string()))
-            {
-                Ok(text) => Box::new(text),
-                Err(reason) => noninteractive(&reason, &mut say),
-            },
-            // `--frontend text` without a terminal: answers come from stdin
-            // (a script or a file), prompts go to stdout.
-            Err(_) if chosen == Chosen::Flag => Box::new(text::Text::on_stdio()),
-            Err(reason) => noninteractive(&reason, &mut say),
-        },
+    match (opening, device) {
+        (Opening::Noninteractive(None), _) => Box::new(noninteractive::Noninteractive),
+        (Opening::Noninteractive(Some(reason)), _) => noninteractive(&reason, &mut say),
+        (Opening::TextOnStdio, _) => Box::new(text::Text::on_stdio()),
+        (Opening::Tui, Ok(device)) => Box::new(tui::Tui::new(device)),
+        (Opening::Text { instead_of_tui }, Ok(device)) => {
+            match (text::Text::on_terminal(&device), instead_of_tui) {
+                (Ok(text), Some(reason)) => {
+                    say(strings::fallback(&reason, "text"));
+                    Box::new(text)
+                }
+                (Ok(text), None) => Box::new(text),
+                (Err(e), Some(reason)) => noninteractive(&format!("{reason}; {e}"), &mut say),
+                (Err(e), None) => noninteractive(&e.to_string(), &mut say),
+            }
+        }
+        // `decide` opens on a terminal only when one was found.
+        (Opening::Tui | Opening::Text { .. }, Err(reason)) => noninteractive(&reason, &mut say),
     }
 }
 
@@ -210,5 +340,159 @@ impl Kind {
             "tui" | "dialog" | "whiptail" | "gnome" | "kde" | "gtk" => Some(Kind::Tui),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal::{Unfit, fit_by_size};
+    use super::*;
+
+    #[test]
+    fn the_flag_wins_over_the_environment() {
+        let choice = Choice::resolve(Some("tui"), Some("noninteractive")).expect("known");
+        assert_eq!(choice.kind, Some(Kind::Tui));
+        assert_eq!(choice.chosen, Chosen::Flag);
+        assert_eq!(choice.warning, None);
+    }
+
+    #[test]
+    fn choices_from_flag_and_environment() {
+        type Row = (
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<Kind>,
+            Chosen,
+        );
+        let cases: &[Row] = &[
+            (
+                None,
+                Some("noninteractive"),
+                Some(Kind::Noninteractive),
+                Chosen::Environment,
+            ),
+            (None, Some("dialog"), Some(Kind::Tui), Chosen::Environment),
+            (
+                None,
+                Some("readline"),
+                Some(Kind::Text),
+                Chosen::Environment,
+            ),
+            (Some("text"), None, Some(Kind::Text), Chosen::Flag),
+            (
+                Some("noninteractive"),
+                Some("dialog"),
+                Some(Kind::Noninteractive),
+                Chosen::Flag,
+            ),
+            (None, Some(""), None, Chosen::Default),
+            (None, None, None, Chosen::Default),
+        ];
+        for &(flag, environment, kind, chosen) in cases {
+            let choice = Choice::resolve(flag, environment).expect("known");
+            assert_eq!(
+                (choice.kind, choice.chosen),
+                (kind, chosen),
+                "{flag:?} {environment:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_flag_is_a_usage_error_but_an_unknown_environment_only_warns() {
+        assert!(matches!(
+            Choice::resolve(Some("gtk3"), None),
+            Err(Error::Usage(message)) if message.contains("unknown frontend gtk3")
+        ));
+        let choice = Choice::resolve(None, Some("gtk3")).expect("a warning, not an error");
+        assert_eq!(choice.kind, Some(Kind::Noninteractive));
+        assert_eq!(
+            choice.warning.as_deref(),
+            Some("DEBIAN_FRONTEND=gtk3 is not known to confpack; using noninteractive")
+        );
+    }
+
+    /// A terminal judged by its size alone (in the foreground, TERM set).
+    fn sized(name: &str, reported: (u16, u16)) -> Fitness {
+        let tui = fit_by_size(Some(name), Some(reported));
+        let text = match &tui {
+            Err(Unfit::NotAtAll(reason)) => Err(reason.clone()),
+            _ => Ok(()),
+        };
+        Fitness { tui, text }
+    }
+
+    #[test]
+    fn a_0x0_pseudo_terminal_means_noninteractive_whatever_was_asked() {
+        let fitness = sized("/dev/pts/3", (0, 0));
+        for kind in [Kind::Tui, Kind::Text] {
+            for chosen in [Chosen::Flag, Chosen::Environment, Chosen::Default] {
+                assert!(
+                    matches!(
+                        decide(kind, chosen, Ok(&fitness)),
+                        Opening::Noninteractive(Some(reason)) if reason.contains("without a size")
+                    ),
+                    "{kind:?} {chosen:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn openings_by_terminal() {
+        let big = sized("/dev/pts/3", (120, 40));
+        let small = sized("/dev/pts/3", (30, 8));
+        let serial = sized("/dev/ttyS0", (0, 0));
+        let cases: &[(Kind, Chosen, std::result::Result<&Fitness, &str>, &str)] = &[
+            (Kind::Tui, Chosen::Default, Ok(&big), "tui"),
+            (Kind::Tui, Chosen::Flag, Ok(&small), "text instead of tui"),
+            (Kind::Tui, Chosen::Flag, Ok(&serial), "text instead of tui"),
+            (Kind::Text, Chosen::Environment, Ok(&big), "text"),
+            (
+                Kind::Text,
+                Chosen::Flag,
+                Err("no terminal"),
+                "text on stdio",
+            ),
+            (
+                Kind::Text,
+                Chosen::Environment,
+                Err("no terminal"),
+                "noninteractive: no terminal",
+            ),
+            (
+                Kind::Tui,
+                Chosen::Flag,
+                Err("no terminal"),
+                "noninteractive: no terminal",
+            ),
+            (
+                Kind::Noninteractive,
+                Chosen::Flag,
+                Ok(&big),
+                "noninteractive",
+            ),
+        ];
+        for &(kind, chosen, terminal, expected) in cases {
+            let opened = match decide(kind, chosen, terminal) {
+                Opening::Tui => "tui".to_string(),
+                Opening::Text {
+                    instead_of_tui: Some(_),
+                } => "text instead of tui".to_string(),
+                Opening::Text {
+                    instead_of_tui: None,
+                } => "text".to_string(),
+                Opening::TextOnStdio => "text on stdio".to_string(),
+                Opening::Noninteractive(None) => "noninteractive".to_string(),
+                Opening::Noninteractive(Some(reason)) => format!("noninteractive: {reason}"),
+            };
+            assert_eq!(opened, expected, "{kind:?} {chosen:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_noninteractive_frontend_is_not_interactive() {
+        assert!(!noninteractive::Noninteractive.is_interactive());
+        assert!(text::Text::on_stdio().is_interactive());
     }
 }

@@ -1,0 +1,45 @@
+//! The node runtime's commands: `update`, `install` and `upgrade` run apt
+//! and dpkg on this node (attached to the person's terminal when there is
+//! one) with apt's output under a progress bar.
+
+use crate::error::Result;
+use crate::listener::ProgressListener;
+use crate::runtime::UpgradeOptions;
+use crate::runtime::apt::{Attach, System};
+use crate::settings::{Env, GlobalSettings};
+
+use super::configure::Reconfigurer;
+
+/// apt and dpkg on this node.
+fn node_apt(global: &GlobalSettings) -> Result<System> {
+    System::new(&global.paths.root, global.lock_timeout, Attach::detect())
+}
+
+/// apt's output with a progress bar on a terminal.
+fn node_listener(quiet: bool) -> ProgressListener {
+    ProgressListener::labelled(quiet, "apt")
+}
+
+pub fn update(global: &GlobalSettings) -> Result<()> {
+    let mut apt = node_apt(global)?;
+    crate::runtime::update(&mut apt, &mut node_listener(global.quiet))
+}
+
+pub fn install(global: &GlobalSettings, names: &[String]) -> Result<()> {
+    let mut apt = node_apt(global)?;
+    crate::runtime::install(&mut apt, names, &mut node_listener(global.quiet)).map(drop)
+}
+
+/// Upgrades, then configures again each package that changed, with the
+/// command line's defaults under `env`.
+pub fn upgrade(global: &GlobalSettings, env: &Env, options: &UpgradeOptions) -> Result<()> {
+    let mut apt = node_apt(global)?;
+    let mut reconfigure = Reconfigurer { global, env };
+    crate::runtime::upgrade(
+        &mut apt,
+        options,
+        &mut reconfigure,
+        &mut node_listener(global.quiet),
+    )
+    .map(drop)
+}

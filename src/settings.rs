@@ -1,0 +1,484 @@
+//! Resolves the command line and the process environment into plain
+//! settings (uv's `settings.rs`), so the commands only run.
+//!
+//! Every environment variable a run reads on behalf of its flags
+//! (`DEBIAN_FRONTEND`, `DEBIAN_PRIORITY`, `SOURCE_DATE_EPOCH`) is read once,
+//! into an [`Env`], and every function here takes that [`Env`] as a
+//! parameter: tests build settings from a table of flags and variables
+//! instead of changing the test process's environment.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::{BuildArgs, Cli, ConfigureArgs, DeriveArgs, PriorityArg, PublishArgs, ViaArg};
+use crate::configure::Options;
+use crate::env::model::Priority;
+use crate::error::{Error, Result};
+use crate::frontend::Choice;
+use crate::paths::Paths;
+use crate::publish::upload::{self, Via};
+
+/// The environment variables that decide settings, read once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    /// The variables settings read; no other is looked at.
+    pub const NAMES: [&'static str; 3] =
+        ["DEBIAN_FRONTEND", "DEBIAN_PRIORITY", "SOURCE_DATE_EPOCH"];
+
+    /// This process's values of [`Env::NAMES`] (one that is not UTF-8
+    /// counts as unset).
+    pub fn from_process() -> Env {
+        Env {
+            vars: Env::NAMES
+                .iter()
+                .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+                .collect(),
+        }
+    }
+
+    /// An environment of exactly these variables (tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+}
+
+/// The global flags, resolved: they hold for every command.
+#[derive(Debug, Clone)]
+pub struct GlobalSettings {
+    pub paths: Paths,
+    pub lock_timeout: Duration,
+    pub quiet: bool,
+}
+
+impl GlobalSettings {
+    pub fn resolve(cli: &Cli) -> GlobalSettings {
+        GlobalSettings {
+            paths: Paths::new(&cli.root, cli.db.as_deref()),
+            lock_timeout: seconds(cli.lock_timeout),
+            quiet: cli.quiet,
+        }
+    }
+}
+
+/// A number of seconds from the command line, kept between none and a day.
+pub fn seconds(value: f64) -> Duration {
+    Duration::from_secs_f64(value.clamp(0.0, 86_400.0))
+}
+
+/// What `configure` (and `reconfigure`) run with.
+#[derive(Debug)]
+pub struct ConfigureSettings {
+    pub options: Options,
+    pub frontend: Choice,
+}
+
+impl ConfigureSettings {
+    /// `configure`'s flags; `package` is `reconfigure`'s positional one,
+    /// which wins over `--package`.
+    pub fn resolve(
+        args: ConfigureArgs,
+        package: Option<String>,
+        global: &GlobalSettings,
+        env: &Env,
+    ) -> Result<ConfigureSettings> {
+        if let Some(key) = args
+            .take_document
+            .iter()
+            .find(|k| args.keep_mine.contains(k))
+        {
+            return Err(Error::Usage(format!(
+                "{key} is given to both --take-document and --keep-mine"
+            )));
+        }
+        let decisions = crate::merge::Decisions {
+            take_document: args.take_document.iter().cloned().collect(),
+            take_document_all: args.take_document_all,
+            keep_mine: args.keep_mine.iter().cloned().collect(),
+            keep_mine_all: args.keep_mine_all,
+        };
+        let derive_rules = derive_rules(&args.derive)?;
+        let options = Options {
+            decisions,
+            paths: global.paths.clone(),
+            package: package.or(args.package),
+            env_url: args.env_url,
+            env_file: args.env_file,
+            schema: args.schema,
+            host_identities: if args.machine.is_some() {
+                Vec::new()
+            } else {
+                crate::select::host_identities()
+            },
+            machine: args.machine,
+            environment: args.environment,
+            force: args.force_questions,
+            priority: priority(args.priority, args.force_questions, env),
+            dry_run: args.dry_run,
+            lock_timeout: global.lock_timeout,
+            fetch_timeout: seconds(args.timeout),
+            max_bytes: args.max_size,
+            max_value_bytes: args.max_value_size,
+            max_render_bytes: args.max_render_size,
+            derive_rules,
+        };
+        // A dry run asks nobody, so its frontend flags are not even read.
+        let frontend = if args.dry_run {
+            Choice::noninteractive()
+        } else {
+            Choice::resolve(args.frontend.as_deref(), env.get("DEBIAN_FRONTEND"))?
+        };
+        Ok(ConfigureSettings { options, frontend })
+    }
+
+    /// `configure --package PACKAGE` with every other flag at its default:
+    /// what `upgrade` runs for a package it changed.
+    pub fn for_package(
+        package: &str,
+        global: &GlobalSettings,
+        env: &Env,
+    ) -> Result<ConfigureSettings> {
+        let args = ConfigureArgs {
+            package: Some(package.to_string()),
+            ..ConfigureArgs::default()
+        };
+        ConfigureSettings::resolve(args, None, global, env)
+    }
+}
+
+/// Which questions are shown: `--priority`, else `DEBIAN_PRIORITY` (when
+/// it names a priority), else low with `--force-questions` and high
+/// without.
+pub fn priority(flag: Option<PriorityArg>, force_questions: bool, env: &Env) -> Priority {
+    match flag {
+        Some(PriorityArg::Low) => Priority::Low,
+        Some(PriorityArg::Medium) => Priority::Medium,
+        Some(PriorityArg::High) => Priority::High,
+        Some(PriorityArg::Critical) => Priority::Critical,
+        None => match env.get("DEBIAN_PRIORITY").and_then(|p| p.parse().ok()) {
+            Some(priority) => priority,
+            None if force_questions => Priority::Low,
+            None => Priority::High,
+        },
+    }
+}
+
+/// Collects `--derive KEY=EXPR` and `--derive-file` rules.
+pub fn derive_rules(args: &DeriveArgs) -> Result<BTreeMap<String, String>> {
+    let file_text = match &args.derive_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?),
+        None => None,
+    };
+    let mut lines: Vec<(String, Option<u64>, &str)> = args
+        .rules
+        .iter()
+        .map(|rule| ("--derive".to_string(), None, rule.as_str()))
+        .collect();
+    if let (Some(path), Some(text)) = (&args.derive_file, &file_text) {
+        lines.extend(
+            text.lines()
+                .enumerate()
+                .map(|(i, line)| (path.display().to_string(), Some(i as u64 + 1), line)),
+        );
+    }
+    crate::env::dataone::parse_rules(lines)
+}
+
+/// What `build` runs with: `SOURCE_DATE_EPOCH` pins the dates (an empty
+/// one counts as unset); `--jobs` defaults to the number of CPUs.
+pub fn build_options(args: BuildArgs, env: &Env) -> Result<crate::builder::Options> {
+    let source_date_epoch = match env.get("SOURCE_DATE_EPOCH") {
+        Some(value) if !value.trim().is_empty() => {
+            Some(value.trim().parse::<i64>().map_err(|_| {
+                Error::Usage(format!(
+                    "SOURCE_DATE_EPOCH={value} is not a number of seconds"
+                ))
+            })?)
+        }
+        _ => None,
+    };
+    Ok(crate::builder::Options {
+        repo: args.repo,
+        out: args.out,
+        runtime: args.runtime,
+        runtime_binary: args.runtime_binary,
+        known_packages: args.known_packages,
+        check_dependencies: !args.no_dependency_check,
+        version_suffix: args.version_suffix,
+        allow_dirty: args.allow_dirty,
+        source_date_epoch,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    })
+}
+
+/// What `publish` runs with, at `now` (seconds since the epoch), and the
+/// gpg key to sign with.
+pub fn publish_options(
+    args: PublishArgs,
+    lock_timeout: Duration,
+    now: i64,
+) -> Result<(crate::publish::Options, Option<String>)> {
+    let options = crate::publish::Options {
+        documents: args
+            .documents
+            .iter()
+            .map(|spec| crate::publish::document_spec(spec))
+            .collect::<Result<_>>()?,
+        repo: args.repo,
+        environment: args.environment,
+        debs: args.debs,
+        architectures: args.architectures,
+        keep: args.keep,
+        remove: args.remove,
+        valid_for_days: args.valid_for,
+        now,
+        lock_timeout,
+    };
+    Ok((options, args.sign_key))
+}
+
+/// How `upload` copies: `--via`, else rsync for a remote target and a
+/// plain copy for a directory.
+pub fn upload_via(flag: Option<ViaArg>, target: &str) -> Via {
+    match flag {
+        Some(ViaArg::Copy) => Via::Copy,
+        Some(ViaArg::Rsync) => Via::Rsync,
+        None if upload::is_remote(target) => Via::Rsync,
+        None => Via::Copy,
+    }
+}
+
+/// Where `import-debconf` reads: `None` or `-` is stdin.
+pub fn reads_stdin(file: Option<&Path>) -> bool {
+    file.is_none_or(|path| path == Path::new("-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Command;
+    use crate::frontend::{Chosen, Kind};
+
+    /// Flags and environment variables of a table's row.
+    type Flags = &'static [&'static str];
+    type Vars = &'static [(&'static str, &'static str)];
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("confpack").chain(args.iter().copied()))
+            .expect("valid arguments")
+    }
+
+    /// `confpack ARGS…` (a configure or reconfigure) under `env`.
+    fn configure(args: &[&str], env: &[(&str, &str)]) -> Result<ConfigureSettings> {
+        let cli = parse(args);
+        let global = GlobalSettings::resolve(&cli);
+        let env = Env::from_pairs(env.iter().copied());
+        match cli.command {
+            Command::Configure(args) => ConfigureSettings::resolve(args, None, &global, &env),
+            Command::Reconfigure { package, mut args } => {
+                args.force_questions = true;
+                ConfigureSettings::resolve(args, package, &global, &env)
+            }
+            other => panic!("not a configure: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn frontend_from_flag_environment_or_nobody() {
+        let cases: &[(Flags, Vars, Option<Kind>, Chosen)] = &[
+            (
+                &[],
+                &[("DEBIAN_FRONTEND", "noninteractive")],
+                Some(Kind::Noninteractive),
+                Chosen::Environment,
+            ),
+            (
+                &["--frontend", "tui"],
+                &[("DEBIAN_FRONTEND", "noninteractive")],
+                Some(Kind::Tui),
+                Chosen::Flag,
+            ),
+            (&["--frontend", "text"], &[], Some(Kind::Text), Chosen::Flag),
+            (&[], &[("DEBIAN_FRONTEND", "")], None, Chosen::Default),
+            (&[], &[], None, Chosen::Default),
+            (
+                &["--dry-run", "--frontend", "tui"],
+                &[],
+                Some(Kind::Noninteractive),
+                Chosen::Flag,
+            ),
+        ];
+        for &(flags, env, kind, chosen) in cases {
+            let args = [&["configure", "--machine", "m"], flags].concat();
+            let settings = configure(&args, env).expect("valid");
+            assert_eq!(
+                (settings.frontend.kind, settings.frontend.chosen),
+                (kind, chosen),
+                "{flags:?} {env:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_frontend_flag_is_a_usage_error_unless_the_run_is_dry() {
+        let args = ["configure", "--machine", "m", "--frontend", "gtk3"];
+        assert!(matches!(configure(&args, &[]), Err(Error::Usage(_))));
+        let dry = [&args[..], &["--dry-run"]].concat();
+        assert!(configure(&dry, &[]).is_ok());
+    }
+
+    #[test]
+    fn priority_from_flag_environment_or_force_questions() {
+        let cases: &[(Flags, Vars, Priority)] = &[
+            (&["configure"], &[], Priority::High),
+            (
+                &["configure"],
+                &[("DEBIAN_PRIORITY", "medium")],
+                Priority::Medium,
+            ),
+            (
+                &["configure", "--priority", "critical"],
+                &[("DEBIAN_PRIORITY", "low")],
+                Priority::Critical,
+            ),
+            (&["configure", "--force-questions"], &[], Priority::Low),
+            (
+                &["configure", "--force-questions"],
+                &[("DEBIAN_PRIORITY", "high")],
+                Priority::High,
+            ),
+            (
+                &["configure"],
+                &[("DEBIAN_PRIORITY", "urgent")],
+                Priority::High,
+            ),
+            (&["reconfigure", "pkg"], &[], Priority::Low),
+            (
+                &["reconfigure", "pkg", "--priority", "medium"],
+                &[],
+                Priority::Medium,
+            ),
+        ];
+        for &(args, env, expected) in cases {
+            let args = [args, &["--machine", "m"]].concat();
+            let settings = configure(&args, env).expect("valid");
+            assert_eq!(settings.options.priority, expected, "{args:?} {env:?}");
+        }
+    }
+
+    #[test]
+    fn reconfigure_forces_questions_and_its_package_wins() {
+        let settings = configure(
+            &["reconfigure", "web", "--package", "db", "--machine", "m"],
+            &[],
+        )
+        .expect("valid");
+        assert!(settings.options.force);
+        assert_eq!(settings.options.package.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn a_key_both_taken_and_kept_is_a_usage_error() {
+        let args = ["configure", "--take-document", "a/b", "--keep-mine", "a/b"];
+        assert!(matches!(
+            configure(&args, &[]),
+            Err(Error::Usage(message)) if message.contains("a/b is given to both")
+        ));
+    }
+
+    #[test]
+    fn the_configure_upgrade_runs_is_the_command_lines_default() {
+        let Command::Configure(parsed) = parse(&["configure", "--package", "web"]).command else {
+            panic!("a configure");
+        };
+        let direct = ConfigureArgs {
+            package: Some("web".to_string()),
+            ..ConfigureArgs::default()
+        };
+        assert_eq!(direct, parsed);
+        let global = GlobalSettings::resolve(&parse(&["--root", "/r", "update"]));
+        let env = Env::from_pairs([("DEBIAN_FRONTEND", "text"), ("DEBIAN_PRIORITY", "low")]);
+        let settings = ConfigureSettings::for_package("web", &global, &env).expect("valid");
+        assert_eq!(settings.options.package.as_deref(), Some("web"));
+        assert_eq!(settings.options.paths.root, Path::new("/r"));
+        assert_eq!(settings.options.priority, Priority::Low);
+        assert_eq!(settings.frontend.kind, Some(Kind::Text));
+        assert!(!settings.options.force && !settings.options.dry_run);
+    }
+
+    #[test]
+    fn global_flags_resolve_paths_and_clamp_the_lock_timeout() {
+        let global =
+            GlobalSettings::resolve(&parse(&["--root", "/r", "--lock-timeout=-3", "update"]));
+        assert_eq!(global.paths.db, Path::new("/r/var/lib/confpack/db"));
+        assert_eq!(global.lock_timeout, Duration::ZERO);
+        let global = GlobalSettings::resolve(&parse(&["--db", "/d", "-q", "update"]));
+        assert_eq!(global.paths.db, Path::new("/d"));
+        assert!(global.quiet);
+    }
+
+    fn build_args() -> BuildArgs {
+        let Command::Build(args) = parse(&["build", "--out", "o", "--jobs", "2"]).command else {
+            panic!("a build");
+        };
+        args
+    }
+
+    #[test]
+    fn source_date_epoch_pins_the_build_unless_empty_and_must_be_a_number() {
+        let cases: &[(Vars, Option<i64>)] = &[
+            (&[], None),
+            (&[("SOURCE_DATE_EPOCH", "")], None),
+            (
+                &[("SOURCE_DATE_EPOCH", " 1700000000 ")],
+                Some(1_700_000_000),
+            ),
+        ];
+        for &(env, expected) in cases {
+            let options =
+                build_options(build_args(), &Env::from_pairs(env.iter().copied())).expect("valid");
+            assert_eq!(options.source_date_epoch, expected, "{env:?}");
+            assert_eq!(options.jobs, 2);
+        }
+        let env = Env::from_pairs([("SOURCE_DATE_EPOCH", "yesterday")]);
+        assert!(matches!(
+            build_options(build_args(), &env),
+            Err(Error::Usage(message)) if message.contains("SOURCE_DATE_EPOCH=yesterday")
+        ));
+    }
+
+    #[test]
+    fn upload_copies_to_a_directory_and_rsyncs_to_a_host() {
+        assert_eq!(upload_via(None, "/srv/repo"), Via::Copy);
+        assert_eq!(upload_via(None, "repo.example.org:/srv/repo"), Via::Rsync);
+        assert_eq!(upload_via(Some(ViaArg::Copy), "host:/srv"), Via::Copy);
+        assert_eq!(upload_via(Some(ViaArg::Rsync), "/srv/repo"), Via::Rsync);
+    }
+
+    #[test]
+    fn the_process_environment_is_read_only_for_the_known_names() {
+        let env = Env::from_process();
+        assert!(
+            env.vars
+                .keys()
+                .all(|name| Env::NAMES.contains(&name.as_str()))
+        );
+    }
+}
