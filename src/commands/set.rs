@@ -49,3 +49,66 @@ pub fn set(global: &GlobalSettings, args: SetArgs, listener: &mut dyn Listener) 
     batch.set_answer(&args.key, &answer)?;
     store.commit(batch)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::RecordingListener;
+    use crate::commands::get::get;
+    use crate::output::MASK;
+    use crate::paths::Paths;
+
+    fn global(root: &std::path::Path) -> GlobalSettings {
+        GlobalSettings {
+            paths: Paths::new(root, None),
+            lock_timeout: Duration::from_secs(5),
+            quiet: true,
+        }
+    }
+
+    fn args(key: &str, value: &str, secret: bool) -> SetArgs {
+        SetArgs {
+            key: key.to_string(),
+            value: value.to_string(),
+            source: SetSource::User,
+            seen: true,
+            secret,
+        }
+    }
+
+    fn got(global: &GlobalSettings, key: &str, show_secrets: bool) -> (String, Vec<String>) {
+        let mut listener = RecordingListener::default();
+        let mut out = Vec::new();
+        get(global, key, show_secrets, &mut listener, &mut out).expect("stored");
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            listener.warnings,
+        )
+    }
+
+    #[test]
+    fn a_secret_set_on_the_command_line_is_warned_about_and_get_masks_it() {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let global = global(root.path());
+        let mut listener = RecordingListener::default();
+        set(&global, args("web/password", "s3cret", true), &mut listener).expect("stored");
+        assert_eq!(listener.warnings.len(), 1);
+        assert!(listener.warnings[0].contains("visible in `ps`"));
+        let (masked, warnings) = got(&global, "web/password", false);
+        assert_eq!(masked, format!("{MASK}\n"));
+        assert!(warnings[0].contains("use --show-secrets"));
+        assert_eq!(got(&global, "web/password", true).0, "s3cret\n");
+    }
+
+    #[test]
+    fn a_bad_key_is_a_usage_error_and_nothing_is_stored() {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let global = global(root.path());
+        let mut listener = RecordingListener::default();
+        let result = set(&global, args("../../etc", "x", false), &mut listener);
+        assert!(matches!(result, Err(Error::Usage(_))));
+        assert!(!global.paths.db.exists(), "the store is not even opened");
+    }
+}

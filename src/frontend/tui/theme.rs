@@ -28,12 +28,26 @@ const ASCII_BORDER: border::Set = border::Set {
 };
 
 impl Theme {
-    /// Colour unless `NO_COLOR` is set; ASCII unless the locale is UTF-8.
+    /// This process's [`Theme::from_variables`].
     pub fn from_environment() -> Theme {
-        let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Theme::from_variables(|name| match std::env::var(name) {
+            Ok(value) => Some(value),
+            // NO_COLOR counts when set to anything; a locale only when readable.
+            Err(std::env::VarError::NotUnicode(raw)) if name == "NO_COLOR" => {
+                Some(raw.to_string_lossy().into_owned())
+            }
+            Err(_) => None,
+        })
+    }
+
+    /// Colour unless `NO_COLOR` is set (and not empty); ASCII unless the
+    /// locale (`LC_ALL`, else `LC_CTYPE`, else `LANG`; an empty one is
+    /// skipped) is UTF-8. `variable` looks a variable up.
+    pub fn from_variables(variable: impl Fn(&str) -> Option<String>) -> Theme {
+        let no_colour = variable("NO_COLOR").is_some_and(|v| !v.is_empty());
         let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
             .iter()
-            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+            .find_map(|name| variable(name).filter(|v| !v.is_empty()))
             .unwrap_or_default()
             .to_ascii_lowercase();
         let utf8 = locale.contains("utf-8") || locale.contains("utf8");
@@ -155,6 +169,37 @@ impl Theme {
             (true, true) => Style::new().fg(Color::Cyan),
             (true, false) => Style::new().add_modifier(Modifier::BOLD),
             (false, _) => self.dim(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn theme(variables: &[(&str, &str)]) -> Theme {
+        Theme::from_variables(|name| {
+            variables
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn no_color_and_the_locale_choose_the_theme() {
+        type Variables = &'static [(&'static str, &'static str)];
+        let cases: &[(Variables, bool, bool)] = &[
+            (&[("LANG", "en_US.UTF-8")], true, false),
+            (&[("NO_COLOR", "1"), ("LANG", "de_DE.utf8")], false, false),
+            (&[("NO_COLOR", ""), ("LANG", "C.UTF-8")], true, false),
+            (&[("LANG", "C")], true, true),
+            (&[], true, true),
+            (&[("LC_ALL", "C"), ("LANG", "en_US.UTF-8")], true, true),
+            (&[("LC_ALL", ""), ("LC_CTYPE", "C.UTF-8")], true, false),
+        ];
+        for &(variables, colour, ascii) in cases {
+            assert_eq!(theme(variables), Theme { colour, ascii }, "{variables:?}");
         }
     }
 }
