@@ -19,8 +19,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
 pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
     let global = GlobalSettings::resolve(&cli);
     let listener = &mut StderrListener { quiet: cli.quiet };
-    let paths = &global.paths;
-    let lock_timeout = global.lock_timeout;
     match cli.command {
         Command::Configure(args) => {
             let settings = ConfigureSettings::resolve(args, None, &global, env)?;
@@ -89,14 +87,12 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
             commands::build::build(&options, global.quiet, out)
         }
         Command::RemoveRendered { package } => {
-            crate::remove::remove_rendered(paths, &package, lock_timeout, listener).map(drop)
+            commands::remove::remove_rendered(&global, &package, listener)
         }
-        Command::Purge { package } => {
-            crate::remove::purge(paths, &package, lock_timeout, listener).map(drop)
-        }
+        Command::Purge { package } => commands::remove::purge(&global, &package, listener),
         Command::Publish(args) => {
             let now = commands::publish::now();
-            let (options, sign_key) = settings::publish_options(args, lock_timeout, now)?;
+            let (options, sign_key) = settings::publish_options(args, global.lock_timeout, now)?;
             commands::publish::publish(&options, sign_key, listener)
         }
         Command::Upload {
@@ -112,15 +108,13 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
             environment,
             repo_url,
             key,
-        } => crate::runtime::set_environment(
-            paths,
+        } => commands::node::set_environment(
+            &global,
             &environment,
             repo_url.as_deref(),
             key.as_deref(),
-            lock_timeout,
             listener,
-        )
-        .map(drop),
+        ),
         Command::Update => commands::node::update(&global),
         Command::Install { names } => commands::node::install(&global, &names),
         Command::Upgrade {
@@ -141,7 +135,7 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
             drop_old,
         } => {
             let action = commands::keygen::KeygenAction::from_flags(rotate, public, drop_old);
-            commands::keygen::keygen(&paths.root, action, listener, out)
+            commands::keygen::keygen(&global.paths.root, action, listener, out)
         }
         Command::Encrypt { recipients, output } => {
             commands::encrypt::encrypt(&recipients, output.as_deref(), out)

@@ -14,6 +14,7 @@ pub mod import_debconf;
 pub mod keygen;
 pub mod node;
 pub mod publish;
+pub mod remove;
 pub mod set;
 pub mod status;
 pub mod upload;

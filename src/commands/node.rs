@@ -1,7 +1,11 @@
-//! The node runtime's commands: `update`, `install` and `upgrade` run apt
-//! and dpkg on this node (attached to the person's terminal when there is
-//! one) with apt's output under a progress bar.
+//! The node runtime's commands: `set-environment` chooses the node's
+//! environment; `update`, `install` and `upgrade` run apt and dpkg on this
+//! node (attached to the person's terminal when there is one) with apt's
+//! output under a progress bar.
 
+use std::path::Path;
+
+use crate::Listener;
 use crate::error::Result;
 use crate::listener::ProgressListener;
 use crate::runtime::UpgradeOptions;
@@ -18,6 +22,27 @@ fn node_apt(global: &GlobalSettings) -> Result<System> {
 /// apt's output with a progress bar on a terminal.
 fn node_listener(quiet: bool) -> ProgressListener {
     ProgressListener::labelled(quiet, "apt")
+}
+
+/// Writes the confpack apt source for `environment` and stores it for
+/// configure.
+pub fn set_environment(
+    global: &GlobalSettings,
+    environment: &str,
+    repo_url: Option<&str>,
+    key: Option<&Path>,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    let paths = &global.paths;
+    crate::runtime::set_environment(
+        paths,
+        environment,
+        repo_url,
+        key,
+        global.lock_timeout,
+        listener,
+    )
+    .map(drop)
 }
 
 pub fn update(global: &GlobalSettings) -> Result<()> {
