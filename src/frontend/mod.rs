@@ -345,7 +345,7 @@ impl Kind {
 
 #[cfg(test)]
 mod tests {
-    use super::terminal::{Unfit, fit_by_size};
+    use super::terminal::{Unfit, fit_for_tui_by};
     use super::*;
 
     #[test]
@@ -412,9 +412,13 @@ mod tests {
         );
     }
 
-    /// A terminal judged by its size alone (in the foreground, TERM set).
+    /// A terminal in the foreground judged by its size, TERM=xterm.
     fn sized(name: &str, reported: (u16, u16)) -> Fitness {
-        let tui = fit_by_size(Some(name), Some(reported));
+        with_term(name, reported, "xterm")
+    }
+
+    fn with_term(name: &str, reported: (u16, u16), term: &str) -> Fitness {
+        let tui = fit_for_tui_by(Some(name), Some(reported), Some(term));
         let text = match &tui {
             Err(Unfit::NotAtAll(reason)) => Err(reason.clone()),
             _ => Ok(()),
@@ -443,10 +447,13 @@ mod tests {
         let big = sized("/dev/pts/3", (120, 40));
         let small = sized("/dev/pts/3", (30, 8));
         let serial = sized("/dev/ttyS0", (0, 0));
+        let dumb = with_term("/dev/pts/3", (120, 40), "dumb");
         let cases: &[(Kind, Chosen, std::result::Result<&Fitness, &str>, &str)] = &[
             (Kind::Tui, Chosen::Default, Ok(&big), "tui"),
             (Kind::Tui, Chosen::Flag, Ok(&small), "text instead of tui"),
             (Kind::Tui, Chosen::Flag, Ok(&serial), "text instead of tui"),
+            (Kind::Tui, Chosen::Default, Ok(&dumb), "text instead of tui"),
+            (Kind::Text, Chosen::Flag, Ok(&dumb), "text"),
             (Kind::Text, Chosen::Environment, Ok(&big), "text"),
             (
                 Kind::Text,

@@ -124,22 +124,12 @@ impl Device {
     /// Checks that the TUI can draw here.
     pub fn fit_for_tui(&self) -> Result<(), Unfit> {
         self.foreground().map_err(Unfit::NotAtAll)?;
-        let sized = fit_by_size(self.name().as_deref(), self.reported_size());
-        if let Err(Unfit::NotAtAll(reason)) = sized {
-            return Err(Unfit::NotAtAll(reason));
-        }
-        match std::env::var("TERM").ok().as_deref() {
-            None | Some("") => {
-                return Err(Unfit::ForText("TERM is not set".to_string()));
-            }
-            Some("dumb") => {
-                return Err(Unfit::ForText(
-                    "the terminal is dumb (TERM=dumb)".to_string(),
-                ));
-            }
-            Some(_) => {}
-        }
-        sized
+        let term = std::env::var("TERM").ok();
+        fit_for_tui_by(
+            self.name().as_deref(),
+            self.reported_size(),
+            term.as_deref(),
+        )
     }
 
     /// Checks that line prompts can be read here.
@@ -196,6 +186,27 @@ pub fn fit_by_size(name: Option<&str>, reported: Option<(u16, u16)>) -> Result<(
         _ => Err(Unfit::ForText(
             "the terminal does not report its size".to_string(),
         )),
+    }
+}
+
+/// What the TUI needs of a terminal in the foreground, given its `name`,
+/// the size it reports and `TERM`: a size ([`fit_by_size`]) and a `TERM`
+/// that can draw (none, empty or `dumb` leaves the text frontend).
+pub fn fit_for_tui_by(
+    name: Option<&str>,
+    reported: Option<(u16, u16)>,
+    term: Option<&str>,
+) -> Result<(), Unfit> {
+    let sized = fit_by_size(name, reported);
+    if let Err(Unfit::NotAtAll(reason)) = sized {
+        return Err(Unfit::NotAtAll(reason));
+    }
+    match term {
+        None | Some("") => Err(Unfit::ForText("TERM is not set".to_string())),
+        Some("dumb") => Err(Unfit::ForText(
+            "the terminal is dumb (TERM=dumb)".to_string(),
+        )),
+        Some(_) => sized,
     }
 }
 
@@ -340,6 +351,22 @@ mod tests {
             fit_by_size(Some("/dev/pts/0"), None),
             Err(Unfit::ForText(_))
         ));
+    }
+
+    #[test]
+    fn a_dumb_or_unset_term_leaves_text_unless_nobody_sits_there() {
+        let pts = Some("/dev/pts/0");
+        assert_eq!(fit_for_tui_by(pts, Some((80, 24)), Some("xterm")), Ok(()));
+        for term in [None, Some(""), Some("dumb")] {
+            assert!(
+                matches!(
+                    fit_for_tui_by(pts, Some((80, 24)), term),
+                    Err(Unfit::ForText(_))
+                ),
+                "{term:?}"
+            );
+            assert!(nobody(fit_for_tui_by(pts, Some((0, 0)), term)), "{term:?}");
+        }
     }
 
     #[test]
