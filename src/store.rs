@@ -5,14 +5,26 @@
 //! Why a single tree with prefixed keys: sled applies a batch to one tree
 //! atomically, so a configure run's changes land all together or not at
 //! all, even under `kill -9`. The database directory is 0700 because it
-//! holds secrets. sled locks the database with an OS file lock; a second
-//! process gets `WouldBlock`, which becomes a bounded wait and then
-//! [`Error::Locked`]. sled cannot open a database read-only, so readers
-//! of one on a read-only file system read a private copy
-//! ([`Store::open_for_reading`]).
+//! holds secrets. A second process opening it gets `WouldBlock` from an OS
+//! file lock, which becomes a bounded wait and then [`Error::Locked`]. sled
+//! cannot open a database read-only, so readers of one on a read-only file
+//! system read a private copy ([`Store::open_for_reading`]).
+//!
+//! Why the lock is a file of its own (`<db>/confpack.lock`) and sled opens
+//! only when needed: opening sled 0.34 starts a pool of seven threads (which
+//! spin until the pool is up), rewrites the tail of its log and syncs it,
+//! even when nothing is written; profiled, that was most of a
+//! `configure --dry-run` that changed nothing. Every commit therefore also
+//! leaves a view of all records (`<db>/confpack-view.json`, tagged with the
+//! [`generation`] it shows), and a store whose view matches the current
+//! generation reads from it and opens sled only to commit. A view of any
+//! other generation, or one that cannot be read, is ignored: sled is opened
+//! as before and the view written anew.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -306,9 +318,18 @@ impl Batch {
 
 /// An open answer database.
 pub struct Store {
-    // Declared before `copy`: sled closes its files before the copy goes.
-    db: sled::Db,
+    // Declared first: sled closes its files before the lock is released
+    // and before the copy goes.
+    db: OnceLock<sled::Db>,
+    /// The records as of the last commit, read while sled is not open.
+    view: Option<View>,
+    /// Held while the store is open (see the module doc).
+    _lock: File,
+    lock_timeout: Duration,
+    /// The database the user named (errors name it).
     tree_path: PathBuf,
+    /// Where sled's files are: `tree_path`, or the copy.
+    sled_path: PathBuf,
     /// The private copy being read when the database itself could not be
     /// opened (see [`Store::open_for_reading`]); removed on drop.
     copy: Option<tempfile::TempDir>,
@@ -319,6 +340,52 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("path", &self.tree_path)
             .finish()
+    }
+}
+
+/// Every record of the database as of one [`generation`], so a run that
+/// only reads needs no sled (see the module doc).
+#[derive(Debug, Serialize, Deserialize)]
+struct View {
+    generation: String,
+    /// Key to the record's JSON text.
+    records: BTreeMap<String, String>,
+}
+
+impl View {
+    fn path(db: &Path) -> PathBuf {
+        db.join("confpack-view.json")
+    }
+
+    /// The view of `db` if it shows the current generation.
+    fn current(db: &Path) -> Option<View> {
+        let generation = generation(db)?;
+        let view: View = serde_json::from_slice(&std::fs::read(View::path(db)).ok()?).ok()?;
+        (view.generation == generation).then_some(view)
+    }
+
+    /// Every record in sled, or `None` if one is not text (never written
+    /// by confpack; such a database is simply read from sled).
+    fn of(db: &sled::Db, generation: String) -> Option<View> {
+        let mut records = BTreeMap::new();
+        for item in db.iter() {
+            let (key, value) = item.ok()?;
+            records.insert(
+                String::from_utf8(key.to_vec()).ok()?,
+                String::from_utf8(value.to_vec()).ok()?,
+            );
+        }
+        Some(View {
+            generation,
+            records,
+        })
+    }
+
+    /// Best effort: without a view the next run opens sled.
+    fn write(&self, db: &Path) {
+        if let Ok(text) = serde_json::to_vec(self) {
+            let _ = crate::files::write_atomic(&View::path(db), &text, 0o600);
+        }
     }
 }
 
@@ -334,54 +401,104 @@ fn is_lock_error(error: &sled::Error) -> bool {
     }
 }
 
+/// Waits up to `lock_timeout` for `attempt` to stop failing with a lock
+/// error, pausing a little longer each time.
+fn waiting_for_lock<T>(
+    path: &Path,
+    lock_timeout: Duration,
+    mut attempt: impl FnMut() -> std::result::Result<T, sled::Error>,
+) -> Result<T> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    let mut cleaned = false;
+    loop {
+        match attempt() {
+            Ok(value) => return Ok(value),
+            Err(error) if is_lock_error(&error) => {
+                let waited = started.elapsed();
+                if waited >= lock_timeout {
+                    return Err(Error::Locked {
+                        path: path.to_path_buf(),
+                        waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
+                std::thread::sleep(pause.min(lock_timeout.saturating_sub(waited)));
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(sled::Error::Corruption { .. }) if !cleaned && remove_partial_snapshots(path) => {
+                cleaned = true;
+            }
+            Err(error) => {
+                return Err(Error::Store {
+                    path: path.to_path_buf(),
+                    reason: store_reason(&error),
+                });
+            }
+        }
+    }
+}
+
+/// Takes the database's lock (`<db>/confpack.lock`) without waiting.
+fn try_lock(path: &Path) -> std::result::Result<File, sled::Error> {
+    use rustix::fs::{FlockOperation, flock};
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path.join("confpack.lock"))?;
+    flock(&file, FlockOperation::NonBlockingLockExclusive)
+        .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))?;
+    Ok(file)
+}
+
 impl Store {
     /// Opens (creating) the database at `path`, waiting up to `lock_timeout`
     /// for another confpack process to release it.
     pub fn open(path: &Path, lock_timeout: Duration) -> Result<Store> {
         let run_started = crate::files::run_started();
         create_private_dir(path)?;
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(10);
-        let mut cleaned = false;
-        loop {
-            match open_private(path) {
-                Ok(db) => {
-                    make_files_private(path);
-                    // Holding the lock now: every writer of these is gone.
-                    if let Some(parent) = path.parent() {
-                        crate::files::remove_stale_temp_files(parent, run_started);
-                    }
-                    crate::files::remove_stale_temp_files(&stamps_dir(path), run_started);
-                    return Ok(Store {
-                        db,
-                        tree_path: path.to_path_buf(),
-                        copy: None,
-                    });
-                }
-                Err(error) if is_lock_error(&error) => {
-                    let waited = started.elapsed();
-                    if waited >= lock_timeout {
-                        return Err(Error::Locked {
-                            path: path.to_path_buf(),
-                            waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                        });
-                    }
-                    std::thread::sleep(pause.min(lock_timeout.saturating_sub(waited)));
-                    pause = (pause * 2).min(Duration::from_millis(200));
-                }
-                Err(sled::Error::Corruption { .. })
-                    if !cleaned && remove_partial_snapshots(path) =>
-                {
-                    cleaned = true;
-                }
-                Err(error) => {
-                    return Err(Error::Store {
-                        path: path.to_path_buf(),
-                        reason: store_reason(&error),
-                    });
-                }
+        let lock = waiting_for_lock(path, lock_timeout, || try_lock(path))?;
+        // Holding the lock now: every writer of these is gone.
+        if let Some(parent) = path.parent() {
+            crate::files::remove_stale_temp_files(parent, run_started);
+        }
+        crate::files::remove_stale_temp_files(path, run_started);
+        crate::files::remove_stale_temp_files(&stamps_dir(path), run_started);
+        let store = Store {
+            db: OnceLock::new(),
+            view: View::current(path),
+            _lock: lock,
+            lock_timeout,
+            tree_path: path.to_path_buf(),
+            sled_path: path.to_path_buf(),
+            copy: None,
+        };
+        if store.view.is_none() {
+            let db = store.sled()?;
+            if let Some(view) = generation(path).and_then(|g| View::of(db, g)) {
+                view.write(path);
             }
         }
+        Ok(store)
+    }
+
+    /// The view to read, unless sled is open (it is after a commit).
+    fn view(&self) -> Option<&View> {
+        self.view.as_ref().filter(|_| self.db.get().is_none())
+    }
+
+    /// sled, opened on first use (see the module doc).
+    fn sled(&self) -> Result<&sled::Db> {
+        if let Some(db) = self.db.get() {
+            return Ok(db);
+        }
+        let path = &self.sled_path;
+        let db = waiting_for_lock(path, self.lock_timeout, || open_private(path))?;
+        make_files_private(path);
+        Ok(self.db.get_or_init(|| db))
     }
 
     /// Opens the database for reading only (`answers`, `get`, `export`).
@@ -414,12 +531,12 @@ impl Store {
         let copy = private_temp_dir()?;
         let db = copy.path().join("db");
         copy_dir(path, &db)?;
-        let Store { db, .. } = Store::open(&db, lock_timeout)?;
+        let store = Store::open(&db, lock_timeout)?;
         Ok(Store {
-            db,
             // Errors name the database, not the copy.
             tree_path: path.to_path_buf(),
             copy: Some(copy),
+            ..store
         })
     }
 
@@ -435,11 +552,44 @@ impl Store {
     }
 
     fn get<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>> {
-        match self.db.get(key.as_bytes()).map_err(|e| self.error(e))? {
+        let bytes = match self.view() {
+            Some(view) => view.records.get(key).map(|text| text.as_bytes().to_vec()),
+            None => self
+                .sled()?
+                .get(key.as_bytes())
+                .map_err(|e| self.error(e))?
+                .map(|bytes| bytes.to_vec()),
+        };
+        match bytes {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| self.error(format!("record {key} is corrupt: {e}"))),
             None => Ok(None),
+        }
+    }
+
+    /// The records whose keys start with `prefix`, in key order, the
+    /// prefix taken off their keys.
+    fn scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        match self.view() {
+            Some(view) => Ok(view
+                .records
+                .range::<str, _>((
+                    std::ops::Bound::Included(prefix),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(key, _)| key.starts_with(prefix))
+                .map(|(key, text)| (key[prefix.len()..].to_string(), text.as_bytes().to_vec()))
+                .collect()),
+            None => self
+                .sled()?
+                .scan_prefix(prefix.as_bytes())
+                .map(|item| {
+                    let (key, bytes) = item.map_err(|e| self.error(e))?;
+                    let key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                    Ok((key, bytes.to_vec()))
+                })
+                .collect(),
         }
     }
 
@@ -450,9 +600,7 @@ impl Store {
     /// Every stored answer, by key.
     pub fn answers(&self) -> Result<BTreeMap<String, StoredAnswer>> {
         let mut out = BTreeMap::new();
-        for item in self.db.scan_prefix(ANSWER.as_bytes()) {
-            let (key, bytes) = item.map_err(|e| self.error(e))?;
-            let key = String::from_utf8_lossy(&key[ANSWER.len()..]).into_owned();
+        for (key, bytes) in self.scan(ANSWER)? {
             let answer: StoredAnswer = serde_json::from_slice(&bytes)
                 .map_err(|e| self.error(format!("record {ANSWER}{key} is corrupt: {e}")))?;
             out.insert(key, answer);
@@ -463,9 +611,7 @@ impl Store {
     /// Every remembered conflict (open and decided), by key.
     pub fn conflicts(&self) -> Result<BTreeMap<String, Conflict>> {
         let mut out = BTreeMap::new();
-        for item in self.db.scan_prefix(CONFLICT.as_bytes()) {
-            let (key, bytes) = item.map_err(|e| self.error(e))?;
-            let key = String::from_utf8_lossy(&key[CONFLICT.len()..]).into_owned();
+        for (key, bytes) in self.scan(CONFLICT)? {
             let conflict: Conflict = serde_json::from_slice(&bytes)
                 .map_err(|e| self.error(format!("record {CONFLICT}{key} is corrupt: {e}")))?;
             out.insert(key, conflict);
@@ -501,9 +647,7 @@ impl Store {
     pub fn hook_stamps(&self, package: &str) -> Result<BTreeMap<String, String>> {
         let prefix = format!("{HOOK}{package}/");
         let mut out = BTreeMap::new();
-        for item in self.db.scan_prefix(prefix.as_bytes()) {
-            let (key, bytes) = item.map_err(|e| self.error(e))?;
-            let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+        for (name, bytes) in self.scan(&prefix)? {
             let stamp: String = serde_json::from_slice(&bytes)
                 .map_err(|e| self.error(format!("hook stamp {name} is corrupt: {e}")))?;
             out.insert(name, stamp);
@@ -523,7 +667,8 @@ impl Store {
         if self.copy.is_some() {
             return Err(self.error("opened for reading only (a copy of a read-only database)"));
         }
-        bump_generation(&self.tree_path)?;
+        let db = self.sled()?;
+        let generation = bump_generation(&self.tree_path)?;
         let mut sled_batch = sled::Batch::default();
         for (key, value) in batch.ops {
             match value {
@@ -531,8 +676,13 @@ impl Store {
                 None => sled_batch.remove(key.as_bytes()),
             }
         }
-        self.db.apply_batch(sled_batch).map_err(|e| self.error(e))?;
-        self.db.flush().map_err(|e| self.error(e))?;
+        db.apply_batch(sled_batch).map_err(|e| self.error(e))?;
+        db.flush().map_err(|e| self.error(e))?;
+        // Reads go to sled from now on (see `view`); the view is for the
+        // next run.
+        if let Some(view) = View::of(db, generation) {
+            view.write(&self.sled_path);
+        }
         Ok(())
     }
 }
@@ -554,7 +704,8 @@ pub fn generation(db: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn bump_generation(db: &Path) -> Result<()> {
+/// Gives the database a new generation; returns it.
+fn bump_generation(db: &Path) -> Result<String> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let path = generation_path(db);
@@ -563,11 +714,12 @@ fn bump_generation(db: &Path) -> Result<()> {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let token = format!(
-        "{now:x}-{:x}-{:x}\n",
+        "{now:x}-{:x}-{:x}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    crate::files::write_atomic(&path, token.as_bytes(), 0o600)
+    crate::files::write_atomic(&path, format!("{token}\n").as_bytes(), 0o600)?;
+    Ok(token)
 }
 
 fn store_reason(error: &sled::Error) -> String {
@@ -796,6 +948,92 @@ mod tests {
         assert_eq!(store.answers().expect("all").len(), 1);
     }
 
+    /// A database with one committed answer `pkg/a` = `value`.
+    fn committed(path: &Path, value: &str) {
+        let store = Store::open(path, Duration::from_secs(1)).expect("open");
+        let mut batch = Batch::new();
+        batch
+            .set_answer("pkg/a", &answer(value, Source::User))
+            .expect("set");
+        store.commit(batch).expect("commit");
+    }
+
+    #[test]
+    fn after_a_commit_the_next_store_reads_the_view_without_opening_sled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        committed(&path, "1");
+        let store = Store::open(&path, Duration::from_secs(1)).expect("reopen");
+        assert!(store.db.get().is_none(), "sled was opened");
+        assert_eq!(
+            store.answers().expect("all"),
+            BTreeMap::from([("pkg/a".to_string(), answer("1", Source::User))])
+        );
+        assert_eq!(
+            store.answer("pkg/a").expect("get"),
+            Some(answer("1", Source::User))
+        );
+        assert!(store.db.get().is_none(), "sled was opened to read");
+    }
+
+    #[test]
+    fn a_store_reading_the_view_commits_to_sled_and_reads_its_own_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        committed(&path, "1");
+        let store = Store::open(&path, Duration::from_secs(1)).expect("reopen");
+        let mut batch = Batch::new();
+        batch
+            .set_answer("pkg/b", &answer("2", Source::User))
+            .expect("set");
+        store.commit(batch).expect("commit");
+        assert_eq!(store.answers().expect("all").len(), 2);
+        drop(store);
+        let store = Store::open(&path, Duration::from_secs(1)).expect("reopen");
+        assert!(store.db.get().is_none(), "the commit left no current view");
+        assert_eq!(store.answers().expect("all").len(), 2);
+    }
+
+    #[test]
+    fn a_view_of_another_generation_is_ignored_and_written_anew() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        committed(&path, "1");
+        let stale = View {
+            generation: "another".into(),
+            records: BTreeMap::from([(
+                format!("{ANSWER}pkg/a"),
+                serde_json::to_string(&answer("stale", Source::User)).expect("json"),
+            )]),
+        };
+        std::fs::write(View::path(&path), serde_json::to_vec(&stale).expect("json"))
+            .expect("write");
+        let store = Store::open(&path, Duration::from_secs(1)).expect("reopen");
+        assert!(store.db.get().is_some(), "sled was not opened");
+        assert_eq!(
+            store.answer("pkg/a").expect("get"),
+            Some(answer("1", Source::User))
+        );
+        drop(store);
+        let view = View::current(&path).expect("a current view again");
+        assert_eq!(
+            view.records.get(&format!("{ANSWER}pkg/a")),
+            Some(&serde_json::to_string(&answer("1", Source::User)).expect("json"))
+        );
+    }
+
+    #[test]
+    fn a_store_reading_the_view_still_holds_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        committed(&path, "1");
+        let _first = Store::open(&path, Duration::from_secs(1)).expect("open");
+        assert!(matches!(
+            Store::open(&path, Duration::from_millis(50)),
+            Err(Error::Locked { .. })
+        ));
+    }
+
     #[test]
     fn utc_times_are_civil_dates() {
         assert_eq!(utc_time(0), "1970-01-01T00:00:00Z");
@@ -936,9 +1174,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db");
         let _first = Store::open(&path, Duration::from_secs(1)).expect("open");
-        // sled's lock is per process; the cross-process case is covered by
-        // the integration tests. Within one process sled also refuses a
-        // second open of the same path with WouldBlock.
+        // The lock is per open file; the cross-process case is covered by
+        // the integration tests. Within one process a second open of the
+        // same path also gets WouldBlock.
         match Store::open(&path, Duration::from_millis(100)) {
             Err(Error::Locked { waited_ms, .. }) => assert!(waited_ms >= 100),
             Err(other) => panic!("unexpected error {other}"),
