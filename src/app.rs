@@ -115,8 +115,8 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
             key.as_deref(),
             listener,
         ),
-        Command::Update => commands::node::update(&global),
-        Command::Install { names } => commands::node::install(&global, &names),
+        Command::Update => commands::node::update(&global, env),
+        Command::Install { names } => commands::node::install(&global, env, &names),
         Command::Upgrade {
             version,
             no_autoremove,

@@ -268,9 +268,31 @@ pub fn reads_stdin(file: Option<&Path>) -> bool {
     file.is_none_or(|path| path == Path::new("-"))
 }
 
+/// Whether `DEBIAN_FRONTEND` says nobody is there to ask: apt and dpkg
+/// then run unattended even on a terminal.
+pub fn noninteractive(env: &Env) -> bool {
+    env.get("DEBIAN_FRONTEND")
+        .and_then(crate::frontend::Kind::parse)
+        == Some(crate::frontend::Kind::Noninteractive)
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+
+    #[test]
+    fn debian_frontend_noninteractive_makes_apt_run_unattended() {
+        for (value, expected) in [
+            (None, false),
+            (Some("noninteractive"), true),
+            (Some("Noninteractive"), true),
+            (Some("dialog"), false),
+            (Some(""), false),
+        ] {
+            let env = Env::from_pairs(value.map(|v| ("DEBIAN_FRONTEND", v)));
+            assert_eq!(noninteractive(&env), expected, "{value:?}");
+        }
+    }
 
     use super::*;
     use crate::cli::Command;

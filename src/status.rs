@@ -25,7 +25,7 @@ use crate::merge::{self, Action, Settings};
 use crate::output::MASK;
 use crate::package::{Package, rooted};
 use crate::paths::Paths;
-use crate::runtime::apt::{Kind, PackageManager};
+use crate::runtime::apt::{PackageManager, Purpose};
 use crate::runtime::{ROLLBACK_PIN, SOURCES_LIST, Source};
 use crate::select::Selector;
 
@@ -644,7 +644,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn diversions(apt: &mut dyn PackageManager, packages: &[&str]) -> Vec<Kept> {
     let text = apt
         .run(
-            Kind::Query,
+            Purpose::Query,
             "dpkg-divert",
             &strings(&["--list"]),
             &mut crate::RecordingListener::default(),
@@ -670,7 +670,7 @@ fn diversions(apt: &mut dyn PackageManager, packages: &[&str]) -> Vec<Kept> {
 fn md5sums_path(apt: &mut dyn PackageManager, package: &str) -> Option<PathBuf> {
     let text = apt
         .run(
-            Kind::Query,
+            Purpose::Query,
             "dpkg-query",
             &strings(&["--control-path", package, "md5sums"]),
             &mut crate::RecordingListener::default(),
@@ -829,14 +829,14 @@ mod tests {
     impl PackageManager for Diversions {
         fn run(
             &mut self,
-            kind: Kind,
+            kind: Purpose,
             program: &str,
             args: &[String],
             _: &mut dyn crate::Listener,
         ) -> Result<String> {
             assert_eq!(
                 (kind, program, args),
-                (Kind::Query, "dpkg-divert", &strings(&["--list"])[..])
+                (Purpose::Query, "dpkg-divert", &strings(&["--list"])[..])
             );
             Ok(self.0.to_string())
         }

@@ -136,11 +136,11 @@ impl Node {
     }
 
     fn automatic(&self) -> Vec<String> {
-        use confpack::runtime::apt::{Kind, PackageManager};
+        use confpack::runtime::apt::{PackageManager, Purpose};
         let text = self
             .apt()
             .run(
-                Kind::Query,
+                Purpose::Query,
                 "apt-mark",
                 &["showauto".to_string()],
                 &mut confpack::RecordingListener::default(),

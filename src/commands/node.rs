@@ -15,8 +15,9 @@ use crate::settings::{Env, GlobalSettings};
 use super::configure::Reconfigurer;
 
 /// apt and dpkg on this node.
-fn node_apt(global: &GlobalSettings) -> Result<System> {
-    System::new(&global.paths.root, global.lock_timeout, Attach::detect())
+fn node_apt(global: &GlobalSettings, env: &Env) -> Result<System> {
+    let attach = Attach::detect(crate::settings::noninteractive(env));
+    System::new(&global.paths.root, global.lock_timeout, attach)
 }
 
 /// apt's output with a progress bar on a terminal.
@@ -45,20 +46,20 @@ pub fn set_environment(
     .map(drop)
 }
 
-pub fn update(global: &GlobalSettings) -> Result<()> {
-    let mut apt = node_apt(global)?;
+pub fn update(global: &GlobalSettings, env: &Env) -> Result<()> {
+    let mut apt = node_apt(global, env)?;
     crate::runtime::update(&mut apt, &mut node_listener(global.quiet))
 }
 
-pub fn install(global: &GlobalSettings, names: &[String]) -> Result<()> {
-    let mut apt = node_apt(global)?;
+pub fn install(global: &GlobalSettings, env: &Env, names: &[String]) -> Result<()> {
+    let mut apt = node_apt(global, env)?;
     crate::runtime::install(&mut apt, names, &mut node_listener(global.quiet)).map(drop)
 }
 
 /// Upgrades, then configures again each package that changed, with the
 /// command line's defaults under `env`.
 pub fn upgrade(global: &GlobalSettings, env: &Env, options: &UpgradeOptions) -> Result<()> {
-    let mut apt = node_apt(global)?;
+    let mut apt = node_apt(global, env)?;
     let mut reconfigure = Reconfigurer { global, env };
     crate::runtime::upgrade(
         &mut apt,

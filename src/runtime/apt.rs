@@ -23,7 +23,7 @@ use crate::process::tree;
 
 /// What kind of command, for how its failure is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum Purpose {
     /// Reads state; changes nothing.
     Query,
     /// Fetches the repository's indexes (`apt-get update`).
@@ -38,7 +38,7 @@ pub trait PackageManager {
     /// print, others stream their output and progress to `listener`.
     fn run(
         &mut self,
-        kind: Kind,
+        kind: Purpose,
         program: &str,
         args: &[String],
         listener: &mut dyn Listener,
@@ -172,7 +172,7 @@ pub fn parse_status(line: &str) -> Option<(f64, &str)> {
     Some((percent, parts.next().unwrap_or_default()))
 }
 
-fn failure(root: &Path, kind: Kind, shown: String, status: String, stderr: String) -> Error {
+fn failure(root: &Path, kind: Purpose, shown: String, status: String, stderr: String) -> Error {
     let stderr = stderr.trim().to_string();
     if is_lock_message(&stderr) {
         return Error::Busy {
@@ -181,7 +181,7 @@ fn failure(root: &Path, kind: Kind, shown: String, status: String, stderr: Strin
         };
     }
     match kind {
-        Kind::Update => Error::Repository {
+        Purpose::Update => Error::Repository {
             hint: if stderr.contains("certificate") {
                 "\nhint: an https repository needs the CA certificates: \
                  apt-get install ca-certificates (and a certificate the node trusts)"
@@ -194,7 +194,7 @@ fn failure(root: &Path, kind: Kind, shown: String, status: String, stderr: Strin
             command: shown,
             stderr,
         },
-        Kind::Query | Kind::Change => Error::PackageManager {
+        Purpose::Query | Purpose::Change => Error::PackageManager {
             command: shown,
             status,
             stderr,
@@ -221,12 +221,10 @@ pub enum Attach {
 
 impl Attach {
     /// [`Attach::Terminal`] when stdin and stdout or stderr are a terminal
-    /// and `DEBIAN_FRONTEND` does not say noninteractive.
-    pub fn detect() -> Attach {
+    /// and the settings do not say `noninteractive` (`DEBIAN_FRONTEND`,
+    /// resolved by [`crate::settings`]).
+    pub fn detect(noninteractive: bool) -> Attach {
         use std::io::IsTerminal;
-        let noninteractive = std::env::var("DEBIAN_FRONTEND").is_ok_and(|v| {
-            crate::frontend::Kind::parse(&v) == Some(crate::frontend::Kind::Noninteractive)
-        });
         let terminal = std::io::stdin().is_terminal()
             && (std::io::stdout().is_terminal() || std::io::stderr().is_terminal());
         if terminal && !noninteractive {
@@ -298,12 +296,12 @@ impl PackageManager for System {
 
     fn run(
         &mut self,
-        kind: Kind,
+        kind: Purpose,
         program: &str,
         args: &[String],
         listener: &mut dyn Listener,
     ) -> Result<String> {
-        if kind == Kind::Query {
+        if kind == Purpose::Query {
             return self.query(program, args);
         }
         // apt waits for the lock itself (DPkg::Lock::Timeout); dpkg does
@@ -343,7 +341,7 @@ impl System {
             message: format!("{e}; is apt installed?"),
         })?;
         let ran = Ran {
-            kind: Kind::Query,
+            kind: Purpose::Query,
             shown,
             echo: false,
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -354,7 +352,7 @@ impl System {
 
     fn run_once(
         &mut self,
-        kind: Kind,
+        kind: Purpose,
         program: &str,
         args: &[String],
         listener: &mut dyn Listener,
@@ -419,7 +417,7 @@ impl System {
         } = ran;
         // apt-get update exits 0 after some failures; `--error-on=any`
         // makes it fail, and an `E:` line is never a success.
-        let failed_update = *kind == Kind::Update && stderr.lines().any(|l| l.starts_with("E:"));
+        let failed_update = *kind == Purpose::Update && stderr.lines().any(|l| l.starts_with("E:"));
         if status.success() && !failed_update {
             return Ok(());
         }
@@ -470,7 +468,7 @@ fn follow(
 
 /// A command that ended by itself: what is needed to judge it.
 struct Ran {
-    kind: Kind,
+    kind: Purpose,
     shown: String,
     /// Its stderr was shown as it came (a terminal).
     echo: bool,
@@ -584,7 +582,7 @@ mod tests {
     fn a_lock_failure_is_busy_not_a_package_failure() {
         let error = failure(
             Path::new("/"),
-            Kind::Change,
+            Purpose::Change,
             "apt-get install".into(),
             "exit 100".into(),
             "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 7".into(),
@@ -592,7 +590,7 @@ mod tests {
         assert_eq!(error.exit_code(), crate::ExitCode::Locked);
         let error = failure(
             Path::new("/"),
-            Kind::Update,
+            Purpose::Update,
             "apt-get update".into(),
             "exit 100".into(),
             "E: The repository is not signed.".into(),
@@ -600,7 +598,7 @@ mod tests {
         assert_eq!(error.exit_code(), crate::ExitCode::Repository);
         let error = failure(
             Path::new("/"),
-            Kind::Update,
+            Purpose::Update,
             "apt-get update".into(),
             "exit 100".into(),
             "W: No system certificates available. Try installing ca-certificates.".into(),

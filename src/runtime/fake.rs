@@ -20,7 +20,7 @@ use crate::Listener;
 use crate::error::{Error, Result};
 use crate::package::rooted;
 
-use super::apt::{Kind, PackageManager};
+use super::apt::{PackageManager, Purpose};
 use super::{Reconfigure, SOURCES_LIST, Source};
 
 /// Where the fake's fetched index is, under its root.
@@ -42,7 +42,7 @@ pub struct FakeNode {
     pub failing: Vec<(String, String)>,
     /// Every call, `program args…`, queries included.
     pub calls: Vec<String>,
-    kinds: Vec<Kind>,
+    kinds: Vec<Purpose>,
 }
 
 impl FakeNode {
@@ -127,7 +127,7 @@ impl FakeNode {
         self.calls
             .iter()
             .zip(&self.kinds)
-            .filter(|(_, kind)| **kind != Kind::Query)
+            .filter(|(_, kind)| **kind != Purpose::Query)
             .map(|(call, _)| call.as_str())
             .collect()
     }
@@ -292,7 +292,7 @@ impl FakeNode {
 impl PackageManager for FakeNode {
     fn run(
         &mut self,
-        kind: Kind,
+        kind: Purpose,
         program: &str,
         args: &[String],
         _listener: &mut dyn Listener,

@@ -38,7 +38,7 @@ use crate::package::rooted;
 use crate::paths::Paths;
 use crate::store::Batch;
 
-use apt::{Kind, PackageManager};
+use apt::{PackageManager, Purpose};
 use plan::Index;
 
 /// Where the repository's signing key is kept.
@@ -195,7 +195,7 @@ pub fn update(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Resu
     let source = require_source(apt)?;
     let list = SOURCES_LIST.trim_start_matches("/etc/apt/");
     apt.run(
-        Kind::Update,
+        Purpose::Update,
         "apt-get",
         &strings(&[
             "update",
@@ -221,7 +221,7 @@ pub fn update(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Resu
 pub fn read_index(apt: &mut dyn PackageManager) -> Result<Option<Index>> {
     let mut quiet = crate::RecordingListener::default();
     let text = apt.run(
-        Kind::Query,
+        Purpose::Query,
         "apt-get",
         &strings(&["indextargets", "Identifier: Packages"]),
         &mut quiet,
@@ -256,7 +256,7 @@ pub fn read_index(apt: &mut dyn PackageManager) -> Result<Option<Index>> {
 fn states(apt: &mut dyn PackageManager) -> Result<BTreeMap<String, (String, char)>> {
     let mut quiet = crate::RecordingListener::default();
     let text = apt.run(
-        Kind::Query,
+        Purpose::Query,
         "dpkg-query",
         &strings(&["-W", crate::dpkg::STATES_FORMAT]),
         &mut quiet,
@@ -287,7 +287,7 @@ fn recover(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Result<
     // interrupted, you must manually run 'dpkg --configure -a'").
     let interrupted = unfinished.is_empty()
         && match apt.run(
-            Kind::Query,
+            Purpose::Query,
             "apt-get",
             &strings(&["check", "-qq"]),
             &mut crate::RecordingListener::default(),
@@ -308,7 +308,7 @@ fn recover(apt: &mut dyn PackageManager, listener: &mut dyn Listener) -> Result<
         }
     ));
     apt.run(
-        Kind::Change,
+        Purpose::Change,
         "dpkg",
         &strings(&["--configure", "-a"]),
         listener,
@@ -380,13 +380,18 @@ fn purge_removed(
     }
     let mut args = strings(&["purge", "-y"]);
     args.extend(removed);
-    apt.run(Kind::Change, "apt-get", &args, listener)?;
+    apt.run(Purpose::Change, "apt-get", &args, listener)?;
     Ok(())
 }
 
 fn automatic(apt: &mut dyn PackageManager) -> Result<BTreeSet<String>> {
     let mut quiet = crate::RecordingListener::default();
-    let text = apt.run(Kind::Query, "apt-mark", &strings(&["showauto"]), &mut quiet)?;
+    let text = apt.run(
+        Purpose::Query,
+        "apt-mark",
+        &strings(&["showauto"]),
+        &mut quiet,
+    )?;
     Ok(text.lines().map(|l| l.trim().to_string()).collect())
 }
 
@@ -471,14 +476,14 @@ pub fn install(
     let before = installed(apt)?;
     let mut args = strings(&["install", "-y"]);
     args.extend(names.iter().cloned());
-    apt.run(Kind::Change, "apt-get", &args, listener)?;
+    apt.run(Purpose::Change, "apt-get", &args, listener)?;
     let mut mark = strings(&["manual"]);
     mark.extend(
         names
             .iter()
             .map(|n| n.split_once('=').map_or(n.clone(), |(n, _)| n.to_string())),
     );
-    apt.run(Kind::Change, "apt-mark", &mark, listener)?;
+    apt.run(Purpose::Change, "apt-mark", &mark, listener)?;
     let mut changes = Changes::between(&before, &installed(apt)?);
     changes.finished = finished;
     listener.info(&changes.summary());
@@ -639,7 +644,7 @@ fn install_targets(
     // every named package manual) and leaves manual ones manual.
     let mut args = strings(&["install", "-y", "--mark-auto", "--allow-downgrades"]);
     args.extend(targets.versions.iter().map(|(n, v)| format!("{n}={v}")));
-    apt.run(Kind::Change, "apt-get", &args, listener)?;
+    apt.run(Purpose::Change, "apt-get", &args, listener)?;
     let new_roles: Vec<String> = targets
         .roles
         .iter()
@@ -649,7 +654,7 @@ fn install_targets(
     if !new_roles.is_empty() {
         let mut mark = strings(&["manual"]);
         mark.extend(new_roles);
-        apt.run(Kind::Change, "apt-mark", &mark, listener)?;
+        apt.run(Purpose::Change, "apt-mark", &mark, listener)?;
     }
     Ok(())
 }
@@ -662,7 +667,7 @@ fn autoremove(
     listener: &mut dyn Listener,
 ) -> Result<()> {
     apt.run(
-        Kind::Change,
+        Purpose::Change,
         "apt-get",
         &strings(&["autoremove", "--purge", "-y"]),
         listener,
