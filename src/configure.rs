@@ -270,7 +270,10 @@ fn start(
             store
         }
     };
-    unchanged::remove(&paths.db, &key);
+    // A dry run writes nothing, so it leaves the stamp alone.
+    if !options.dry_run {
+        unchanged::remove(&paths.db, &key);
+    }
     Ok(Some(Running { store, loaded }))
 }
 
@@ -682,6 +685,17 @@ mod tests {
             listener.warnings
         );
 
+        // A dry run in between writes nothing, not even away the stamp.
+        let dry = Options {
+            dry_run: true,
+            ..options.clone()
+        };
+        configure(
+            &dry,
+            &mut Scripted::default(),
+            &mut RecordingListener::default(),
+        )
+        .expect("planned");
         let mut again = Scripted::default();
         let report = configure(&options, &mut again, &mut RecordingListener::default())
             .expect("configured again");
