@@ -6,20 +6,36 @@
 //! renders the package's templates. Data flows one way:
 //! load → validate → model → merge/derive → frontend → store → render → hooks.
 //!
-//! The configurator, stage by stage: [`env`] (load, validate, model; native
-//! and DataONE v1 documents), [`select`] (environment and machine),
-//! [`merge`] (document + stored answers → plan), [`derive`] (derived values
-//! and what expressions and templates see), [`frontend`] (noninteractive,
-//! text, TUI), [`store`] (sled), [`unchanged`] (the no-op hot path),
-//! [`render`] (with [`divert`] for files other packages own) and [`hooks`],
-//! [`secrets`]; [`configure`] runs them in order.
-//! Around it: [`builder`] and [`deb`] (repository → .deb), [`publish`] (apt
-//! repository), [`runtime`] (set-environment, update, install, upgrade),
-//! [`remove`], [`status`], [`convert`] and [`debconf`] (interoperability), [`output`].
-//! Progress and warnings reach a person through a [`listener`].
-//! The command line: [`cli`] (clap definitions only), [`settings`] (flags
-//! and environment variables resolved into plain settings), [`commands`]
-//! (one module per subcommand) and [`app`], which dispatches to them.
+//! Each stage lives in the module named after it; [`configure`] only runs
+//! them in order (`tests/architecture.rs` keeps it so: no function over 150
+//! lines, no import cycle between these modules):
+//!
+//! | stage | module |
+//! |---|---|
+//! | load (online first, local fallback, cache, signed documents) | [`env`] (`load`, `trust`) |
+//! | validate (XSD via libxml2, limits) and the typed model | [`env`] (`xml`, `limits`, `model`; DataONE v1 in `dataone`) |
+//! | select the environment and machine | [`select`] |
+//! | the package's questions | [`questions`] |
+//! | merge with the stored answers into a plan | [`merge`] (`plan`; what is stored: `outcome`) |
+//! | derive values (expressions, both passes) | [`derive`] (`values`), on [`jinja`] |
+//! | ask (frontends: noninteractive, text, TUI) | [`ask`], [`frontend`] |
+//! | store (sled, one batch per run) | [`store`] |
+//! | render (atomic writes, local edits, diversions) | [`render`], [`divert`], [`secrets`] |
+//! | hooks whose inputs changed | [`hooks`] |
+//! | the no-op hot path | [`unchanged`] |
+//! | build .debs and roles | [`builder`], [`deb`] |
+//! | publish a signed apt repository | [`publish`] |
+//! | the node runtime (set-environment, update, install, upgrade) | [`runtime`] |
+//! | removal, purge, `status` | [`remove`], [`status`] |
+//!
+//! Below them: [`debian`] (deb822, versions, dates, apt layout, dpkg's
+//! outputs), [`process`] (signals, process trees, the run, running tools),
+//! [`files`] (rooted paths, atomic writes, hashing, the walker),
+//! [`paths`], [`package`], [`output`], [`error`], [`listener`]. Beside
+//! them: [`convert`] and [`debconf`] (interoperability). The command line:
+//! [`cli`] (clap definitions only), [`settings`] (flags and environment
+//! variables resolved into plain settings), [`commands`] (one module per
+//! subcommand) and [`app`], which dispatches to them.
 
 #![deny(clippy::unwrap_used)]
 
