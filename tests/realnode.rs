@@ -823,16 +823,7 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     the_rollback_is_pinned_until_a_plain_upgrade(&node);
     nothing_autoremoved_is_left_configured(&node);
 
-    node.ok(&[
-        "apt-get",
-        "purge",
-        "-y",
-        "webserver",
-        "webshop-app",
-        "webshop-nginx",
-        "motd",
-    ]);
-    nothing_of_the_role_is_left(&node);
+    purge_the_role(&node);
     assert_eq!(
         node.snapshot(&["/etc/motd"]),
         debian_motd,
@@ -953,6 +944,21 @@ fn the_rollback_is_pinned_until_a_plain_upgrade(node: &Chroot) {
         !node.has(pin),
         "a plain upgrade follows the environment again"
     );
+}
+
+/// `apt-get purge` of the role and its packages, after which nothing of
+/// them is left.
+fn purge_the_role(node: &Chroot) {
+    node.ok(&[
+        "apt-get",
+        "purge",
+        "-y",
+        "webserver",
+        "webshop-app",
+        "webshop-nginx",
+        "motd",
+    ]);
+    nothing_of_the_role_is_left(node);
 }
 
 /// No package of the repository (not even its configuration), none of
@@ -1219,14 +1225,5 @@ fn a_node_verifies_its_signed_document_and_status_sees_every_drift() {
     let (code, status, stderr) = node.run(&["confpack", "status"]);
     assert_eq!(code, 0, "decided and rendered:\n{status}{stderr}");
 
-    node.ok(&[
-        "apt-get",
-        "purge",
-        "-y",
-        "webserver",
-        "webshop-app",
-        "webshop-nginx",
-        "motd",
-    ]);
-    nothing_of_the_role_is_left(&node);
+    purge_the_role(&node);
 }
