@@ -164,7 +164,7 @@ impl Repository {
             && git.is_shallow()
         {
             listener.warning(
-            "the repository is a shallow clone: packages unchanged within its history get the oldest              commit it has, not the one that last changed them; fetch the full history (git fetch --unshallow)",
+            "the repository is a shallow clone: packages unchanged within its history get the oldest commit it has, not the one that last changed them; fetch the full history (git fetch --unshallow)",
             );
         }
         let tracked = match &git {
