@@ -211,10 +211,7 @@ mod tests {
     use crate::error::Problem;
 
     fn located(text: &str) -> Located {
-        Located {
-            file: "control.yml".into(),
-            text: text.into(),
-        }
+        Located::control_yml(text)
     }
 
     fn fields(text: &str, config: &RepositoryConfig, is_role: bool) -> (Control, Vec<String>) {

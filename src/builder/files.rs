@@ -624,10 +624,7 @@ mod tests {
             dir: "packages/p",
             control_files: &control_files,
         };
-        let manifest = Located {
-            file: "control.yml".into(),
-            text: String::new(),
-        };
+        let manifest = Located::control_yml("");
         let mut planned = Planned::new("p", false, manifest, Deb::new(Control::default()));
         let mut problems = Problems::default();
         let found = plan_files(&tree, &files, &mut planned, &mut problems);

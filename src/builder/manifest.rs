@@ -311,6 +311,15 @@ pub struct Located {
 }
 
 impl Located {
+    /// `text` as `control.yml` (tests).
+    #[cfg(test)]
+    pub fn control_yml(text: &str) -> Located {
+        Located {
+            file: "control.yml".into(),
+            text: text.into(),
+        }
+    }
+
     /// The 1-based line of a top-level `key:`.
     pub fn key_line(&self, key: &str) -> Option<u64> {
         self.text

@@ -503,10 +503,7 @@ mod tests {
     use super::*;
 
     fn located(text: &str) -> Located {
-        Located {
-            file: "control.yml".into(),
-            text: text.into(),
-        }
+        Located::control_yml(text)
     }
 
     fn manifest(text: &str) -> Manifest {
