@@ -518,7 +518,17 @@ fn unanswered(
         if questions.machine.is_none() {
             questions.machine = selection.machine.as_ref().map(|m| m.label());
         }
-        for key in stopping_questions(&document, &selection, answers) {
+        // Only what the package itself asks (see crate::questions).
+        let owned = Package::load(&paths.root, package)
+            .and_then(|p| crate::questions::of_package(&p, &document));
+        let owned = match owned {
+            Ok(owned) => owned,
+            Err(error) => {
+                questions.problems.push(format!("{package}: {error:#}"));
+                continue;
+            }
+        };
+        for key in stopping_questions(&document, &selection, &owned, answers) {
             if asked.insert(key.clone()) {
                 questions.unanswered.push(Unanswered {
                     package: package.to_string(),
@@ -535,6 +545,7 @@ fn unanswered(
 fn stopping_questions(
     document: &crate::env::model::Document,
     selection: &crate::select::Selection,
+    owned: &crate::questions::Owned,
     answers: &BTreeMap<String, crate::store::StoredAnswer>,
 ) -> Vec<String> {
     let settings = Settings {
@@ -546,6 +557,7 @@ fn stopping_questions(
         .templates
         .iter()
         .filter(|t| t.source != TemplateSource::Derived && !t.question_type.is_display_only())
+        .filter(|t| owned.contains(&t.key))
         .filter(|template| {
             let planned = merge::decide(
                 template,

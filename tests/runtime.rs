@@ -814,6 +814,9 @@ pub(crate) fn write_ask(repo: &mut Repo) {
     <template key="ask/name" type="string" priority="high" source="user">
       <description>A name only a person knows</description>
     </template>
+    <template key="ask/unread" type="string" priority="high" source="user">
+      <description>Nothing of this package reads it: never asked, never missing</description>
+    </template>
   </templates>
   <environment context="master"/>
 </environments>
