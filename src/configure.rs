@@ -329,7 +329,7 @@ fn owned(
     let owned = crate::questions::of_package(package, document)?;
     for key in &owned.unknown {
         listener.warning(&format!(
-            "{}: reads or declares {key}, which {} does not have",
+            "{}: declares the question {key} (control.yml questions:), which {} does not have",
             package.name, document.origin
         ));
     }

@@ -100,8 +100,10 @@ fn scan(source: &str, in_expression: bool) -> Reads {
 pub struct Owned {
     /// `None`: every question of the document.
     pub keys: Option<BTreeSet<String>>,
-    /// Keys the package declares or reads that the document does not have
-    /// (a newer document dropped them): worth a warning, never fatal.
+    /// Keys the package declares (`questions:`) that the document does not
+    /// have (a newer document dropped them): worth a warning, never fatal.
+    /// A template may read another document's answers, so what templates
+    /// read is not checked here.
     pub unknown: Vec<String>,
 }
 
@@ -138,7 +140,15 @@ pub fn of_package(package: &Package, document: &Document) -> Result<Owned> {
     if !read_anything {
         return Ok(Owned::all());
     }
-    Ok(close(document, reads))
+    let mut owned = close(document, reads);
+    owned.unknown = package
+        .config
+        .questions
+        .iter()
+        .filter(|key| document.template(key).is_none())
+        .cloned()
+        .collect();
+    Ok(owned)
 }
 
 /// Adds what the derived questions among `reads` read, until nothing new.
@@ -165,14 +175,9 @@ pub fn close(document: &Document, reads: Reads) -> Owned {
             }
         }
     }
-    let unknown = keys
-        .iter()
-        .filter(|key| document.template(key).is_none())
-        .cloned()
-        .collect();
     Owned {
         keys: Some(keys),
-        unknown,
+        unknown: Vec::new(),
     }
 }
 
@@ -272,10 +277,31 @@ mod tests {
     }
 
     #[test]
-    fn keys_the_document_lacks_are_named() {
-        let owned = close(&document(), keys(&["x/dir", "x/gone"]));
-        assert_eq!(owned.unknown, vec!["x/gone".to_string()]);
-        assert!(owned.contains("x/dir") && !owned.contains("x/file"));
+    fn only_the_owned_keys_are_contained() {
+        // x/other-doc: another document's answer a template may read.
+        let owned = close(&document(), keys(&["x/dir", "x/other-doc"]));
+        assert!(owned.unknown.is_empty());
+        assert!(owned.contains("x/dir") && owned.contains("x/other-doc"));
+        assert!(!owned.contains("x/file"));
         assert!(Owned::all().contains("anything"));
+    }
+
+    #[test]
+    fn a_declared_question_the_document_lacks_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let package = Package {
+            name: "p".into(),
+            dir: dir.path().to_path_buf(),
+            config: crate::package::PackageConfig {
+                questions: vec!["x/dir".into(), "x/gone".into()],
+                ..Default::default()
+            },
+        };
+        let owned = of_package(&package, &document()).expect("owned");
+        assert_eq!(owned.unknown, ["x/gone"]);
+        assert_eq!(
+            owned.keys,
+            Some(["x/dir".to_string(), "x/gone".to_string()].into())
+        );
     }
 }
