@@ -1507,18 +1507,16 @@ mod package_questions {
         .expect("template");
     }
 
-    fn configure_site(root: &Path, frontend: &str) -> std::process::Command {
+    /// `configure --package PACKAGE` of app1 with `frontend`.
+    fn configure_as(root: &Path, package: &str, frontend: &str) -> std::process::Command {
         let mut command = confpack(root);
-        command.args([
-            "configure",
-            "--package",
-            "webshop-site",
-            "--machine",
-            "10.10.0.21",
-            "--frontend",
-            frontend,
-        ]);
+        command.args(["configure", "--package", package, "--machine", "10.10.0.21"]);
+        command.args(["--frontend", frontend]);
         command
+    }
+
+    fn configure_site(root: &Path, frontend: &str) -> std::process::Command {
+        configure_as(root, "webshop-site", frontend)
     }
 
     #[test]
@@ -1554,15 +1552,7 @@ mod package_questions {
 
         // The package that reads the password still asks for it.
         install_webshop(root);
-        let (code, _, stderr) = run(confpack(root).args([
-            "configure",
-            "--package",
-            "webshop",
-            "--machine",
-            "10.10.0.21",
-            "--frontend",
-            "noninteractive",
-        ]));
+        let (code, _, stderr) = run(&mut configure_as(root, "webshop", "noninteractive"));
         assert_eq!(code, 3, "{stderr}");
         assert!(stderr.contains("webshop/db.password"), "{stderr}");
     }
@@ -1600,18 +1590,7 @@ mod package_questions {
 
         // The second package reads the same key: the decision stands; it
         // neither asks nor warns, and renders the person's value.
-        let webshop = |frontend: &str| {
-            let mut command = confpack(root);
-            command.args([
-                "configure",
-                "--package",
-                "webshop",
-                "--machine",
-                "10.10.0.21",
-            ]);
-            command.args(["--frontend", frontend]);
-            command
-        };
+        let webshop = |frontend: &str| configure_as(root, "webshop", frontend);
         let plan = ok(webshop("text").arg("--dry-run"));
         let line = plan
             .lines()
