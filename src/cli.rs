@@ -21,7 +21,9 @@ pub struct Cli {
     pub db: Option<PathBuf>,
 
     /// Seconds to wait for another confpack holding the database.
-    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECONDS")]
+    // Defaults as text: clap formats a `default_value_t` float at every
+    // start, which a no-op run measurably pays for.
+    #[arg(long, global = true, default_value = "10", value_name = "SECONDS")]
     pub lock_timeout: f64,
 
     /// Print only warnings and errors.
@@ -32,7 +34,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Deferred: only the subcommand that runs is built (building all of
+/// them was a tenth of a no-op `configure`).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Merge the environment document with the stored answers, ask what
     /// needs asking, store the answers and render the package's templates.
@@ -343,7 +348,7 @@ pub struct ConfigureArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Seconds allowed for fetching the online copy.
-    #[arg(long, default_value_t = DEFAULT_FETCH_TIMEOUT, value_name = "SECONDS")]
+    #[arg(long, default_value = DEFAULT_FETCH_TIMEOUT_TEXT, value_name = "SECONDS")]
     pub timeout: f64,
     /// Largest online document accepted, in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_DOCUMENT_BYTES, value_name = "BYTES")]
@@ -360,6 +365,8 @@ pub struct ConfigureArgs {
 
 /// Seconds `configure` allows for fetching the online document.
 pub const DEFAULT_FETCH_TIMEOUT: f64 = 5.0;
+/// [`DEFAULT_FETCH_TIMEOUT`] as clap's default (a test keeps them equal).
+const DEFAULT_FETCH_TIMEOUT_TEXT: &str = "5";
 
 /// The largest online document `configure` accepts, in bytes.
 pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -436,4 +443,37 @@ pub enum PriorityArg {
     Medium,
     High,
     Critical,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn text_defaults_parse_to_the_documented_numbers() {
+        let cli = Cli::try_parse_from(["confpack", "configure"]).expect("parses");
+        assert_eq!(cli.lock_timeout, 10.0);
+        let Command::Configure(args) = cli.command else {
+            panic!("configure");
+        };
+        assert_eq!(args.timeout, DEFAULT_FETCH_TIMEOUT);
+    }
+
+    #[test]
+    fn global_flags_reach_a_deferred_subcommand() {
+        let cli = Cli::try_parse_from(["confpack", "status", "--root", "/srv/node", "-q"])
+            .expect("parses");
+        assert_eq!(cli.root, PathBuf::from("/srv/node"));
+        assert!(cli.quiet);
+        let help = Cli::command()
+            .try_get_matches_from(["confpack", "configure", "--help"])
+            .expect_err("help");
+        assert!(help.to_string().contains("--timeout"), "{help}");
+    }
 }

@@ -4,8 +4,11 @@
 //! Built from the running binary (or `--runtime-binary`), so the runtime
 //! on the nodes is the confpack that built their packages. Its `Depends`
 //! are found the way dpkg-shlibdeps would in spirit: the ELF `DT_NEEDED`
-//! libraries, each looked up with `dpkg-query --search` to the package
-//! that ships it (lintian rejects a binary without its libc dependency).
+//! libraries plus the ones confpack loads on first use
+//! ([`crate::env::LOADED_LATER`]: libxml2), each looked up with
+//! `dpkg-query --search` to the package that ships it (lintian rejects a
+//! binary without its libc dependency; a node without libxml2 could not
+//! read its environment document).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -44,8 +47,9 @@ pub fn host_architecture() -> String {
     .to_string()
 }
 
-/// Packages that ship the shared libraries `binary` needs. A binary that
-/// is not ELF (a script) needs none.
+/// Packages that ship the shared libraries `binary` needs: those it links
+/// and those confpack loads later. A binary that is not ELF (a script)
+/// needs none.
 pub fn library_packages(binary: &[u8], listener: &mut dyn Listener) -> Vec<String> {
     let Ok(file) = object::File::parse(binary) else {
         return Vec::new();
@@ -53,9 +57,12 @@ pub fn library_packages(binary: &[u8], listener: &mut dyn Listener) -> Vec<Strin
     let Ok(libraries) = file.import_libraries() else {
         return Vec::new();
     };
+    let linked = libraries
+        .flatten()
+        .map(|library| String::from_utf8_lossy(library.name()).into_owned());
+    let later = crate::env::LOADED_LATER.iter().map(|name| name.to_string());
     let mut packages = BTreeSet::new();
-    for library in libraries.flatten() {
-        let name = String::from_utf8_lossy(library.name()).into_owned();
+    for name in linked.chain(later).collect::<BTreeSet<_>>() {
         match owner_of(&name) {
             Some(package) => {
                 packages.insert(package);
@@ -183,5 +190,47 @@ fn stripped(binary: Vec<u8>, listener: &mut dyn Listener) -> Result<Vec<u8>> {
             listener.warning(&format!("{PACKAGE}: {e}; shipping the binary unstripped"));
             Ok(binary)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_depends_on_libxml2_which_it_loads_on_first_use() {
+        if crate::process::command::query(
+            Command::new("dpkg-query").args(["--search", "*/libxml2.so.2"]),
+        )
+        .is_none()
+        {
+            eprintln!("skipped: dpkg-query does not know libxml2.so.2 (not a Debian system?)");
+            return;
+        }
+        let binary = std::fs::read(std::env::current_exe().expect("exe")).expect("read");
+        let object = object::File::parse(&*binary).expect("ELF");
+        let linked: Vec<String> = object
+            .import_libraries()
+            .expect("imports")
+            .flatten()
+            .map(|l| String::from_utf8_lossy(l.name()).into_owned())
+            .collect();
+        assert!(
+            !linked.iter().any(|l| l.starts_with("libxml2")),
+            "libxml2 must be loaded on first use, not linked: {linked:?}"
+        );
+        let mut listener = crate::listener::RecordingListener::default();
+        let packages = library_packages(&binary, &mut listener);
+        assert!(packages.iter().any(|p| p == "libc6"), "{packages:?}");
+        assert!(
+            packages.iter().any(|p| p.starts_with("libxml2")),
+            "{packages:?}"
+        );
+    }
+
+    #[test]
+    fn a_script_needs_no_library() {
+        let mut listener = crate::listener::RecordingListener::default();
+        assert!(library_packages(b"#!/bin/sh\nexit 0\n", &mut listener).is_empty());
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cleartext;
 pub mod dataone;
+mod libxml2;
 pub mod limits;
 pub mod load;
 pub mod model;
@@ -17,6 +18,10 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use model::{Document, Environment};
 use xml::{Node, Schema, XmlReader};
+
+/// Shared libraries confpack loads when it first needs them (so they are
+/// not in its ELF `DT_NEEDED`); the runtime package depends on them too.
+pub const LOADED_LATER: &[&str] = &[libxml2::SONAME];
 
 /// Which schema validates a document.
 #[derive(Debug, Clone, Copy)]

@@ -31,7 +31,7 @@ use std::rc::Rc;
 use std::sync::{Once, OnceLock};
 use std::time::Instant;
 
-use libxml::bindings;
+use super::libxml2::{self as ffi, Api};
 
 use super::limits::{Exceeded, PARSE_DEADLINE, Scanner};
 use crate::error::{Error, Problem, Result};
@@ -55,10 +55,11 @@ pub enum Node {
 
 /// A compiled XSD.
 pub struct Schema {
-    ptr: bindings::xmlSchemaPtr,
+    api: &'static Api,
+    ptr: *mut ffi::SchemaPtr,
     /// The schema document [`Schema::from_remote`] parsed; the compiled
     /// schema may point into it, so it is freed after it.
-    doc: bindings::xmlDocPtr,
+    doc: *mut ffi::Doc,
 }
 
 impl std::fmt::Debug for Schema {
@@ -71,10 +72,11 @@ impl Drop for Schema {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from xmlSchemaParse, `doc` (if any) from
         // xmlReadMemory; each is freed exactly once, the schema first.
+        let api = self.api;
         unsafe {
-            bindings::xmlSchemaFree(self.ptr);
+            (api.xmlSchemaFree)(self.ptr);
             if !self.doc.is_null() {
-                bindings::xmlFreeDoc(self.doc);
+                (api.xmlFreeDoc)(self.doc);
             }
         }
     }
@@ -94,19 +96,21 @@ thread_local! {
 
 static NO_NETWORK: Once = Once::new();
 
-/// Makes libxml2 refuse every network access, for documents and schemas
-/// alike (a user schema could `xs:import` a URL), and load a remote
-/// schema's includes only through its resolver.
-fn forbid_network() {
+/// libxml2, loaded on first use (see [`ffi`]), made to refuse every
+/// network access, for documents and schemas alike (a user schema could
+/// `xs:import` a URL), and to load a remote schema's includes only through
+/// its resolver. `origin` names what was to be read if it cannot load.
+fn libxml2(origin: &str) -> Result<&'static Api> {
+    let api = ffi::api().map_err(|reason| Error::at(origin, None, reason))?;
     NO_NETWORK.call_once(|| {
-        libxml::init_parser();
         // SAFETY: installs our loader function; called once, before any
         // parsing.
         unsafe {
-            bindings::xmlSetExternalEntityLoader(Some(load_entity));
+            (api.xmlSetExternalEntityLoader)(Some(load_entity));
         }
     });
-    silence_generic_errors();
+    silence_generic_errors(api);
+    Ok(api)
 }
 
 /// libxml2's external entity loader: a remote schema's resolver while one
@@ -115,12 +119,15 @@ fn forbid_network() {
 unsafe extern "C" fn load_entity(
     url: *const c_char,
     id: *const c_char,
-    context: bindings::xmlParserCtxtPtr,
-) -> bindings::xmlParserInputPtr {
+    context: *mut ffi::ParserCtxt,
+) -> *mut ffi::ParserInput {
+    let Some(api) = ffi::loaded() else {
+        return std::ptr::null_mut();
+    };
     let resolver = RESOLVER.with(|r| r.get());
     if resolver.is_null() {
         // SAFETY: forwards libxml2's own arguments.
-        return unsafe { bindings::xmlNoNetExternalEntityLoader(url, id, context) };
+        return unsafe { (api.xmlNoNetExternalEntityLoader)(url, id, context) };
     }
     let location = if url.is_null() {
         String::new()
@@ -148,25 +155,21 @@ unsafe extern "C" fn load_entity(
     // the buffer, and its file name (freed by libxml2) makes relative
     // includes in it resolve against its URL.
     unsafe {
-        let buffer = bindings::xmlParserInputBufferCreateMem(
+        let buffer = (api.xmlParserInputBufferCreateMem)(
             bytes.as_ptr() as *const c_char,
             len,
-            bindings::xmlCharEncoding_XML_CHAR_ENCODING_NONE,
+            ffi::XML_CHAR_ENCODING_NONE,
         );
         if buffer.is_null() {
             return refuse("libxml2 could not buffer it".to_string());
         }
-        let input = bindings::xmlNewIOInputStream(
-            context,
-            buffer,
-            bindings::xmlCharEncoding_XML_CHAR_ENCODING_NONE,
-        );
+        let input = (api.xmlNewIOInputStream)(context, buffer, ffi::XML_CHAR_ENCODING_NONE);
         if input.is_null() {
-            bindings::xmlFreeParserInputBuffer(buffer);
+            (api.xmlFreeParserInputBuffer)(buffer);
             return refuse("libxml2 could not read it".to_string());
         }
         if !url.is_null() {
-            (*input).filename = bindings::xmlCharStrdup(url) as *const c_char;
+            (*input).filename = (api.xmlCharStrdup)(url) as *const c_char;
         }
         input
     }
@@ -180,35 +183,35 @@ unsafe extern "C" {
 /// Every error confpack can act on also reaches a structured handler
 /// (collected with its line); the generic channel printed the raw text of
 /// whatever libxml2 was reading to stderr (a hostile include's target).
-fn silence_generic_errors() {
+fn silence_generic_errors(api: &Api) {
     static DEV_NULL: OnceLock<usize> = OnceLock::new();
     // SAFETY: plain libc call with valid C strings; the stream stays open.
     let sink =
         *DEV_NULL.get_or_init(|| unsafe { fopen(c"/dev/null".as_ptr(), c"w".as_ptr()) } as usize);
     if sink != 0 {
         // SAFETY: a valid FILE* for libxml2's default generic handler.
-        unsafe { bindings::xmlSetGenericErrorFunc(sink as *mut c_void, None) };
+        unsafe { (api.xmlSetGenericErrorFunc)(sink as *mut c_void, std::ptr::null()) };
     }
 }
 
 impl Schema {
     /// Compiles a schema from its text; `origin` names it in messages.
     pub fn from_text(text: &str, origin: &str) -> Result<Schema> {
-        forbid_network();
+        let api = libxml2(origin)?;
         let len =
             c_int::try_from(text.len()).map_err(|_| Error::at(origin, None, "schema too large"))?;
         // SAFETY: the buffer outlives the parser context, which is freed in
         // `compile`.
         let parser =
-            unsafe { bindings::xmlSchemaNewMemParserCtxt(text.as_ptr() as *const c_char, len) };
-        Self::compile(parser, origin)
+            unsafe { (api.xmlSchemaNewMemParserCtxt)(text.as_ptr() as *const c_char, len) };
+        Self::compile(api, parser, origin)
     }
 
     /// Compiles a schema fetched from `url`: its relative includes and
     /// imports resolve against `url`, and every one of them is loaded by
     /// `resolve` (which decides what may be loaded), never by libxml2.
     pub fn from_remote(text: &[u8], url: &str, resolve: &mut Resolve<'_>) -> Result<Schema> {
-        forbid_network();
+        let api = libxml2(url)?;
         let len =
             c_int::try_from(text.len()).map_err(|_| Error::at(url, None, "schema too large"))?;
         let c_url = CString::new(url).map_err(|_| Error::at(url, None, "NUL in the URL"))?;
@@ -219,23 +222,22 @@ impl Schema {
             origin: url.to_string(),
             problems: Vec::new(),
         };
-        let options = (bindings::xmlParserOption_XML_PARSE_NONET
-            | bindings::xmlParserOption_XML_PARSE_NOCDATA) as c_int;
+        let options = (ffi::XML_PARSE_NONET | ffi::XML_PARSE_NOCDATA) as c_int;
         // SAFETY: valid buffer and C strings; the thread's error handler
         // points at `collector` only during the call.
         let doc = unsafe {
-            bindings::xmlSetStructuredErrorFunc(
+            (api.xmlSetStructuredErrorFunc)(
                 (&mut collector) as *mut Collector as *mut c_void,
                 error_handler(),
             );
-            let doc = bindings::xmlReadMemory(
+            let doc = (api.xmlReadMemory)(
                 text.as_ptr() as *const c_char,
                 len,
                 c_url.as_ptr(),
                 std::ptr::null(),
                 options,
             );
-            bindings::xmlSetStructuredErrorFunc(std::ptr::null_mut(), None);
+            (api.xmlSetStructuredErrorFunc)(std::ptr::null_mut(), None);
             doc
         };
         let compiled = if doc.is_null() {
@@ -249,8 +251,8 @@ impl Schema {
             Err(Error::Invalid(collector.problems))
         } else {
             // SAFETY: a parsed document; the parser context does not own it.
-            let parser = unsafe { bindings::xmlSchemaNewDocParserCtxt(doc) };
-            Self::compile(parser, url)
+            let parser = unsafe { (api.xmlSchemaNewDocParserCtxt)(doc) };
+            Self::compile(api, parser, url)
         };
         RESOLVER.with(|r| r.set(std::ptr::null_mut()));
         match compiled {
@@ -261,7 +263,7 @@ impl Schema {
             Err(e) => {
                 if !doc.is_null() {
                     // SAFETY: parsed above, not used by anything else.
-                    unsafe { bindings::xmlFreeDoc(doc) };
+                    unsafe { (api.xmlFreeDoc)(doc) };
                 }
                 Err(e)
             }
@@ -270,17 +272,21 @@ impl Schema {
 
     /// Compiles a schema file (relative `xs:include`s resolve against it).
     pub fn from_file(path: &Path) -> Result<Schema> {
-        forbid_network();
         std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let origin = path.display().to_string();
+        let api = libxml2(&origin)?;
         let c_path = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| Error::at(&origin, None, "the file name contains a NUL byte"))?;
         // SAFETY: valid C string.
-        let parser = unsafe { bindings::xmlSchemaNewParserCtxt(c_path.as_ptr()) };
-        Self::compile(parser, &origin)
+        let parser = unsafe { (api.xmlSchemaNewParserCtxt)(c_path.as_ptr()) };
+        Self::compile(api, parser, &origin)
     }
 
-    fn compile(parser: bindings::xmlSchemaParserCtxtPtr, origin: &str) -> Result<Schema> {
+    fn compile(
+        api: &'static Api,
+        parser: *mut ffi::SchemaParserCtxt,
+        origin: &str,
+    ) -> Result<Schema> {
         if parser.is_null() {
             return Err(Error::at(
                 origin,
@@ -298,11 +304,11 @@ impl Schema {
         // thread's handler gets the errors of the documents the schema
         // includes (their parsers have no handler of their own).
         let schema = unsafe {
-            bindings::xmlSchemaSetParserStructuredErrors(parser, error_handler(), user);
-            bindings::xmlSetStructuredErrorFunc(user, error_handler());
-            let schema = bindings::xmlSchemaParse(parser);
-            bindings::xmlSetStructuredErrorFunc(std::ptr::null_mut(), None);
-            bindings::xmlSchemaFreeParserCtxt(parser);
+            (api.xmlSchemaSetParserStructuredErrors)(parser, error_handler(), user);
+            (api.xmlSetStructuredErrorFunc)(user, error_handler());
+            let schema = (api.xmlSchemaParse)(parser);
+            (api.xmlSetStructuredErrorFunc)(std::ptr::null_mut(), None);
+            (api.xmlSchemaFreeParserCtxt)(parser);
             schema
         };
         let refused = REFUSED.with(|r| std::mem::take(&mut *r.borrow_mut()));
@@ -316,7 +322,7 @@ impl Schema {
         if schema.is_null() || !collector.problems.is_empty() {
             if !schema.is_null() {
                 // SAFETY: freshly parsed, not shared.
-                unsafe { bindings::xmlSchemaFree(schema) };
+                unsafe { (api.xmlSchemaFree)(schema) };
             }
             let mut problems = std::mem::take(&mut collector.problems);
             if problems.is_empty() {
@@ -332,6 +338,7 @@ impl Schema {
             return Err(Error::Invalid(problems));
         }
         Ok(Schema {
+            api,
             ptr: schema,
             doc: std::ptr::null_mut(),
         })
@@ -345,9 +352,7 @@ struct Collector {
 }
 
 /// Called by libxml2 for every parser and validity error.
-///
-/// The pointer's constness differs between libxml2 versions; the ABI does not.
-unsafe extern "C" fn collect_error(user: *mut c_void, error: *mut bindings::xmlError) {
+unsafe extern "C" fn collect_error(user: *mut c_void, error: *const ffi::XmlError) {
     if user.is_null() || error.is_null() {
         return;
     }
@@ -375,19 +380,9 @@ unsafe extern "C" fn collect_error(user: *mut c_void, error: *mut bindings::xmlE
     }
 }
 
-type ErrorFunction = unsafe extern "C" fn(*mut c_void, *mut bindings::xmlError);
-
-/// [`collect_error`] as libxml2's handler type. The bindings' type differs
-/// between libxml2 versions only in the constness of the error pointer,
-/// which does not change the ABI.
-#[allow(clippy::useless_transmute)] // identical types with libxml2 < 2.12
-fn error_handler() -> bindings::xmlStructuredErrorFunc {
-    // SAFETY: same ABI, see above; `Option<fn>` is a nullable pointer.
-    unsafe {
-        std::mem::transmute::<Option<ErrorFunction>, bindings::xmlStructuredErrorFunc>(Some(
-            collect_error,
-        ))
-    }
+/// [`collect_error`] as libxml2's handler.
+const fn error_handler() -> ffi::StructuredErrorFunc {
+    Some(collect_error)
 }
 
 /// The document's bytes on their way to libxml2, scanned against the
@@ -483,12 +478,13 @@ unsafe extern "C" fn close_input(_context: *mut c_void) -> c_int {
 
 /// A streaming reader. Borrows the schema it validates against.
 pub struct XmlReader<'schema> {
-    ptr: bindings::xmlTextReaderPtr,
+    api: &'static Api,
+    ptr: *mut ffi::TextReader,
     /// Boxed: libxml2 holds its address until the reader is freed.
     input: Box<Input>,
     collector: Box<Collector>,
     validating: bool,
-    validation: bindings::xmlSchemaValidCtxtPtr,
+    validation: *mut ffi::ValidCtxt,
     /// Names and namespaces by libxml2's interned pointer: element names
     /// repeat, so each is turned into a Rust string once.
     names: HashMap<usize, Rc<str>>,
@@ -500,15 +496,15 @@ impl Drop for XmlReader<'_> {
         // SAFETY: `ptr` came from xmlReaderForIO and is freed exactly once,
         // before the validation context it uses.
         unsafe {
-            bindings::xmlFreeTextReader(self.ptr);
+            (self.api.xmlFreeTextReader)(self.ptr);
             if !self.validation.is_null() {
-                bindings::xmlSchemaFreeValidCtxt(self.validation);
+                (self.api.xmlSchemaFreeValidCtxt)(self.validation);
             }
         }
     }
 }
 
-fn xml_string(ptr: *const bindings::xmlChar) -> Option<String> {
+fn xml_string(ptr: *const ffi::XmlChar) -> Option<String> {
     if ptr.is_null() {
         return None;
     }
@@ -569,13 +565,12 @@ impl<'schema> XmlReader<'schema> {
     /// Opens `path` for streaming; `origin` is how messages name it (a URL
     /// for a downloaded copy). With a schema, every node read is validated.
     pub fn open(path: &Path, origin: &str, schema: Option<&'schema Schema>) -> Result<Self> {
-        forbid_network();
+        let api = libxml2(origin)?;
         // Checks readability too, for a clear message.
         check_prolog(path, origin)?;
         let c_path = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| Error::at(origin, None, "the file name contains a NUL byte"))?;
-        let options = (bindings::xmlParserOption_XML_PARSE_NONET
-            | bindings::xmlParserOption_XML_PARSE_NOCDATA) as c_int;
+        let options = (ffi::XML_PARSE_NONET | ffi::XML_PARSE_NOCDATA) as c_int;
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut input = Box::new(Input {
             file: BufReader::with_capacity(64 * 1024, file),
@@ -588,7 +583,7 @@ impl<'schema> XmlReader<'schema> {
         // SAFETY: valid callbacks and C strings; the input is boxed and
         // owned by the reader, freed after libxml2's reader (see Drop).
         let ptr = unsafe {
-            bindings::xmlReaderForIO(
+            (api.xmlReaderForIO)(
                 Some(read_input),
                 Some(close_input),
                 (&mut *input) as *mut Input as *mut c_void,
@@ -605,6 +600,7 @@ impl<'schema> XmlReader<'schema> {
             ));
         }
         let mut reader = XmlReader {
+            api,
             ptr,
             input,
             collector: Box::new(Collector {
@@ -630,7 +626,7 @@ impl<'schema> XmlReader<'schema> {
             // of its pointer argument; the collector is boxed, so its
             // address is stable while the reader lives.
             unsafe {
-                let validation = bindings::xmlSchemaNewValidCtxt(schema.ptr);
+                let validation = (api.xmlSchemaNewValidCtxt)(schema.ptr);
                 if validation.is_null() {
                     return Err(Error::at(
                         origin,
@@ -639,8 +635,8 @@ impl<'schema> XmlReader<'schema> {
                     ));
                 }
                 reader.validation = validation;
-                bindings::xmlSchemaSetValidStructuredErrors(validation, error_handler(), user);
-                if bindings::xmlTextReaderSchemaValidateCtxt(reader.ptr, validation, 0) != 0 {
+                (api.xmlSchemaSetValidStructuredErrors)(validation, error_handler(), user);
+                if (api.xmlTextReaderSchemaValidateCtxt)(reader.ptr, validation, 0) != 0 {
                     return Err(Error::at(origin, None, "libxml2 refused the schema"));
                 }
             }
@@ -656,9 +652,9 @@ impl<'schema> XmlReader<'schema> {
         // SAFETY: valid reader pointer; the thread's error handler points at
         // our collector only for the duration of the read (see `open`).
         let rc = unsafe {
-            bindings::xmlSetStructuredErrorFunc(user, error_handler());
-            let rc = bindings::xmlTextReaderRead(self.ptr);
-            bindings::xmlSetStructuredErrorFunc(std::ptr::null_mut(), None);
+            (self.api.xmlSetStructuredErrorFunc)(user, error_handler());
+            let rc = (self.api.xmlTextReaderRead)(self.ptr);
+            (self.api.xmlSetStructuredErrorFunc)(std::ptr::null_mut(), None);
             rc
         };
         if let Some(exceeded) = self.input.exceeded.take() {
@@ -678,21 +674,21 @@ impl<'schema> XmlReader<'schema> {
             }
         }
         // SAFETY: valid reader pointer, positioned on a node.
-        let node_type = unsafe { bindings::xmlTextReaderNodeType(self.ptr) };
+        let node_type = unsafe { (self.api.xmlTextReaderNodeType)(self.ptr) };
         Ok(Some(match node_type {
             1 => {
                 // SAFETY: as above; the returned strings belong to the reader
                 // (interned in its dictionary, so their addresses identify them).
                 let (name_ptr, namespace_ptr, empty, line) = unsafe {
-                    let node = bindings::xmlTextReaderCurrentNode(self.ptr);
+                    let node = (self.api.xmlTextReaderCurrentNode)(self.ptr);
                     (
-                        bindings::xmlTextReaderConstLocalName(self.ptr),
-                        bindings::xmlTextReaderConstNamespaceUri(self.ptr),
-                        bindings::xmlTextReaderIsEmptyElement(self.ptr) == 1,
+                        (self.api.xmlTextReaderConstLocalName)(self.ptr),
+                        (self.api.xmlTextReaderConstNamespaceUri)(self.ptr),
+                        (self.api.xmlTextReaderIsEmptyElement)(self.ptr) == 1,
                         if node.is_null() {
                             0
                         } else {
-                            u64::try_from(bindings::xmlGetLineNo(node)).unwrap_or(0)
+                            u64::try_from((self.api.xmlGetLineNo)(node)).unwrap_or(0)
                         },
                     )
                 };
@@ -723,10 +719,10 @@ impl<'schema> XmlReader<'schema> {
     /// The text of the current [`Node::Text`].
     pub fn text(&self) -> String {
         // SAFETY: valid reader pointer; the value belongs to the reader.
-        xml_string(unsafe { bindings::xmlTextReaderConstValue(self.ptr) }).unwrap_or_default()
+        xml_string(unsafe { (self.api.xmlTextReaderConstValue)(self.ptr) }).unwrap_or_default()
     }
 
-    fn interned(&mut self, ptr: *const bindings::xmlChar) -> Option<Rc<str>> {
+    fn interned(&mut self, ptr: *const ffi::XmlChar) -> Option<Rc<str>> {
         if ptr.is_null() {
             return None;
         }
@@ -743,16 +739,14 @@ impl<'schema> XmlReader<'schema> {
         let c_namespace = CString::new(namespace).ok()?;
         // SAFETY: valid reader and C strings; the result is ours to free.
         unsafe {
-            let value = bindings::xmlTextReaderGetAttributeNs(
+            let value = (self.api.xmlTextReaderGetAttributeNs)(
                 self.ptr,
                 c_name.as_ptr() as *const _,
                 c_namespace.as_ptr() as *const _,
             );
             let text = xml_string(value);
-            if !value.is_null()
-                && let Some(free) = bindings::xmlFree
-            {
-                free(value as *mut c_void);
+            if !value.is_null() {
+                (self.api.xmlFree)(value as *mut c_void);
             }
             text
         }
@@ -763,12 +757,10 @@ impl<'schema> XmlReader<'schema> {
         let c_name = CString::new(name).ok()?;
         // SAFETY: valid reader and C string; the result is ours to free.
         unsafe {
-            let value = bindings::xmlTextReaderGetAttribute(self.ptr, c_name.as_ptr() as *const _);
+            let value = (self.api.xmlTextReaderGetAttribute)(self.ptr, c_name.as_ptr() as *const _);
             let text = xml_string(value);
-            if !value.is_null()
-                && let Some(free) = bindings::xmlFree
-            {
-                free(value as *mut c_void);
+            if !value.is_null() {
+                (self.api.xmlFree)(value as *mut c_void);
             }
             text
         }
@@ -777,7 +769,7 @@ impl<'schema> XmlReader<'schema> {
     /// The line the parser is at (for problems found between nodes).
     pub fn current_line(&self) -> u64 {
         // SAFETY: valid reader pointer.
-        u64::try_from(unsafe { bindings::xmlTextReaderGetParserLineNumber(self.ptr) }).unwrap_or(0)
+        u64::try_from(unsafe { (self.api.xmlTextReaderGetParserLineNumber)(self.ptr) }).unwrap_or(0)
     }
 
     /// Problems reported so far by the parser and the validator.
@@ -787,7 +779,7 @@ impl<'schema> XmlReader<'schema> {
 
     fn finish(&mut self) -> Result<()> {
         // SAFETY: valid reader pointer.
-        let invalid = self.validating && unsafe { bindings::xmlTextReaderIsValid(self.ptr) } != 1;
+        let invalid = self.validating && unsafe { (self.api.xmlTextReaderIsValid)(self.ptr) } != 1;
         if !self.collector.problems.is_empty() || invalid {
             return Err(self.failure("the document is not valid against the schema"));
         }
