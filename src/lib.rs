@@ -13,7 +13,7 @@
 //! | stage | module |
 //! |---|---|
 //! | load (online first, local fallback, cache, signed documents) | [`env`] (`load`, `trust`) |
-//! | validate (XSD via libxml2, limits) and the typed model | [`env`] (`xml`, `limits`, `model`; DataONE v1 in `dataone`) |
+//! | validate (XSD via libxml2, loaded on first use; limits) and the typed model | [`env`] (`xml`, `libxml2`, `limits`, `model`; DataONE v1 in `dataone`) |
 //! | select the environment and machine | [`select`] |
 //! | the package's questions | [`questions`] |
 //! | merge with the stored answers into a plan | [`merge`] (`plan`; what is stored: `outcome`) |
