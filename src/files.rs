@@ -230,6 +230,15 @@ pub enum Removal {
     NotAFile,
 }
 
+/// What [`RootedPath::remove_empty_directory`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryRemoval {
+    Removed,
+    Absent,
+    NotEmpty,
+    NotADirectory,
+}
+
 fn io_error(path: &Path, errno: rustix::io::Errno) -> Error {
     Error::io(path, std::io::Error::from(errno))
 }
@@ -526,6 +535,50 @@ impl RootedPath {
     pub fn remove(&self) -> Result<()> {
         match rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty()) {
             Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(io_error(&self.shown, e)),
+        }
+    }
+
+    /// Makes a directory there with `mode` unless one is; `true` when it
+    /// made it. Anything else there (a file, a symlink) is refused.
+    pub fn make_directory(&self, mode: u32) -> Result<bool> {
+        match rustix::fs::mkdirat(&self.dir, &self.name, Mode::from_raw_mode(mode)) {
+            Ok(()) => Ok(true),
+            Err(Errno::EXIST) => match self.stat()? {
+                Some(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
+                    Ok(false)
+                }
+                Some(stat) => Err(Error::UnsafePath {
+                    path: self.shown.clone(),
+                    reason: format!(
+                        "is a {}, not a directory; confpack does not replace it \
+                         (move it away and run again)",
+                        file_kind(&stat)
+                    ),
+                }),
+                None => Err(io_error(&self.shown, Errno::NOENT)),
+            },
+            Err(e) => Err(io_error(&self.shown, e)),
+        }
+    }
+
+    /// Opens the directory there without following a symlink; `None` when
+    /// there is none (absent, or something else).
+    pub fn open_directory(&self) -> Result<Option<OwnedFd>> {
+        match rustix::fs::openat(&self.dir, &self.name, directory_flags(), Mode::empty()) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(io_error(&self.shown, e)),
+        }
+    }
+
+    /// Removes the directory there if it is empty.
+    pub fn remove_empty_directory(&self) -> Result<DirectoryRemoval> {
+        match rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::REMOVEDIR) {
+            Ok(()) => Ok(DirectoryRemoval::Removed),
+            Err(Errno::NOENT) => Ok(DirectoryRemoval::Absent),
+            Err(Errno::NOTEMPTY | Errno::EXIST) => Ok(DirectoryRemoval::NotEmpty),
+            Err(Errno::NOTDIR) => Ok(DirectoryRemoval::NotADirectory),
             Err(e) => Err(io_error(&self.shown, e)),
         }
     }

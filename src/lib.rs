@@ -56,6 +56,7 @@ pub mod debconf;
 pub mod derive;
 pub mod divert;
 
+pub mod declared;
 pub mod env;
 pub mod error;
 pub mod files;

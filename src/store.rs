@@ -38,6 +38,7 @@ const FILES: &str = "files/";
 const HOOK: &str = "hook/";
 const CONFLICT: &str = "conflict/";
 const SAVED: &str = "saved/";
+const DECLARED: &str = "declared/";
 
 /// Checks a question key: `owner/name` as the environment document's
 /// schema spells it (the owner a package name; the name letters, digits and
@@ -304,6 +305,17 @@ impl Batch {
             Ok(())
         } else {
             self.put(format!("{SAVED}{package}"), &saved)
+        }
+    }
+
+    /// What was applied of the package's declarations (empty: forget
+    /// them); see [`crate::declared`].
+    pub fn set_declared<T: Serialize>(&mut self, package: &str, records: &[T]) -> Result<()> {
+        if records.is_empty() {
+            self.ops.push((format!("{DECLARED}{package}"), None));
+            Ok(())
+        } else {
+            self.put(format!("{DECLARED}{package}"), &records)
         }
     }
 
@@ -637,6 +649,13 @@ impl Store {
 
     pub fn saved_edits(&self, package: &str) -> Result<Vec<SavedEdit>> {
         Ok(self.get(&format!("{SAVED}{package}"))?.unwrap_or_default())
+    }
+
+    /// What was applied of the package's declarations.
+    pub fn declared<T: serde::de::DeserializeOwned>(&self, package: &str) -> Result<Vec<T>> {
+        Ok(self
+            .get(&format!("{DECLARED}{package}"))?
+            .unwrap_or_default())
     }
 
     pub fn hook_stamp(&self, package: &str, hook: &str) -> Result<Option<String>> {

@@ -1,0 +1,322 @@
+//! What a package declares besides its files (control.yml): system groups
+//! and users, directories with an owner and mode, managed blocks in files
+//! others own, downloads, firewall rules, services. Each declaration has a
+//! "down": it is applied by `configure` (or `confpack apply` for a package
+//! without an environment document), recorded in the store, undone when
+//! the package is removed or a new version no longer declares it, and
+//! checked by `confpack status`.
+//!
+//! One module per kind of declaration; this one holds what they share:
+//! - [`Declarations`]: what `package.yml` carries (control.yml's keys);
+//! - [`Record`]: what was applied, enough to undo it and to tell drift;
+//! - [`converge`]: undo what was dropped, apply what is declared, in a
+//!   fixed order (groups before the users in them, directories before the
+//!   files in them, services last, so they start on finished
+//!   configuration), keeping every record that was applied even when a
+//!   later one fails;
+//! - [`undo_all`]: removal and purge, in reverse order;
+//! - [`Host`]: the side effects besides files under the root (system
+//!   commands, systemd), faked in tests.
+
+pub mod directories;
+pub mod host;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Listener;
+use crate::error::{Error, Result};
+pub use host::{Host, Ran, SystemHost};
+
+/// A package's declarations, in the order they are applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Declarations {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directories: Vec<directories::Directory>,
+}
+
+/// The control.yml (and package.yml) keys of [`Declarations`], for the
+/// builder's checks.
+pub const KEYS: &[&str] = &["directories"];
+
+impl Declarations {
+    pub fn is_empty(&self) -> bool {
+        self.declared().is_empty()
+    }
+
+    /// Every declaration, in the order it is applied.
+    fn declared(&self) -> Vec<Declared<'_>> {
+        let mut out = Vec::new();
+        out.extend(self.directories.iter().map(Declared::Directory));
+        out
+    }
+
+    /// Problems beyond the types, each with the key (`directories`) and
+    /// the declaration's id, so the builder can find its line.
+    pub fn check(&self) -> Vec<Invalid> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for declared in self.declared() {
+            let id = declared.id();
+            if !seen.insert(id.clone()) {
+                out.push(Invalid {
+                    key: id.kind.key(),
+                    id: id.name.clone(),
+                    message: format!("{} {} is declared twice", id.kind.noun(), id.name),
+                });
+            }
+            out.extend(declared.check().into_iter().map(|message| Invalid {
+                key: id.kind.key(),
+                id: id.name.clone(),
+                message,
+            }));
+        }
+        out
+    }
+}
+
+/// A declaration the builder refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The control.yml key it is under.
+    pub key: &'static str,
+    /// Its name or path, to find its line.
+    pub id: String,
+    pub message: String,
+}
+
+/// The kinds of declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Directory,
+}
+
+impl Kind {
+    /// The control.yml key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Directory => "directories",
+        }
+    }
+
+    /// How messages name one.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Directory => "directory",
+        }
+    }
+}
+
+/// What identifies a declaration across versions: a new version declaring
+/// the same id changes it in place; a missing id is undone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Id {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind.noun(), self.name)
+    }
+}
+
+/// One declaration, borrowed from [`Declarations`].
+#[derive(Debug, Clone, Copy)]
+enum Declared<'a> {
+    Directory(&'a directories::Directory),
+}
+
+impl Declared<'_> {
+    fn id(&self) -> Id {
+        match self {
+            Declared::Directory(d) => d.id(),
+        }
+    }
+
+    fn check(&self) -> Vec<String> {
+        match self {
+            Declared::Directory(d) => d.check(),
+        }
+    }
+
+    fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
+        match self {
+            Declared::Directory(d) => {
+                let previous = match previous {
+                    Some(Record::Directory(r)) => Some(r),
+                    _ => None,
+                };
+                d.apply(previous, cx).map(Record::Directory)
+            }
+        }
+    }
+}
+
+/// What was applied for one declaration: enough to undo it and to tell
+/// whether the node still matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Record {
+    Directory(directories::Record),
+}
+
+/// Why a declaration is undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undo {
+    /// The package is removed (its configuration files stay until purge).
+    Remove,
+    /// The package is purged.
+    Purge,
+    /// A new version of the package no longer declares it.
+    Dropped,
+}
+
+impl Record {
+    pub fn id(&self) -> Id {
+        match self {
+            Record::Directory(r) => r.id(),
+        }
+    }
+
+    /// Undoes it. `Some(record)`: something was kept on purpose (said
+    /// with a warning) and is remembered, to be undone later (a purge).
+    pub fn undo(&self, why: Undo, cx: &mut Context<'_>) -> Result<Option<Record>> {
+        match self {
+            Record::Directory(r) => Ok(r.undo(why, cx)?.map(Record::Directory)),
+        }
+    }
+
+    /// How the node differs from what was applied (empty: it matches).
+    pub fn drift(&self, cx: &mut Context<'_>) -> Vec<String> {
+        match self {
+            Record::Directory(r) => r.drift(cx),
+        }
+    }
+}
+
+/// Renders a declaration's template text (a managed block, a firewall
+/// rule file) with the package's answers: `(name for messages, source)`.
+pub type Render<'a> = dyn Fn(&str, &str) -> Result<String> + 'a;
+
+/// What applying, undoing and checking work with.
+pub struct Context<'a> {
+    /// The root everything is under (`--root`, `/` on a node).
+    pub root: &'a std::path::Path,
+    pub package: &'a str,
+    pub host: &'a mut dyn Host,
+    pub listener: &'a mut dyn Listener,
+    pub render: &'a Render<'a>,
+    /// Files this run wrote or removed for the package (rendered
+    /// templates), so a service can restart on a change.
+    pub changed: &'a [std::path::PathBuf],
+}
+
+/// A render function for undoing and checking, which never render.
+pub fn no_render(name: &str, _source: &str) -> Result<String> {
+    Err(Error::Package {
+        package: String::new(),
+        message: format!("{name}: nothing is rendered while undoing or checking"),
+    })
+}
+
+/// What [`converge`] did, and what to store (even when it failed part of
+/// the way: every record of something applied is kept).
+#[derive(Debug, Default)]
+pub struct Converged {
+    pub records: Vec<Record>,
+    pub applied: Vec<Id>,
+    pub undone: Vec<Id>,
+    /// The first failure; the declarations after it were not applied.
+    pub failure: Option<Error>,
+}
+
+/// Undoes what `previous` holds and `declarations` no longer declares
+/// (in reverse order), then applies every declaration in order.
+pub fn converge(
+    declarations: &Declarations,
+    previous: Vec<Record>,
+    cx: &mut Context<'_>,
+) -> Converged {
+    let declared = declarations.declared();
+    let wanted: std::collections::BTreeSet<Id> = declared.iter().map(Declared::id).collect();
+    let mut out = Converged::default();
+    let (dropped, mut kept): (Vec<Record>, Vec<Record>) = previous
+        .into_iter()
+        .partition(|record| !wanted.contains(&record.id()));
+    for record in dropped.into_iter().rev() {
+        match record.undo(Undo::Dropped, cx) {
+            Ok(still) => {
+                out.undone.push(record.id());
+                out.records.extend(still);
+            }
+            Err(e) => {
+                out.records.push(record);
+                out.records.append(&mut kept);
+                out.failure = Some(e);
+                return out;
+            }
+        }
+    }
+    for (at, item) in declared.iter().enumerate() {
+        let id = item.id();
+        let earlier = kept
+            .iter()
+            .position(|r| r.id() == id)
+            .map(|i| kept.remove(i));
+        match item.apply(earlier.as_ref(), cx) {
+            Ok(record) => {
+                if earlier.as_ref() != Some(&record) {
+                    out.applied.push(id);
+                }
+                out.records.push(record);
+            }
+            Err(e) => {
+                // What was applied before stays recorded; so does what
+                // the failed one and those after it had applied earlier.
+                out.records.extend(earlier);
+                for later in &declared[at + 1..] {
+                    let later = later.id();
+                    if let Some(i) = kept.iter().position(|r| r.id() == later) {
+                        out.records.push(kept.remove(i));
+                    }
+                }
+                out.failure = Some(Error::Package {
+                    package: cx.package.to_string(),
+                    message: format!("{id}: {e}"),
+                });
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// Undoes every record, the last applied first. Returns the records kept
+/// (undone only in part, or failed), to store again.
+pub fn undo_all(
+    records: Vec<Record>,
+    why: Undo,
+    cx: &mut Context<'_>,
+) -> (Vec<Record>, Vec<Error>) {
+    let mut kept = Vec::new();
+    let mut errors = Vec::new();
+    for record in records.into_iter().rev() {
+        match record.undo(why, cx) {
+            Ok(still) => kept.extend(still),
+            Err(e) => {
+                errors.push(Error::Package {
+                    package: cx.package.to_string(),
+                    message: format!("{}: {e}", record.id()),
+                });
+                kept.push(record);
+            }
+        }
+    }
+    kept.reverse();
+    (kept, errors)
+}
+
+#[cfg(test)]
+mod tests;
