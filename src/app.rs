@@ -90,6 +90,7 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
             commands::remove::remove_rendered(&global, &package, listener)
         }
         Command::Purge { package } => commands::remove::purge(&global, &package, listener),
+        Command::Apply { package } => commands::remove::apply(&global, &package, listener),
         Command::Publish(args) => {
             let now = commands::publish::now();
             let (options, sign_key) = settings::publish_options(args, global.lock_timeout, now)?;

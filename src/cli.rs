@@ -129,13 +129,24 @@ pub enum Command {
     /// Build .deb packages (one per package and per role) from a
     /// configuration repository; prints the paths written.
     Build(BuildArgs),
-    /// Delete the files `configure` rendered for a package and forget them
-    /// (the package's prerm runs this on remove).
+    /// Delete the files `configure` rendered for a package and undo what it
+    /// declared (services stopped and disabled, blocks removed, users
+    /// locked, …) (the package's prerm runs this on remove).
     RemoveRendered {
         /// The package.
         package: String,
     },
-    /// Forget a package: its rendered files, and the answers no other
+    /// Apply what a package declares (users, groups, directories, managed
+    /// blocks, services), undo what an earlier version declared and this
+    /// one does not, and delete what an earlier version rendered (the
+    /// postinst of a package without an environment document runs this;
+    /// `configure --package` does the same for the others).
+    Apply {
+        /// The package.
+        package: String,
+    },
+    /// Forget a package: its rendered files, what it declared (users are
+    /// deleted only when they own no files), and the answers no other
     /// package uses (the package's postrm runs this on purge).
     Purge {
         /// The package.

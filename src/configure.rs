@@ -78,6 +78,8 @@ pub struct Report {
     pub plan: Vec<PlanLine>,
     /// Conflicts kept without anybody deciding (one warning line each).
     pub conflicts: Vec<String>,
+    /// Declarations applied or changed (`directory /srv/x`, …).
+    pub declared: Vec<String>,
 }
 
 /// Runs configure.
@@ -445,6 +447,17 @@ fn apply_package(
     let applied = render::apply(root, package, store, &known, scope, max, files, listener)?;
     report.files_written = applied.written;
     report.files_removed = applied.removed;
+    let changed: Vec<_> = report
+        .files_written
+        .iter()
+        .chain(&report.files_removed)
+        .cloned()
+        .collect();
+    let render = |name: &str, source: &str| render::render_text(name, source, &known, scope, max);
+    let mut host = crate::declared::SystemHost::new(root);
+    let declared =
+        crate::declared::stage::apply(store, package, (&render, &changed), &mut host, listener)?;
+    report.declared = declared.applied.iter().map(|id| id.to_string()).collect();
     let ran = hooks::run_changed(
         root,
         package,

@@ -52,6 +52,10 @@ pub struct PackageConfig {
     /// [`crate::questions`].
     #[serde(default)]
     pub questions: Vec<String>,
+    /// Declarations with a "down" (control.yml `directories:`, `users:`,
+    /// `services:`, …); see [`crate::declared`].
+    #[serde(default)]
+    pub declared: crate::declared::Declarations,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -206,6 +210,16 @@ pub fn hook_line(text: &str, name: &str) -> Option<u64> {
 pub use crate::files::rooted;
 
 impl Package {
+    /// A package with no confpack files installed (nothing to render or
+    /// apply: what it had is undone).
+    pub fn empty(root: &Path, name: &str) -> Package {
+        Package {
+            name: name.to_string(),
+            dir: rooted(root, &Path::new("/usr/share/confpack").join(name)),
+            config: PackageConfig::default(),
+        }
+    }
+
     pub fn load(root: &Path, name: &str) -> Result<Package> {
         if !valid_package_name(name) {
             return Err(Error::Package {

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::declared::Undo;
 use crate::error::{Error, Result};
 use crate::files::Removal;
 use crate::package::{rooted, valid_package_name};
@@ -187,8 +188,73 @@ pub fn remove_rendered(
     };
     let mut batch = Batch::new();
     let removed = remove_files(paths, &store, package, &mut batch, listener)?;
+    undo_declared(paths, &store, package, Undo::Remove, &mut batch, listener)?;
     commit(paths, &store, batch, listener)?;
     Ok(removed.files)
+}
+
+/// Undoes what the package declared (users, services, blocks, …).
+fn undo_declared(
+    paths: &Paths,
+    store: &Store,
+    package: &str,
+    why: Undo,
+    batch: &mut Batch,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    let mut host = crate::declared::SystemHost::new(&paths.root);
+    crate::declared::stage::undo(store, package, why, &mut host, batch, listener).map(drop)
+}
+
+/// `confpack apply PKG` (postinst of a package without an environment
+/// document): removes what an earlier version rendered, then applies
+/// what this version declares, undoing what it no longer does.
+pub fn apply(
+    paths: &Paths,
+    package: &str,
+    lock_timeout: Duration,
+    listener: &mut dyn Listener,
+) -> Result<Vec<String>> {
+    check_name(package)?;
+    let installed = match crate::package::Package::load(&paths.root, package) {
+        Ok(installed) => Some(installed),
+        Err(Error::Package { .. }) => None,
+        Err(other) => return Err(other),
+    };
+    let declares = installed
+        .as_ref()
+        .is_some_and(|p| !p.config.declared.is_empty());
+    let store = match declares {
+        true => paths.open_store(lock_timeout)?,
+        false => match open(paths, lock_timeout)? {
+            Some(store) => store,
+            None => return Ok(Vec::new()),
+        },
+    };
+    let mut batch = Batch::new();
+    remove_files(paths, &store, package, &mut batch, listener)?;
+    commit(paths, &store, batch, listener)?;
+    let installed =
+        installed.unwrap_or_else(|| crate::package::Package::empty(&paths.root, package));
+    let known = crate::derive::values::known_answers(&store.answers()?);
+    let scope = crate::derive::values::Bindings {
+        environment: minijinja::Value::UNDEFINED,
+        machine: minijinja::Value::UNDEFINED,
+        max_value_bytes: crate::derive::DEFAULT_MAX_VALUE_BYTES,
+    };
+    let render = |name: &str, source: &str| {
+        crate::render::render_text(
+            name,
+            source,
+            &known,
+            &scope,
+            crate::render::DEFAULT_MAX_RENDER_BYTES,
+        )
+    };
+    let mut host = crate::declared::SystemHost::new(&paths.root);
+    let converged =
+        crate::declared::stage::apply(&store, &installed, (&render, &[]), &mut host, listener)?;
+    Ok(converged.applied.iter().map(|id| id.to_string()).collect())
 }
 
 /// `confpack purge PKG` (postrm `purge`): the rendered files (if any are
@@ -212,6 +278,7 @@ pub fn purge(
     };
     remove_saved_edits(paths, &removed.saved_edits, listener)?;
     batch.set_saved_edits(package, &[])?;
+    undo_declared(paths, &store, package, Undo::Purge, &mut batch, listener)?;
     for (key, mut answer) in store.answers()? {
         if !answer.owners.remove(package) {
             continue;

@@ -383,6 +383,55 @@ pub fn render_all(
     }
 }
 
+/// Renders one template text (a declaration's managed block or rule
+/// file) with `known` answers in `scope`, like a template file: strict
+/// undefined, output bounded by `max_bytes`, secrets masked in errors.
+/// `name` says where the text comes from in messages.
+pub fn render_text(
+    name: &str,
+    source: &str,
+    known: &std::collections::BTreeMap<String, crate::derive::KnownAnswer>,
+    scope: &crate::derive::values::Bindings,
+    max_bytes: usize,
+) -> Result<String> {
+    let failed = |message: String| Error::Template {
+        path: PathBuf::from(name),
+        message,
+    };
+    crate::derive::check_template_tags(source)
+        .map_err(|(line, message)| failed(format!("line {line}: {message}")))?;
+    let answers = Answers::new(known.clone(), Vec::new());
+    let context =
+        crate::derive::context(&answers, scope.environment.clone(), scope.machine.clone());
+    let written = Arc::new(AtomicUsize::new(0));
+    let jinja = crate::derive::jinja_with_output(Some((written.clone(), max_bytes)));
+    let mut output = Bounded {
+        out: Vec::new(),
+        written,
+        limit: max_bytes,
+        refused: None,
+    };
+    let rendered = jinja
+        .template_from_named_str(name, source)
+        .and_then(|template| template.render_captured_to(context, &mut output).map(drop));
+    let missing = answers.take_missing();
+    match rendered {
+        Ok(()) => String::from_utf8(output.out)
+            .map_err(|_| failed("the rendered text is not UTF-8".into())),
+        Err(_) if output.refused.is_some() => Err(failed(format!(
+            "the rendered text passes the limit of {max_bytes} bytes"
+        ))),
+        Err(error) => Err(failed(format!(
+            "{}{}",
+            error
+                .line()
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default(),
+            answers.mask_secrets(&crate::derive::explain(&error, source, missing.as_deref()))
+        ))),
+    }
+}
+
 /// Writes the rendered files that differ from what is on disk. Each path
 /// is resolved under `root` without following a link out of it, and a
 /// symlink (or any non-regular file) at a target is refused, never written

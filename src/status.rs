@@ -101,6 +101,9 @@ pub struct Report {
     pub packages: Vec<PackageState>,
     pub conflicts: Vec<OpenConflict>,
     pub drift: Vec<Drift>,
+    /// Declarations (users, directories, services, blocks, …) the node no
+    /// longer matches.
+    pub declared: Vec<crate::declared::stage::Drifted>,
     pub kept: Vec<Kept>,
     pub unanswered: Vec<Unanswered>,
     /// What could not be checked (an unreadable document, say).
@@ -113,6 +116,7 @@ impl Report {
         self.packages.iter().all(|p| !p.outdated)
             && self.conflicts.is_empty()
             && self.drift.is_empty()
+            && self.declared.is_empty()
             && self.unanswered.is_empty()
             && self.problems.is_empty()
     }
@@ -131,6 +135,7 @@ impl Report {
         );
         count(self.conflicts.len(), "open conflict(s)");
         count(self.drift.len(), "drifted file(s)");
+        count(self.declared.len(), "drifted declaration(s)");
         count(self.unanswered.len(), "unanswered question(s)");
         count(self.problems.len(), "problem(s)");
         parts.join(", ")
@@ -165,6 +170,11 @@ impl Report {
             format!("  {} {} file {path} ({})", d.state, d.kind, d.package)
         });
         section(&mut lines, "drift", drift);
+        let declared = self
+            .declared
+            .iter()
+            .map(|d| format!("  {} ({}): {}", d.declaration, d.package, d.what.join("; ")));
+        section(&mut lines, "declarations", declared);
         let kept = self.kept.iter().map(|k| {
             let (path, kept_at) = (k.path.display(), k.kept_at.display());
             format!("  {path} ({}, {}) kept at {kept_at}", k.package, k.how)
@@ -266,6 +276,8 @@ pub fn status(
     let answers = store.answers()?;
     let conflicts = conflicts(&store, &answers)?;
     let rendered = rendered_drift(&store, root, &configured)?;
+    let mut host = crate::declared::SystemHost::new(root);
+    let declared = crate::declared::stage::drift(&store, root, &configured, &mut host)?;
     let packaged = packaged_drift(apt, root, &names)?;
     let diverted = diversions(apt, &names);
     let saved = saved_originals(root, &names);
@@ -281,6 +293,7 @@ pub fn status(
         versions,
         conflicts,
         rendered,
+        declared,
         packaged,
         diverted,
         saved,
@@ -295,6 +308,7 @@ struct Found {
     versions: Versions,
     conflicts: Vec<OpenConflict>,
     rendered: Rendered,
+    declared: Vec<crate::declared::stage::Drifted>,
     packaged: Vec<Drift>,
     /// Diversions held by the environment's packages (`dpkg-divert`).
     diverted: Vec<Kept>,
@@ -332,6 +346,7 @@ fn assemble(found: Found) -> Report {
         packages: found.versions.packages,
         conflicts: found.conflicts,
         drift,
+        declared: found.declared,
         kept,
         unanswered: found.questions.unanswered,
         problems: found.questions.problems,
@@ -805,6 +820,7 @@ mod tests {
                 drift: vec![drift("/etc/web.conf", "rendered")],
                 kept: vec![kept("web", "/etc/web.conf", "diverted")],
             },
+            declared: Vec::new(),
             packaged: vec![drift("/usr/share/web/x", "packaged")],
             diverted: vec![
                 kept("web", "/etc/web.conf", "diverted"),
@@ -904,6 +920,14 @@ mod tests {
                 kind: "rendered",
                 state: "modified",
             }],
+            declared: vec![crate::declared::stage::Drifted {
+                package: "web".into(),
+                declaration: "directory /srv/web".into(),
+                what: vec![
+                    "mode 0777 instead of 0750".into(),
+                    "owner 0:0 instead of 101:101".into(),
+                ],
+            }],
             kept: vec![Kept {
                 package: "web".into(),
                 path: "/etc/motd".into(),
@@ -929,13 +953,15 @@ mod tests {
              web/port: document \"80\", stored \"8080\", since 2026-01-02\n\
              drift: 1\n  \
              modified rendered file /etc/web.conf (web)\n\
+             declarations: 1\n  \
+             directory /srv/web (web): mode 0777 instead of 0750; owner 0:0 instead of 101:101\n\
              originals to give back: 1\n  \
              /etc/motd (web, saved) kept at /var/lib/confpack/replaced/web/etc/motd\n\
              unanswered questions: 1\n  \
              web/admin (web)\n\
              problem: db: unreadable\n\
              the node does not match: 1 open conflict(s), 1 drifted file(s), \
-             1 unanswered question(s), 1 problem(s)\n"
+             1 drifted declaration(s), 1 unanswered question(s), 1 problem(s)\n"
         );
     }
 

@@ -160,9 +160,27 @@ pub struct Manifest {
     /// Packages only: the recipients file for this package's secrets,
     /// relative to `control/` (instead of confpack.yml's).
     pub recipients: Option<String>,
+    /// Packages only: declarations with a "down" (see
+    /// [`crate::declared`]), read by `super::declared`.
+    pub groups: Option<serde_yaml::Value>,
+    pub users: Option<serde_yaml::Value>,
+    pub directories: Option<serde_yaml::Value>,
+    pub blocks: Option<serde_yaml::Value>,
+    pub services: Option<serde_yaml::Value>,
 }
 
 impl Manifest {
+    /// The declaration keys ([`crate::declared::KEYS`]) and their values.
+    pub fn declared(&self) -> Vec<(&'static str, Option<&serde_yaml::Value>)> {
+        vec![
+            ("groups", self.groups.as_ref()),
+            ("users", self.users.as_ref()),
+            ("directories", self.directories.as_ref()),
+            ("blocks", self.blocks.as_ref()),
+            ("services", self.services.as_ref()),
+        ]
+    }
+
     /// The relationship fields by their control-file name.
     pub fn relations(&self) -> Vec<(&'static str, &Relations)> {
         vec![

@@ -40,6 +40,7 @@
 //! ```
 
 pub mod checks;
+pub mod declared;
 pub mod environment;
 pub mod fields;
 pub mod files;

@@ -57,6 +57,7 @@ pub fn plan_package(context: &RepositoryView<'_>, name: &str) -> Result<Planned,
     reading.modes();
     reading.keep_local_edits();
     reading.questions();
+    reading.declared();
     reading.environment(&references, &found);
     reading.script_parts();
     reading.lintian_override();
@@ -248,6 +249,12 @@ impl<'a> Reading<'a> {
                 );
             }
         }
+    }
+
+    /// `directories:`, `users:`, `services:`, … (see [`crate::declared`]).
+    fn declared(&mut self) {
+        self.planned.declared =
+            super::declared::read(&self.manifest, &self.located, &mut self.problems);
     }
 
     fn environment(&mut self, references: &References, found: &Found) {
@@ -468,7 +475,14 @@ pub fn plan_role(
         ("keep-local-edits", !manifest.keep_local_edits.is_empty()),
         ("questions", !manifest.questions.is_empty()),
         ("recipients", manifest.recipients.is_some()),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        manifest
+            .declared()
+            .into_iter()
+            .map(|(key, value)| (key, value.is_some())),
+    ) {
         if present {
             problems.push(located.problem(
                 located.key_line(key),

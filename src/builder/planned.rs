@@ -42,6 +42,8 @@ pub struct Planned {
     /// `questions:` of control.yml with their lines, checked against the
     /// environment document.
     pub questions: Vec<(String, Option<u64>)>,
+    /// Declarations with a "down" (users, directories, services, …).
+    pub declared: crate::declared::Declarations,
 }
 
 impl Planned {
@@ -58,6 +60,7 @@ impl Planned {
             environment: None,
             history: Vec::new(),
             questions: Vec::new(),
+            declared: Default::default(),
         }
     }
 

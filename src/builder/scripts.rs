@@ -384,11 +384,12 @@ fn postinst(package: &str, configured: bool, placed: &Placed, own: Option<&Part>
          confpack_keeps \"$confpack_path\" || confpack_give_back \"$confpack_path\"\n        \
          done\n",
     );
-    // Without templates any more: drop what an earlier version rendered.
+    // Without a document: apply the declarations alone, and drop what an
+    // earlier version rendered.
     let arguments = if configured {
         format!("configure --package {package}")
     } else {
-        format!("remove-rendered {package}")
+        format!("apply {package}")
     };
     call(
         &mut out,

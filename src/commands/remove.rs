@@ -1,5 +1,7 @@
-//! `confpack remove-rendered` and `purge`: what a package's prerm and
-//! postrm run to forget its rendered files (and, on purge, its answers).
+//! `confpack remove-rendered`, `purge` and `apply`: what a package's prerm
+//! and postrm run to forget its rendered files and undo its declarations
+//! (and, on purge, its answers), and what the postinst of a package
+//! without a document runs.
 
 use crate::Listener;
 use crate::error::Result;
@@ -15,4 +17,8 @@ pub fn remove_rendered(
 
 pub fn purge(global: &GlobalSettings, package: &str, listener: &mut dyn Listener) -> Result<()> {
     crate::remove::purge(&global.paths, package, global.lock_timeout, listener).map(drop)
+}
+
+pub fn apply(global: &GlobalSettings, package: &str, listener: &mut dyn Listener) -> Result<()> {
+    crate::remove::apply(&global.paths, package, global.lock_timeout, listener).map(drop)
 }

@@ -20,6 +20,7 @@
 
 pub mod directories;
 pub mod host;
+pub mod stage;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,87 @@
+//! control.yml's declarations (`directories:`, `users:`, `services:`, …;
+//! see [`crate::declared`]): read into [`Declarations`] with every problem
+//! at its line, for `package.yml`.
+
+use crate::declared::{Declarations, KEYS};
+
+use super::manifest::{Located, Manifest};
+use super::planned::Problems;
+
+/// The declarations of a package; problems are added, with the line of
+/// the key or of the declaration they are about.
+pub fn read(manifest: &Manifest, located: &Located, problems: &mut Problems) -> Declarations {
+    let mut present = serde_yaml::Mapping::new();
+    for (key, value) in manifest.declared() {
+        let Some(value) = value else { continue };
+        let mut one = serde_yaml::Mapping::new();
+        one.insert(key.into(), value.clone());
+        // One key at a time: serde_yaml gives no line for a value error,
+        // so the key's line is the best there is.
+        match serde_yaml::from_value::<Declarations>(serde_yaml::Value::Mapping(one)) {
+            Ok(_) => {
+                present.insert(key.into(), value.clone());
+            }
+            Err(e) => problems.push(located.problem(located.key_line(key), format!("{key}: {e}"))),
+        }
+    }
+    let declarations: Declarations =
+        serde_yaml::from_value(serde_yaml::Value::Mapping(present)).unwrap_or_default();
+    for invalid in declarations.check() {
+        problems.push(located.problem(
+            located.value_line(invalid.key, &invalid.id),
+            format!("{}: {}: {}", invalid.key, invalid.id, invalid.message),
+        ));
+    }
+    debug_assert!(
+        KEYS.iter()
+            .all(|k| manifest.declared().iter().any(|(m, _)| m == k))
+    );
+    declarations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::manifest::parse;
+
+    fn read_text(text: &str) -> (Declarations, Vec<String>) {
+        let located = Located::control_yml(text);
+        let manifest: Manifest = parse(&located.file, text).expect("parse");
+        let mut problems = Problems::default();
+        let declared = read(&manifest, &located, &mut problems);
+        let shown = problems
+            .finish(())
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        (declared, shown)
+    }
+
+    #[test]
+    fn declarations_are_read_and_checked_at_their_line() {
+        let (declared, problems) = read_text(
+            "version: \"1\"\ndirectories:\n  - path: /srv/a\n    mode: \"0750\"\n  - path: srv/b\n",
+        );
+        assert_eq!(declared.directories.len(), 2);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("control.yml:5: directories: srv/b: path:"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_shape_is_a_problem_at_its_key() {
+        let (declared, problems) =
+            read_text("version: \"1\"\ndirectories:\n  - path: /srv/a\n    colour: red\n");
+        assert!(declared.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("control.yml:2: directories:"),
+            "{problems:?}"
+        );
+        assert!(problems[0].contains("colour"), "{problems:?}");
+    }
+}

@@ -1,0 +1,131 @@
+//! The declarations stage as configure, `confpack apply`, removal, purge
+//! and status run it: the package's records read from the store, the
+//! declarations converged or undone, the records written back in one
+//! commit (also when it failed part of the way, so nothing applied is
+//! ever forgotten).
+
+use std::path::{Path, PathBuf};
+
+use super::{Context, Converged, Host, Id, Record, Render, Undo};
+use crate::Listener;
+use crate::error::Result;
+use crate::package::Package;
+use crate::store::{Batch, Store};
+
+/// Applies `package`'s declarations (undoing what an earlier version
+/// declared and this one does not) and records them. Returns what was
+/// applied and undone; the first failure after recording.
+pub fn apply(
+    store: &Store,
+    package: &Package,
+    (render, changed): (&Render<'_>, &[PathBuf]),
+    host: &mut dyn Host,
+    listener: &mut dyn Listener,
+) -> Result<Converged> {
+    let previous: Vec<Record> = store.declared(&package.name)?;
+    let root = host.root().to_path_buf();
+    let unchanged = previous.clone();
+    let mut cx = Context {
+        root: &root,
+        package: &package.name,
+        host,
+        listener,
+        render,
+        changed,
+    };
+    let mut converged = super::converge(&package.config.declared, previous, &mut cx);
+    if converged.records != unchanged {
+        let mut batch = Batch::new();
+        batch.set_declared(&package.name, &converged.records)?;
+        store.commit(batch)?;
+    }
+    match converged.failure.take() {
+        Some(error) => Err(error),
+        None => Ok(converged),
+    }
+}
+
+/// Undoes every declaration recorded for `package` (`why`: removal or
+/// purge), adding what is kept to `batch`. Each failure is a warning: a
+/// removal never stops half-way on one of them (dpkg would leave the
+/// package half-removed); what failed stays recorded for the next try.
+pub fn undo(
+    store: &Store,
+    package: &str,
+    why: Undo,
+    host: &mut dyn Host,
+    batch: &mut Batch,
+    listener: &mut dyn Listener,
+) -> Result<Vec<Id>> {
+    let records: Vec<Record> = store.declared(package)?;
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let root = host.root().to_path_buf();
+    let ids: Vec<Id> = records.iter().map(Record::id).collect();
+    let mut cx = Context {
+        root: &root,
+        package,
+        host,
+        listener,
+        render: &super::no_render,
+        changed: &[],
+    };
+    let (mut kept, errors) = super::undo_all(records, why, &mut cx);
+    for error in &errors {
+        cx.listener.warning(&format!(
+            "{error}; kept in confpack's records, undone at the next remove or purge"
+        ));
+    }
+    if why == Undo::Purge && !kept.is_empty() && errors.is_empty() {
+        kept.clear();
+    }
+    batch.set_declared(package, &kept)?;
+    let kept_ids: Vec<Id> = kept.iter().map(Record::id).collect();
+    Ok(ids
+        .into_iter()
+        .filter(|id| !kept_ids.contains(id))
+        .collect())
+}
+
+/// A declaration the node no longer matches.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Drifted {
+    pub package: String,
+    /// `directory /var/lib/webshop`, `service webshop.service`, …
+    pub declaration: String,
+    pub what: Vec<String>,
+}
+
+/// Every recorded declaration of `packages` checked against the node.
+pub fn drift(
+    store: &Store,
+    root: &Path,
+    packages: &[&str],
+    host: &mut dyn Host,
+) -> Result<Vec<Drifted>> {
+    let mut out = Vec::new();
+    let mut listener = crate::SilentListener;
+    for package in packages {
+        let records: Vec<Record> = store.declared(package)?;
+        let mut cx = Context {
+            root,
+            package,
+            host: &mut *host,
+            listener: &mut listener,
+            render: &super::no_render,
+            changed: &[],
+        };
+        for record in records {
+            let what = record.drift(&mut cx);
+            if !what.is_empty() {
+                out.push(Drifted {
+                    package: package.to_string(),
+                    declaration: record.id().to_string(),
+                    what,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
