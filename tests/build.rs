@@ -644,7 +644,7 @@ mod checks {
 pub(crate) mod dpkg {
     use super::*;
 
-    fn have_dpkg() -> bool {
+    pub(crate) fn have_dpkg() -> bool {
         let found = Command::new("dpkg")
             .arg("--version")
             .output()
@@ -675,7 +675,7 @@ pub(crate) mod dpkg {
         }
 
         /// `dpkg --root=ROOT ARGS…` with the confpack under test on PATH.
-        fn dpkg(&self, args: &[&str]) -> (i32, String, String) {
+        pub(crate) fn dpkg(&self, args: &[&str]) -> (i32, String, String) {
             let bin_dir = Path::new(BINARY).parent().expect("bin dir");
             let path = format!(
                 "{}:{}",
@@ -701,24 +701,24 @@ pub(crate) mod dpkg {
             String::from_utf8_lossy(&out.stdout).into_owned()
         }
 
-        fn dpkg_ok(&self, args: &[&str]) -> String {
+        pub(crate) fn dpkg_ok(&self, args: &[&str]) -> String {
             let (code, stdout, stderr) = self.dpkg(args);
             assert_eq!(code, 0, "dpkg {args:?} failed:\n{stdout}\n{stderr}");
             stdout
         }
 
-        fn install(&self, debs: &[&Path]) {
+        pub(crate) fn install(&self, debs: &[&Path]) {
             let mut args = vec!["--install".to_string()];
             args.extend(debs.iter().map(|d| d.display().to_string()));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             self.dpkg_ok(&args);
         }
 
-        fn file(&self, path: &str) -> PathBuf {
+        pub(crate) fn file(&self, path: &str) -> PathBuf {
             self.root.join(path.trim_start_matches('/'))
         }
 
-        fn read(&self, path: &str) -> String {
+        pub(crate) fn read(&self, path: &str) -> String {
             std::fs::read_to_string(self.file(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
         }
 
@@ -1524,5 +1524,102 @@ mod declared_questions {
             &stderr,
             &["control.yml:6: questions: this package has no environment document"],
         );
+    }
+}
+
+/// control.yml declarations with a "down" (issue 15), through dpkg's own
+/// maintainer scripts: a package without an environment document.
+mod declarations {
+    use super::dpkg::{Sandbox, have_dpkg, runtime};
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn control(directories: &str) -> String {
+        format!(
+            "version: \"1\"\nmaintainer: Test <test@example.com>\ndescription: |\n  declares directories\n  for the tests.\ndirectories:\n{directories}"
+        )
+    }
+
+    fn mode(sandbox: &Sandbox, path: &str) -> u32 {
+        std::fs::metadata(sandbox.file(path))
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    #[test]
+    fn directories_are_made_changed_dropped_and_removed_by_the_package_lifecycle() {
+        if !have_dpkg() {
+            return;
+        }
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: giving a directory to root needs root");
+            return;
+        }
+        let sandbox = Sandbox::new();
+        let mut repo = Repo::new();
+        repo.write(
+            "packages/dirs/control/control.yml",
+            &control("  - path: /srv/dirs/data\n    mode: \"0750\"\n  - path: /var/lib/dirs\n"),
+        );
+        repo.commit("v1");
+        let debs = build_ok(&repo.dir, &repo.path("../v1"), &["--no-dependency-check"]);
+        let runtime = runtime(&repo, &repo.path("../runtime"));
+        sandbox.install(&[&runtime, find(&debs, "dirs")]);
+        assert_eq!(mode(&sandbox, "/srv/dirs/data"), 0o750);
+        assert_eq!(mode(&sandbox, "/var/lib/dirs"), 0o755);
+
+        // v2: a new mode for one, the other dropped.
+        repo.write(
+            "packages/dirs/control/control.yml",
+            &control("  - path: /srv/dirs/data\n    mode: \"0700\"\n"),
+        );
+        repo.commit("v2");
+        let debs = build_ok(&repo.dir, &repo.path("../v2"), &["--no-dependency-check"]);
+        sandbox.install(&[find(&debs, "dirs")]);
+        assert_eq!(mode(&sandbox, "/srv/dirs/data"), 0o700);
+        assert!(!sandbox.file("/var/lib/dirs").exists(), "dropped by v2");
+
+        // Remove: a directory holding a person's file is kept (until
+        // purge), with a warning naming it.
+        std::fs::write(sandbox.file("/srv/dirs/data/mine"), "x").expect("write");
+        let (code, stdout, stderr) = sandbox.dpkg(&["--remove", "dirs"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(
+            stderr.contains("kept") && stderr.contains("/srv/dirs/data"),
+            "{stderr}"
+        );
+        assert!(sandbox.file("/srv/dirs/data/mine").exists());
+        sandbox.dpkg_ok(&["--purge", "dirs"]);
+        assert!(
+            sandbox.file("/srv/dirs/data/mine").exists(),
+            "never the package's to delete"
+        );
+
+        // The person deletes it as the warning said; installed again and
+        // removed, the package leaves nothing.
+        std::fs::remove_dir_all(sandbox.file("/srv/dirs/data")).expect("rm");
+        sandbox.install(&[find(&debs, "dirs")]);
+        assert_eq!(mode(&sandbox, "/srv/dirs/data"), 0o700);
+        sandbox.dpkg_ok(&["--remove", "dirs"]);
+        assert!(!sandbox.file("/srv/dirs/data").exists());
+    }
+
+    #[test]
+    fn a_bad_declaration_is_refused_at_its_line() {
+        let mut repo = Repo::new();
+        repo.write(
+            "packages/dirs/control/control.yml",
+            &control("  - path: /srv/ok\n  - path: relative/dir\n    mode: \"0999\"\n"),
+        );
+        repo.commit("bad");
+        let (code, _, stderr) = build(&repo.dir, &repo.path("../out"), &[]);
+        assert_ne!(code, 0);
+        assert!(
+            stderr.contains("control.yml:8: directories: relative/dir: path:"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("mode: \"0999\""), "{stderr}");
     }
 }
