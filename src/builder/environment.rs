@@ -469,6 +469,7 @@ mod tests {
                     group: None,
                     mode: Some("0750".into()),
                 }],
+                ..Default::default()
             },
         );
         let back: crate::package::PackageConfig = serde_yaml::from_str(&full).expect("reads back");

@@ -167,6 +167,7 @@ pub struct Manifest {
     pub directories: Option<serde_yaml::Value>,
     pub blocks: Option<serde_yaml::Value>,
     pub services: Option<serde_yaml::Value>,
+    pub firewall: Option<serde_yaml::Value>,
 }
 
 impl Manifest {
@@ -178,6 +179,7 @@ impl Manifest {
             ("directories", self.directories.as_ref()),
             ("blocks", self.blocks.as_ref()),
             ("services", self.services.as_ref()),
+            ("firewall", self.firewall.as_ref()),
         ]
     }
 

@@ -19,6 +19,7 @@
 //!   commands, systemd), faked in tests.
 
 pub mod directories;
+pub mod firewall;
 pub mod host;
 pub mod stage;
 
@@ -34,11 +35,13 @@ pub use host::{Host, Ran, SystemHost};
 pub struct Declarations {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directories: Vec<directories::Directory>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firewall: Vec<firewall::Table>,
 }
 
 /// The control.yml (and package.yml) keys of [`Declarations`], for the
 /// builder's checks.
-pub const KEYS: &[&str] = &["directories"];
+pub const KEYS: &[&str] = &["directories", "firewall"];
 
 impl Declarations {
     pub fn is_empty(&self) -> bool {
@@ -49,6 +52,7 @@ impl Declarations {
     fn declared(&self) -> Vec<Declared<'_>> {
         let mut out = Vec::new();
         out.extend(self.directories.iter().map(Declared::Directory));
+        out.extend(self.firewall.iter().map(Declared::Firewall));
         out
     }
 
@@ -91,6 +95,7 @@ pub struct Invalid {
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Directory,
+    Firewall,
 }
 
 impl Kind {
@@ -98,6 +103,7 @@ impl Kind {
     pub fn key(self) -> &'static str {
         match self {
             Kind::Directory => "directories",
+            Kind::Firewall => "firewall",
         }
     }
 
@@ -105,6 +111,7 @@ impl Kind {
     pub fn noun(self) -> &'static str {
         match self {
             Kind::Directory => "directory",
+            Kind::Firewall => "firewall table",
         }
     }
 }
@@ -127,18 +134,21 @@ impl std::fmt::Display for Id {
 #[derive(Debug, Clone, Copy)]
 enum Declared<'a> {
     Directory(&'a directories::Directory),
+    Firewall(&'a firewall::Table),
 }
 
 impl Declared<'_> {
     fn id(&self) -> Id {
         match self {
             Declared::Directory(d) => d.id(),
+            Declared::Firewall(t) => t.id(),
         }
     }
 
     fn check(&self) -> Vec<String> {
         match self {
             Declared::Directory(d) => d.check(),
+            Declared::Firewall(t) => t.check(),
         }
     }
 
@@ -151,6 +161,13 @@ impl Declared<'_> {
                 };
                 d.apply(previous, cx).map(Record::Directory)
             }
+            Declared::Firewall(t) => {
+                let previous = match previous {
+                    Some(Record::Firewall(r)) => Some(r),
+                    _ => None,
+                };
+                t.apply(previous, cx).map(Record::Firewall)
+            }
         }
     }
 }
@@ -161,6 +178,7 @@ impl Declared<'_> {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Record {
     Directory(directories::Record),
+    Firewall(firewall::Record),
 }
 
 /// Why a declaration is undone.
@@ -178,6 +196,7 @@ impl Record {
     pub fn id(&self) -> Id {
         match self {
             Record::Directory(r) => r.id(),
+            Record::Firewall(r) => r.id(),
         }
     }
 
@@ -186,6 +205,7 @@ impl Record {
     pub fn undo(&self, why: Undo, cx: &mut Context<'_>) -> Result<Option<Record>> {
         match self {
             Record::Directory(r) => Ok(r.undo(why, cx)?.map(Record::Directory)),
+            Record::Firewall(r) => Ok(r.undo(why, cx)?.map(Record::Firewall)),
         }
     }
 
@@ -193,6 +213,7 @@ impl Record {
     pub fn drift(&self, cx: &mut Context<'_>) -> Vec<String> {
         match self {
             Record::Directory(r) => r.drift(cx),
+            Record::Firewall(r) => r.drift(cx),
         }
     }
 }

@@ -40,7 +40,10 @@ fn directory(path: &str, mode: &str) -> directories::Directory {
 }
 
 fn declarations(dirs: Vec<directories::Directory>) -> Declarations {
-    Declarations { directories: dirs }
+    Declarations {
+        directories: dirs,
+        ..Declarations::default()
+    }
 }
 
 struct Run {

@@ -1,0 +1,623 @@
+//! `firewall:` — an nftables table of the package, loaded on change and
+//! deleted with the package.
+//!
+//! ```yaml
+//! firewall:
+//!   - table: webshop          # the nftables table the package owns
+//!     family: inet            # default inet (ip, ip6, inet, arp, bridge, netdev)
+//!     rules: |                # the table's body, a template rendered with the answers
+//!       chain input {
+//!         type filter hook input priority 0; policy accept;
+//!         tcp dport {{ answers["webshop/port"] }} accept
+//!       }
+//! ```
+//!
+//! Each declaration owns one whole table, so removing it is exact: nothing
+//! of the node's own ruleset or of another package's table is touched.
+//! The table is written to `/etc/nftables.d/<package>-<table>.nft` as
+//!
+//! ```text
+//! table inet webshop
+//! delete table inet webshop
+//! table inet webshop { … }
+//! ```
+//!
+//! which replaces the table in one transaction whether it exists or not,
+//! so the same file serves loading now (`nft -f FILE`) and at boot (the
+//! file is included from `/etc/nftables.conf`, which Debian's
+//! `nftables.service` loads, through a line confpack manages there as a
+//! block: see [`super::blocks`]).
+//!
+//! Applied: the rendered file is checked with `nft -c -f` first; a syntax
+//! error refuses the change with nft's message, and the previous file and
+//! the running rules stay as they were. Then the file is put in place and,
+//! on a running node (the root is `/`), loaded with `nft -f`. Where nft
+//! cannot talk to the kernel (an image build under `--root`, a container
+//! without `CAP_NET_ADMIN`) the file is written and checked as far as nft
+//! can without the kernel, and loading is left to the next boot, with one
+//! line saying so.
+//!
+//! Undone: on a running node the table is deleted (`nft delete table`),
+//! the file is removed unless a person changed it (then kept, with a
+//! warning), and the include line leaves `/etc/nftables.conf`.
+//!
+//! Drift: the file missing or changed; on a running node, the table not
+//! loaded.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Id, Kind, Undo};
+use crate::error::{Error, Result};
+use crate::files::{Removal, sha256_hex};
+
+/// Where the tables' files are.
+pub const DIRECTORY: &str = "/etc/nftables.d";
+
+/// One declared table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    pub table: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    pub rules: String,
+}
+
+/// What was applied for a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub table: String,
+    pub family: String,
+    pub path: PathBuf,
+    /// sha256 of the file as written.
+    pub sha256: String,
+    /// Loaded into the running kernel by confpack.
+    pub loaded: bool,
+}
+
+const FAMILIES: &[&str] = &["inet", "ip", "ip6", "arp", "bridge", "netdev"];
+
+fn valid_table_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    (1..=64).contains(&name.len())
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+impl Table {
+    pub fn id(&self) -> Id {
+        Id {
+            kind: Kind::Firewall,
+            name: self.table.clone(),
+        }
+    }
+
+    fn family(&self) -> &str {
+        self.family.as_deref().unwrap_or("inet")
+    }
+
+    pub fn check(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !valid_table_name(&self.table) {
+            out.push(format!(
+                "table: {:?} is not an nftables table name confpack accepts \
+                 (lower case letters, digits, `_`, `-`, starting with a letter)",
+                self.table
+            ));
+        }
+        if !FAMILIES.contains(&self.family()) {
+            out.push(format!(
+                "family: {:?} is not one of {}",
+                self.family(),
+                FAMILIES.join(", ")
+            ));
+        }
+        if self.rules.trim().is_empty() {
+            out.push("rules: empty; give the table's chains and sets".into());
+        }
+        if self
+            .rules
+            .lines()
+            .any(|line| line.trim_start().starts_with("include"))
+        {
+            out.push(
+                "rules: `include` is not allowed (the table's whole body is declared here)".into(),
+            );
+        }
+        out
+    }
+
+    /// The file's path for `package`.
+    fn path(&self, package: &str) -> PathBuf {
+        Path::new(DIRECTORY).join(format!("{package}-{}.nft", self.table))
+    }
+
+    fn content(&self, package: &str, body: &str) -> String {
+        let (family, table) = (self.family(), &self.table);
+        let mut indented = String::new();
+        for line in body.lines() {
+            if !line.trim().is_empty() {
+                indented.push_str("    ");
+                indented.push_str(line);
+            }
+            indented.push('\n');
+        }
+        format!(
+            "# Generated by confpack for package {package} (firewall table {table}); \
+             removed with the package.\n\
+             table {family} {table}\n\
+             delete table {family} {table}\n\
+             table {family} {table} {{\n{indented}}}\n"
+        )
+    }
+
+    pub fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
+        let path = self.path(cx.package);
+        let body = (cx.render)(&format!("firewall table {}", self.table), &self.rules)?;
+        let content = self.content(cx.package, &body);
+        let sha256 = sha256_hex(content.as_bytes());
+        let rooted = resolve(cx.root, &path)?;
+        let current = rooted.read()?;
+        let current_sha = current.as_deref().map(sha256_hex);
+        if current.is_some() && previous.is_none_or(|p| Some(&p.sha256) != current_sha.as_ref()) {
+            match previous {
+                None => {
+                    return Err(Error::UnsafePath {
+                        path: rooted.shown().to_path_buf(),
+                        reason: "exists and is not this package's; move it away (or drop the \
+                                 table from the other package) and run again"
+                            .into(),
+                    });
+                }
+                Some(_) if current_sha.as_deref() != Some(sha256.as_str()) => {
+                    cx.listener.warning(&format!(
+                        "{}: {} was changed by hand; it is replaced by the declared rules \
+                         (change the package's control.yml instead)",
+                        cx.package,
+                        rooted.shown().display()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let running = running(cx);
+        if current_sha.as_deref() == Some(sha256.as_str()) {
+            // The file is right; a table a reboot or a person dropped is
+            // loaded again.
+            let loaded = running
+                && (loaded(cx, self.family(), &self.table)? || {
+                    load(cx, rooted.shown())?;
+                    true
+                });
+            return Ok(Record {
+                table: self.table.clone(),
+                family: self.family().to_string(),
+                path,
+                sha256,
+                loaded,
+            });
+        }
+        // Checked before it replaces anything.
+        let candidate = rooted.sibling(".confpack-new")?;
+        candidate.write(content.as_bytes(), 0o644)?;
+        let checked = check(cx, candidate.shown());
+        if let Err(e) = checked {
+            candidate.remove()?;
+            return Err(e);
+        }
+        candidate.remove()?;
+        rooted.write(content.as_bytes(), 0o644)?;
+        let loaded = if running {
+            if let Err(e) = load(cx, rooted.shown()) {
+                // Put the previous rules back as they were on disk.
+                match &current {
+                    Some(old) => rooted.write(old, 0o644)?,
+                    None => rooted.remove()?,
+                }
+                return Err(e);
+            }
+            true
+        } else {
+            cx.listener.info(&format!(
+                "{}: wrote firewall table {} ({}); not loaded now (no running node here), \
+                 it is loaded at the next boot",
+                cx.package,
+                self.table,
+                path.display()
+            ));
+            false
+        };
+        if loaded {
+            cx.listener.info(&format!(
+                "{}: loaded firewall table {} {}",
+                cx.package,
+                self.family(),
+                self.table
+            ));
+        }
+        Ok(Record {
+            table: self.table.clone(),
+            family: self.family().to_string(),
+            path,
+            sha256,
+            loaded,
+        })
+    }
+}
+
+fn resolve(root: &Path, path: &Path) -> Result<crate::files::RootedPath> {
+    crate::files::resolve(root, path, true)?.ok_or_else(|| {
+        Error::io(
+            crate::files::rooted(root, path),
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )
+    })
+}
+
+/// Whether rules are loaded into the kernel here: a node running systemd
+/// at `/`.
+fn running(cx: &Context<'_>) -> bool {
+    cx.host.systemd_running()
+}
+
+fn nft_failed(what: &str, ran: &super::Ran) -> Error {
+    Error::Package {
+        package: String::new(),
+        message: format!("nft {what} failed: {}", ran.said()),
+    }
+}
+
+/// `nft -c -f FILE`: refuses a file nft cannot parse.
+fn check(cx: &mut Context<'_>, file: &Path) -> Result<()> {
+    let shown = file.display().to_string();
+    let ran = cx
+        .host
+        .run(&["nft", "-c", "-f", &shown])
+        .map_err(|e| Error::Package {
+            package: cx.package.to_string(),
+            message: format!(
+                "cannot check the firewall rules ({e}); install nftables (add it to the \
+                 package's depends)"
+            ),
+        })?;
+    if ran.success() {
+        return Ok(());
+    }
+    let said = ran.said();
+    if said.contains("Operation not permitted") || said.contains("Permission denied") {
+        cx.listener.warning(&format!(
+            "{}: nft could not check {shown} against the kernel ({said}); written unchecked",
+            cx.package
+        ));
+        return Ok(());
+    }
+    Err(Error::Package {
+        package: cx.package.to_string(),
+        message: format!(
+            "the firewall rules in {shown} are refused by nft, so nothing was changed \
+             (the running rules stay):\n{said}"
+        ),
+    })
+}
+
+fn load(cx: &mut Context<'_>, file: &Path) -> Result<()> {
+    let shown = file.display().to_string();
+    let ran = cx.host.run(&["nft", "-f", &shown])?;
+    if ran.success() {
+        Ok(())
+    } else {
+        Err(nft_failed(&format!("-f {shown}"), &ran))
+    }
+}
+
+fn loaded(cx: &mut Context<'_>, family: &str, table: &str) -> Result<bool> {
+    Ok(cx
+        .host
+        .run(&["nft", "list", "table", family, table])?
+        .success())
+}
+
+impl Record {
+    pub fn id(&self) -> Id {
+        Id {
+            kind: Kind::Firewall,
+            name: self.table.clone(),
+        }
+    }
+
+    pub fn undo(&self, _why: Undo, cx: &mut Context<'_>) -> Result<Option<Record>> {
+        if running(cx) {
+            let ran = cx
+                .host
+                .run(&["nft", "delete", "table", &self.family, &self.table])?;
+            let absent = ran.said().contains("No such file or directory");
+            if !ran.success() && !absent {
+                return Err(nft_failed(
+                    &format!("delete table {} {}", self.family, self.table),
+                    &ran,
+                ));
+            }
+            cx.listener.info(&format!(
+                "{}: deleted firewall table {} {}",
+                cx.package, self.family, self.table
+            ));
+        }
+        let Some(rooted) = crate::files::resolve(cx.root, &self.path, false)? else {
+            return Ok(None);
+        };
+        match rooted.remove_if_written(&self.sha256)? {
+            Removal::Removed | Removal::Absent => {}
+            Removal::Changed | Removal::NotAFile => cx.listener.warning(&format!(
+                "{}: kept {}: changed since confpack wrote it; delete it yourself if it is \
+                 no longer needed (it is loaded at boot while it is there)",
+                cx.package,
+                rooted.shown().display()
+            )),
+        }
+        Ok(None)
+    }
+
+    pub fn drift(&self, cx: &mut Context<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        match crate::files::file_sha256(&crate::files::rooted(cx.root, &self.path)) {
+            Ok(sum) if sum == self.sha256 => {}
+            Ok(_) => out.push(format!("{} changed", self.path.display())),
+            Err(_) => out.push(format!("{} missing", self.path.display())),
+        }
+        if running(cx) && matches!(loaded(cx, &self.family, &self.table), Ok(false)) {
+            out.push(format!("table {} {} not loaded", self.family, self.table));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::host::FakeHost;
+    use super::super::{Context, Declarations, Record as AnyRecord, converge, undo_all};
+    use super::*;
+    use crate::RecordingListener;
+
+    fn table(rules: &str) -> Table {
+        Table {
+            table: "webshop".into(),
+            family: None,
+            rules: rules.into(),
+        }
+    }
+
+    fn declarations(rules: &str) -> Declarations {
+        Declarations {
+            firewall: vec![table(rules)],
+            ..Declarations::default()
+        }
+    }
+
+    fn render(_name: &str, source: &str) -> Result<String> {
+        Ok(source.replace("{{ port }}", "8080"))
+    }
+
+    struct Node {
+        dir: tempfile::TempDir,
+        host: FakeHost,
+        listener: RecordingListener,
+    }
+
+    impl Node {
+        fn new(running: bool) -> Node {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut host = FakeHost::new(dir.path());
+            host.systemd = running;
+            Node {
+                dir,
+                host,
+                listener: RecordingListener::default(),
+            }
+        }
+
+        fn converge(
+            &mut self,
+            declared: &Declarations,
+            previous: Vec<AnyRecord>,
+        ) -> super::super::Converged {
+            let root = self.dir.path().to_path_buf();
+            let mut cx = Context {
+                root: &root,
+                package: "web",
+                host: &mut self.host,
+                listener: &mut self.listener,
+                render: &render,
+                changed: &[],
+            };
+            converge(declared, previous, &mut cx)
+        }
+
+        fn undo(&mut self, records: Vec<AnyRecord>) -> Vec<AnyRecord> {
+            let root = self.dir.path().to_path_buf();
+            let mut cx = Context {
+                root: &root,
+                package: "web",
+                host: &mut self.host,
+                listener: &mut self.listener,
+                render: &super::super::no_render,
+                changed: &[],
+            };
+            undo_all(records, Undo::Remove, &mut cx).0
+        }
+
+        fn file(&self) -> PathBuf {
+            self.dir.path().join("etc/nftables.d/web-webshop.nft")
+        }
+
+        fn ran(&mut self) -> Vec<String> {
+            let root = self.dir.path().display().to_string();
+            std::mem::take(&mut self.host.ran)
+                .into_iter()
+                .map(|line| line.replace(&root, "ROOT"))
+                .collect()
+        }
+    }
+
+    const RULES: &str = "chain input {\n  type filter hook input priority 0; policy accept;\n  tcp dport {{ port }} accept\n}\n";
+
+    #[test]
+    fn a_table_is_checked_written_and_loaded_then_deleted_with_the_package() {
+        let mut node = Node::new(true);
+        let done = node.converge(&declarations(RULES), Vec::new());
+        assert!(done.failure.is_none(), "{:?}", done.failure);
+        assert_eq!(
+            node.ran(),
+            [
+                "nft -c -f ROOT/etc/nftables.d/web-webshop.nft.confpack-new",
+                "nft -f ROOT/etc/nftables.d/web-webshop.nft",
+            ]
+        );
+        let text = std::fs::read_to_string(node.file()).expect("file");
+        assert!(
+            text.contains(
+                "table inet webshop\ndelete table inet webshop\ntable inet webshop {\n    chain input {\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("      tcp dport 8080 accept\n"), "{text}");
+        assert!(
+            !node
+                .dir
+                .path()
+                .join("etc/nftables.d/web-webshop.nft.confpack-new")
+                .exists()
+        );
+
+        // Again: nothing written, only whether the table is loaded.
+        let again = node.converge(&declarations(RULES), done.records.clone());
+        assert!(again.applied.is_empty());
+        assert_eq!(node.ran(), ["nft list table inet webshop"]);
+
+        let kept = node.undo(again.records);
+        assert!(kept.is_empty());
+        assert_eq!(node.ran(), ["nft delete table inet webshop"]);
+        assert!(!node.file().exists());
+    }
+
+    #[test]
+    fn a_syntax_error_refuses_the_change_and_keeps_the_running_rules() {
+        let mut node = Node::new(true);
+        let done = node.converge(&declarations(RULES), Vec::new());
+        let before = std::fs::read(node.file()).expect("file");
+        node.ran();
+        node.host
+            .answer("nft -c", 1, "Error: syntax error, unexpected junk");
+        let refused = node.converge(&declarations("chain input { junk }\n"), done.records);
+        let message = refused.failure.expect("refused").to_string();
+        assert!(
+            message.contains("refused by nft") && message.contains("unexpected junk"),
+            "{message}"
+        );
+        assert_eq!(std::fs::read(node.file()).expect("file"), before);
+        assert_eq!(refused.records.len(), 1, "the loaded table stays recorded");
+        let ran = node.ran();
+        assert!(ran.iter().all(|c| !c.starts_with("nft -f")), "{ran:?}");
+        assert!(
+            !node
+                .dir
+                .path()
+                .join("etc/nftables.d/web-webshop.nft.confpack-new")
+                .exists()
+        );
+    }
+
+    #[test]
+    fn without_a_running_node_the_file_waits_for_the_next_boot() {
+        let mut node = Node::new(false);
+        let done = node.converge(&declarations(RULES), Vec::new());
+        assert!(done.failure.is_none());
+        assert_eq!(
+            node.ran(),
+            ["nft -c -f ROOT/etc/nftables.d/web-webshop.nft.confpack-new"]
+        );
+        assert!(node.file().exists());
+        assert!(
+            node.listener.infos.iter().any(|i| i.contains("next boot")),
+            "{:?}",
+            node.listener.infos
+        );
+        let kept = node.undo(done.records);
+        assert!(kept.is_empty());
+        assert!(node.ran().is_empty(), "no kernel to delete from");
+        assert!(!node.file().exists());
+    }
+
+    #[test]
+    fn a_file_of_someone_else_is_refused_and_a_changed_one_kept_on_removal() {
+        let mut node = Node::new(true);
+        std::fs::create_dir_all(node.dir.path().join("etc/nftables.d")).expect("mkdir");
+        std::fs::write(node.file(), "table inet webshop {}\n").expect("write");
+        let refused = node.converge(&declarations(RULES), Vec::new());
+        assert!(
+            refused
+                .failure
+                .expect("refused")
+                .to_string()
+                .contains("not this package's")
+        );
+        std::fs::remove_file(node.file()).expect("rm");
+        let done = node.converge(&declarations(RULES), Vec::new());
+        std::fs::write(node.file(), "# mine\n").expect("edit");
+        node.undo(done.records);
+        assert!(node.file().exists());
+        assert!(
+            node.listener
+                .warnings
+                .iter()
+                .any(|w| w.contains("changed since")),
+            "{:?}",
+            node.listener.warnings
+        );
+    }
+
+    #[test]
+    fn drift_names_a_changed_file_and_an_unloaded_table() {
+        let mut node = Node::new(true);
+        let done = node.converge(&declarations(RULES), Vec::new());
+        let AnyRecord::Firewall(record) = &done.records[0] else {
+            panic!("a firewall record");
+        };
+        let root = node.dir.path().to_path_buf();
+        let mut drift = |node: &mut Node| {
+            let mut cx = Context {
+                root: &root,
+                package: "web",
+                host: &mut node.host,
+                listener: &mut node.listener,
+                render: &super::super::no_render,
+                changed: &[],
+            };
+            record.drift(&mut cx)
+        };
+        assert!(drift(&mut node).is_empty());
+        std::fs::write(node.file(), "# mine\n").expect("edit");
+        node.host
+            .answer("nft list", 1, "Error: No such file or directory");
+        assert_eq!(
+            drift(&mut node),
+            [
+                "/etc/nftables.d/web-webshop.nft changed",
+                "table inet webshop not loaded"
+            ]
+        );
+    }
+
+    #[test]
+    fn checks_refuse_bad_names_families_and_includes() {
+        let bad = Table {
+            table: "Web Shop".into(),
+            family: Some("ipx".into()),
+            rules: "include \"/etc/shadow\"\n".into(),
+        };
+        let problems = bad.check();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(table(RULES).check().is_empty());
+    }
+}
