@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,10 @@ pub fn stamp(hook: &Hook, inputs: &BTreeMap<String, Input>) -> String {
 /// policy-rc.d's exit code for "action forbidden by policy".
 const POLICY_DENIED: i32 = 101;
 
+/// Why a service action waits while systemd does not run the root.
+pub(crate) const SYSTEMD_NOT_RUNNING: &str = "systemd is not running (chroot or image build); \
+     it runs at the next configure on the booted system";
+
 /// Why a service hook must wait, as the end of "hook X skipped: …"; `None`
 /// when it may run. Checked like `deb-systemd-invoke` does, under `root`:
 /// systemd runs when `/run/systemd/system` is a directory, and
@@ -69,32 +73,40 @@ const POLICY_DENIED: i32 = 101;
 /// exit 101; any other answer allows.
 pub fn service_gate(root: &Path, call: ServiceCall<'_>) -> Result<Option<String>> {
     if !rooted(root, Path::new("/run/systemd/system")).is_dir() {
-        return Ok(Some(
-            "systemd is not running (chroot or image build); \
-             it runs at the next configure on the booted system"
-                .into(),
-        ));
+        return Ok(Some(SYSTEMD_NOT_RUNNING.into()));
     }
-    let policy = rooted(root, Path::new("/usr/sbin/policy-rc.d"));
-    let executable = std::fs::metadata(&policy)
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if !executable {
+    let Some(policy) = policy_rc_d(root) else {
         return Ok(None);
-    }
-    let action = call.action.as_str();
+    };
     let mut command = Command::new(&policy);
     command
-        .args([call.unit, action])
+        .args([call.unit, call.action.as_str()])
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     let status = crate::process::command::status(&mut command)?;
-    Ok((status.code() == Some(POLICY_DENIED)).then(|| {
+    Ok(policy_denial(call, status.code()))
+}
+
+/// `<root>/usr/sbin/policy-rc.d` when it is an executable file: then it
+/// decides whether a service action may run now.
+pub(crate) fn policy_rc_d(root: &Path) -> Option<PathBuf> {
+    let policy = rooted(root, Path::new("/usr/sbin/policy-rc.d"));
+    let executable = std::fs::metadata(&policy)
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    executable.then_some(policy)
+}
+
+/// Why `call` waits, given policy-rc.d's exit `code` when asked about it
+/// (101 denies, any other answer allows); `None`: it may run.
+pub(crate) fn policy_denial(call: ServiceCall<'_>, code: Option<i32>) -> Option<String> {
+    (code == Some(POLICY_DENIED)).then(|| {
         format!(
-            "/usr/sbin/policy-rc.d denies {action} of {}; \
+            "/usr/sbin/policy-rc.d denies {} of {}; \
              it runs at the next configure that policy-rc.d allows",
+            call.action.as_str(),
             call.unit
         )
-    }))
+    })
 }
 
 /// What [`run_changed`] did.

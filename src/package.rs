@@ -164,7 +164,7 @@ impl Hook {
 
 /// A systemd unit name as systemctl takes it, never an option (`-…`) or a
 /// path.
-fn valid_unit_name(unit: &str) -> bool {
+pub(crate) fn valid_unit_name(unit: &str) -> bool {
     !unit.is_empty()
         && unit.len() <= 255
         && !unit.starts_with(['-', '.'])

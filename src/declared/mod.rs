@@ -21,6 +21,7 @@
 pub mod directories;
 pub mod firewall;
 pub mod host;
+pub mod services;
 pub mod stage;
 
 use serde::{Deserialize, Serialize};
@@ -37,11 +38,13 @@ pub struct Declarations {
     pub directories: Vec<directories::Directory>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firewall: Vec<firewall::Table>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<services::Service>,
 }
 
 /// The control.yml (and package.yml) keys of [`Declarations`], for the
 /// builder's checks.
-pub const KEYS: &[&str] = &["directories", "firewall"];
+pub const KEYS: &[&str] = &["directories", "firewall", "services"];
 
 impl Declarations {
     pub fn is_empty(&self) -> bool {
@@ -53,6 +56,8 @@ impl Declarations {
         let mut out = Vec::new();
         out.extend(self.directories.iter().map(Declared::Directory));
         out.extend(self.firewall.iter().map(Declared::Firewall));
+        // Last: services start on finished configuration.
+        out.extend(self.services.iter().map(Declared::Service));
         out
     }
 
@@ -96,6 +101,7 @@ pub struct Invalid {
 pub enum Kind {
     Directory,
     Firewall,
+    Service,
 }
 
 impl Kind {
@@ -104,6 +110,7 @@ impl Kind {
         match self {
             Kind::Directory => "directories",
             Kind::Firewall => "firewall",
+            Kind::Service => "services",
         }
     }
 
@@ -112,6 +119,7 @@ impl Kind {
         match self {
             Kind::Directory => "directory",
             Kind::Firewall => "firewall table",
+            Kind::Service => "service",
         }
     }
 }
@@ -135,6 +143,7 @@ impl std::fmt::Display for Id {
 enum Declared<'a> {
     Directory(&'a directories::Directory),
     Firewall(&'a firewall::Table),
+    Service(&'a services::Service),
 }
 
 impl Declared<'_> {
@@ -142,6 +151,7 @@ impl Declared<'_> {
         match self {
             Declared::Directory(d) => d.id(),
             Declared::Firewall(t) => t.id(),
+            Declared::Service(s) => s.id(),
         }
     }
 
@@ -149,6 +159,7 @@ impl Declared<'_> {
         match self {
             Declared::Directory(d) => d.check(),
             Declared::Firewall(t) => t.check(),
+            Declared::Service(s) => s.check(),
         }
     }
 
@@ -168,6 +179,13 @@ impl Declared<'_> {
                 };
                 t.apply(previous, cx).map(Record::Firewall)
             }
+            Declared::Service(s) => {
+                let previous = match previous {
+                    Some(Record::Service(r)) => Some(r),
+                    _ => None,
+                };
+                s.apply(previous, cx).map(Record::Service)
+            }
         }
     }
 }
@@ -179,6 +197,7 @@ impl Declared<'_> {
 pub enum Record {
     Directory(directories::Record),
     Firewall(firewall::Record),
+    Service(services::Record),
 }
 
 /// Why a declaration is undone.
@@ -197,6 +216,7 @@ impl Record {
         match self {
             Record::Directory(r) => r.id(),
             Record::Firewall(r) => r.id(),
+            Record::Service(r) => r.id(),
         }
     }
 
@@ -206,6 +226,7 @@ impl Record {
         match self {
             Record::Directory(r) => Ok(r.undo(why, cx)?.map(Record::Directory)),
             Record::Firewall(r) => Ok(r.undo(why, cx)?.map(Record::Firewall)),
+            Record::Service(r) => Ok(r.undo(why, cx)?.map(Record::Service)),
         }
     }
 
@@ -214,6 +235,7 @@ impl Record {
         match self {
             Record::Directory(r) => r.drift(cx),
             Record::Firewall(r) => r.drift(cx),
+            Record::Service(r) => r.drift(cx),
         }
     }
 }
