@@ -34,8 +34,13 @@
 //!   Restart, not reload: many daemons reread only part of their
 //!   configuration on reload; a package whose daemon reloads fully declares
 //!   a service hook with `try-reload-or-restart` instead;
+//!   A restart that policy-rc.d denies is remembered and done by the next
+//!   configure it allows;
 //! - `start: false`: confpack neither starts nor stops it (socket or timer
-//!   activation may start it); a running one is still restarted on change;
+//!   activation may start it); a running one is still restarted on change.
+//!   `enable: false` with `start: true` runs it now but not after a reboot
+//!   (deb-systemd-invoke would not start a disabled unit; a declaration
+//!   says what it wants);
 //! - `mask: true`: masked, and stopped when it runs.
 //!
 //! Undone (remove, purge, or dropped by a new version): the enablement goes
@@ -117,6 +122,10 @@ pub struct Record {
     pub applied: Service,
     /// Its enablement before confpack first applied it, to go back to.
     pub before: Enablement,
+    /// A restart on change that policy-rc.d denied: the next configure
+    /// restarts it, though it changes nothing then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart_pending: bool,
 }
 
 impl Service {
@@ -179,9 +188,8 @@ impl Service {
     pub fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
         let now = is_enabled(cx, &self.unit)?;
         let before = previous.map_or(Enablement::of(&now), |record| record.before);
-        let masked_by_confpack = previous.is_some_and(|r| r.applied.mask())
-            && before != Enablement::Masked
-            && !self.mask();
+        let masked_by_confpack =
+            previous.is_some_and(|r| r.applied.mask()) && before != Enablement::Masked;
         let mut now = Enablement::of(&now);
         if self.mask() {
             if now != Enablement::Masked {
@@ -190,7 +198,7 @@ impl Service {
                     .info(&format!("{}: masked {}", cx.package, self.unit));
             }
             stop(cx, &self.unit)?;
-            return Ok(self.record(before));
+            return Ok(self.record(before, false));
         }
         if now == Enablement::Masked && masked_by_confpack {
             edit(cx, "unmask", &self.unit)?;
@@ -204,7 +212,7 @@ impl Service {
                  `systemctl unmask {}` lets the next configure do it",
                 cx.package, self.unit, self.unit
             ));
-            return Ok(self.record(before));
+            return Ok(self.record(before, false));
         }
         match (self.enable(), now) {
             (true, Enablement::Disabled) => {
@@ -219,16 +227,18 @@ impl Service {
             }
             _ => {}
         }
-        let changed = !cx.changed.is_empty() || previous.is_some_and(|r| r.applied != *self);
-        self.run(changed && self.restart_on_change(), cx)?;
-        Ok(self.record(before))
+        let changed = !cx.changed.is_empty()
+            || previous.is_some_and(|r| r.applied != *self || r.restart_pending);
+        let restart_pending = self.run(changed && self.restart_on_change(), cx)?;
+        Ok(self.record(before, restart_pending))
     }
 
     /// Starts it (`start: true`) or restarts it (`changed`), as far as
-    /// systemd runs and policy-rc.d allows.
-    fn run(&self, changed: bool, cx: &mut Context<'_>) -> Result<()> {
+    /// systemd runs and policy-rc.d allows. `true`: a restart that
+    /// policy-rc.d denied, still to do.
+    fn run(&self, changed: bool, cx: &mut Context<'_>) -> Result<bool> {
         if !self.start() && !changed {
-            return Ok(());
+            return Ok(false);
         }
         if !cx.host.systemd_running() {
             if self.start() {
@@ -237,20 +247,23 @@ impl Service {
                     cx.package, self.unit
                 ));
             }
-            return Ok(());
+            // Nothing runs yet: it starts on the changed files.
+            return Ok(false);
         }
         let action = match (is_active(cx, &self.unit)?, self.start(), changed) {
             (false, true, _) => ServiceAction::Start,
             (true, _, true) => ServiceAction::Restart,
-            _ => return Ok(()),
+            _ => return Ok(false),
         };
-        invoke(cx, &self.unit, action)
+        let done = invoke(cx, &self.unit, action)?;
+        Ok(action == ServiceAction::Restart && !done)
     }
 
-    fn record(&self, before: Enablement) -> Record {
+    fn record(&self, before: Enablement, restart_pending: bool) -> Record {
         Record {
             applied: self.clone(),
             before,
+            restart_pending,
         }
     }
 }
@@ -324,13 +337,14 @@ fn stop(cx: &mut Context<'_>, unit: &str) -> Result<()> {
 }
 
 /// `systemctl <action> <unit>` unless systemd is not running or
-/// policy-rc.d denies it (then an info says why), like deb-systemd-invoke.
-fn invoke(cx: &mut Context<'_>, unit: &str, action: ServiceAction) -> Result<()> {
+/// policy-rc.d denies it (then an info says why, and `false`), like
+/// deb-systemd-invoke.
+fn invoke(cx: &mut Context<'_>, unit: &str, action: ServiceAction) -> Result<bool> {
     let verb = action.as_str();
     if let Some(reason) = gate(cx, ServiceCall { unit, action })? {
         cx.listener
             .info(&format!("{}: did not {verb} {unit}: {reason}", cx.package));
-        return Ok(());
+        return Ok(false);
     }
     let ran = cx.host.run(&["systemctl", verb, unit])?;
     if !ran.success() {
@@ -348,7 +362,7 @@ fn invoke(cx: &mut Context<'_>, unit: &str, action: ServiceAction) -> Result<()>
         _ => "restarted",
     };
     cx.listener.info(&format!("{}: {done} {unit}", cx.package));
-    Ok(())
+    Ok(true)
 }
 
 /// Why `call` must wait; `None` when it may run now.

@@ -181,6 +181,42 @@ fn a_start_that_policy_rc_d_denies_waits_with_an_info() {
 }
 
 #[test]
+fn a_restart_policy_rc_d_denies_is_done_by_the_next_configure_it_allows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let policy = policy_rc_d(root);
+    let mut run = Run::new(root, true);
+    run.enablement(root, 0, "enabled\n").activity(0, "active\n");
+    run.host.answer(&policy, 101, "");
+    run.changed = vec![PathBuf::from("/etc/webshop/webshop.conf")];
+    let denied = webshop().apply(None, &mut run.cx(root)).expect("apply");
+    assert!(denied.restart_pending);
+    assert_eq!(
+        run.ran().last(),
+        Some(&format!("{policy} webshop.service restart"))
+    );
+
+    // The next configure changes no file, yet restarts it once allowed.
+    run.changed.clear();
+    run.host.answers.retain(|(prefix, _)| prefix != &policy);
+    let done = webshop()
+        .apply(Some(&denied), &mut run.cx(root))
+        .expect("apply");
+    assert!(!done.restart_pending);
+    assert_eq!(
+        run.ran().last().map(String::as_str),
+        Some("systemctl restart webshop.service")
+    );
+    webshop()
+        .apply(Some(&done), &mut run.cx(root))
+        .expect("apply");
+    assert!(
+        !run.ran().iter().any(|c| c.contains("restart")),
+        "only once"
+    );
+}
+
+#[test]
 fn applying_again_to_an_enabled_running_unit_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
@@ -304,6 +340,7 @@ fn undo_stops_and_disables_a_unit_confpack_enabled() {
     let record = Record {
         applied: webshop(),
         before: Enablement::Disabled,
+        restart_pending: false,
     };
     let kept = record.undo(Undo::Remove, &mut run.cx(root)).expect("undo");
     assert_eq!(kept, None);
@@ -328,6 +365,7 @@ fn undo_in_a_chroot_only_disables() {
     let record = Record {
         applied: webshop(),
         before: Enablement::Disabled,
+        restart_pending: false,
     };
     record.undo(Undo::Purge, &mut run.cx(root)).expect("undo");
     let files = files(root);
@@ -349,6 +387,7 @@ fn undo_leaves_a_unit_enabled_before_confpack_enabled_and_running() {
     let record = Record {
         applied: webshop(),
         before: Enablement::Enabled,
+        restart_pending: false,
     };
     record.undo(Undo::Remove, &mut run.cx(root)).expect("undo");
     assert_eq!(
@@ -365,6 +404,7 @@ fn undo_leaves_a_unit_enabled_before_confpack_enabled_and_running() {
             ..webshop()
         },
         before: Enablement::Enabled,
+        restart_pending: false,
     };
     disabled
         .undo(Undo::Dropped, &mut run.cx(root))
@@ -438,6 +478,7 @@ fn a_mask_confpack_no_longer_declares_is_lifted_and_the_unit_enabled_and_started
     let record = Record {
         applied: masked(),
         before: Enablement::Disabled,
+        restart_pending: false,
     };
     webshop()
         .apply(Some(&record), &mut run.cx(root))
@@ -483,6 +524,7 @@ fn drift_names_enablement_and_running_state() {
     let record = Record {
         applied: webshop(),
         before: Enablement::Disabled,
+        restart_pending: false,
     };
     assert!(record.drift(&mut run.cx(root)).is_empty());
     run.host.answers.clear();
@@ -503,6 +545,7 @@ fn drift_names_enablement_and_running_state() {
     let masked = Record {
         applied: masked(),
         before: Enablement::Disabled,
+        restart_pending: false,
     };
     assert_eq!(
         masked.drift(&mut run.cx(root)),
@@ -584,6 +627,7 @@ fn services_are_read_from_control_yml_and_applied_last() {
     let record = crate::declared::Record::Service(Record {
         applied: masked(),
         before: Enablement::Enabled,
+        restart_pending: false,
     });
     let json = serde_json::to_string(&record).expect("json");
     assert!(json.contains("\"kind\":\"service\""), "{json}");
