@@ -46,27 +46,32 @@ fn declarations(dirs: Vec<directories::Directory>) -> Declarations {
     }
 }
 
-struct Run {
-    host: FakeHost,
-    listener: RecordingListener,
+/// A configure run of package `demo` against a [`FakeHost`] (each kind's
+/// tests use it too).
+pub(super) struct Run {
+    pub(super) host: FakeHost,
+    pub(super) listener: RecordingListener,
+    /// The files this run changed for the package.
+    pub(super) changed: Vec<std::path::PathBuf>,
 }
 
 impl Run {
-    fn new(root: &Path) -> Run {
+    pub(super) fn new(root: &Path) -> Run {
         Run {
             host: FakeHost::new(root),
             listener: RecordingListener::default(),
+            changed: Vec::new(),
         }
     }
 
-    fn cx<'a>(&'a mut self, root: &'a Path) -> Context<'a> {
+    pub(super) fn cx<'a>(&'a mut self, root: &'a Path) -> Context<'a> {
         Context {
             root,
             package: "demo",
             host: &mut self.host,
             listener: &mut self.listener,
             render: &no_render,
-            changed: &[],
+            changed: &self.changed,
         }
     }
 }

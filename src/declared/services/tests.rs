@@ -6,48 +6,27 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::RecordingListener;
-use crate::declared::host::FakeHost;
+use crate::declared::tests::Run;
 use crate::declared::{Declarations, SystemHost, converge, no_render, undo_all};
 
-struct Run {
-    host: FakeHost,
-    listener: RecordingListener,
-    changed: Vec<PathBuf>,
+/// A root and a configure run on a node whose systemd runs (`systemd`)
+/// or not (a chroot).
+fn node(systemd: bool) -> (tempfile::TempDir, Run) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut run = Run::new(dir.path());
+    run.host.systemd = systemd;
+    (dir, run)
 }
 
 impl Run {
-    /// A node whose systemd runs (`systemd`) or not (a chroot).
-    fn new(root: &Path, systemd: bool) -> Run {
-        let mut host = FakeHost::new(root);
-        host.systemd = systemd;
-        Run {
-            host,
-            listener: RecordingListener::default(),
-            changed: Vec::new(),
-        }
-    }
-
-    fn cx<'a>(&'a mut self, root: &'a Path) -> Context<'a> {
-        Context {
-            root,
-            package: "demo",
-            host: &mut self.host,
-            listener: &mut self.listener,
-            render: &no_render,
-            changed: &self.changed,
-        }
-    }
-
     /// Answers `systemctl --root=ROOT is-enabled webshop.service`.
     fn enablement(&mut self, root: &Path, code: i32, state: &str) -> &mut Self {
-        let prefix = format!("{} is-enabled webshop.service", files(root));
-        self.host.answer(&prefix, code, state);
+        self.host.answer(&files(root, "is-enabled"), code, state);
         self
     }
 
     fn activity(&mut self, code: i32, state: &str) -> &mut Self {
-        self.host
-            .answer("systemctl is-active webshop.service", code, state);
+        self.host.answer(&manager("is-active"), code, state);
         self
     }
 
@@ -57,9 +36,14 @@ impl Run {
     }
 }
 
-/// `systemctl --root=ROOT`, as unit file commands start.
-fn files(root: &Path) -> String {
-    format!("systemctl --root={}", root.display())
+/// `systemctl --root=ROOT <verb> webshop.service`: a unit file command.
+fn files(root: &Path, verb: &str) -> String {
+    format!("systemctl --root={} {verb} webshop.service", root.display())
+}
+
+/// `systemctl <verb> webshop.service`: a command to the running systemd.
+fn manager(verb: &str) -> String {
+    format!("systemctl {verb} webshop.service")
 }
 
 fn webshop() -> Service {
@@ -91,20 +75,18 @@ fn policy_rc_d(root: &Path) -> String {
 
 #[test]
 fn a_unit_is_enabled_and_started_on_a_running_systemd() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 1, "disabled\n")
         .activity(3, "inactive\n");
     let record = webshop().apply(None, &mut run.cx(root)).expect("apply");
-    let files = files(root);
     assert_eq!(
         run.ran(),
         [
-            format!("{files} is-enabled webshop.service"),
-            format!("{files} enable webshop.service"),
-            "systemctl is-active webshop.service".into(),
-            "systemctl start webshop.service".into(),
+            files(root, "is-enabled"),
+            files(root, "enable"),
+            manager("is-active"),
+            manager("start"),
         ]
     );
     assert_eq!(record.before, Enablement::Disabled);
@@ -119,18 +101,13 @@ fn a_unit_is_enabled_and_started_on_a_running_systemd() {
 
 #[test]
 fn in_a_chroot_a_unit_is_only_enabled_and_an_info_says_why_it_did_not_start() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(false);
     let root = dir.path();
-    let mut run = Run::new(root, false);
     run.enablement(root, 1, "disabled\n");
     webshop().apply(None, &mut run.cx(root)).expect("apply");
-    let files = files(root);
     assert_eq!(
         run.ran(),
-        [
-            format!("{files} is-enabled webshop.service"),
-            format!("{files} enable webshop.service"),
-        ]
+        [files(root, "is-enabled"), files(root, "enable"),]
     );
     assert!(
         run.listener.infos[1]
@@ -142,20 +119,18 @@ fn in_a_chroot_a_unit_is_only_enabled_and_an_info_says_why_it_did_not_start() {
 
 #[test]
 fn a_start_that_policy_rc_d_denies_waits_with_an_info() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
     let policy = policy_rc_d(root);
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n")
         .activity(3, "inactive\n");
     run.host.answer(&policy, 101, "");
     webshop().apply(None, &mut run.cx(root)).expect("apply");
-    let files = files(root);
     assert_eq!(
         run.ran(),
         [
-            format!("{files} is-enabled webshop.service"),
-            "systemctl is-active webshop.service".into(),
+            files(root, "is-enabled"),
+            manager("is-active"),
             format!("{policy} webshop.service start"),
         ]
     );
@@ -173,19 +148,15 @@ fn a_start_that_policy_rc_d_denies_waits_with_an_info() {
     webshop().apply(None, &mut run.cx(root)).expect("apply");
     assert_eq!(
         run.ran()[2..],
-        [
-            format!("{policy} webshop.service start"),
-            "systemctl start webshop.service".into(),
-        ]
+        [format!("{policy} webshop.service start"), manager("start"),]
     );
 }
 
 #[test]
 fn a_restart_policy_rc_d_denies_is_done_by_the_next_configure_it_allows() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
     let policy = policy_rc_d(root);
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n").activity(0, "active\n");
     run.host.answer(&policy, 101, "");
     run.changed = vec![PathBuf::from("/etc/webshop/webshop.conf")];
@@ -218,9 +189,8 @@ fn a_restart_policy_rc_d_denies_is_done_by_the_next_configure_it_allows() {
 
 #[test]
 fn applying_again_to_an_enabled_running_unit_changes_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 1, "disabled\n")
         .activity(3, "inactive\n");
     let declarations = Declarations {
@@ -237,18 +207,14 @@ fn applying_again_to_an_enabled_running_unit_changes_nothing() {
     assert_eq!(again.records, first.records, "the state before is kept");
     assert_eq!(
         run.ran(),
-        [
-            format!("{} is-enabled webshop.service", files(root)),
-            "systemctl is-active webshop.service".into(),
-        ]
+        [files(root, "is-enabled"), manager("is-active"),]
     );
 }
 
 #[test]
 fn a_running_unit_is_restarted_when_the_run_changed_the_package_or_the_declaration() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n").activity(0, "active\n");
     run.changed = vec![PathBuf::from("/etc/webshop/webshop.conf")];
     let record = webshop().apply(None, &mut run.cx(root)).expect("apply");
@@ -285,9 +251,8 @@ fn a_running_unit_is_restarted_when_the_run_changed_the_package_or_the_declarati
 
 #[test]
 fn a_unit_that_is_not_started_is_restarted_on_change_only_when_it_runs() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n")
         .activity(3, "inactive\n");
     run.changed = vec![PathBuf::from("/etc/webshop/webshop.conf")];
@@ -298,21 +263,17 @@ fn a_unit_that_is_not_started_is_restarted_on_change_only_when_it_runs() {
     unstarted.apply(None, &mut run.cx(root)).expect("apply");
     assert_eq!(
         run.ran(),
-        [
-            format!("{} is-enabled webshop.service", files(root)),
-            "systemctl is-active webshop.service".into(),
-        ]
+        [files(root, "is-enabled"), manager("is-active"),]
     );
 }
 
 #[test]
 fn a_failing_start_names_the_unit_and_where_to_look() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n").activity(3, "failed\n");
     run.host.answers.push((
-        "systemctl start webshop.service".into(),
+        manager("start"),
         Ran {
             code: Some(1),
             stdout: String::new(),
@@ -333,9 +294,8 @@ fn a_failing_start_names_the_unit_and_where_to_look() {
 
 #[test]
 fn undo_stops_and_disables_a_unit_confpack_enabled() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n").activity(0, "active\n");
     let record = Record {
         applied: webshop(),
@@ -344,23 +304,21 @@ fn undo_stops_and_disables_a_unit_confpack_enabled() {
     };
     let kept = record.undo(Undo::Remove, &mut run.cx(root)).expect("undo");
     assert_eq!(kept, None);
-    let files = files(root);
     assert_eq!(
         run.ran(),
         [
-            format!("{files} is-enabled webshop.service"),
-            "systemctl is-active webshop.service".into(),
-            "systemctl stop webshop.service".into(),
-            format!("{files} disable webshop.service"),
+            files(root, "is-enabled"),
+            manager("is-active"),
+            manager("stop"),
+            files(root, "disable"),
         ]
     );
 }
 
 #[test]
 fn undo_in_a_chroot_only_disables() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(false);
     let root = dir.path();
-    let mut run = Run::new(root, false);
     run.enablement(root, 0, "enabled\n");
     let record = Record {
         applied: webshop(),
@@ -368,21 +326,16 @@ fn undo_in_a_chroot_only_disables() {
         restart_pending: false,
     };
     record.undo(Undo::Purge, &mut run.cx(root)).expect("undo");
-    let files = files(root);
     assert_eq!(
         run.ran(),
-        [
-            format!("{files} is-enabled webshop.service"),
-            format!("{files} disable webshop.service"),
-        ]
+        [files(root, "is-enabled"), files(root, "disable"),]
     );
 }
 
 #[test]
 fn undo_leaves_a_unit_enabled_before_confpack_enabled_and_running() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n").activity(0, "active\n");
     let record = Record {
         applied: webshop(),
@@ -390,10 +343,7 @@ fn undo_leaves_a_unit_enabled_before_confpack_enabled_and_running() {
         restart_pending: false,
     };
     record.undo(Undo::Remove, &mut run.cx(root)).expect("undo");
-    assert_eq!(
-        run.ran(),
-        [format!("{} is-enabled webshop.service", files(root))]
-    );
+    assert_eq!(run.ran(), [files(root, "is-enabled")]);
 
     // One confpack disabled is enabled again.
     run.host.answers.clear();
@@ -409,17 +359,13 @@ fn undo_leaves_a_unit_enabled_before_confpack_enabled_and_running() {
     disabled
         .undo(Undo::Dropped, &mut run.cx(root))
         .expect("undo");
-    assert_eq!(
-        run.ran()[1..],
-        [format!("{} enable webshop.service", files(root))]
-    );
+    assert_eq!(run.ran()[1..], [files(root, "enable")]);
 }
 
 #[test]
 fn enable_false_disables_a_unit_enabled_before() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n").activity(0, "active\n");
     let off = Service {
         enable: Some(false),
@@ -430,28 +376,26 @@ fn enable_false_disables_a_unit_enabled_before() {
     assert_eq!(
         run.ran(),
         [
-            format!("{} is-enabled webshop.service", files(root)),
-            format!("{} disable webshop.service", files(root)),
-            "systemctl is-active webshop.service".into(),
+            files(root, "is-enabled"),
+            files(root, "disable"),
+            manager("is-active"),
         ]
     );
 }
 
 #[test]
 fn a_masked_unit_is_stopped_and_unmasked_on_removal() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n").activity(0, "active\n");
     let record = masked().apply(None, &mut run.cx(root)).expect("apply");
-    let files = files(root);
     assert_eq!(
         run.ran(),
         [
-            format!("{files} is-enabled webshop.service"),
-            format!("{files} mask webshop.service"),
-            "systemctl is-active webshop.service".into(),
-            "systemctl stop webshop.service".into(),
+            files(root, "is-enabled"),
+            files(root, "mask"),
+            manager("is-active"),
+            manager("stop"),
         ]
     );
     assert_eq!(record.before, Enablement::Enabled);
@@ -461,18 +405,14 @@ fn a_masked_unit_is_stopped_and_unmasked_on_removal() {
     record.undo(Undo::Remove, &mut run.cx(root)).expect("undo");
     assert_eq!(
         run.ran(),
-        [
-            format!("{files} is-enabled webshop.service"),
-            format!("{files} unmask webshop.service"),
-        ]
+        [files(root, "is-enabled"), files(root, "unmask"),]
     );
 }
 
 #[test]
 fn a_mask_confpack_no_longer_declares_is_lifted_and_the_unit_enabled_and_started() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 1, "masked\n")
         .activity(3, "inactive\n");
     let record = Record {
@@ -484,24 +424,17 @@ fn a_mask_confpack_no_longer_declares_is_lifted_and_the_unit_enabled_and_started
         .apply(Some(&record), &mut run.cx(root))
         .expect("apply");
     let ran = run.ran();
-    assert_eq!(ran[1], format!("{} unmask webshop.service", files(root)));
-    assert_eq!(
-        ran[2],
-        format!("{} is-enabled webshop.service", files(root))
-    );
+    assert_eq!(ran[1], files(root, "unmask"));
+    assert_eq!(ran[2], files(root, "is-enabled"));
 }
 
 #[test]
 fn a_unit_masked_by_the_administrator_stays_masked() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 1, "masked\n");
     let record = webshop().apply(None, &mut run.cx(root)).expect("apply");
-    assert_eq!(
-        run.ran(),
-        [format!("{} is-enabled webshop.service", files(root))]
-    );
+    assert_eq!(run.ran(), [files(root, "is-enabled")]);
     assert!(
         run.listener.warnings[0].contains("webshop.service is masked (not by confpack)"),
         "{:?}",
@@ -510,16 +443,15 @@ fn a_unit_masked_by_the_administrator_stays_masked() {
     record.undo(Undo::Remove, &mut run.cx(root)).expect("undo");
     assert_eq!(
         run.ran(),
-        [format!("{} is-enabled webshop.service", files(root))],
+        [files(root, "is-enabled")],
         "not confpack's mask to lift"
     );
 }
 
 #[test]
 fn drift_names_enablement_and_running_state() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, mut run) = node(true);
     let root = dir.path();
-    let mut run = Run::new(root, true);
     run.enablement(root, 0, "enabled\n").activity(0, "active\n");
     let record = Record {
         applied: webshop(),
