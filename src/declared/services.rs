@@ -33,9 +33,9 @@
 //!   and this run changed the package's files or the declaration changed.
 //!   Restart, not reload: many daemons reread only part of their
 //!   configuration on reload; a package whose daemon reloads fully declares
-//!   a service hook with `try-reload-or-restart` instead;
-//!   A restart that policy-rc.d denies is remembered and done by the next
-//!   configure it allows;
+//!   a service hook with `try-reload-or-restart` instead. A restart that
+//!   policy-rc.d denies is remembered and done by the next configure it
+//!   allows;
 //! - `start: false`: confpack neither starts nor stops it (socket or timer
 //!   activation may start it); a running one is still restarted on change.
 //!   `enable: false` with `start: true` runs it now but not after a reboot
@@ -53,8 +53,9 @@
 //! - It was masked before: untouched.
 //! - confpack masked it: unmasked (not started).
 //!
-//! The package's files are removed after its declarations are undone, so a
-//! unit the package ships still exists to be stopped and disabled.
+//! Removal must undo the declarations before dpkg removes the package's
+//! files (as prerm does), so a unit the package ships still exists to be
+//! stopped and disabled: systemctl cannot disable a unit whose file is gone.
 //!
 //! [`Host`]: super::Host
 
