@@ -585,7 +585,7 @@ mod tests {
             panic!("a firewall record");
         };
         let root = node.dir.path().to_path_buf();
-        let mut drift = |node: &mut Node| {
+        let drift = |node: &mut Node| {
             let mut cx = Context {
                 root: &root,
                 package: "web",
