@@ -590,7 +590,8 @@ impl RootedPath {
     }
 }
 
-fn file_kind(stat: &Stat) -> &'static str {
+/// What is there, for messages: `symlink`, `directory`, `FIFO`…
+pub fn file_kind(stat: &Stat) -> &'static str {
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::Symlink => "symlink",
         FileType::Directory => "directory",

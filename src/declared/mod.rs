@@ -18,6 +18,7 @@
 //! - [`Host`]: the side effects besides files under the root (system
 //!   commands, systemd), faked in tests.
 
+pub mod blocks;
 pub mod directories;
 pub mod firewall;
 pub mod host;
@@ -40,11 +41,13 @@ pub struct Declarations {
     pub firewall: Vec<firewall::Table>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<services::Service>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<blocks::Block>,
 }
 
 /// The control.yml (and package.yml) keys of [`Declarations`], for the
 /// builder's checks.
-pub const KEYS: &[&str] = &["directories", "firewall", "services"];
+pub const KEYS: &[&str] = &["directories", "blocks", "firewall", "services"];
 
 impl Declarations {
     pub fn is_empty(&self) -> bool {
@@ -55,6 +58,8 @@ impl Declarations {
     fn declared(&self) -> Vec<Declared<'_>> {
         let mut out = Vec::new();
         out.extend(self.directories.iter().map(Declared::Directory));
+        out.extend(self.blocks.iter().map(Declared::Block));
+        // After blocks: a table's include line is a block.
         out.extend(self.firewall.iter().map(Declared::Firewall));
         // Last: services start on finished configuration.
         out.extend(self.services.iter().map(Declared::Service));
@@ -102,6 +107,7 @@ pub enum Kind {
     Directory,
     Firewall,
     Service,
+    Block,
 }
 
 impl Kind {
@@ -111,6 +117,7 @@ impl Kind {
             Kind::Directory => "directories",
             Kind::Firewall => "firewall",
             Kind::Service => "services",
+            Kind::Block => "blocks",
         }
     }
 
@@ -120,6 +127,7 @@ impl Kind {
             Kind::Directory => "directory",
             Kind::Firewall => "firewall table",
             Kind::Service => "service",
+            Kind::Block => "block",
         }
     }
 }
@@ -144,6 +152,7 @@ enum Declared<'a> {
     Directory(&'a directories::Directory),
     Firewall(&'a firewall::Table),
     Service(&'a services::Service),
+    Block(&'a blocks::Block),
 }
 
 impl Declared<'_> {
@@ -152,6 +161,7 @@ impl Declared<'_> {
             Declared::Directory(d) => d.id(),
             Declared::Firewall(t) => t.id(),
             Declared::Service(s) => s.id(),
+            Declared::Block(b) => b.id(),
         }
     }
 
@@ -160,6 +170,7 @@ impl Declared<'_> {
             Declared::Directory(d) => d.check(),
             Declared::Firewall(t) => t.check(),
             Declared::Service(s) => s.check(),
+            Declared::Block(b) => b.check(),
         }
     }
 
@@ -186,6 +197,13 @@ impl Declared<'_> {
                 };
                 s.apply(previous, cx).map(Record::Service)
             }
+            Declared::Block(b) => {
+                let previous = match previous {
+                    Some(Record::Block(r)) => Some(r),
+                    _ => None,
+                };
+                b.apply(previous, cx).map(Record::Block)
+            }
         }
     }
 }
@@ -198,6 +216,7 @@ pub enum Record {
     Directory(directories::Record),
     Firewall(firewall::Record),
     Service(services::Record),
+    Block(blocks::Record),
 }
 
 /// Why a declaration is undone.
@@ -217,6 +236,7 @@ impl Record {
             Record::Directory(r) => r.id(),
             Record::Firewall(r) => r.id(),
             Record::Service(r) => r.id(),
+            Record::Block(r) => r.id(),
         }
     }
 
@@ -227,6 +247,7 @@ impl Record {
             Record::Directory(r) => Ok(r.undo(why, cx)?.map(Record::Directory)),
             Record::Firewall(r) => Ok(r.undo(why, cx)?.map(Record::Firewall)),
             Record::Service(r) => Ok(r.undo(why, cx)?.map(Record::Service)),
+            Record::Block(r) => Ok(r.undo(why, cx)?.map(Record::Block)),
         }
     }
 
@@ -236,6 +257,7 @@ impl Record {
             Record::Directory(r) => r.drift(cx),
             Record::Firewall(r) => r.drift(cx),
             Record::Service(r) => r.drift(cx),
+            Record::Block(r) => r.drift(cx),
         }
     }
 }
