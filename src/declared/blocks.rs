@@ -149,7 +149,7 @@ impl Block {
         if self.content.trim().is_empty() {
             out.push("content: is empty; a block needs lines".into());
         }
-        if let Some(line) = marker_line(self.content.as_bytes()) {
+        if let Some(line) = marker_line(self.content.as_bytes(), comment) {
             out.push(format!(
                 "content: line {line} looks like a confpack block marker; a block cannot hold one"
             ));
@@ -165,7 +165,7 @@ impl Block {
     fn rendered(&self, cx: &Context<'_>) -> Result<String> {
         let what = format!("{} block {}", self.file, self.name());
         let mut content = (cx.render)(&what, &self.content)?;
-        if let Some(line) = marker_line(content.as_bytes()) {
+        if let Some(line) = marker_line(content.as_bytes(), self.comment()) {
             return Err(Error::at(
                 &self.file,
                 None,
@@ -285,9 +285,8 @@ fn read(rooted: &RootedPath) -> Result<Option<(Vec<u8>, u32)>> {
     let Some(mode) = rooted.regular_mode()? else {
         return Err(refused(crate::files::file_kind(&stat)));
     };
-    let text = rooted
-        .read()?
-        .ok_or_else(|| refused("file replaced while read"))?;
+    // Replaced by something else since the stat: refused all the same.
+    let text = rooted.read()?.ok_or_else(|| refused("special file"))?;
     Ok(Some((text, mode)))
 }
 
@@ -337,13 +336,19 @@ fn lines(text: &[u8]) -> impl Iterator<Item = Line<'_>> {
     })
 }
 
-/// Whether a line is (or looks like) a confpack marker of any block in any
-/// comment syntax: `BEGIN confpack ` or `END confpack ` after nothing but
-/// punctuation and blanks.
-fn is_marker_like(line: &[u8]) -> bool {
-    [&b"BEGIN confpack "[..], b"END confpack "]
-        .iter()
-        .any(|word| {
+/// Whether a line is (or looks like) a confpack marker of any block:
+/// `BEGIN confpack ` or `END confpack ` after `comment` (the file's
+/// comment prefix, which may hold letters: `REM`) or after nothing but
+/// punctuation and blanks (another comment syntax).
+fn is_marker_like(line: &[u8], comment: &str) -> bool {
+    const WORDS: [&[u8]; 2] = [b"BEGIN confpack ", b"END confpack "];
+    let after_comment = line
+        .trim_ascii_start()
+        .strip_prefix(comment.trim().as_bytes())
+        .map(<[u8]>::trim_ascii_start)
+        .is_some_and(|rest| WORDS.iter().any(|word| rest.starts_with(word)));
+    after_comment
+        || WORDS.iter().any(|word| {
             line.windows(word.len())
                 .position(|w| w == *word)
                 .is_some_and(|at| !line[..at].iter().any(u8::is_ascii_alphanumeric))
@@ -351,14 +356,15 @@ fn is_marker_like(line: &[u8]) -> bool {
 }
 
 /// The first line of `text` that looks like a marker (1-based).
-fn marker_line(text: &[u8]) -> Option<usize> {
+fn marker_line(text: &[u8], comment: &str) -> Option<usize> {
     lines(text)
-        .find(|line| is_marker_like(line.text))
+        .find(|line| is_marker_like(line.text, comment))
         .map(|line| line.number)
 }
 
 /// A block's two marker lines (without newlines).
 struct Markers {
+    comment: String,
     begin: Vec<u8>,
     end: Vec<u8>,
 }
@@ -396,6 +402,7 @@ impl Damage {
 impl Markers {
     fn new(comment: &str, package: &str, name: &str) -> Markers {
         Markers {
+            comment: comment.to_string(),
             begin: format!("{comment} BEGIN confpack {package} {name}").into_bytes(),
             end: format!("{comment} END confpack {package} {name}").into_bytes(),
         }
@@ -440,7 +447,7 @@ impl Markers {
                          again"
                     ),
                 });
-            } else if is_marker_like(line.text) {
+            } else if is_marker_like(line.text, &self.comment) {
                 others.push(line.number);
             }
         }

@@ -11,7 +11,7 @@
 //! - [`Record`]: what was applied, enough to undo it and to tell drift;
 //! - [`converge`]: undo what was dropped, apply what is declared, in a
 //!   fixed order (groups before the users in them, directories before the
-//!   files in them, services last, so they start on finished
+//!   files and blocks in them, services last, so they start on finished
 //!   configuration), keeping every record that was applied even when a
 //!   later one fails;
 //! - [`undo_all`]: removal and purge, in reverse order;

@@ -485,6 +485,12 @@ fn content_with_a_marker_line_is_refused() {
         );
         assert_eq!(declared.check().len(), 1, "{:?}", declared.check());
     }
+    let rem = Block {
+        comment: Some("REM".into()),
+        ..block("/etc/hosts", "REM END confpack demo main\n")
+    };
+    assert!(run.apply("demo", &rem, None).is_err());
+    assert_eq!(rem.check().len(), 1, "{:?}", rem.check());
     assert_eq!(run.read("/etc/hosts"), b"base\n");
 }
 
