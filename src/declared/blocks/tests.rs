@@ -70,9 +70,27 @@ impl Run {
         assert_eq!(kept, None, "a block is never kept for later");
     }
 
+    fn assert_warned(&self, text: &str) {
+        assert!(
+            self.listener.warnings.iter().any(|w| w.contains(text)),
+            "{text:?} not in {:?}",
+            self.listener.warnings
+        );
+    }
+
     fn drift(&mut self, package: &str, record: &Record) -> Vec<String> {
         record.drift(&mut self.cx(package))
     }
+}
+
+/// A run whose `/etc/hosts` holds `base` and then `demo`'s main block `x`.
+fn demo_block_after_base() -> (Run, Record) {
+    let mut run = Run::new();
+    run.write("/etc/hosts", b"base\n");
+    let record = run
+        .apply("demo", &block("/etc/hosts", "x\n"), None)
+        .expect("apply");
+    (run, record)
 }
 
 fn block(file: &str, content: &str) -> Block {
@@ -257,47 +275,44 @@ fn refused(text: &str) -> String {
 
 #[test]
 fn damaged_markers_are_reported_with_their_line_and_the_file_is_left() {
-    let begin_without_end = refused("x\n# BEGIN confpack demo main\ny\n");
-    assert!(
-        begin_without_end.contains("/etc/hosts:2: markers damaged")
-            && begin_without_end.contains("has no `# END confpack demo main` after it"),
-        "{begin_without_end}"
-    );
-    let twice = refused(
-        "# BEGIN confpack demo main\na\n# END confpack demo main\n\
-         # BEGIN confpack demo main\nb\n# END confpack demo main\n",
-    );
-    assert!(
-        twice.contains("hosts:4: markers damaged") && twice.contains("2 times (lines 1, 4)"),
-        "{twice}"
-    );
-    let end_first = refused("# END confpack demo main\nb\n# BEGIN confpack demo main\n");
-    assert!(
-        end_first.contains("hosts:1:") && end_first.contains("comes before"),
-        "{end_first}"
-    );
-    let nested = refused(
-        "# BEGIN confpack demo main\n# BEGIN confpack other main\nx\n\
-         # END confpack other main\n# END confpack demo main\n",
-    );
-    assert!(
-        nested.contains("hosts:2:") && nested.contains("inside"),
-        "{nested}"
-    );
-    let blanks = refused("# BEGIN confpack demo main \na\n# END confpack demo main\n");
-    assert!(
-        blanks.contains("hosts:1:") && blanks.contains("almost a marker"),
-        "{blanks}"
-    );
+    let cases: [(&str, [&str; 2]); 5] = [
+        (
+            "x\n# BEGIN confpack demo main\ny\n",
+            [
+                "/etc/hosts:2: markers damaged",
+                "has no `# END confpack demo main` after it",
+            ],
+        ),
+        (
+            "# BEGIN confpack demo main\na\n# END confpack demo main\n\
+             # BEGIN confpack demo main\nb\n# END confpack demo main\n",
+            ["hosts:4: markers damaged", "2 times (lines 1, 4)"],
+        ),
+        (
+            "# END confpack demo main\nb\n# BEGIN confpack demo main\n",
+            ["hosts:1:", "comes before"],
+        ),
+        (
+            "# BEGIN confpack demo main\n# BEGIN confpack other main\nx\n\
+             # END confpack other main\n# END confpack demo main\n",
+            ["hosts:2:", "inside"],
+        ),
+        (
+            "# BEGIN confpack demo main \na\n# END confpack demo main\n",
+            ["hosts:1:", "almost a marker"],
+        ),
+    ];
+    for (text, says) in cases {
+        let error = refused(text);
+        for said in says {
+            assert!(error.contains(said), "{said:?} not in {error}");
+        }
+    }
 }
 
 #[test]
 fn damaged_markers_are_left_with_a_warning_on_undo() {
-    let mut run = Run::new();
-    run.write("/etc/hosts", b"base\n");
-    let record = run
-        .apply("demo", &block("/etc/hosts", "x\n"), None)
-        .expect("apply");
+    let (mut run, record) = demo_block_after_base();
     run.write(
         "/etc/hosts",
         b"base\n# BEGIN confpack demo main\nx\nno end any more\n",
@@ -312,53 +327,36 @@ fn damaged_markers_are_left_with_a_warning_on_undo() {
         run.read("/etc/hosts"),
         b"base\n# BEGIN confpack demo main\nx\nno end any more\n"
     );
-    assert!(
-        run.listener.warnings[0].contains("forgot it")
-            && run.listener.warnings[0].contains("etc/hosts:2: markers damaged"),
-        "{:?}",
-        run.listener.warnings
-    );
+    run.assert_warned("forgot it");
+    run.assert_warned("etc/hosts:2: markers damaged");
 }
 
 #[test]
 fn a_block_edited_by_hand_is_kept_on_undo_with_a_warning() {
-    let mut run = Run::new();
-    run.write("/etc/hosts", b"base\n");
-    let record = run
-        .apply("demo", &block("/etc/hosts", "x\n"), None)
-        .expect("apply");
+    let (mut run, record) = demo_block_after_base();
     let edited = b"base\n# BEGIN confpack demo main\nx\nmine\n# END confpack demo main\n";
     run.write("/etc/hosts", edited);
     run.undo("demo", &record);
     assert_eq!(run.read("/etc/hosts"), edited);
-    assert!(
-        run.listener.warnings[0].contains("lines 2-5 were edited by hand"),
-        "{:?}",
-        run.listener.warnings
-    );
+    run.assert_warned("lines 2-5 were edited by hand");
 }
 
 #[test]
 fn a_block_edited_by_hand_is_replaced_on_apply_with_a_warning() {
-    let mut run = Run::new();
-    run.write("/etc/hosts", b"base\n");
-    let declared = block("/etc/hosts", "x\n");
-    let record = run.apply("demo", &declared, None).expect("apply");
+    let (mut run, record) = demo_block_after_base();
     run.write(
         "/etc/hosts",
         b"base\n# BEGIN confpack demo main\nmine\n# END confpack demo main\n",
     );
-    let again = run.apply("demo", &declared, Some(&record)).expect("again");
+    let again = run
+        .apply("demo", &block("/etc/hosts", "x\n"), Some(&record))
+        .expect("again");
     assert_eq!(again, record);
     assert_eq!(
         run.read("/etc/hosts"),
         b"base\n# BEGIN confpack demo main\nx\n# END confpack demo main\n"
     );
-    assert!(
-        run.listener.warnings[0].contains("replaced the hand edit"),
-        "{:?}",
-        run.listener.warnings
-    );
+    run.assert_warned("replaced the hand edit");
 }
 
 #[test]
@@ -496,11 +494,7 @@ fn content_with_a_marker_line_is_refused() {
 
 #[test]
 fn drift_names_a_missing_edited_or_damaged_block() {
-    let mut run = Run::new();
-    run.write("/etc/hosts", b"base\n");
-    let record = run
-        .apply("demo", &block("/etc/hosts", "x\n"), None)
-        .expect("apply");
+    let (mut run, record) = demo_block_after_base();
     assert!(run.drift("demo", &record).is_empty());
     run.write(
         "/etc/hosts",
