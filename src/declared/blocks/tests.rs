@@ -616,6 +616,7 @@ fn a_block_goes_after_the_directory_it_is_in_and_both_are_undone() {
             create: true,
             ..block("/etc/demo/demo.conf", "x\n")
         }],
+        ..Declarations::default()
     };
     let converged = converge(&declarations, Vec::new(), &mut run.cx("demo"));
     assert!(converged.failure.is_none(), "{:?}", converged.failure);
