@@ -24,6 +24,7 @@ pub mod firewall;
 pub mod host;
 pub mod services;
 pub mod stage;
+pub mod users;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,10 @@ pub use host::{Host, Ran, SystemHost};
 #[serde(deny_unknown_fields)]
 pub struct Declarations {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<users::Group>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<users::User>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directories: Vec<directories::Directory>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firewall: Vec<firewall::Table>,
@@ -47,7 +52,7 @@ pub struct Declarations {
 
 /// The control.yml (and package.yml) keys of [`Declarations`], for the
 /// builder's checks.
-pub const KEYS: &[&str] = &["directories", "blocks", "firewall", "services"];
+pub const KEYS: &[&str] = &["groups", "users", "directories", "blocks", "firewall", "services"];
 
 impl Declarations {
     pub fn is_empty(&self) -> bool {
@@ -57,6 +62,8 @@ impl Declarations {
     /// Every declaration, in the order it is applied.
     fn declared(&self) -> Vec<Declared<'_>> {
         let mut out = Vec::new();
+        out.extend(self.groups.iter().map(Declared::Group));
+        out.extend(self.users.iter().map(Declared::User));
         out.extend(self.directories.iter().map(Declared::Directory));
         out.extend(self.blocks.iter().map(Declared::Block));
         // After blocks: a table's include line is a block.
@@ -104,6 +111,8 @@ pub struct Invalid {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    Group,
+    User,
     Directory,
     Firewall,
     Service,
@@ -114,6 +123,8 @@ impl Kind {
     /// The control.yml key.
     pub fn key(self) -> &'static str {
         match self {
+            Kind::Group => "groups",
+            Kind::User => "users",
             Kind::Directory => "directories",
             Kind::Firewall => "firewall",
             Kind::Service => "services",
@@ -124,6 +135,8 @@ impl Kind {
     /// How messages name one.
     pub fn noun(self) -> &'static str {
         match self {
+            Kind::Group => "group",
+            Kind::User => "user",
             Kind::Directory => "directory",
             Kind::Firewall => "firewall table",
             Kind::Service => "service",
@@ -149,6 +162,8 @@ impl std::fmt::Display for Id {
 /// One declaration, borrowed from [`Declarations`].
 #[derive(Debug, Clone, Copy)]
 enum Declared<'a> {
+    Group(&'a users::Group),
+    User(&'a users::User),
     Directory(&'a directories::Directory),
     Firewall(&'a firewall::Table),
     Service(&'a services::Service),
@@ -158,6 +173,8 @@ enum Declared<'a> {
 impl Declared<'_> {
     fn id(&self) -> Id {
         match self {
+            Declared::Group(g) => g.id(),
+            Declared::User(u) => u.id(),
             Declared::Directory(d) => d.id(),
             Declared::Firewall(t) => t.id(),
             Declared::Service(s) => s.id(),
@@ -167,6 +184,8 @@ impl Declared<'_> {
 
     fn check(&self) -> Vec<String> {
         match self {
+            Declared::Group(g) => g.check(),
+            Declared::User(u) => u.check(),
             Declared::Directory(d) => d.check(),
             Declared::Firewall(t) => t.check(),
             Declared::Service(s) => s.check(),
@@ -176,6 +195,20 @@ impl Declared<'_> {
 
     fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
         match self {
+            Declared::Group(g) => {
+                let previous = match previous {
+                    Some(Record::Group(r)) => Some(r),
+                    _ => None,
+                };
+                g.apply(previous, cx).map(Record::Group)
+            }
+            Declared::User(u) => {
+                let previous = match previous {
+                    Some(Record::User(r)) => Some(r),
+                    _ => None,
+                };
+                u.apply(previous, cx).map(Record::User)
+            }
             Declared::Directory(d) => {
                 let previous = match previous {
                     Some(Record::Directory(r)) => Some(r),
@@ -213,6 +246,8 @@ impl Declared<'_> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Record {
+    Group(users::GroupRecord),
+    User(users::UserRecord),
     Directory(directories::Record),
     Firewall(firewall::Record),
     Service(services::Record),
@@ -233,6 +268,8 @@ pub enum Undo {
 impl Record {
     pub fn id(&self) -> Id {
         match self {
+            Record::Group(r) => r.id(),
+            Record::User(r) => r.id(),
             Record::Directory(r) => r.id(),
             Record::Firewall(r) => r.id(),
             Record::Service(r) => r.id(),
@@ -244,6 +281,8 @@ impl Record {
     /// with a warning) and is remembered, to be undone later (a purge).
     pub fn undo(&self, why: Undo, cx: &mut Context<'_>) -> Result<Option<Record>> {
         match self {
+            Record::Group(r) => Ok(r.undo(why, cx)?.map(Record::Group)),
+            Record::User(r) => Ok(r.undo(why, cx)?.map(Record::User)),
             Record::Directory(r) => Ok(r.undo(why, cx)?.map(Record::Directory)),
             Record::Firewall(r) => Ok(r.undo(why, cx)?.map(Record::Firewall)),
             Record::Service(r) => Ok(r.undo(why, cx)?.map(Record::Service)),
@@ -254,6 +293,8 @@ impl Record {
     /// How the node differs from what was applied (empty: it matches).
     pub fn drift(&self, cx: &mut Context<'_>) -> Vec<String> {
         match self {
+            Record::Group(r) => r.drift(cx),
+            Record::User(r) => r.drift(cx),
             Record::Directory(r) => r.drift(cx),
             Record::Firewall(r) => r.drift(cx),
             Record::Service(r) => r.drift(cx),
