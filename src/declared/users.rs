@@ -807,6 +807,10 @@ impl UserRecord {
                 &options(&[("--gid", &gid)]),
                 &self.name,
             )?;
+            cx.listener.info(&format!(
+                "{}: made group {} again (gid {gid}): userdel took it along with the user",
+                cx.package, self.name
+            ));
         }
         if self.created_group
             && let Some(group) = group

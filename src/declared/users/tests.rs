@@ -639,3 +639,53 @@ fn a_system_user_is_made_and_purged_for_real_in_a_bare_root() {
         "{group}"
     );
 }
+
+#[test]
+fn a_group_of_the_users_name_that_userdel_takes_along_is_made_again() {
+    let dir = root();
+    let root = dir.path();
+    append(root, "group", "webshop:x:990:");
+    let mut run = Run::new(root);
+    run.on("useradd --system", |root| {
+        append(
+            root,
+            "passwd",
+            "webshop:x:991:990::/nonexistent:/usr/sbin/nologin",
+        );
+    });
+    // Debian's login.defs (USERGROUPS_ENAB yes): the group goes too.
+    run.on("userdel", |root| {
+        for file in ["passwd", "group"] {
+            edit(root, file, |line| {
+                (!line.starts_with("webshop:")).then(|| line.into())
+            });
+        }
+    });
+    let user = User {
+        name: "webshop".into(),
+        group: None,
+        groups: Vec::new(),
+        home: None,
+        create_home: false,
+        shell: None,
+        comment: None,
+    };
+    let record = user.apply(None, &mut run.cx(root)).expect("made");
+    assert!(record.created && !record.created_group, "{record:?}");
+    assert_eq!(
+        run.ran(),
+        ["useradd --system --root ROOT --gid webshop \
+        --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin webshop"]
+    );
+    assert_eq!(
+        record.undo(Undo::Purge, &mut run.cx(root)).expect("undo"),
+        None
+    );
+    assert_eq!(
+        run.ran(),
+        [
+            "userdel --root ROOT webshop",
+            "groupadd --system --root ROOT --gid 990 webshop",
+        ]
+    );
+}
