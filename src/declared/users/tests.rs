@@ -183,8 +183,7 @@ fn made(uid: u32) -> (tempfile::TempDir, Run, Vec<Record>) {
 
 #[test]
 fn a_group_and_a_user_are_made_with_the_root_passed_to_the_tools() {
-    let (dir, mut run, records) = made(999);
-    let root = dir.path();
+    let (_dir, mut run, records) = made(999);
     assert_eq!(
         run.ran(),
         [
