@@ -52,7 +52,14 @@ pub struct Declarations {
 
 /// The control.yml (and package.yml) keys of [`Declarations`], for the
 /// builder's checks.
-pub const KEYS: &[&str] = &["groups", "users", "directories", "blocks", "firewall", "services"];
+pub const KEYS: &[&str] = &[
+    "groups",
+    "users",
+    "directories",
+    "blocks",
+    "firewall",
+    "services",
+];
 
 impl Declarations {
     pub fn is_empty(&self) -> bool {
