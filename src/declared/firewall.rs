@@ -39,7 +39,10 @@
 //!
 //! Undone: on a running node the table is deleted (`nft delete table`),
 //! the file is removed unless a person changed it (then kept, with a
-//! warning), and the include line leaves `/etc/nftables.conf`.
+//! warning), and the include line leaves `/etc/nftables.conf` (exactly:
+//! the rest of that file is byte for byte what it was). Without
+//! `/etc/nftables.conf` (nftables not installed) a table is refused: it
+//! would silently vanish at the next boot.
 //!
 //! Drift: the file missing or changed; on a running node, the table not
 //! loaded.
@@ -54,6 +57,8 @@ use crate::files::{Removal, sha256_hex};
 
 /// Where the tables' files are.
 pub const DIRECTORY: &str = "/etc/nftables.d";
+/// What Debian's `nftables.service` loads at boot.
+pub const CONF: &str = "/etc/nftables.conf";
 
 /// One declared table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +80,8 @@ pub struct Record {
     pub sha256: String,
     /// Loaded into the running kernel by confpack.
     pub loaded: bool,
+    /// The line in `/etc/nftables.conf` that loads the file at boot.
+    pub include: super::blocks::Record,
 }
 
 const FAMILIES: &[&str] = &["inet", "ip", "ip6", "arp", "bridge", "netdev"];
@@ -134,6 +141,55 @@ impl Table {
         Path::new(DIRECTORY).join(format!("{package}-{}.nft", self.table))
     }
 
+    /// The block in [`CONF`] that includes the table's file at boot.
+    fn include(&self, package: &str) -> super::blocks::Block {
+        super::blocks::Block {
+            file: CONF.into(),
+            name: Some(format!("firewall-{}", self.table)),
+            content: format!("include \"{}\"\n", self.path(package).display()),
+            comment: None,
+            create: false,
+        }
+    }
+
+    /// Without [`CONF`] (nftables not installed) the table would vanish
+    /// at the next boot: refused before anything changes.
+    fn require_conf(&self, cx: &Context<'_>) -> Result<()> {
+        if crate::files::resolve(cx.root, Path::new(CONF), false)?
+            .and_then(|conf| conf.regular_mode().ok().flatten())
+            .is_none()
+        {
+            return Err(Error::Package {
+                package: cx.package.to_string(),
+                message: format!(
+                    "firewall table {}: {CONF} is missing, so the table would not be loaded \
+                     at boot; install nftables (add it to the package's depends)",
+                    self.table
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The include line in [`CONF`], once the table's file is in place.
+    fn apply_include(
+        &self,
+        previous: Option<&Record>,
+        cx: &mut Context<'_>,
+    ) -> Result<super::blocks::Record> {
+        let render = |_: &str, source: &str| Ok(source.to_string());
+        let mut plain = Context {
+            root: cx.root,
+            package: cx.package,
+            host: &mut *cx.host,
+            listener: &mut *cx.listener,
+            render: &render,
+            changed: cx.changed,
+        };
+        self.include(cx.package)
+            .apply(previous.map(|p| &p.include), &mut plain)
+    }
+
     fn content(&self, package: &str, body: &str) -> String {
         let (family, table) = (self.family(), &self.table);
         let mut indented = String::new();
@@ -156,6 +212,7 @@ impl Table {
     pub fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
         let path = self.path(cx.package);
         let body = (cx.render)(&format!("firewall table {}", self.table), &self.rules)?;
+        self.require_conf(cx)?;
         let content = self.content(cx.package, &body);
         let sha256 = sha256_hex(content.as_bytes());
         let rooted = resolve(cx.root, &path)?;
@@ -191,12 +248,14 @@ impl Table {
                     load(cx, rooted.shown())?;
                     true
                 });
+            let include = self.apply_include(previous, cx)?;
             return Ok(Record {
                 table: self.table.clone(),
                 family: self.family().to_string(),
                 path,
                 sha256,
                 loaded,
+                include,
             });
         }
         // Checked before it replaces anything.
@@ -237,12 +296,14 @@ impl Table {
                 self.table
             ));
         }
+        let include = self.apply_include(previous, cx)?;
         Ok(Record {
             table: self.table.clone(),
             family: self.family().to_string(),
             path,
             sha256,
             loaded,
+            include,
         })
     }
 }
@@ -327,7 +388,7 @@ impl Record {
         }
     }
 
-    pub fn undo(&self, _why: Undo, cx: &mut Context<'_>) -> Result<Option<Record>> {
+    pub fn undo(&self, why: Undo, cx: &mut Context<'_>) -> Result<Option<Record>> {
         if running(cx) {
             let ran = cx
                 .host
@@ -351,11 +412,12 @@ impl Record {
             Removal::Removed | Removal::Absent => {}
             Removal::Changed | Removal::NotAFile => cx.listener.warning(&format!(
                 "{}: kept {}: changed since confpack wrote it; delete it yourself if it is \
-                 no longer needed (it is loaded at boot while it is there)",
+                 no longer needed",
                 cx.package,
                 rooted.shown().display()
             )),
         }
+        self.include.undo(why, cx)?;
         Ok(None)
     }
 
@@ -366,6 +428,12 @@ impl Record {
             Ok(_) => out.push(format!("{} changed", self.path.display())),
             Err(_) => out.push(format!("{} missing", self.path.display())),
         }
+        out.extend(
+            self.include
+                .drift(cx)
+                .into_iter()
+                .map(|what| format!("{CONF}: {what}")),
+        );
         if running(cx) && matches!(loaded(cx, &self.family, &self.table), Ok(false)) {
             out.push(format!("table {} {} not loaded", self.family, self.table));
         }
@@ -408,6 +476,8 @@ mod tests {
     impl Node {
         fn new(running: bool) -> Node {
             let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::create_dir_all(dir.path().join("etc")).expect("etc");
+            std::fs::write(dir.path().join("etc/nftables.conf"), DEBIAN_CONF).expect("conf");
             let mut host = FakeHost::new(dir.path());
             host.systemd = running;
             Node {
@@ -460,6 +530,13 @@ mod tests {
         }
     }
 
+    /// Debian 12's /etc/nftables.conf, as the nftables package ships it.
+    const DEBIAN_CONF: &str = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n}\n";
+
+    fn conf(node: &Node) -> String {
+        std::fs::read_to_string(node.dir.path().join("etc/nftables.conf")).expect("conf")
+    }
+
     const RULES: &str = "chain input {\n  type filter hook input priority 0; policy accept;\n  tcp dport {{ port }} accept\n}\n";
 
     #[test]
@@ -490,6 +567,15 @@ mod tests {
                 .exists()
         );
 
+        assert_eq!(
+            conf(&node),
+            format!(
+                "{DEBIAN_CONF}# BEGIN confpack web firewall-webshop\n\
+                 include \"/etc/nftables.d/web-webshop.nft\"\n\
+                 # END confpack web firewall-webshop\n"
+            )
+        );
+
         // Again: nothing written, only whether the table is loaded.
         let again = node.converge(&declarations(RULES), done.records.clone());
         assert!(again.applied.is_empty());
@@ -498,6 +584,18 @@ mod tests {
         let kept = node.undo(again.records);
         assert!(kept.is_empty());
         assert_eq!(node.ran(), ["nft delete table inet webshop"]);
+        assert!(!node.file().exists());
+        assert_eq!(conf(&node), DEBIAN_CONF, "byte for byte");
+    }
+
+    #[test]
+    fn without_nftables_a_table_is_refused_before_anything_changes() {
+        let mut node = Node::new(true);
+        std::fs::remove_file(node.dir.path().join("etc/nftables.conf")).expect("rm");
+        let refused = node.converge(&declarations(RULES), Vec::new());
+        let message = refused.failure.expect("refused").to_string();
+        assert!(message.contains("install nftables"), "{message}");
+        assert!(node.ran().is_empty());
         assert!(!node.file().exists());
     }
 
@@ -561,6 +659,11 @@ mod tests {
                 .expect("refused")
                 .to_string()
                 .contains("not this package's")
+        );
+        assert_eq!(
+            conf(&node),
+            DEBIAN_CONF,
+            "nothing added for a refused table"
         );
         std::fs::remove_file(node.file()).expect("rm");
         let done = node.converge(&declarations(RULES), Vec::new());
