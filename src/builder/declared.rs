@@ -28,7 +28,7 @@ pub fn read(manifest: &Manifest, located: &Located, problems: &mut Problems) -> 
         serde_yaml::from_value(serde_yaml::Value::Mapping(present)).unwrap_or_default();
     for invalid in declarations.check() {
         problems.push(located.problem(
-            located.value_line(invalid.key, &invalid.id),
+            located.value_line(invalid.key, &invalid.needle),
             format!("{}: {}: {}", invalid.key, invalid.id, invalid.message),
         ));
     }
@@ -69,6 +69,34 @@ mod tests {
         assert!(
             problems[0].starts_with("control.yml:5: directories: srv/b: path:"),
             "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn every_kind_is_found_at_its_line() {
+        let (declared, problems) = read_text(
+            "version: \"1\"\n\
+             groups:\n  - name: Bad\n\
+             users:\n  - name: ok\n    shell: bin/sh\n\
+             blocks:\n  - file: /etc/hosts\n    content: x\n    name: \"Bad Name\"\n\
+             firewall:\n  - table: Web\n    rules: x\n\
+             services:\n  - unit: noservice\n",
+        );
+        assert!(!declared.is_empty());
+        let lines: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(": ").next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "control.yml:3",
+                "control.yml:5",
+                "control.yml:8",
+                "control.yml:12",
+                "control.yml:15"
+            ],
+            "{problems:#?}"
         );
     }
 

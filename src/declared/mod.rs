@@ -87,16 +87,19 @@ impl Declarations {
         let mut seen = std::collections::BTreeSet::new();
         for declared in self.declared() {
             let id = declared.id();
+            let needle = declared.needle().to_string();
             if !seen.insert(id.clone()) {
                 out.push(Invalid {
                     key: id.kind.key(),
                     id: id.name.clone(),
+                    needle: needle.clone(),
                     message: format!("{} {} is declared twice", id.kind.noun(), id.name),
                 });
             }
             out.extend(declared.check().into_iter().map(|message| Invalid {
                 key: id.kind.key(),
                 id: id.name.clone(),
+                needle: needle.clone(),
                 message,
             }));
         }
@@ -109,8 +112,10 @@ impl Declarations {
 pub struct Invalid {
     /// The control.yml key it is under.
     pub key: &'static str,
-    /// Its name or path, to find its line.
+    /// Its name or path, for the message.
     pub id: String,
+    /// What its first line in control.yml holds, to find that line.
+    pub needle: String,
     pub message: String,
 }
 
@@ -178,6 +183,19 @@ enum Declared<'a> {
 }
 
 impl Declared<'_> {
+    /// The text control.yml has on the declaration's line (its name,
+    /// path, unit or file).
+    fn needle(&self) -> &str {
+        match self {
+            Declared::Group(g) => &g.name,
+            Declared::User(u) => &u.name,
+            Declared::Directory(d) => &d.path,
+            Declared::Block(b) => &b.file,
+            Declared::Firewall(t) => &t.table,
+            Declared::Service(s) => &s.unit,
+        }
+    }
+
     fn id(&self) -> Id {
         match self {
             Declared::Group(g) => g.id(),
