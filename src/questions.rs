@@ -133,6 +133,12 @@ pub fn of_package(package: &Package, document: &Document) -> Result<Owned> {
         let text = std::fs::read_to_string(&source).map_err(|e| crate::Error::io(&source, e))?;
         reads.extend(template_reads(&text));
     }
+    // Declarations' template texts (a block's content, a firewall table's
+    // rules) read answers as templates do.
+    for source in package.config.declared.templates() {
+        read_anything = true;
+        reads.extend(template_reads(source));
+    }
     let hooks = package.config.hooks.iter().flat_map(|h| h.reads.iter());
     reads.extend(Reads::Keys(
         hooks.chain(&package.config.questions).cloned().collect(),
@@ -303,5 +309,20 @@ mod tests {
             owned.keys,
             Some(["x/dir".to_string(), "x/gone".to_string()].into())
         );
+    }
+
+    #[test]
+    fn what_a_block_or_firewall_table_reads_is_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let yaml =
+            "declared:\n  blocks:\n  - file: /etc/hosts\n    content: \"{{ answers['x/dir'] }}\"\n";
+        let config: crate::package::PackageConfig = serde_yaml::from_str(yaml).expect("yaml");
+        let package = Package {
+            name: "p".into(),
+            dir: dir.path().to_path_buf(),
+            config,
+        };
+        let owned = of_package(&package, &document()).expect("owned");
+        assert_eq!(owned.keys, Some(["x/dir".to_string()].into()));
     }
 }

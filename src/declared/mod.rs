@@ -66,6 +66,15 @@ impl Declarations {
         self.declared().is_empty()
     }
 
+    /// The template texts of the declarations (blocks' content, firewall
+    /// tables' rules), for what they read of the answers.
+    pub fn templates(&self) -> Vec<&str> {
+        let blocks = self.blocks.iter().map(|b| b.content.as_str());
+        blocks
+            .chain(self.firewall.iter().map(|t| t.rules.as_str()))
+            .collect()
+    }
+
     /// Every declaration, in the order it is applied.
     fn declared(&self) -> Vec<Declared<'_>> {
         let mut out = Vec::new();
