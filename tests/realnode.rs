@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -799,6 +799,8 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     // owns it): the motd package replaces it, and purging gives it back.
     let debian_motd = node.snapshot(&["/etc/motd"]);
     assert_eq!(debian_motd.len(), 1, "Debian writes /etc/motd");
+    // Debian's /etc/hosts (netbase's): webshop-app adds a block to it.
+    let debian_hosts = std::fs::read(node.path("/etc/hosts")).expect("/etc/hosts");
     preseed(&node);
     node.ok_with_input(
         &["confpack", "set", "--secret", "webshop/db.password", "-"],
@@ -808,6 +810,8 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     let output = node.ok(&["confpack", "install", "webserver"]);
     the_hook_without_systemd_is_skipped_in_one_line(&output);
     the_first_version_is_installed_and_rendered(&node);
+    the_declarations_are_applied(&node);
+    status_names_a_drifted_declaration_and_reconfigure_repairs_it(&node);
     let first_install = node.snapshot(&CONFIGURATION);
     install_refreshes_the_index_first(&node, &server);
 
@@ -829,9 +833,101 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
         debian_motd,
         "Debian's /etc/motd is back, byte for byte and mode"
     );
+    nothing_declared_is_left(&node, &debian_hosts);
     eprintln!(
         "realnode: unattended lifecycle in {:.0?}",
         started.elapsed()
+    );
+}
+
+/// webshop-app's declarations: its system user, its data directory, its
+/// block in /etc/hosts, its firewall table and its service.
+fn the_declarations_are_applied(node: &Chroot) {
+    let passwd = node.read("/etc/passwd");
+    let user = passwd
+        .lines()
+        .find(|line| line.starts_with("webshop:"))
+        .unwrap_or_else(|| panic!("no webshop user:\n{passwd}"));
+    let fields: Vec<&str> = user.split(':').collect();
+    assert_eq!(
+        fields[5..],
+        ["/var/lib/webshop", "/usr/sbin/nologin"],
+        "{user}"
+    );
+    let uid: u32 = fields[2].parse().expect("uid");
+    assert!(uid < 1000, "a system user: {user}");
+    let data = std::fs::metadata(node.path("/var/lib/webshop")).expect("/var/lib/webshop");
+    assert_eq!((data.uid(), data.mode() & 0o7777), (uid, 0o750));
+    let hosts = node.read("/etc/hosts");
+    assert!(
+        hosts.contains(
+            "# BEGIN confpack webshop-app cluster\n\
+             10.10.0.10 lb1.prod.example.com\n\
+             10.10.0.21 app1.prod.example.com\n\
+             10.10.0.22 app2.prod.example.com\n\
+             10.10.0.30 db1.prod.example.com\n\
+             # END confpack webshop-app cluster\n"
+        ),
+        "{hosts}"
+    );
+    let table = node.read("/etc/nftables.d/webshop-app-webshop.nft");
+    assert!(table.contains("tcp dport 8080 counter accept"), "{table}");
+    assert!(
+        node.read("/etc/nftables.conf")
+            .contains("include \"/etc/nftables.d/webshop-app-webshop.nft\"\n"),
+        "the table is loaded at boot"
+    );
+    let enabled = std::fs::read_link(
+        node.path("/etc/systemd/system/multi-user.target.wants/webshop.service"),
+    )
+    .expect("webshop.service is enabled");
+    assert!(
+        enabled.ends_with("systemd/system/webshop.service"),
+        "{}",
+        enabled.display()
+    );
+}
+
+/// A directory changed by hand is named by `confpack status` (exit 9),
+/// and `confpack reconfigure` applies the declaration again.
+fn status_names_a_drifted_declaration_and_reconfigure_repairs_it(node: &Chroot) {
+    let (_, before, _) = node.run(&["confpack", "status"]);
+    assert!(before.contains("declarations: 0\n"), "{before}");
+    std::fs::set_permissions(
+        node.path("/var/lib/webshop"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .expect("chmod");
+    let (code, after, stderr) = node.run(&["confpack", "status"]);
+    assert_eq!(code, 9, "{after}{stderr}");
+    assert!(
+        after.contains("directory /var/lib/webshop (webshop-app): mode 0777 instead of 0750"),
+        "{after}"
+    );
+    node.ok(&["confpack", "reconfigure", "webshop-app"]);
+    let repaired = std::fs::metadata(node.path("/var/lib/webshop")).expect("stat");
+    assert_eq!(repaired.mode() & 0o7777, 0o750);
+}
+
+/// After the purge: no user, no table, no enabled unit, and /etc/hosts
+/// byte for byte Debian's.
+fn nothing_declared_is_left(node: &Chroot, debian_hosts: &[u8]) {
+    assert_eq!(
+        std::fs::read(node.path("/etc/hosts")).expect("/etc/hosts"),
+        debian_hosts,
+        "/etc/hosts is Debian's again, byte for byte"
+    );
+    let passwd = node.read("/etc/passwd");
+    assert!(!passwd.contains("webshop:"), "{passwd}");
+    assert!(!node.read("/etc/group").contains("webshop:"));
+    let nftables = node.read("/etc/nftables.conf");
+    assert!(!nftables.contains("confpack"), "{nftables}");
+    assert_eq!(
+        node.leftovers(&[
+            "/etc/nftables.d/webshop-app-webshop.nft",
+            "/etc/systemd/system/multi-user.target.wants/webshop.service",
+        ]),
+        Vec::<String>::new()
     );
 }
 
