@@ -74,7 +74,8 @@ pub fn file_sha256(path: &Path) -> Result<String> {
     hash_reader(file).map_err(|e| Error::io(path, e))
 }
 
-fn hash_reader(mut reader: impl Read) -> std::io::Result<String> {
+/// The sha256 of everything `reader` yields, in hex, read in chunks.
+pub fn hash_reader(mut reader: impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 64 * 1024];
     loop {
@@ -391,6 +392,22 @@ impl RootedPath {
         Ok(is_regular(&stat).then(|| File::from(fd)))
     }
 
+    /// Opens the regular file there for reading (never through a
+    /// symlink); `None` when absent or not a regular file.
+    pub fn open_regular(&self) -> Result<Option<File>> {
+        self.open_file()
+    }
+
+    /// The sha256 of the regular file there, if any, read in chunks.
+    pub fn sha256(&self) -> Result<Option<String>> {
+        match self.open_file()? {
+            Some(file) => hash_reader(file)
+                .map(Some)
+                .map_err(|e| Error::io(&self.shown, e)),
+            None => Ok(None),
+        }
+    }
+
     /// The content of the regular file there, if any.
     pub fn read(&self) -> Result<Option<Vec<u8>>> {
         let Some(mut file) = self.open_file()? else {
@@ -413,6 +430,18 @@ impl RootedPath {
     /// instead of an existing file's owner (a person's edited file saved
     /// beside it keeps that file's owner).
     pub fn write_owned(&self, content: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
+        self.write_from(|file| file.write_all(content), mode, owner)
+    }
+
+    /// [`RootedPath::write_owned`] with the content written by `fill`
+    /// into the temp file (a large file streamed, not held in memory); an
+    /// error from `fill` leaves the target untouched.
+    pub fn write_from(
+        &self,
+        fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    ) -> Result<()> {
         let existing = self.stat()?;
         if let Some(stat) = &existing
             && !is_regular(stat)
@@ -429,7 +458,7 @@ impl RootedPath {
         let (temp_name, file) = self.create_temp()?;
         let written = (|| {
             let mut file = file;
-            file.write_all(content)?;
+            fill(&mut file)?;
             file.sync_all()?;
             if let Some((uid, gid)) =
                 owner.or(existing.as_ref().map(|stat| (stat.st_uid, stat.st_gid)))

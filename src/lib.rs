@@ -62,6 +62,7 @@ pub mod error;
 pub mod files;
 pub mod frontend;
 pub mod hooks;
+pub mod http;
 pub mod jinja;
 pub mod listener;
 pub mod merge;

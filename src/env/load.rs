@@ -33,30 +33,28 @@
 //! be caught that way.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::model::{Document, Environment};
 use super::remote_schema::{self, Unusable};
 use super::xml::Schema;
 use super::{Validation, cleartext, native, read_document};
 use crate::error::{Error, Problem, Result};
-use crate::files::{file_sha256, hex, sha256_hex, write_atomic};
+use crate::files::{file_sha256, sha256_hex, write_atomic};
+use crate::http::{CopyError, Failed, copy_bounded};
+pub(super) use crate::http::{Redirects, join_url, origin_of};
 
 /// Default for [`DocumentSource::timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Default for [`DocumentSource::max_bytes`]: 64 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Redirects followed before the fetch counts as failed.
-const MAX_REDIRECTS: u32 = 5;
 
 /// Hex digits of a sha256 used in cache file names.
 const NAME_HASH_LEN: usize = 16;
@@ -219,53 +217,6 @@ struct Failure {
     what: &'static str,
     /// Why, starting with where (URL or path, with line where known).
     reason: String,
-}
-
-fn is_http(url: &str) -> bool {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
-}
-
-/// A redirect's `Location` (or an include's location) made absolute
-/// against the URL it came from.
-pub(super) fn join_url(base: &str, location: &str) -> String {
-    let has_scheme = location.split_once(':').is_some_and(|(scheme, _)| {
-        scheme
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    });
-    if has_scheme {
-        return location.to_string();
-    }
-    let scheme = base.split_once("://").map(|(s, _)| s).unwrap_or("http");
-    if let Some(rest) = location.strip_prefix("//") {
-        return format!("{scheme}://{rest}");
-    }
-    if location.starts_with('/') {
-        return format!("{}{location}", origin_of(base));
-    }
-    let path_end = base.find(['?', '#']).unwrap_or(base.len());
-    let directory = base[..path_end]
-        .rsplit_once('/')
-        .map(|(d, _)| d)
-        .unwrap_or(base);
-    format!("{directory}/{}", location.trim_start_matches("./"))
-}
-
-/// `scheme://host[:port]` of a URL, lower-cased.
-pub(super) fn origin_of(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    format!(
-        "{}://{}",
-        scheme.to_ascii_lowercase(),
-        authority.to_ascii_lowercase()
-    )
 }
 
 /// Why [`Loader::online`] did not return a document.
@@ -692,16 +643,6 @@ fn fetch(source: &DocumentSource, url: &str, known: Option<&Metadata>) -> Result
     fetch_following(source, url, known, Redirects::AnyOrigin)
 }
 
-/// Which redirects [`fetch_following`] follows (at most five, only to
-/// http(s), never from https to http).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Redirects {
-    /// The document may move to another server.
-    AnyOrigin,
-    /// A schema and its includes stay on their origin.
-    SameOrigin,
-}
-
 /// The body at `url` (unconditionally, following redirects as `redirects`
 /// allows), within the source's timeout and size limit.
 pub(super) fn fetch_bytes(
@@ -725,81 +666,20 @@ fn fetch_following(
     known: Option<&Metadata>,
     redirects: Redirects,
 ) -> Result<Fetched, String> {
-    if !is_http(url) {
-        return Err("only http:// and https:// URLs are supported".to_string());
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(known) = known {
+        if let Some(etag) = &known.etag {
+            headers.push(("If-None-Match", etag));
+        }
+        if let Some(last_modified) = &known.last_modified {
+            headers.push(("If-Modified-Since", last_modified));
+        }
     }
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build();
-    // Redirects are followed here, each checked before it is requested.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(source.timeout))
-        .timeout_connect(Some(source.timeout))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .tls_config(tls)
-        .user_agent(concat!("confpack/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let deadline = Instant::now() + source.timeout;
-    let mut current = url.to_string();
-    let mut hops = 0;
-    let mut response = loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(describe_transport(
-                ureq::Error::Timeout(ureq::Timeout::Global),
-                source,
-            ));
-        }
-        let mut request = agent.get(&current);
-        if let Some(known) = known {
-            if let Some(etag) = &known.etag {
-                request = request.header("If-None-Match", etag);
-            }
-            if let Some(last_modified) = &known.last_modified {
-                request = request.header("If-Modified-Since", last_modified);
-            }
-        }
-        let response = request
-            .config()
-            .timeout_global(Some(remaining))
-            .build()
-            .call()
-            .map_err(|e| describe_transport(e, source))?;
-        if !response.status().is_redirection()
-            || response.status() == ureq::http::StatusCode::NOT_MODIFIED
-        {
-            break response;
-        }
-        hops += 1;
-        if hops > MAX_REDIRECTS {
-            return Err(format!("more than {MAX_REDIRECTS} redirects"));
-        }
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| format!("HTTP {} without a Location", response.status().as_u16()))?;
-        let next = join_url(&current, location);
-        if !is_http(&next) {
-            return Err(format!(
-                "redirected to {next}, which is not an http(s) URL; refusing"
-            ));
-        }
-        if current.starts_with("https://") && !next.starts_with("https://") {
-            return Err(format!(
-                "redirected to {next}, which is not https; refusing the downgrade"
-            ));
-        }
-        if redirects == Redirects::SameOrigin && origin_of(&next) != origin_of(url) {
-            return Err(format!(
-                "redirected to {next}, another origin than {}; refusing",
-                origin_of(url)
-            ));
-        }
-        current = next;
-    };
+    let mut response =
+        crate::http::get(url, &headers, source.timeout, redirects).map_err(|e| match e {
+            Failed::Transport(e) => describe_transport(e, source),
+            Failed::Refused(reason) => reason,
+        })?;
     let status = response.status();
     if status == ureq::http::StatusCode::NOT_MODIFIED {
         return Ok(Fetched::NotModified);
@@ -948,56 +828,9 @@ fn too_large(max_bytes: u64) -> String {
 /// A one-line reason for a failed request.
 fn describe_transport(error: ureq::Error, source: &DocumentSource) -> String {
     match error {
-        ureq::Error::Timeout(_) => format!(
-            "no complete answer within {} ms (timed out)",
-            source.timeout.as_millis()
-        ),
-        ureq::Error::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            format!("the server closed the connection early ({e})")
-        }
-        ureq::Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            "connection refused".to_string()
-        }
-        ureq::Error::HostNotFound => "host not found".to_string(),
-        ureq::Error::RequireHttpsOnly(to) => {
-            format!("redirected to {to}, which is not https; refusing the downgrade")
-        }
-        ureq::Error::TooManyRedirects => format!("more than {MAX_REDIRECTS} redirects"),
         ureq::Error::BodyExceedsLimit(_) => too_large(source.max_bytes),
-        other => one_line(&other.to_string()),
+        other => crate::http::describe(other, source.timeout),
     }
-}
-
-enum CopyError {
-    TooLarge,
-    Read(io::Error),
-    Write(io::Error),
-}
-
-/// Copies at most `max_bytes` into `file` and syncs it; returns the sha256
-/// of what was copied.
-fn copy_bounded(reader: impl Read, file: &mut File, max_bytes: u64) -> Result<String, CopyError> {
-    // One byte more than allowed tells "exactly the limit" from "too large".
-    let mut reader = reader.take(max_bytes.saturating_add(1));
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 64 * 1024];
-    let mut total: u64 = 0;
-    loop {
-        let n = match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Read(e)),
-        };
-        total = total.saturating_add(n as u64);
-        if total > max_bytes {
-            return Err(CopyError::TooLarge);
-        }
-        hasher.update(&buffer[..n]);
-        file.write_all(&buffer[..n]).map_err(CopyError::Write)?;
-    }
-    file.sync_all().map_err(CopyError::Write)?;
-    Ok(hex(&hasher.finalize()))
 }
 
 /// The sha256 of the schema text that validates documents.
