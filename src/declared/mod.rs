@@ -20,6 +20,7 @@
 
 pub mod blocks;
 pub mod directories;
+pub mod downloads;
 pub mod firewall;
 pub mod host;
 pub mod services;
@@ -43,6 +44,8 @@ pub struct Declarations {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directories: Vec<directories::Directory>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downloads: Vec<downloads::Download>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firewall: Vec<firewall::Table>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<services::Service>,
@@ -56,6 +59,7 @@ pub const KEYS: &[&str] = &[
     "groups",
     "users",
     "directories",
+    "downloads",
     "blocks",
     "firewall",
     "services",
@@ -81,6 +85,7 @@ impl Declarations {
         out.extend(self.groups.iter().map(Declared::Group));
         out.extend(self.users.iter().map(Declared::User));
         out.extend(self.directories.iter().map(Declared::Directory));
+        out.extend(self.downloads.iter().map(Declared::Download));
         out.extend(self.blocks.iter().map(Declared::Block));
         // After blocks: a table's include line is a block.
         out.extend(self.firewall.iter().map(Declared::Firewall));
@@ -135,6 +140,7 @@ pub enum Kind {
     Group,
     User,
     Directory,
+    Download,
     Firewall,
     Service,
     Block,
@@ -147,6 +153,7 @@ impl Kind {
             Kind::Group => "groups",
             Kind::User => "users",
             Kind::Directory => "directories",
+            Kind::Download => "downloads",
             Kind::Firewall => "firewall",
             Kind::Service => "services",
             Kind::Block => "blocks",
@@ -159,6 +166,7 @@ impl Kind {
             Kind::Group => "group",
             Kind::User => "user",
             Kind::Directory => "directory",
+            Kind::Download => "download",
             Kind::Firewall => "firewall table",
             Kind::Service => "service",
             Kind::Block => "block",
@@ -186,6 +194,7 @@ enum Declared<'a> {
     Group(&'a users::Group),
     User(&'a users::User),
     Directory(&'a directories::Directory),
+    Download(&'a downloads::Download),
     Firewall(&'a firewall::Table),
     Service(&'a services::Service),
     Block(&'a blocks::Block),
@@ -210,6 +219,7 @@ impl Declared<'_> {
             Declared::Group(g) => g.id(),
             Declared::User(u) => u.id(),
             Declared::Directory(d) => d.id(),
+            Declared::Download(d) => d.id(),
             Declared::Firewall(t) => t.id(),
             Declared::Service(s) => s.id(),
             Declared::Block(b) => b.id(),
@@ -221,6 +231,7 @@ impl Declared<'_> {
             Declared::Group(g) => g.check(),
             Declared::User(u) => u.check(),
             Declared::Directory(d) => d.check(),
+            Declared::Download(d) => d.check(),
             Declared::Firewall(t) => t.check(),
             Declared::Service(s) => s.check(),
             Declared::Block(b) => b.check(),
@@ -249,6 +260,13 @@ impl Declared<'_> {
                     _ => None,
                 };
                 d.apply(previous, cx).map(Record::Directory)
+            }
+            Declared::Download(d) => {
+                let previous = match previous {
+                    Some(Record::Download(r)) => Some(r),
+                    _ => None,
+                };
+                d.apply(previous, cx).map(Record::Download)
             }
             Declared::Firewall(t) => {
                 let previous = match previous {
@@ -283,6 +301,7 @@ pub enum Record {
     Group(users::GroupRecord),
     User(users::UserRecord),
     Directory(directories::Record),
+    Download(downloads::Record),
     Firewall(firewall::Record),
     Service(services::Record),
     Block(blocks::Record),
@@ -305,6 +324,7 @@ impl Record {
             Record::Group(r) => r.id(),
             Record::User(r) => r.id(),
             Record::Directory(r) => r.id(),
+            Record::Download(r) => r.id(),
             Record::Firewall(r) => r.id(),
             Record::Service(r) => r.id(),
             Record::Block(r) => r.id(),
@@ -318,6 +338,7 @@ impl Record {
             Record::Group(r) => Ok(r.undo(why, cx)?.map(Record::Group)),
             Record::User(r) => Ok(r.undo(why, cx)?.map(Record::User)),
             Record::Directory(r) => Ok(r.undo(why, cx)?.map(Record::Directory)),
+            Record::Download(r) => Ok(r.undo(why, cx)?.map(Record::Download)),
             Record::Firewall(r) => Ok(r.undo(why, cx)?.map(Record::Firewall)),
             Record::Service(r) => Ok(r.undo(why, cx)?.map(Record::Service)),
             Record::Block(r) => Ok(r.undo(why, cx)?.map(Record::Block)),
@@ -330,6 +351,7 @@ impl Record {
             Record::Group(r) => r.drift(cx),
             Record::User(r) => r.drift(cx),
             Record::Directory(r) => r.drift(cx),
+            Record::Download(r) => r.drift(cx),
             Record::Firewall(r) => r.drift(cx),
             Record::Service(r) => r.drift(cx),
             Record::Block(r) => r.drift(cx),
