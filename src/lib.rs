@@ -31,6 +31,7 @@
 //! Below them: [`debian`] (deb822, versions, dates, apt layout, dpkg's
 //! outputs), [`process`] (signals, process trees, the run, running tools),
 //! [`files`] (rooted paths, atomic writes, hashing, the walker),
+//! [`http`] (GETs with one timeout, checked redirects, a size limit),
 //! [`paths`], [`package`], [`output`], [`error`], [`listener`]. Beside
 //! them: [`convert`] and [`debconf`] (interoperability). The command line:
 //! [`cli`] (clap definitions only), [`settings`] (flags and environment

@@ -35,7 +35,8 @@
 //! never through a symlink, and anything but a regular file at the path
 //! is refused. A file that was at the path before confpack first installed
 //! there is refused too (it belongs to someone else; move it away), unless
-//! it already has the declared content. A file confpack installed that a
+//! it already has the declared content: then it is taken as installed (and
+//! removed on undo like one confpack wrote). A file confpack installed that a
 //! person changed since is saved as `<path>.confpack-old` before the
 //! declared one is put back, with a warning.
 //!
@@ -506,7 +507,8 @@ impl Record {
                 }
                 out
             }
-            Err(_) => vec!["not a regular file".into()],
+            Err(Error::UnsafePath { .. }) => vec!["not a regular file".into()],
+            Err(e) => vec![e.to_string()],
         }
     }
 }

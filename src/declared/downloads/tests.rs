@@ -25,6 +25,8 @@ enum Behaviour {
     Stall(Duration),
     /// Ignores `Range` and sends the whole body with a 200.
     IgnoreRange,
+    /// Sends no `Content-Length`: the body ends when the connection does.
+    NoLength,
 }
 
 #[derive(Clone)]
@@ -103,13 +105,16 @@ impl Server {
             ),
             None => ("200 OK", &body[..], String::new()),
         };
+        let length = match behaviour {
+            Behaviour::NoLength => String::new(),
+            _ => format!("Content-Length: {}\r\n", served.len()),
+        };
         let _ = write!(
             stream,
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{range}Connection: close\r\n\r\n",
-            served.len()
+            "HTTP/1.1 {status}\r\n{length}{range}Connection: close\r\n\r\n"
         );
         match behaviour {
-            Behaviour::Serve | Behaviour::IgnoreRange => {
+            Behaviour::Serve | Behaviour::IgnoreRange | Behaviour::NoLength => {
                 let _ = stream.write_all(served);
             }
             Behaviour::CutAfter(n) => {
@@ -390,6 +395,32 @@ fn a_download_larger_than_max_size_is_refused() {
     assert!(failure.contains("4096 bytes"), "{failure}");
     assert!(!root.join("opt/huge").exists());
     assert!(!part(root, &content).exists());
+}
+
+#[test]
+fn a_body_without_a_length_is_counted_against_max_size() {
+    let content = body(10_000);
+    let server = Server::start(&content);
+    server.set(Behaviour::NoLength);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let mut run = Run::new(root);
+    let mut limited = download(&server.url("huge"), &content, "/opt/huge");
+    limited.max_size = Some(4_096);
+    let done = converge(&declarations(vec![limited]), Vec::new(), &mut run.cx(root));
+    let failure = done.failure.expect("too large").to_string();
+    assert!(failure.contains("max-size"), "{failure}");
+    assert!(!root.join("opt/huge").exists());
+    assert!(!part(root, &content).exists());
+
+    // Within the limit, the same server's answer is installed.
+    let fits = download(&server.url("huge"), &content, "/opt/huge");
+    let done = converge(&declarations(vec![fits]), Vec::new(), &mut run.cx(root));
+    assert!(done.failure.is_none(), "{:?}", done.failure);
+    assert_eq!(
+        std::fs::read(root.join("opt/huge")).expect("installed"),
+        content
+    );
 }
 
 #[test]
