@@ -52,18 +52,17 @@
 //! mode differs from what was installed.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::directories::{check_absolute, parse_mode};
 use super::{Context, Id, Kind, Undo};
 use crate::error::{Error, Result};
-use crate::files::{Removal, RootedPath, file_sha256, hex};
+use crate::files::{Removal, RootedPath, file_sha256};
 use crate::http::{CopyError, Failed, Redirects};
 
 /// Mode of an installed file unless `mode:` says otherwise.
@@ -276,28 +275,16 @@ fn set_mode(rooted: &RootedPath, mode: u32) -> Result<()> {
 /// Copies the verified cache entry to the path atomically, hashing it
 /// again on the way: bytes changed in the cache since are not installed.
 fn install(rooted: &RootedPath, from: &Path, sha256: &str, mode: u32) -> Result<()> {
-    let mut source = File::open(from).map_err(|e| Error::io(from, e))?;
+    let source = File::open(from).map_err(|e| Error::io(from, e))?;
     rooted.write_from(
-        |file| {
-            let mut hasher = Sha256::new();
-            let mut buffer = vec![0; 64 * 1024];
-            loop {
-                let n = match source.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                hasher.update(&buffer[..n]);
-                file.write_all(&buffer[..n])?;
-            }
-            if hex(&hasher.finalize()) != sha256 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} changed in the cache; not installed", from.display()),
-                ));
-            }
-            file.sync_all()
+        |file| match crate::http::copy_bounded(source, file, u64::MAX) {
+            Ok(copied) if copied == sha256 => Ok(()),
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} changed in the cache; not installed", from.display()),
+            )),
+            Err(CopyError::Read(e) | CopyError::Write(e)) => Err(e),
+            Err(CopyError::TooLarge) => Err(io::Error::from(io::ErrorKind::FileTooLarge)),
         },
         mode,
         None,

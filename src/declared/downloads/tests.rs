@@ -4,14 +4,16 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::*;
 use crate::RecordingListener;
 use crate::declared::host::FakeHost;
-use crate::declared::{Context, Declarations, Record as AnyRecord, converge, no_render, undo_all};
+use crate::declared::{
+    Context, Converged, Declarations, Record as AnyRecord, converge, no_render, undo_all,
+};
 use crate::files::sha256_hex;
 
 /// How the server answers the next requests.
@@ -153,22 +155,51 @@ fn declarations(downloads: Vec<Download>) -> Declarations {
     }
 }
 
-struct Run {
+/// A temp root, a server on 127.0.0.1 serving `content`, and a run that
+/// converges under the root with a fake host and a recording listener.
+struct Node {
+    server: Server,
+    dir: tempfile::TempDir,
     host: FakeHost,
     listener: RecordingListener,
 }
 
-impl Run {
-    fn new(root: &Path) -> Run {
-        Run {
-            host: FakeHost::new(root),
+impl Node {
+    fn new(content: &[u8]) -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Node {
+            server: Server::start(content),
+            host: FakeHost::new(dir.path()),
+            dir,
             listener: RecordingListener::default(),
         }
     }
 
-    fn cx<'a>(&'a mut self, root: &'a Path) -> Context<'a> {
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `<root>/<path>`, `path` without its leading `/`.
+    fn at(&self, path: &str) -> PathBuf {
+        self.root().join(path.trim_start_matches('/'))
+    }
+
+    fn read(&self, path: &str) -> Vec<u8> {
+        std::fs::read(self.at(path)).expect("read")
+    }
+
+    fn cache(&self, content: &[u8]) -> PathBuf {
+        self.at(CACHE_DIR).join(sha256_hex(content))
+    }
+
+    fn part(&self, content: &[u8]) -> PathBuf {
+        self.at(CACHE_DIR)
+            .join(format!("{}.part", sha256_hex(content)))
+    }
+
+    fn cx(&mut self) -> Context<'_> {
         Context {
-            root,
+            root: self.dir.path(),
             package: "demo",
             host: &mut self.host,
             listener: &mut self.listener,
@@ -176,51 +207,54 @@ impl Run {
             changed: &[],
         }
     }
+
+    fn converge(&mut self, downloads: Vec<Download>, previous: Vec<AnyRecord>) -> Converged {
+        converge(&declarations(downloads), previous, &mut self.cx())
+    }
+
+    /// Converges and expects no failure.
+    fn converged(&mut self, downloads: Vec<Download>, previous: Vec<AnyRecord>) -> Converged {
+        let done = self.converge(downloads, previous);
+        assert!(done.failure.is_none(), "{:?}", done.failure);
+        done
+    }
+
+    /// Converges and expects a failure, returned as text.
+    fn refused(
+        &mut self,
+        downloads: Vec<Download>,
+        previous: Vec<AnyRecord>,
+    ) -> (Converged, String) {
+        let mut done = self.converge(downloads, previous);
+        let failure = done.failure.take().expect("a failure").to_string();
+        (done, failure)
+    }
 }
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("stat").permissions().mode() & 0o7777
 }
 
-fn cache(root: &Path, content: &[u8]) -> std::path::PathBuf {
-    root.join("var/cache/confpack/downloads")
-        .join(sha256_hex(content))
-}
-
-fn part(root: &Path, content: &[u8]) -> std::path::PathBuf {
-    root.join("var/cache/confpack/downloads")
-        .join(format!("{}.part", sha256_hex(content)))
-}
-
 #[test]
 fn a_download_is_installed_with_its_mode_and_cached() {
     let content = body(50_000);
-    let server = Server::start(&content);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let done = converge(
-        &declarations(vec![download(
-            &server.url("agent.tar.gz"),
-            &content,
-            "/opt/agent/agent.tar.gz",
-        )]),
+    let mut node = Node::new(&content);
+    let url = node.server.url("agent.tar.gz");
+    let done = node.converged(
+        vec![download(&url, &content, "/opt/agent/agent.tar.gz")],
         Vec::new(),
-        &mut run.cx(root),
     );
-    assert!(done.failure.is_none(), "{:?}", done.failure);
-    let installed = root.join("opt/agent/agent.tar.gz");
-    assert_eq!(std::fs::read(&installed).expect("installed"), content);
-    assert_eq!(mode(&installed), 0o640);
+    assert_eq!(node.read("/opt/agent/agent.tar.gz"), content);
+    assert_eq!(mode(&node.at("/opt/agent/agent.tar.gz")), 0o640);
     assert_eq!(
-        std::fs::read(cache(root, &content)).expect("cached"),
+        std::fs::read(node.cache(&content)).expect("cached"),
         content
     );
-    assert!(!part(root, &content).exists());
+    assert!(!node.part(&content).exists());
     assert_eq!(
         done.records,
         [AnyRecord::Download(Record {
-            url: server.url("agent.tar.gz"),
+            url,
             sha256: sha256_hex(&content),
             path: "/opt/agent/agent.tar.gz".into(),
             mode: 0o640,
@@ -230,108 +264,73 @@ fn a_download_is_installed_with_its_mode_and_cached() {
 
 #[test]
 fn a_second_apply_and_a_reinstall_from_the_cache_make_no_request() {
-    let content = body(20_000);
-    let server = Server::start(&content);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let wanted = declarations(vec![download(&server.url("a"), &content, "/opt/a")]);
-    let first = converge(&wanted, Vec::new(), &mut run.cx(root));
-    assert!(first.failure.is_none(), "{:?}", first.failure);
-    let installed = root.join("opt/a");
-    let before = std::fs::metadata(&installed).expect("stat");
-
-    let again = converge(&wanted, first.records.clone(), &mut run.cx(root));
-    assert!(again.failure.is_none(), "{:?}", again.failure);
-    assert!(again.applied.is_empty(), "{:?}", again.applied);
-    let after = std::fs::metadata(&installed).expect("stat");
     use std::os::unix::fs::MetadataExt;
+    let content = body(20_000);
+    let mut node = Node::new(&content);
+    let wanted = vec![download(&node.server.url("a"), &content, "/opt/a")];
+    let first = node.converged(wanted.clone(), Vec::new());
+    let before = std::fs::metadata(node.at("/opt/a")).expect("stat");
+
+    let again = node.converged(wanted.clone(), first.records);
+    assert!(again.applied.is_empty(), "{:?}", again.applied);
+    let after = std::fs::metadata(node.at("/opt/a")).expect("stat");
     assert_eq!(before.ino(), after.ino(), "not written again");
-    assert_eq!(server.requests().len(), 1);
+    assert_eq!(node.server.requests().len(), 1);
 
     // Deleted by hand: put back from the verified cache, still no request.
-    std::fs::remove_file(&installed).expect("rm");
-    let back = converge(&wanted, again.records, &mut run.cx(root));
-    assert!(back.failure.is_none(), "{:?}", back.failure);
-    assert_eq!(std::fs::read(&installed).expect("back"), content);
-    assert_eq!(server.requests().len(), 1);
+    std::fs::remove_file(node.at("/opt/a")).expect("rm");
+    node.converged(wanted, again.records);
+    assert_eq!(node.read("/opt/a"), content);
+    assert_eq!(node.server.requests().len(), 1);
 }
 
 #[test]
 fn an_interrupted_download_resumes_with_a_range_request() {
     let content = body(300_000);
-    let server = Server::start(&content);
-    server.set(Behaviour::CutAfter(100_000));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let wanted = declarations(vec![download(&server.url("big"), &content, "/opt/big")]);
-    let cut = converge(&wanted, Vec::new(), &mut run.cx(root));
-    let failure = cut.failure.expect("cut short").to_string();
+    let mut node = Node::new(&content);
+    node.server.set(Behaviour::CutAfter(100_000));
+    let wanted = vec![download(&node.server.url("big"), &content, "/opt/big")];
+    let (cut, failure) = node.refused(wanted.clone(), Vec::new());
     assert!(failure.contains("download /opt/big"), "{failure}");
-    assert!(!root.join("opt/big").exists(), "nothing half-installed");
-    let kept = std::fs::metadata(part(root, &content)).expect("part").len();
+    assert!(!node.at("/opt/big").exists(), "nothing half-installed");
+    let kept = std::fs::metadata(node.part(&content)).expect("part").len();
     assert!(kept > 0 && kept < 300_000, "{kept}");
 
-    server.set(Behaviour::Serve);
-    let resumed = converge(&wanted, cut.records, &mut run.cx(root));
-    assert!(resumed.failure.is_none(), "{:?}", resumed.failure);
-    assert_eq!(
-        std::fs::read(root.join("opt/big")).expect("installed"),
-        content
-    );
-    let requests = server.requests();
+    node.server.set(Behaviour::Serve);
+    node.converged(wanted, cut.records);
+    assert_eq!(node.read("/opt/big"), content);
+    let requests = node.server.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert!(
         requests[1].contains(&format!("range: bytes={kept}-")),
         "{requests:?}"
     );
-    assert!(!part(root, &content).exists());
+    assert!(!node.part(&content).exists());
 }
 
 #[test]
 fn a_server_that_ignores_the_range_is_read_again_from_the_start() {
     let content = body(120_000);
-    let server = Server::start(&content);
-    server.set(Behaviour::CutAfter(40_000));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let wanted = declarations(vec![download(&server.url("x"), &content, "/opt/x")]);
-    let cut = converge(&wanted, Vec::new(), &mut run.cx(root));
-    assert!(cut.failure.is_some());
-    server.set(Behaviour::IgnoreRange);
-    let done = converge(&wanted, cut.records, &mut run.cx(root));
-    assert!(done.failure.is_none(), "{:?}", done.failure);
-    assert_eq!(
-        std::fs::read(root.join("opt/x")).expect("installed"),
-        content
-    );
+    let mut node = Node::new(&content);
+    node.server.set(Behaviour::CutAfter(40_000));
+    let wanted = vec![download(&node.server.url("x"), &content, "/opt/x")];
+    let (cut, _) = node.refused(wanted.clone(), Vec::new());
+    node.server.set(Behaviour::IgnoreRange);
+    node.converged(wanted, cut.records);
+    assert_eq!(node.read("/opt/x"), content);
 }
 
 #[test]
 fn a_wrong_checksum_keeps_the_previous_file_and_leaves_no_part() {
     let old = body(1_000);
-    let server = Server::start(&old);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let v1 = converge(
-        &declarations(vec![download(&server.url("f"), &old, "/opt/f")]),
-        Vec::new(),
-        &mut run.cx(root),
-    );
-    assert!(v1.failure.is_none(), "{:?}", v1.failure);
+    let mut node = Node::new(&old);
+    let url = node.server.url("f");
+    let v1 = node.converged(vec![download(&url, &old, "/opt/f")], Vec::new());
 
     // Version 2 declares new bytes; the server serves something else.
     let new = body(2_000);
-    server.set_body(b"not what was declared");
-    let v2 = converge(
-        &declarations(vec![download(&server.url("f"), &new, "/opt/f")]),
-        v1.records.clone(),
-        &mut run.cx(root),
-    );
-    let failure = v2.failure.expect("mismatch").to_string();
+    node.server.set_body(b"not what was declared");
+    let (v2, failure) = node.refused(vec![download(&url, &new, "/opt/f")], v1.records.clone());
     assert!(failure.contains("checksum mismatch"), "{failure}");
     assert!(
         failure.contains(&format!("expected sha256 {}", sha256_hex(&new))),
@@ -342,243 +341,186 @@ fn a_wrong_checksum_keeps_the_previous_file_and_leaves_no_part() {
         "{failure}"
     );
     assert!(failure.contains("/opt/f is kept"), "{failure}");
-    assert_eq!(std::fs::read(root.join("opt/f")).expect("kept"), old);
-    assert!(!part(root, &new).exists());
-    assert!(!cache(root, &new).exists());
+    assert_eq!(node.read("/opt/f"), old);
+    assert!(!node.part(&new).exists());
+    assert!(!node.cache(&new).exists());
     assert_eq!(v2.records, v1.records, "the old record is kept");
-    let leftovers: Vec<_> = std::fs::read_dir(root.join("opt"))
+    let beside: Vec<_> = std::fs::read_dir(node.at("/opt"))
         .expect("ls")
         .map(|e| e.expect("entry").file_name())
         .collect();
-    assert_eq!(leftovers, ["f"], "no temp file beside it");
+    assert_eq!(beside, ["f"], "no temp file beside it");
 }
 
 #[test]
 fn a_new_sha256_at_the_same_path_replaces_the_file_in_place() {
     let old = body(1_000);
     let new = body(3_000);
-    let server = Server::start(&old);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let v1 = converge(
-        &declarations(vec![download(&server.url("v1"), &old, "/opt/f")]),
+    let mut node = Node::new(&old);
+    let v1 = node.converged(
+        vec![download(&node.server.url("v1"), &old, "/opt/f")],
         Vec::new(),
-        &mut run.cx(root),
     );
-    server.set_body(&new);
-    let v2 = converge(
-        &declarations(vec![download(&server.url("v2"), &new, "/opt/f")]),
+    node.server.set_body(&new);
+    let v2 = node.converged(
+        vec![download(&node.server.url("v2"), &new, "/opt/f")],
         v1.records,
-        &mut run.cx(root),
     );
-    assert!(v2.failure.is_none(), "{:?}", v2.failure);
     assert!(v2.undone.is_empty(), "in place: {:?}", v2.undone);
     assert_eq!(v2.applied.len(), 1);
-    assert_eq!(std::fs::read(root.join("opt/f")).expect("new"), new);
-    assert!(!cache(root, &old).exists(), "the old cache entry went");
-    assert!(cache(root, &new).exists());
+    assert_eq!(node.read("/opt/f"), new);
+    assert!(!node.cache(&old).exists(), "the old cache entry went");
+    assert!(node.cache(&new).exists());
 }
 
 #[test]
 fn a_download_larger_than_max_size_is_refused() {
     let content = body(10_000);
-    let server = Server::start(&content);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let mut limited = download(&server.url("huge"), &content, "/opt/huge");
+    let mut node = Node::new(&content);
+    let mut limited = download(&node.server.url("huge"), &content, "/opt/huge");
     limited.max_size = Some(4_096);
-    let done = converge(&declarations(vec![limited]), Vec::new(), &mut run.cx(root));
-    let failure = done.failure.expect("too large").to_string();
+    let (_, failure) = node.refused(vec![limited], Vec::new());
     assert!(failure.contains("max-size"), "{failure}");
     assert!(failure.contains("4096 bytes"), "{failure}");
-    assert!(!root.join("opt/huge").exists());
-    assert!(!part(root, &content).exists());
+    assert!(!node.at("/opt/huge").exists());
+    assert!(!node.part(&content).exists());
 }
 
 #[test]
 fn a_body_without_a_length_is_counted_against_max_size() {
     let content = body(10_000);
-    let server = Server::start(&content);
-    server.set(Behaviour::NoLength);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let mut limited = download(&server.url("huge"), &content, "/opt/huge");
+    let mut node = Node::new(&content);
+    node.server.set(Behaviour::NoLength);
+    let fits = download(&node.server.url("huge"), &content, "/opt/huge");
+    let mut limited = fits.clone();
     limited.max_size = Some(4_096);
-    let done = converge(&declarations(vec![limited]), Vec::new(), &mut run.cx(root));
-    let failure = done.failure.expect("too large").to_string();
+    let (_, failure) = node.refused(vec![limited], Vec::new());
     assert!(failure.contains("max-size"), "{failure}");
-    assert!(!root.join("opt/huge").exists());
-    assert!(!part(root, &content).exists());
+    assert!(!node.at("/opt/huge").exists());
+    assert!(!node.part(&content).exists());
 
     // Within the limit, the same server's answer is installed.
-    let fits = download(&server.url("huge"), &content, "/opt/huge");
-    let done = converge(&declarations(vec![fits]), Vec::new(), &mut run.cx(root));
-    assert!(done.failure.is_none(), "{:?}", done.failure);
-    assert_eq!(
-        std::fs::read(root.join("opt/huge")).expect("installed"),
-        content
-    );
+    node.converged(vec![fits], Vec::new());
+    assert_eq!(node.read("/opt/huge"), content);
 }
 
 #[test]
 fn a_stalled_download_times_out_in_bounded_time() {
     let content = body(10_000);
-    let server = Server::start(&content);
-    server.set(Behaviour::Stall(Duration::from_secs(6)));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let mut slow = download(&server.url("slow"), &content, "/opt/slow");
+    let mut node = Node::new(&content);
+    node.server.set(Behaviour::Stall(Duration::from_secs(6)));
+    let mut slow = download(&node.server.url("slow"), &content, "/opt/slow");
     slow.timeout = Some(1);
     let started = Instant::now();
-    let done = converge(&declarations(vec![slow]), Vec::new(), &mut run.cx(root));
-    let failure = done.failure.expect("timed out").to_string();
+    let (_, failure) = node.refused(vec![slow], Vec::new());
     assert!(started.elapsed() < Duration::from_secs(4), "{failure}");
     assert!(failure.contains("timed out"), "{failure}");
-    assert!(!root.join("opt/slow").exists());
+    assert!(!node.at("/opt/slow").exists());
 }
 
 #[test]
 fn undo_removes_the_file_and_the_cache_and_keeps_a_changed_file() {
     let content = body(5_000);
-    let server = Server::start(&content);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let wanted = declarations(vec![
-        download(&server.url("a"), &content, "/opt/a"),
-        download(&server.url("a"), &content, "/opt/b"),
-    ]);
-    let done = converge(&wanted, Vec::new(), &mut run.cx(root));
-    assert!(done.failure.is_none(), "{:?}", done.failure);
-    std::fs::write(root.join("opt/b"), "a person's version").expect("edit");
+    let mut node = Node::new(&content);
+    let url = node.server.url("a");
+    let done = node.converged(
+        vec![
+            download(&url, &content, "/opt/a"),
+            download(&url, &content, "/opt/b"),
+        ],
+        Vec::new(),
+    );
+    std::fs::write(node.at("/opt/b"), "a person's version").expect("edit");
 
-    let (kept, errors) = undo_all(done.records, Undo::Remove, &mut run.cx(root));
+    let (kept, errors) = undo_all(done.records, Undo::Remove, &mut node.cx());
     assert!(errors.is_empty(), "{errors:?}");
     assert!(kept.is_empty(), "{kept:?}");
-    assert!(!root.join("opt/a").exists());
-    assert_eq!(
-        std::fs::read_to_string(root.join("opt/b")).expect("kept"),
-        "a person's version"
-    );
+    assert!(!node.at("/opt/a").exists());
+    assert_eq!(node.read("/opt/b"), b"a person's version");
     assert!(
-        run.listener
+        node.listener
             .warnings
             .iter()
             .any(|w| w.contains("opt/b") && w.contains("changed since confpack downloaded it")),
         "{:?}",
-        run.listener.warnings
+        node.listener.warnings
     );
-    assert!(!cache(root, &content).exists());
+    assert!(!node.cache(&content).exists());
 }
 
 #[test]
 fn dropping_a_download_removes_its_file() {
     let content = body(5_000);
-    let server = Server::start(&content);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let done = converge(
-        &declarations(vec![download(&server.url("a"), &content, "/opt/a")]),
+    let mut node = Node::new(&content);
+    let done = node.converged(
+        vec![download(&node.server.url("a"), &content, "/opt/a")],
         Vec::new(),
-        &mut run.cx(root),
     );
-    let dropped = converge(&Declarations::default(), done.records, &mut run.cx(root));
-    assert!(dropped.failure.is_none(), "{:?}", dropped.failure);
+    let dropped = node.converged(Vec::new(), done.records);
     assert_eq!(dropped.undone.len(), 1);
     assert!(dropped.records.is_empty());
-    assert!(!root.join("opt/a").exists());
+    assert!(!node.at("/opt/a").exists());
 }
 
 #[test]
 fn drift_names_a_missing_changed_or_rechmodded_file() {
     let content = body(5_000);
-    let server = Server::start(&content);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let done = converge(
-        &declarations(vec![download(&server.url("a"), &content, "/opt/a")]),
+    let mut node = Node::new(&content);
+    let done = node.converged(
+        vec![download(&node.server.url("a"), &content, "/opt/a")],
         Vec::new(),
-        &mut run.cx(root),
     );
     let record = &done.records[0];
-    assert!(record.drift(&mut run.cx(root)).is_empty());
-    let installed = root.join("opt/a");
+    assert!(record.drift(&mut node.cx()).is_empty());
+    let installed = node.at("/opt/a");
     std::fs::set_permissions(&installed, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    assert_eq!(
-        record.drift(&mut run.cx(root)),
-        ["mode 0600 instead of 0640"]
-    );
+    assert_eq!(record.drift(&mut node.cx()), ["mode 0600 instead of 0640"]);
     std::fs::write(&installed, "changed").expect("edit");
-    let drift = record.drift(&mut run.cx(root));
+    let drift = record.drift(&mut node.cx());
     assert!(
         drift[0].starts_with(&format!("sha256 {} instead of", sha256_hex(b"changed"))),
         "{drift:?}"
     );
     std::fs::remove_file(&installed).expect("rm");
-    assert_eq!(record.drift(&mut run.cx(root)), ["missing"]);
+    assert_eq!(record.drift(&mut node.cx()), ["missing"]);
 }
 
 #[test]
 fn a_changed_file_is_saved_beside_it_when_put_back() {
     let content = body(5_000);
-    let server = Server::start(&content);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let mut run = Run::new(root);
-    let wanted = declarations(vec![download(&server.url("a"), &content, "/opt/a")]);
-    let done = converge(&wanted, Vec::new(), &mut run.cx(root));
-    std::fs::write(root.join("opt/a"), "edited").expect("edit");
-    let again = converge(&wanted, done.records, &mut run.cx(root));
-    assert!(again.failure.is_none(), "{:?}", again.failure);
-    assert_eq!(std::fs::read(root.join("opt/a")).expect("back"), content);
-    assert_eq!(
-        std::fs::read_to_string(root.join("opt/a.confpack-old")).expect("saved"),
-        "edited"
-    );
-    assert!(!run.listener.warnings.is_empty());
+    let mut node = Node::new(&content);
+    let wanted = vec![download(&node.server.url("a"), &content, "/opt/a")];
+    let done = node.converged(wanted.clone(), Vec::new());
+    std::fs::write(node.at("/opt/a"), "edited").expect("edit");
+    node.converged(wanted, done.records);
+    assert_eq!(node.read("/opt/a"), content);
+    assert_eq!(node.read("/opt/a.confpack-old"), b"edited");
+    assert!(!node.listener.warnings.is_empty());
 }
 
 #[test]
 fn a_symlink_or_someone_elses_file_at_the_path_is_refused() {
     let content = body(5_000);
-    let server = Server::start(&content);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
+    let mut node = Node::new(&content);
     let outside = tempfile::tempdir().expect("outside");
     let target = outside.path().join("target");
     std::fs::write(&target, "outside").expect("write");
-    std::fs::create_dir_all(root.join("opt")).expect("mkdir");
-    std::os::unix::fs::symlink(&target, root.join("opt/link")).expect("symlink");
-    std::fs::write(root.join("opt/theirs"), "someone else's").expect("write");
-    let mut run = Run::new(root);
+    std::fs::create_dir_all(node.at("/opt")).expect("mkdir");
+    std::os::unix::fs::symlink(&target, node.at("/opt/link")).expect("symlink");
+    std::fs::write(node.at("/opt/theirs"), "someone else's").expect("write");
+    let url = node.server.url("a");
 
-    let linked = converge(
-        &declarations(vec![download(&server.url("a"), &content, "/opt/link")]),
-        Vec::new(),
-        &mut run.cx(root),
-    );
-    let failure = linked.failure.expect("refused").to_string();
+    let (_, failure) = node.refused(vec![download(&url, &content, "/opt/link")], Vec::new());
     assert!(failure.contains("not a regular file"), "{failure}");
     assert_eq!(std::fs::read_to_string(&target).expect("target"), "outside");
 
-    let theirs = converge(
-        &declarations(vec![download(&server.url("a"), &content, "/opt/theirs")]),
-        Vec::new(),
-        &mut run.cx(root),
-    );
-    let failure = theirs.failure.expect("refused").to_string();
+    let (_, failure) = node.refused(vec![download(&url, &content, "/opt/theirs")], Vec::new());
     assert!(failure.contains("did not install"), "{failure}");
-    assert_eq!(
-        std::fs::read_to_string(root.join("opt/theirs")).expect("kept"),
-        "someone else's"
+    assert_eq!(node.read("/opt/theirs"), b"someone else's");
+    assert!(
+        node.server.requests().is_empty(),
+        "refused before any request"
     );
-    assert!(server.requests().is_empty(), "refused before any request");
 }
 
 #[test]
@@ -602,6 +544,9 @@ fn checks_refuse_other_schemes_bad_sums_paths_modes_and_limits() {
     let mut upper = good.clone();
     upper.sha256 = upper.sha256.to_uppercase();
     assert_eq!(upper.check().len(), 1);
+    let mut hostless = good;
+    hostless.url = "https:///x".into();
+    assert_eq!(hostless.check().len(), 1);
 }
 
 #[test]
