@@ -101,6 +101,21 @@ mod tests {
     }
 
     #[test]
+    fn a_download_is_found_at_its_path_line() {
+        let (declared, problems) = read_text(
+            "version: \"1\"\ndownloads:\n  - url: ftp://example.com/a\n    sha256: abc\n    path: /opt/a\n    max-size: 0\n",
+        );
+        assert_eq!(declared.downloads.len(), 1);
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.starts_with("control.yml:5: downloads: /opt/a: ")),
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
     fn a_wrong_shape_is_a_problem_at_its_key() {
         let (declared, problems) =
             read_text("version: \"1\"\ndirectories:\n  - path: /srv/a\n    colour: red\n");

@@ -208,6 +208,7 @@ impl Declared<'_> {
             Declared::Group(g) => &g.name,
             Declared::User(u) => &u.name,
             Declared::Directory(d) => &d.path,
+            Declared::Download(d) => &d.path,
             Declared::Block(b) => &b.file,
             Declared::Firewall(t) => &t.table,
             Declared::Service(s) => &s.unit,
