@@ -456,7 +456,7 @@ fn apply_package(
     let render = |name: &str, source: &str| render::render_text(name, source, &known, scope, max);
     let mut host = crate::declared::SystemHost::new(root);
     let declared =
-        crate::declared::stage::apply(store, package, (&render, &changed), &mut host, listener)?;
+        crate::converge::apply(store, package, (&render, &changed), &mut host, listener)?;
     report.declared = declared.applied.iter().map(|id| id.to_string()).collect();
     let ran = hooks::run_changed(
         root,

@@ -16,9 +16,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process_group, waitid};
 
+use crate::debian::systemd::{SYSTEMD_NOT_RUNNING, policy_denial, policy_rc_d};
 use crate::error::{Error, Result};
 pub use crate::output::variable_name;
 use crate::package::{Hook, ServiceCall, rooted};
@@ -59,13 +59,6 @@ pub fn stamp(hook: &Hook, inputs: &BTreeMap<String, Input>) -> String {
     crate::files::hex(&digest.finalize())
 }
 
-/// policy-rc.d's exit code for "action forbidden by policy".
-const POLICY_DENIED: i32 = 101;
-
-/// Why a service action waits while systemd does not run the root.
-pub(crate) const SYSTEMD_NOT_RUNNING: &str = "systemd is not running (chroot or image build); \
-     it runs at the next configure on the booted system";
-
 /// Why a service hook must wait, as the end of "hook X skipped: …"; `None`
 /// when it may run. Checked like `deb-systemd-invoke` does, under `root`:
 /// systemd runs when `/run/systemd/system` is a directory, and
@@ -85,28 +78,6 @@ pub fn service_gate(root: &Path, call: ServiceCall<'_>) -> Result<Option<String>
         .stdout(Stdio::null());
     let status = crate::process::command::status(&mut command)?;
     Ok(policy_denial(call, status.code()))
-}
-
-/// `<root>/usr/sbin/policy-rc.d` when it is an executable file: then it
-/// decides whether a service action may run now.
-pub(crate) fn policy_rc_d(root: &Path) -> Option<PathBuf> {
-    let policy = rooted(root, Path::new("/usr/sbin/policy-rc.d"));
-    let executable = std::fs::metadata(&policy)
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    executable.then_some(policy)
-}
-
-/// Why `call` waits, given policy-rc.d's exit `code` when asked about it
-/// (101 denies, any other answer allows); `None`: it may run.
-pub(crate) fn policy_denial(call: ServiceCall<'_>, code: Option<i32>) -> Option<String> {
-    (code == Some(POLICY_DENIED)).then(|| {
-        format!(
-            "/usr/sbin/policy-rc.d denies {} of {}; \
-             it runs at the next configure that policy-rc.d allows",
-            call.action.as_str(),
-            call.unit
-        )
-    })
 }
 
 /// What [`run_changed`] did.
@@ -479,7 +450,7 @@ mod tests {
                 format!("#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/asked\"\nexit {code}\n"),
             )
             .expect("write");
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .expect("chmod");
         }
         root

@@ -21,6 +21,7 @@
 //! | ask (frontends: noninteractive, text, TUI) | [`ask`], [`frontend`] |
 //! | store (sled, one batch per run) | [`store`] |
 //! | render (atomic writes, local edits, diversions) | [`render`], [`divert`], [`secrets`] |
+//! | declarations with a "down" (users, directories, downloads, blocks, firewall tables, services) | [`declared`] (one module per kind), run by [`converge`] |
 //! | hooks whose inputs changed | [`hooks`] |
 //! | the no-op hot path | [`unchanged`] |
 //! | build .debs and roles | [`builder`], [`deb`] |
@@ -29,7 +30,7 @@
 //! | removal, purge, `status` | [`remove`], [`status`] |
 //!
 //! Below them: [`debian`] (deb822, versions, dates, apt layout, dpkg's
-//! outputs), [`process`] (signals, process trees, the run, running tools),
+//! outputs, systemd's service conventions), [`process`] (signals, process trees, the run, running tools),
 //! [`files`] (rooted paths, atomic writes, hashing, the walker),
 //! [`http`] (GETs with one timeout, checked redirects, a size limit),
 //! [`paths`], [`package`], [`output`], [`error`], [`listener`]. Beside
@@ -57,6 +58,7 @@ pub mod debconf;
 pub mod derive;
 pub mod divert;
 
+pub mod converge;
 pub mod declared;
 pub mod env;
 pub mod error;

@@ -86,39 +86,7 @@ pub struct Hook {
     pub timeout: Option<u64>,
 }
 
-/// What a service hook asks systemd to do (`systemctl` verbs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceAction {
-    Start,
-    Stop,
-    Restart,
-    Reload,
-    TryRestart,
-    ReloadOrRestart,
-    TryReloadOrRestart,
-}
-
-impl ServiceAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceAction::Start => "start",
-            ServiceAction::Stop => "stop",
-            ServiceAction::Restart => "restart",
-            ServiceAction::Reload => "reload",
-            ServiceAction::TryRestart => "try-restart",
-            ServiceAction::ReloadOrRestart => "reload-or-restart",
-            ServiceAction::TryReloadOrRestart => "try-reload-or-restart",
-        }
-    }
-}
-
-/// A service hook's unit and action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceCall<'a> {
-    pub unit: &'a str,
-    pub action: ServiceAction,
-}
+pub use crate::debian::systemd::{ServiceAction, ServiceCall};
 
 impl Hook {
     /// The unit and action of a service hook.
@@ -154,23 +122,14 @@ impl Hook {
             ),
             (None, Some(_), _) => problem("`action` needs a `service`"),
             (None, None, true) => problem("`run` needs at least the command"),
-            (Some(unit), Some(_), true) if !valid_unit_name(unit) => problem(&format!(
-                "`service: {unit}` is not a systemd unit name (letters, digits, `:-_.@\\`, e.g. webshop.service)"
-            )),
+            (Some(unit), Some(_), true) if !crate::debian::systemd::valid_unit_name(unit) => {
+                problem(&format!(
+                    "`service: {unit}` is not a systemd unit name (letters, digits, `:-_.@\\`, e.g. webshop.service)"
+                ))
+            }
             _ => Ok(()),
         }
     }
-}
-
-/// A systemd unit name as systemctl takes it, never an option (`-…`) or a
-/// path.
-pub(crate) fn valid_unit_name(unit: &str) -> bool {
-    !unit.is_empty()
-        && unit.len() <= 255
-        && !unit.starts_with(['-', '.'])
-        && unit
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.' | '@' | '\\'))
 }
 
 /// An installed package's confpack files.

@@ -203,7 +203,7 @@ fn undo_declared(
     listener: &mut dyn Listener,
 ) -> Result<()> {
     let mut host = crate::declared::SystemHost::new(&paths.root);
-    crate::declared::stage::undo(store, package, why, &mut host, batch, listener).map(drop)
+    crate::converge::undo(store, package, why, &mut host, batch, listener).map(drop)
 }
 
 /// `confpack apply PKG` (postinst of a package without an environment
@@ -253,7 +253,7 @@ pub fn apply(
     };
     let mut host = crate::declared::SystemHost::new(&paths.root);
     let converged =
-        crate::declared::stage::apply(&store, &installed, (&render, &[]), &mut host, listener)?;
+        crate::converge::apply(&store, &installed, (&render, &[]), &mut host, listener)?;
     Ok(converged.applied.iter().map(|id| id.to_string()).collect())
 }
 

@@ -103,7 +103,7 @@ pub struct Report {
     pub drift: Vec<Drift>,
     /// Declarations (users, directories, services, blocks, …) the node no
     /// longer matches.
-    pub declared: Vec<crate::declared::stage::Drifted>,
+    pub declared: Vec<crate::converge::Drifted>,
     pub kept: Vec<Kept>,
     pub unanswered: Vec<Unanswered>,
     /// What could not be checked (an unreadable document, say).
@@ -277,7 +277,7 @@ pub fn status(
     let conflicts = conflicts(&store, &answers)?;
     let rendered = rendered_drift(&store, root, &configured)?;
     let mut host = crate::declared::SystemHost::new(root);
-    let declared = crate::declared::stage::drift(&store, root, &configured, &mut host)?;
+    let declared = crate::converge::drift(&store, root, &configured, &mut host)?;
     let packaged = packaged_drift(apt, root, &names)?;
     let diverted = diversions(apt, &names);
     let saved = saved_originals(root, &names);
@@ -308,7 +308,7 @@ struct Found {
     versions: Versions,
     conflicts: Vec<OpenConflict>,
     rendered: Rendered,
-    declared: Vec<crate::declared::stage::Drifted>,
+    declared: Vec<crate::converge::Drifted>,
     packaged: Vec<Drift>,
     /// Diversions held by the environment's packages (`dpkg-divert`).
     diverted: Vec<Kept>,
@@ -920,7 +920,7 @@ mod tests {
                 kind: "rendered",
                 state: "modified",
             }],
-            declared: vec![crate::declared::stage::Drifted {
+            declared: vec![crate::converge::Drifted {
                 package: "web".into(),
                 declaration: "directory /srv/web".into(),
                 what: vec![

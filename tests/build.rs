@@ -238,7 +238,7 @@ mod archive {
         let control = text(&app.control["./control"]);
         assert!(
             control.contains(&format!(
-                "Depends: confpack-runtime (>= {}), webshop-nginx\n",
+                "Depends: confpack-runtime (>= {}), webshop-nginx, systemd, nftables\n",
                 env!("CARGO_PKG_VERSION")
             )),
             "{control}"
@@ -253,14 +253,20 @@ mod archive {
             "./usr/share/confpack/webshop-app/templates/etc/webshop/app.conf.j2",
             "./usr/share/confpack/webshop-app/environment.xml",
             "./usr/share/confpack/webshop-app/package.yml",
-            "./var/lib/webshop/",
+            "./lib/systemd/system/webshop.service",
         ] {
             assert!(app.data.contains_key(path), "{path} missing");
         }
+        // Declared, not shipped: configure gives it to the webshop user.
+        assert!(!app.data.contains_key("./var/lib/webshop/"));
         assert!(!app.data.contains_key("./etc/webshop/app.conf.j2"));
         let package_yml = text(&app.data["./usr/share/confpack/webshop-app/package.yml"].1);
         assert!(package_yml.contains("url: https://config.example.com/environments/webshop.xml"));
         assert!(package_yml.contains("reload-app"));
+        assert!(
+            package_yml.contains("declared:\n  users:\n  - name: webshop\n"),
+            "{package_yml}"
+        );
         // The symlink is shipped as a symlink.
         let nginx = unpack(find(&debs, "webshop-nginx"));
         let (kind, _) = &nginx.data["./etc/nginx/sites-enabled/webshop"];

@@ -202,6 +202,18 @@ impl Chroot {
         );
         let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
         chroot.write("/etc/resolv.conf", &resolv, 0o644);
+        // What Debian's installer writes and a minimal root lacks: a node
+        // always has /etc/hosts (webshop-app adds a block to it).
+        if !chroot.has("/etc/hosts") {
+            chroot.write(
+                "/etc/hosts",
+                b"127.0.0.1\tlocalhost\n127.0.1.1\tnode1.example.com\tnode1\n\n\
+                  # The following lines are desirable for IPv6 capable hosts\n\
+                  ::1     localhost ip6-localhost ip6-loopback\n\
+                  ff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n",
+                0o644,
+            );
+        }
         chroot.write(
             "/usr/sbin/policy-rc.d",
             b"#!/bin/sh\n# No service starts: this root shares the host's network.\nexit 101\n",
@@ -757,8 +769,8 @@ fn second_version(repo: &Repo) {
     edit(
         repo,
         "packages/webshop-app/control/control.yml",
-        "depends: [webshop-nginx]\n",
-        "",
+        "depends: [webshop-nginx, systemd, nftables]\n",
+        "depends: [systemd, nftables]\n",
     );
     let document = "environments/webshop.xml";
     edit(

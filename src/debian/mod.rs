@@ -2,11 +2,13 @@
 //! node runtime, `status` and the document's trust check all speak: deb822
 //! paragraphs ([`deb822`]), versions and RFC 2822 dates ([`version`]), an
 //! apt repository's layout and `Release` lists ([`release`]), confpack's
-//! apt source line ([`sources`]) and what dpkg's tools print ([`dpkg`]).
+//! apt source line ([`sources`]), what dpkg's tools print ([`dpkg`]) and
+//! systemd's service conventions ([`systemd`]).
 //! It depends on nothing above it.
 
 pub mod deb822;
 pub mod dpkg;
 pub mod release;
 pub mod sources;
+pub mod systemd;
 pub mod version;

@@ -1,7 +1,7 @@
 //! The side effects of declarations besides files under the root: system
 //! commands (`adduser`, `systemctl`, `nft`, …) and what the node is
 //! (is systemd running). [`SystemHost`] does them; tests use
-//! [`FakeHost`], which records the commands and answers from a script.
+//! `FakeHost`, which records the commands and answers from a script.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -24,7 +24,6 @@ pub mod downloads;
 pub mod firewall;
 pub mod host;
 pub mod services;
-pub mod stage;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

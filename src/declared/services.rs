@@ -23,7 +23,7 @@
 //!
 //! Running state changes only while systemd runs the root and
 //! `/usr/sbin/policy-rc.d` allows the action (the rules of service hooks,
-//! [`crate::hooks::service_gate`], asked through the [`Host`]); otherwise
+//! `crate::hooks::service_gate`, asked through the [`Host`]); otherwise
 //! an info says why, as deb-systemd-invoke does in a chroot, and the next
 //! configure does it:
 //! - `start: true`: `systemctl start UNIT` when `is-active` says it is not
@@ -62,9 +62,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Id, Kind, Ran, Undo};
+use crate::debian::systemd::{
+    SYSTEMD_NOT_RUNNING, ServiceAction, ServiceCall, policy_denial, policy_rc_d, valid_unit_name,
+};
 use crate::error::{Error, Result};
-use crate::hooks::{SYSTEMD_NOT_RUNNING, policy_denial, policy_rc_d};
-use crate::package::{ServiceAction, ServiceCall, valid_unit_name};
 
 /// Unit suffixes a declaration may name: those enabled and started.
 const SUFFIXES: &[&str] = &[".service", ".timer", ".socket", ".path", ".target"];

@@ -1,13 +1,17 @@
-//! The declarations stage as configure, `confpack apply`, removal, purge
-//! and status run it: the package's records read from the store, the
-//! declarations converged or undone, the records written back in one
-//! commit (also when it failed part of the way, so nothing applied is
-//! ever forgotten).
+//! The declarations stage ([`crate::declared`]) as configure, `confpack
+//! apply`, removal, purge and status run it: the package's records read
+//! from the store, the declarations converged or undone, the records
+//! written back in one commit (also when it failed part of the way, so
+//! nothing applied is ever forgotten).
+//!
+//! Apart from `declared` because it reads the store and the installed
+//! package, which `declared` (below them: `package.yml` carries its
+//! types) may not import.
 
 use std::path::{Path, PathBuf};
 
-use super::{Context, Converged, Host, Id, Record, Render, Undo};
 use crate::Listener;
+use crate::declared::{self, Context, Converged, Host, Id, Record, Render, Undo};
 use crate::error::Result;
 use crate::package::Package;
 use crate::store::{Batch, Store};
@@ -33,7 +37,7 @@ pub fn apply(
         render,
         changed,
     };
-    let mut converged = super::converge(&package.config.declared, previous, &mut cx);
+    let mut converged = declared::converge(&package.config.declared, previous, &mut cx);
     if converged.records != unchanged {
         let mut batch = Batch::new();
         batch.set_declared(&package.name, &converged.records)?;
@@ -68,10 +72,10 @@ pub fn undo(
         package,
         host,
         listener,
-        render: &super::no_render,
+        render: &declared::no_render,
         changed: &[],
     };
-    let (mut kept, errors) = super::undo_all(records, why, &mut cx);
+    let (mut kept, errors) = declared::undo_all(records, why, &mut cx);
     for error in &errors {
         cx.listener.warning(&format!(
             "{error}; kept in confpack's records, undone at the next remove or purge"
@@ -113,7 +117,7 @@ pub fn drift(
             package,
             host: &mut *host,
             listener: &mut listener,
-            render: &super::no_render,
+            render: &declared::no_render,
             changed: &[],
         };
         for record in records {
