@@ -680,6 +680,32 @@ pub(crate) mod dpkg {
             Sandbox { _temp: temp, root }
         }
 
+        /// What every Debian root has and a bare dpkg sandbox lacks, for a
+        /// package that declares users, blocks or firewall tables: the
+        /// account files (root only), login.defs, /etc/hosts and the
+        /// nftables package's /etc/nftables.conf.
+        pub(crate) fn as_debian_image(&self) {
+            let etc = self.root.join("etc");
+            std::fs::create_dir_all(&etc).expect("etc");
+            for file in ["passwd", "group", "shadow", "gshadow"] {
+                let text =
+                    std::fs::read_to_string(Path::new("/etc").join(file)).unwrap_or_default();
+                let own: String = text
+                    .lines()
+                    .filter(|l| l.starts_with("root:"))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                std::fs::write(etc.join(file), own).expect("account file");
+            }
+            let _ = std::fs::copy("/etc/login.defs", etc.join("login.defs"));
+            std::fs::write(etc.join("hosts"), "127.0.0.1\tlocalhost\n").expect("hosts");
+            std::fs::write(
+                etc.join("nftables.conf"),
+                "#!/usr/sbin/nft -f\n\nflush ruleset\n",
+            )
+            .expect("nftables.conf");
+        }
+
         /// `dpkg --root=ROOT ARGS…` with the confpack under test on PATH.
         pub(crate) fn dpkg(&self, args: &[&str]) -> (i32, String, String) {
             let bin_dir = Path::new(BINARY).parent().expect("bin dir");
@@ -1079,6 +1105,7 @@ pub(crate) mod dpkg {
         }
         // The sandbox is a chroot-like root: no /run/systemd/system.
         let sandbox = Sandbox::new();
+        sandbox.as_debian_image();
         let mut repo = Repo::example();
         repo.commit("example");
         let debs = build_example(&repo, &repo.path("../out"));
