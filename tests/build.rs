@@ -1639,6 +1639,64 @@ mod declarations {
         assert!(!sandbox.file("/srv/dirs/data").exists());
     }
 
+    /// A download from a server on 127.0.0.1, through `confpack apply`
+    /// (postinst) and `remove-rendered` (prerm); a wrong checksum in a
+    /// new version fails its postinst and keeps the file of the old one.
+    #[test]
+    fn a_download_is_fetched_verified_installed_and_removed_with_the_package() {
+        if !have_dpkg() {
+            return;
+        }
+        let body = b"agent 1.0\n".repeat(1000);
+        let sum = confpack::files::sha256_hex(&body);
+        let server = crate::common::Server::start(vec![
+            ("/agent-1.0", body.clone()),
+            ("/agent-2.0", b"not what the checksum says".to_vec()),
+        ]);
+        let control = |version: &str, url: &str, sum: &str| {
+            format!(
+                "version: \"{version}\"\nmaintainer: Test <test@example.com>\ndescription: |\n  \
+                 downloads an agent\n  for the tests.\ndownloads:\n  - url: {url}\n    \
+                 sha256: {sum}\n    path: /opt/agent/agent.bin\n    mode: \"0755\"\n"
+            )
+        };
+        let sandbox = Sandbox::new();
+        let mut repo = Repo::new();
+        repo.write(
+            "packages/agent/control/control.yml",
+            &control("1", &format!("{}/agent-1.0", server.url), &sum),
+        );
+        repo.commit("v1");
+        let debs = build_ok(&repo.dir, &repo.path("../v1"), &["--no-dependency-check"]);
+        let runtime = runtime(&repo, &repo.path("../runtime"));
+        sandbox.install(&[&runtime, find(&debs, "agent")]);
+        assert_eq!(
+            std::fs::read(sandbox.file("/opt/agent/agent.bin")).expect("installed"),
+            body
+        );
+
+        // v2's server sends bytes that do not match its checksum: its
+        // postinst fails and the file of v1 stays.
+        let expected = confpack::files::sha256_hex(b"agent 2.0\n");
+        repo.write(
+            "packages/agent/control/control.yml",
+            &control("2", &format!("{}/agent-2.0", server.url), &expected),
+        );
+        repo.commit("v2");
+        let debs = build_ok(&repo.dir, &repo.path("../v2"), &["--no-dependency-check"]);
+        let v2 = find(&debs, "agent").display().to_string();
+        let (code, stdout, stderr) = sandbox.dpkg(&["--install", &v2]);
+        assert_ne!(code, 0, "{stdout}{stderr}");
+        assert!(stderr.contains("checksum mismatch"), "{stderr}");
+        assert_eq!(
+            std::fs::read(sandbox.file("/opt/agent/agent.bin")).expect("kept"),
+            body
+        );
+
+        sandbox.dpkg_ok(&["--remove", "agent"]);
+        assert!(!sandbox.file("/opt/agent/agent.bin").exists());
+    }
+
     #[test]
     fn a_bad_declaration_is_refused_at_its_line() {
         let mut repo = Repo::new();
