@@ -132,6 +132,7 @@ fn write_native(document: &Document, listener: &mut dyn Listener) -> String {
         for value in &environment.values {
             question(&mut out, document, value.template, &value.value, "    ");
         }
+        foreign(&mut out, &environment.debconf, "    ");
         for machine in &environment.machines {
             write_machine(&mut out, document, machine, &environment.context, listener);
         }
@@ -170,7 +171,7 @@ fn write_machine(
     if let Some(hostname) = &machine.hostname {
         let _ = write!(out, " hostname=\"{}\"", escape(hostname));
     }
-    if machine.values.is_empty() {
+    if machine.values.is_empty() && machine.debconf.is_empty() {
         let _ = writeln!(out, "/>");
         return;
     }
@@ -178,7 +179,20 @@ fn write_machine(
     for value in &machine.values {
         question(out, document, value.template, &value.value, "      ");
     }
+    foreign(out, &machine.debconf, "      ");
     let _ = writeln!(out, "    </machine>");
+}
+
+/// `<debconf>` values for other packages' questions.
+fn foreign(out: &mut String, values: &[crate::env::model::ForeignValue], indent: &str) {
+    for value in values {
+        let _ = writeln!(
+            out,
+            "{indent}<debconf key=\"{}\">{}</debconf>",
+            escape(&value.key),
+            escape(&value.value)
+        );
+    }
 }
 
 fn question(out: &mut String, document: &Document, template: u32, value: &str, indent: &str) {

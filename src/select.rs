@@ -61,6 +61,18 @@ impl Selection {
         }
         values
     }
+
+    /// The values for other packages' debconf questions (`<debconf>`):
+    /// the machine's over the environment's.
+    pub fn debconf_values(&self) -> std::collections::BTreeMap<String, String> {
+        let machine_values = self.machine.iter().flat_map(|m| m.debconf.iter());
+        self.environment
+            .debconf
+            .iter()
+            .chain(machine_values)
+            .map(|value| (value.key.clone(), value.value.clone()))
+            .collect()
+    }
 }
 
 /// This host's identities: non-loopback interface addresses, the host name
@@ -236,6 +248,7 @@ mod tests {
             ip: ip.parse().ok(),
             hostname: Some(hostname.into()),
             values: vec![],
+            debconf: Vec::new(),
             line: 1,
         }
     }
@@ -262,6 +275,7 @@ mod tests {
             document.environments.push(Environment {
                 context: context.into(),
                 values: vec![],
+                debconf: Vec::new(),
                 machines,
                 line: 1,
             });
@@ -343,5 +357,33 @@ mod tests {
             .expect_err("unknown")
             .to_string();
         assert!(message.contains("no environment nope"), "{message}");
+    }
+
+    #[test]
+    fn a_machine_debconf_value_wins_over_its_environments() {
+        use crate::env::model::ForeignValue;
+        let value = |key: &str, value: &str| ForeignValue {
+            key: key.into(),
+            value: value.into(),
+            line: 1,
+        };
+        let mut machine = machine("10.0.0.1", "mx1.example.com");
+        machine.debconf = vec![value("postfix/mailname", "mx1.example.com")];
+        let selection = Selection {
+            environment: Environment {
+                context: "production".into(),
+                values: Vec::new(),
+                debconf: vec![
+                    value("postfix/mailname", "example.com"),
+                    value("postfix/main_mailer_type", "Internet Site"),
+                ],
+                machines: Vec::new(),
+                line: 1,
+            },
+            machine: Some(machine),
+        };
+        let values = selection.debconf_values();
+        assert_eq!(values["postfix/mailname"], "mx1.example.com");
+        assert_eq!(values["postfix/main_mailer_type"], "Internet Site");
     }
 }

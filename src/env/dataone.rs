@@ -125,6 +125,7 @@ impl Reader<'_, '_> {
                 self.environment = Some(Environment {
                     context: self.xml.attribute("context").unwrap_or_default(),
                     values: Vec::new(),
+                    debconf: Vec::new(),
                     machines: Vec::new(),
                     line,
                 });
@@ -155,6 +156,7 @@ impl Reader<'_, '_> {
                     ip,
                     hostname: None,
                     values: Vec::new(),
+                    debconf: Vec::new(),
                     line,
                 });
             }

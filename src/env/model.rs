@@ -311,6 +311,16 @@ pub struct ConfiguredValue {
     pub value: String,
 }
 
+/// A value for another package's debconf question (`<debconf key="…">`):
+/// its template comes from that package when it asks, so the document
+/// names only the key and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignValue {
+    pub key: String,
+    pub value: String,
+    pub line: u64,
+}
+
 /// A machine of an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
@@ -320,6 +330,8 @@ pub struct Machine {
     pub ip: Option<IpAddr>,
     pub hostname: Option<String>,
     pub values: Vec<ConfiguredValue>,
+    /// Values for other packages' debconf questions on this machine.
+    pub debconf: Vec<ForeignValue>,
     pub line: u64,
 }
 
@@ -353,6 +365,8 @@ impl Machine {
 pub struct Environment {
     pub context: String,
     pub values: Vec<ConfiguredValue>,
+    /// Values for other packages' debconf questions in this environment.
+    pub debconf: Vec<ForeignValue>,
     pub machines: Vec<Machine>,
     pub line: u64,
 }
@@ -460,6 +474,7 @@ mod tests {
             ip: Some("10.0.0.1".parse().expect("ip")),
             hostname: Some("web1.example.org".into()),
             values: vec![],
+            debconf: Vec::new(),
             line: 1,
         };
         assert!(machine.is("10.0.0.1"));
@@ -477,6 +492,7 @@ mod tests {
             ip: Some("2001:db8::1".parse().expect("ip")),
             hostname: None,
             values: vec![],
+            debconf: Vec::new(),
             line: 1,
         };
         assert!(machine.is("2001:0db8:0000::0001"));

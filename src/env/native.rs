@@ -12,7 +12,8 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::model::{
-    ConfiguredValue, Document, Environment, Machine, Priority, QuestionType, Source, Template,
+    ConfiguredValue, Document, Environment, ForeignValue, Machine, Priority, QuestionType, Source,
+    Template,
 };
 use super::xml::{ElementHandler, Schema, XmlReader};
 use crate::error::{Problem, Result};
@@ -33,11 +34,18 @@ enum Field {
     Default,
     Expression,
     Question,
+    /// A `<debconf>` value (another package's question).
+    Debconf,
 }
 
 struct PendingTemplate {
     template: Template,
     choices_seen: bool,
+}
+
+struct PendingDebconf {
+    key: String,
+    line: u64,
 }
 
 struct PendingQuestion {
@@ -58,6 +66,7 @@ struct NativeReader<'a, 'schema> {
     environment: Option<Environment>,
     machine: Option<Machine>,
     question: Option<PendingQuestion>,
+    debconf: Option<PendingDebconf>,
     field: Option<Field>,
     text: String,
     retain: &'a dyn Fn(&Environment) -> bool,
@@ -67,6 +76,8 @@ struct NativeReader<'a, 'schema> {
     environment_hostnames: HashSet<String>,
     environment_keys: HashSet<u32>,
     machine_keys: HashSet<u32>,
+    environment_debconf: HashSet<String>,
+    machine_debconf: HashSet<String>,
 }
 
 /// Reads a native document at `path`. `origin` names it in messages; with
@@ -89,6 +100,7 @@ pub fn read(
         environment: None,
         machine: None,
         question: None,
+        debconf: None,
         field: None,
         text: String::new(),
         retain,
@@ -96,6 +108,8 @@ pub fn read(
         environment_hostnames: HashSet::new(),
         environment_keys: HashSet::new(),
         machine_keys: HashSet::new(),
+        environment_debconf: HashSet::new(),
+        machine_debconf: HashSet::new(),
     };
     super::xml::walk(&mut reader)?;
     Ok(reader.document)
@@ -149,15 +163,45 @@ impl NativeReader<'_, '_> {
                 self.environment_ips.clear();
                 self.environment_hostnames.clear();
                 self.environment_keys.clear();
+                self.environment_debconf.clear();
                 let context = self.xml.attribute("context").unwrap_or_default();
                 self.environment = Some(Environment {
                     context,
                     values: Vec::new(),
+                    debconf: Vec::new(),
                     machines: Vec::new(),
                     line,
                 });
             }
             "machine" => self.start_machine(line),
+            "debconf" => {
+                let key = self.xml.attribute("key").unwrap_or_default();
+                if self.document.template_index(&key).is_some() {
+                    self.problem(
+                        line,
+                        format!(
+                            "debconf {key} is a question of this document; give its value with \
+                             <question key=\"{key}\"> (<debconf> is for other packages' questions)"
+                        ),
+                    );
+                }
+                let in_machine = self.machine.is_some();
+                let scope = match in_machine {
+                    true => &mut self.machine_debconf,
+                    false => &mut self.environment_debconf,
+                };
+                if !scope.insert(key.clone()) {
+                    self.problem(
+                        line,
+                        format!(
+                            "debconf {key} is given twice for this {}",
+                            if in_machine { "machine" } else { "environment" }
+                        ),
+                    );
+                }
+                self.debconf = Some(PendingDebconf { key, line });
+                self.field = Some(Field::Debconf);
+            }
             "question" => {
                 let key = self.xml.attribute("key").unwrap_or_default();
                 let template = self.document.template_index(&key).map(|i| i as u32);
@@ -281,11 +325,13 @@ impl NativeReader<'_, '_> {
             );
         }
         self.machine_keys.clear();
+        self.machine_debconf.clear();
         self.machine = Some(Machine {
             ip_text,
             ip,
             hostname,
             values: Vec::new(),
+            debconf: Vec::new(),
             line,
         });
     }
@@ -296,6 +342,9 @@ impl NativeReader<'_, '_> {
             if field == Field::Question {
                 return self.end_question(text);
             }
+            if field == Field::Debconf {
+                return self.end_debconf(text);
+            }
             if let Some(pending) = self.template.as_mut() {
                 let template = &mut pending.template;
                 match field {
@@ -304,7 +353,7 @@ impl NativeReader<'_, '_> {
                     Field::Choice => template.choices.push(text.trim().to_string()),
                     Field::Default => template.default = Some(text),
                     Field::Expression => template.expression = Some(text.trim().to_string()),
-                    Field::Question => {}
+                    Field::Question | Field::Debconf => {}
                 }
             }
             return;
@@ -328,6 +377,24 @@ impl NativeReader<'_, '_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A `<debconf>` value: kept in its machine or environment. The
+    /// message for "given twice" uses the scope's own words.
+    fn end_debconf(&mut self, value: String) {
+        let Some(pending) = self.debconf.take() else {
+            return;
+        };
+        let value = ForeignValue {
+            key: pending.key,
+            value,
+            line: pending.line,
+        };
+        if let Some(machine) = self.machine.as_mut() {
+            machine.debconf.push(value);
+        } else if let Some(environment) = self.environment.as_mut() {
+            environment.debconf.push(value);
         }
     }
 
@@ -515,6 +582,75 @@ fn dedent(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_text(text: &str) -> Result<Document> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("env.xml");
+        std::fs::write(&path, text).expect("write");
+        crate::env::validate(&path, "env.xml", crate::env::Validation::Builtin)
+    }
+
+    const FOREIGN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<environments xmlns="urn:confpack:environment:1" version="1">
+  <templates>
+    <template key="web/port" type="string"><description>Port</description></template>
+  </templates>
+  <environment context="production">
+    <question key="web/port">80</question>
+    <debconf key="postfix/main_mailer_type">Internet Site</debconf>
+    <debconf key="postfix/mailname">example.com</debconf>
+    <machine ip="10.0.0.1" hostname="mx1.example.com">
+      <debconf key="postfix/mailname">mx1.example.com</debconf>
+    </machine>
+  </environment>
+</environments>
+"#;
+
+    #[test]
+    fn debconf_values_for_other_packages_are_read_per_environment_and_machine() {
+        let document = read_text(FOREIGN).expect("valid");
+        let environment = &document.environments[0];
+        let pairs: Vec<(&str, &str, u64)> = environment
+            .debconf
+            .iter()
+            .map(|v| (v.key.as_str(), v.value.as_str(), v.line))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("postfix/main_mailer_type", "Internet Site", 8),
+                ("postfix/mailname", "example.com", 9)
+            ]
+        );
+        assert_eq!(environment.machines[0].debconf[0].value, "mx1.example.com");
+    }
+
+    #[test]
+    fn a_debconf_value_twice_or_for_a_question_of_the_document_is_refused_at_its_line() {
+        let twice = FOREIGN.replace(
+            "<debconf key=\"postfix/mailname\">example.com</debconf>",
+            "<debconf key=\"postfix/mailname\">example.com</debconf>\n    \
+             <debconf key=\"postfix/mailname\">again</debconf>",
+        );
+        let problems = read_text(&twice).expect_err("refused").to_string();
+        assert!(
+            problems.contains(
+                "env.xml:10: debconf postfix/mailname is given twice for this environment"
+            ),
+            "{problems}"
+        );
+        let own = FOREIGN.replace("key=\"postfix/main_mailer_type\"", "key=\"web/port\"");
+        let problems = read_text(&own).expect_err("refused").to_string();
+        assert!(
+            problems.contains("env.xml:8: debconf web/port is a question of this document"),
+            "{problems}"
+        );
+        let bad_key = FOREIGN.replace("postfix/main_mailer_type", "no slash");
+        assert!(
+            read_text(&bad_key).is_err(),
+            "the XSD checks the key's form"
+        );
+    }
 
     #[test]
     fn dedent_keeps_paragraphs() {
