@@ -23,6 +23,7 @@
 //! | render (atomic writes, local edits, diversions) | [`render`], [`divert`], [`secrets`] |
 //! | declarations with a "down" (users, directories, downloads, blocks, firewall tables, services) | [`declared`] (one module per kind), run by [`converge`] |
 //! | hooks whose inputs changed | [`hooks`] |
+//! | answers for other packages' debconf questions (document, store) | [`foreign`] |
 //! | the no-op hot path | [`unchanged`] |
 //! | build .debs and roles | [`builder`], [`deb`] |
 //! | publish a signed apt repository | [`publish`] |
@@ -63,6 +64,7 @@ pub mod declared;
 pub mod env;
 pub mod error;
 pub mod files;
+pub mod foreign;
 pub mod frontend;
 pub mod hooks;
 pub mod http;
