@@ -170,28 +170,26 @@ pub fn add_environment(
             &package.manifest.questions,
             &planned.declared,
         );
-        problems.note(planned.add(
-            format!("{}/package.yml", share_dir(&planned.name)),
-            Entry::File {
-                data: yml.into_bytes(),
-                mode: 0o644,
-            },
-            located.file.clone(),
-        ));
+        add_package_yml(yml, located, planned, problems);
         let path = package.repo.join(relative);
         planned.environment = Some((path.clone(), path.display().to_string(), schema));
     } else if !planned.declared.is_empty() {
         // No document: `confpack apply` reads the declarations alone.
         let yml = declared_yml(&planned.declared);
-        problems.note(planned.add(
-            format!("{}/package.yml", share_dir(&planned.name)),
-            Entry::File {
-                data: yml.into_bytes(),
-                mode: 0o644,
-            },
-            located.file.clone(),
-        ));
+        add_package_yml(yml, located, planned, problems);
     }
+}
+
+/// Ships `package.yml` beside the package's other confpack files.
+fn add_package_yml(yml: String, located: &Located, planned: &mut Planned, problems: &mut Problems) {
+    problems.note(planned.add(
+        format!("{}/package.yml", share_dir(&planned.name)),
+        Entry::File {
+            data: yml.into_bytes(),
+            mode: 0o644,
+        },
+        located.file.clone(),
+    ));
 }
 
 /// The `package.yml` of a package with declarations but no document.

@@ -506,15 +506,19 @@ mod tests {
 
         fn undo(&mut self, records: Vec<AnyRecord>) -> Vec<AnyRecord> {
             let root = self.dir.path().to_path_buf();
-            let mut cx = Context {
-                root: &root,
+            undo_all(records, Undo::Remove, &mut self.checking(&root)).0
+        }
+
+        /// A context that renders nothing (undo, drift).
+        fn checking<'a>(&'a mut self, root: &'a Path) -> Context<'a> {
+            Context {
+                root,
                 package: "web",
                 host: &mut self.host,
                 listener: &mut self.listener,
                 render: &super::super::no_render,
                 changed: &[],
-            };
-            undo_all(records, Undo::Remove, &mut cx).0
+            }
         }
 
         fn file(&self) -> PathBuf {
@@ -688,17 +692,7 @@ mod tests {
             panic!("a firewall record");
         };
         let root = node.dir.path().to_path_buf();
-        let drift = |node: &mut Node| {
-            let mut cx = Context {
-                root: &root,
-                package: "web",
-                host: &mut node.host,
-                listener: &mut node.listener,
-                render: &super::super::no_render,
-                changed: &[],
-            };
-            record.drift(&mut cx)
-        };
+        let drift = |node: &mut Node| record.drift(&mut node.checking(&root));
         assert!(drift(&mut node).is_empty());
         std::fs::write(node.file(), "# mine\n").expect("edit");
         node.host
