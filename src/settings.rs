@@ -27,8 +27,12 @@ pub struct Env {
 
 impl Env {
     /// The variables settings read; no other is looked at.
-    pub const NAMES: [&'static str; 3] =
-        ["DEBIAN_FRONTEND", "DEBIAN_PRIORITY", "SOURCE_DATE_EPOCH"];
+    pub const NAMES: [&'static str; 4] = [
+        "CONFPACK_FRONTEND",
+        "DEBIAN_FRONTEND",
+        "DEBIAN_PRIORITY",
+        "SOURCE_DATE_EPOCH",
+    ];
 
     /// This process's values of [`Env::NAMES`] (one that is not UTF-8
     /// counts as unset).
@@ -139,7 +143,7 @@ impl ConfigureSettings {
         let frontend = if args.dry_run {
             Choice::noninteractive()
         } else {
-            Choice::resolve(args.frontend.as_deref(), env.get("DEBIAN_FRONTEND"))?
+            Choice::resolve(args.frontend.as_deref(), frontend_name(env))?
         };
         Ok(ConfigureSettings { options, frontend })
     }
@@ -268,17 +272,58 @@ pub fn reads_stdin(file: Option<&Path>) -> bool {
     file.is_none_or(|path| path == Path::new("-"))
 }
 
-/// Whether `DEBIAN_FRONTEND` says nobody is there to ask: apt and dpkg
-/// then run unattended even on a terminal.
+/// The frontend the environment asks confpack's own questions with:
+/// `CONFPACK_FRONTEND`, else `DEBIAN_FRONTEND` — unless that is
+/// `passthrough`, which names debconf's link to an agent (confpack itself,
+/// when it runs apt), not a way for confpack to ask: then nobody chose.
+pub fn frontend_name(env: &Env) -> Option<&str> {
+    env.get("CONFPACK_FRONTEND").or_else(|| {
+        env.get("DEBIAN_FRONTEND")
+            .filter(|name| !name.trim().eq_ignore_ascii_case("passthrough"))
+    })
+}
+
+/// Whether the environment says nobody is there to ask ([`frontend_name`]
+/// is noninteractive): apt and dpkg then run unattended even on a
+/// terminal.
 pub fn noninteractive(env: &Env) -> bool {
-    env.get("DEBIAN_FRONTEND")
-        .and_then(crate::frontend::Kind::parse)
+    frontend_name(env).and_then(crate::frontend::Kind::parse)
         == Some(crate::frontend::Kind::Noninteractive)
 }
 
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+
+    #[test]
+    fn confpack_frontend_wins_and_passthrough_is_nobodys_choice() {
+        use super::{Env, frontend_name};
+        let table: [(&[(&str, &str)], Option<&str>); 5] = [
+            (&[("DEBIAN_FRONTEND", "text")], Some("text")),
+            (&[("DEBIAN_FRONTEND", "passthrough")], None),
+            (&[("DEBIAN_FRONTEND", "Passthrough")], None),
+            (
+                &[
+                    ("DEBIAN_FRONTEND", "passthrough"),
+                    ("CONFPACK_FRONTEND", "noninteractive"),
+                ],
+                Some("noninteractive"),
+            ),
+            (
+                &[("DEBIAN_FRONTEND", "tui"), ("CONFPACK_FRONTEND", "text")],
+                Some("text"),
+            ),
+        ];
+        for (pairs, expected) in table {
+            let env = Env::from_pairs(pairs.iter().copied());
+            assert_eq!(frontend_name(&env), expected, "{pairs:?}");
+        }
+        let unattended = Env::from_pairs([
+            ("DEBIAN_FRONTEND", "passthrough"),
+            ("CONFPACK_FRONTEND", "noninteractive"),
+        ]);
+        assert!(super::noninteractive(&unattended));
+    }
 
     #[test]
     fn debian_frontend_noninteractive_makes_apt_run_unattended() {
