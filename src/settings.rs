@@ -298,7 +298,8 @@ mod tests {
     #[test]
     fn confpack_frontend_wins_and_passthrough_is_nobodys_choice() {
         use super::{Env, frontend_name};
-        let table: [(&[(&str, &str)], Option<&str>); 5] = [
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        let table: [(Pairs<'_>, Option<&str>); 5] = [
             (&[("DEBIAN_FRONTEND", "text")], Some("text")),
             (&[("DEBIAN_FRONTEND", "passthrough")], None),
             (&[("DEBIAN_FRONTEND", "Passthrough")], None),
