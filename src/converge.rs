@@ -1,8 +1,9 @@
 //! The declarations stage ([`crate::declared`]) as configure, `confpack
 //! apply`, removal, purge and status run it: the package's records read
 //! from the store, the declarations converged or undone, the records
-//! written back in one commit (also when it failed part of the way, so
-//! nothing applied is ever forgotten).
+//! written back after every step (also when it failed part of the way, or
+//! is killed: nothing applied is ever forgotten), and what other packages
+//! declare refused (one package's removal would undo it).
 //!
 //! Apart from `declared` because it reads the store and the installed
 //! package, which `declared` (below them: `package.yml` carries its
@@ -26,9 +27,13 @@ pub fn apply(
     host: &mut dyn Host,
     listener: &mut dyn Listener,
 ) -> Result<Converged> {
-    let previous: Vec<Record> = store.declared(&package.name)?;
+    let mut all: std::collections::BTreeMap<String, Vec<Record>> = store.declared_by_package()?;
+    let previous = all.remove(&package.name).unwrap_or_default();
+    let others: std::collections::BTreeMap<Id, String> = all
+        .into_iter()
+        .flat_map(|(owner, records)| records.into_iter().map(move |r| (r.id(), owner.clone())))
+        .collect();
     let root = host.root().to_path_buf();
-    let unchanged = previous.clone();
     let mut cx = Context {
         root: &root,
         package: &package.name,
@@ -37,12 +42,27 @@ pub fn apply(
         render,
         changed,
     };
-    let mut converged = declared::converge(&package.config.declared, previous, &mut cx);
-    if converged.records != unchanged {
+    // Saved after every step that changed the records: a run killed
+    // half-way forgets nothing it did.
+    let mut saved = previous.clone();
+    let mut save = |records: &[Record]| {
+        if records == saved.as_slice() {
+            return Ok(());
+        }
         let mut batch = Batch::new();
-        batch.set_declared(&package.name, &converged.records)?;
+        batch.set_declared(&package.name, records)?;
         store.commit(batch)?;
-    }
+        saved = records.to_vec();
+        Ok(())
+    };
+    let owner = |id: &Id| others.get(id).cloned();
+    let mut books = declared::Bookkeeping {
+        save: &mut save,
+        owner: &owner,
+    };
+    let mut converged =
+        declared::converge_recording(&package.config.declared, previous, &mut cx, &mut books);
+    (books.save)(&converged.records)?;
     match converged.failure.take() {
         Some(error) => Err(error),
         None => Ok(converged),

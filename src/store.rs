@@ -658,6 +658,19 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// Every package's declarations records, by package.
+    pub fn declared_by_package<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<BTreeMap<String, Vec<T>>> {
+        let mut out = BTreeMap::new();
+        for (package, bytes) in self.scan(DECLARED)? {
+            let records: Vec<T> = serde_json::from_slice(&bytes)
+                .map_err(|e| self.error(format!("declarations of {package} are corrupt: {e}")))?;
+            out.insert(package, records);
+        }
+        Ok(out)
+    }
+
     pub fn hook_stamp(&self, package: &str, hook: &str) -> Result<Option<String>> {
         self.get(&format!("{HOOK}{package}/{hook}"))
     }

@@ -395,64 +395,132 @@ pub struct Converged {
     pub failure: Option<Error>,
 }
 
-/// Undoes what `previous` holds and `declarations` no longer declares
-/// (in reverse order), then applies every declaration in order.
+/// What [`converge_recording`] needs besides the context: where the
+/// records go after each step, so a run killed half-way (kill -9, a power
+/// cut during a download) forgets nothing it did; and which declarations
+/// other packages own, so two packages never undo each other's.
+pub struct Bookkeeping<'a> {
+    /// Saves the package's records as they are now.
+    pub save: &'a mut dyn FnMut(&[Record]) -> Result<()>,
+    /// The other package that declares `id`, if any.
+    pub owner: &'a dyn Fn(&Id) -> Option<String>,
+}
+
+/// [`converge_recording`] without saving between steps and without other
+/// packages (tests of one kind).
 pub fn converge(
     declarations: &Declarations,
     previous: Vec<Record>,
     cx: &mut Context<'_>,
 ) -> Converged {
+    let mut save = |_: &[Record]| Ok(());
+    let mut books = Bookkeeping {
+        save: &mut save,
+        owner: &|_| None,
+    };
+    converge_recording(declarations, previous, cx, &mut books)
+}
+
+/// Undoes what `previous` holds and `declarations` no longer declares
+/// (the last applied first), then applies every declaration in order,
+/// saving the records after each step. A declaration another package
+/// owns is refused: one package's removal would undo the other's.
+pub fn converge_recording(
+    declarations: &Declarations,
+    previous: Vec<Record>,
+    cx: &mut Context<'_>,
+    books: &mut Bookkeeping<'_>,
+) -> Converged {
     let declared = declarations.declared();
     let wanted: std::collections::BTreeSet<Id> = declared.iter().map(Declared::id).collect();
     let mut out = Converged::default();
-    let (dropped, mut kept): (Vec<Record>, Vec<Record>) = previous
-        .into_iter()
-        .partition(|record| !wanted.contains(&record.id()));
-    for record in dropped.into_iter().rev() {
+    let mut state = previous;
+    let fail = |out: &mut Converged, state: Vec<Record>, id: &Id, e: Error, cx: &Context<'_>| {
+        // Said once: "package P: directory /x: …", not "package P: … package P: …".
+        let message = match e {
+            Error::Package { package, message } if package.is_empty() || package == cx.package => {
+                message
+            }
+            other => other.to_string(),
+        };
+        out.records = state;
+        out.failure = Some(Error::Package {
+            package: cx.package.to_string(),
+            message: format!("{id}: {message}"),
+        });
+    };
+    while let Some(at) = state
+        .iter()
+        .rposition(|r| !wanted.contains(&r.id()) && !out.undone.contains(&r.id()))
+    {
+        let record = state[at].clone();
+        let id = record.id();
         match record.undo(Undo::Dropped, cx) {
             Ok(still) => {
-                out.undone.push(record.id());
-                out.records.extend(still);
+                match still {
+                    Some(kept) => state[at] = kept,
+                    None => {
+                        state.remove(at);
+                    }
+                }
+                out.undone.push(id.clone());
+                if let Err(e) = (books.save)(&state) {
+                    fail(&mut out, state, &id, e, cx);
+                    return out;
+                }
             }
             Err(e) => {
-                out.records.push(record);
-                out.records.append(&mut kept);
-                out.failure = Some(e);
+                fail(&mut out, state, &id, e, cx);
                 return out;
             }
         }
     }
-    for (at, item) in declared.iter().enumerate() {
+    for item in &declared {
         let id = item.id();
-        let earlier = kept
-            .iter()
-            .position(|r| r.id() == id)
-            .map(|i| kept.remove(i));
+        if let Some(owner) = (books.owner)(&id) {
+            let e = Error::Package {
+                package: cx.package.to_string(),
+                message: format!(
+                    "package {owner} declares it too; one package must own it (the other's \
+                     removal would undo it): drop it from one of them, or move it to a \
+                     package both depend on"
+                ),
+            };
+            fail(&mut out, state, &id, e, cx);
+            return out;
+        }
+        let position = state.iter().position(|r| r.id() == id);
+        let earlier = position.map(|i| state[i].clone());
         match item.apply(earlier.as_ref(), cx) {
             Ok(record) => {
                 if earlier.as_ref() != Some(&record) {
-                    out.applied.push(id);
+                    out.applied.push(id.clone());
                 }
-                out.records.push(record);
+                match position {
+                    Some(i) => state[i] = record,
+                    None => state.push(record),
+                }
+                if let Err(e) = (books.save)(&state) {
+                    fail(&mut out, state, &id, e, cx);
+                    return out;
+                }
             }
             Err(e) => {
-                // What was applied before stays recorded; so does what
-                // the failed one and those after it had applied earlier.
-                out.records.extend(earlier);
-                for later in &declared[at + 1..] {
-                    let later = later.id();
-                    if let Some(i) = kept.iter().position(|r| r.id() == later) {
-                        out.records.push(kept.remove(i));
-                    }
-                }
-                out.failure = Some(Error::Package {
-                    package: cx.package.to_string(),
-                    message: format!("{id}: {e}"),
-                });
+                fail(&mut out, state, &id, e, cx);
                 return out;
             }
         }
     }
+    // The declared order, so an undo goes in reverse; what was kept of a
+    // dropped declaration after them.
+    let mut ordered: Vec<Record> = Vec::with_capacity(state.len());
+    for id in declared.iter().map(Declared::id) {
+        if let Some(i) = state.iter().position(|r| r.id() == id) {
+            ordered.push(state.remove(i));
+        }
+    }
+    ordered.extend(state);
+    out.records = ordered;
     out
 }
 

@@ -281,3 +281,57 @@ fn records_round_trip_through_json_with_their_kind() {
     assert!(json.contains("\"kind\":\"directory\""), "{json}");
     assert_eq!(serde_json::from_str::<Record>(&json).expect("back"), record);
 }
+
+#[test]
+fn records_are_saved_after_every_step_so_a_killed_run_forgets_nothing() {
+    let dir = root();
+    let root = dir.path();
+    let mut run = Run::new(root);
+    let mut saved: Vec<Vec<Record>> = Vec::new();
+    let mut save = |records: &[Record]| {
+        saved.push(records.to_vec());
+        Ok(())
+    };
+    let mut books = Bookkeeping {
+        save: &mut save,
+        owner: &|_| None,
+    };
+    let two = declarations(vec![
+        directory("/srv/a", "0750"),
+        directory("/srv/b", "0750"),
+    ]);
+    let done = converge_recording(&two, Vec::new(), &mut run.cx(root), &mut books);
+    assert!(done.failure.is_none());
+    assert_eq!(saved.len(), 2, "one save per directory made");
+    assert_eq!(
+        saved[0].len(),
+        1,
+        "the first is saved before the second is made"
+    );
+    assert_eq!(saved[1], done.records);
+}
+
+#[test]
+fn a_declaration_another_package_owns_is_refused_before_anything_changes() {
+    let dir = root();
+    let root = dir.path();
+    let mut run = Run::new(root);
+    let mut save = |_: &[Record]| Ok(());
+    let owner = |id: &Id| (id.name == "/srv/shared").then(|| "other".to_string());
+    let mut books = Bookkeeping {
+        save: &mut save,
+        owner: &owner,
+    };
+    let done = converge_recording(
+        &declarations(vec![directory("/srv/shared", "0750")]),
+        Vec::new(),
+        &mut run.cx(root),
+        &mut books,
+    );
+    let message = done.failure.expect("refused").to_string();
+    assert!(
+        message.contains("directory /srv/shared: package other declares it too"),
+        "{message}"
+    );
+    assert!(!root.join("srv/shared").exists());
+}
