@@ -454,9 +454,15 @@ fn apply_package(
         .cloned()
         .collect();
     let render = |name: &str, source: &str| render::render_text(name, source, &known, scope, max);
+    let mask = |text: &str| render::mask_known(&known, text);
     let mut host = crate::declared::SystemHost::new(root);
-    let declared =
-        crate::converge::apply(store, package, (&render, &changed), &mut host, listener)?;
+    let declared = crate::converge::apply(
+        store,
+        package,
+        (&render, &mask, &changed),
+        &mut host,
+        listener,
+    )?;
     report.declared = declared.applied.iter().map(|id| id.to_string()).collect();
     let ran = hooks::run_changed(
         root,

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::Listener;
-use crate::declared::{self, Context, Converged, Host, Id, Record, Render, Undo};
+use crate::declared::{self, Context, Converged, Host, Id, Mask, Record, Render, Undo};
 use crate::error::Result;
 use crate::package::Package;
 use crate::store::{Batch, Store};
@@ -23,7 +23,7 @@ use crate::store::{Batch, Store};
 pub fn apply(
     store: &Store,
     package: &Package,
-    (render, changed): (&Render<'_>, &[PathBuf]),
+    (render, mask, changed): (&Render<'_>, &Mask<'_>, &[PathBuf]),
     host: &mut dyn Host,
     listener: &mut dyn Listener,
 ) -> Result<Converged> {
@@ -41,6 +41,7 @@ pub fn apply(
         listener,
         render,
         changed,
+        mask,
     };
     // Saved after every step that changed the records: a run killed
     // half-way forgets nothing it did.
@@ -94,6 +95,7 @@ pub fn undo(
         listener,
         render: &declared::no_render,
         changed: &[],
+        mask: &crate::declared::no_mask,
     };
     let (mut kept, errors) = declared::undo_all(records, why, &mut cx);
     for error in &errors {
@@ -139,6 +141,7 @@ pub fn drift(
             listener: &mut listener,
             render: &declared::no_render,
             changed: &[],
+            mask: &crate::declared::no_mask,
         };
         for record in records {
             let what = record.drift(&mut cx);

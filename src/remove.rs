@@ -251,9 +251,15 @@ pub fn apply(
             crate::render::DEFAULT_MAX_RENDER_BYTES,
         )
     };
+    let mask = |text: &str| crate::render::mask_known(&known, text);
     let mut host = crate::declared::SystemHost::new(&paths.root);
-    let converged =
-        crate::converge::apply(&store, &installed, (&render, &[]), &mut host, listener)?;
+    let converged = crate::converge::apply(
+        &store,
+        &installed,
+        (&render, &mask, &[]),
+        &mut host,
+        listener,
+    )?;
     Ok(converged.applied.iter().map(|id| id.to_string()).collect())
 }
 

@@ -383,6 +383,25 @@ pub fn render_all(
     }
 }
 
+/// `text` with every secret answer of `known` replaced by `***` (the
+/// longest first, so a secret containing another is masked whole).
+pub fn mask_known(
+    known: &std::collections::BTreeMap<String, crate::derive::KnownAnswer>,
+    text: &str,
+) -> String {
+    let mut secrets: Vec<&str> = known
+        .values()
+        .filter(|answer| answer.secret && !answer.value.is_empty())
+        .map(|answer| answer.value.as_str())
+        .collect();
+    secrets.sort_by_key(|value| std::cmp::Reverse(value.len()));
+    let mut masked = text.to_string();
+    for secret in secrets {
+        masked = masked.replace(secret, crate::output::MASK);
+    }
+    masked
+}
+
 /// Renders one template text (a declaration's managed block or rule
 /// file) with `known` answers in `scope`, like a template file: strict
 /// undefined, output bounded by `max_bytes`, secrets masked in errors.

@@ -203,6 +203,18 @@ impl Block {
                 ));
             }
         };
+        if mode & 0o004 != 0 && (cx.mask)(&content) != content {
+            return Err(Error::at(
+                &self.file,
+                None,
+                format!(
+                    "block {}: its content holds a secret answer, and the file is readable by \
+                     everyone (mode {mode:04o}); keep secrets in a file of their own (a template \
+                     of the package: it is written 0600 or with `modes:`)",
+                    self.name()
+                ),
+            ));
+        }
         let mut new = text.clone();
         // A block declared with another comment prefix before: its markers
         // differ, so it goes first.

@@ -59,6 +59,67 @@ use crate::files::{Removal, sha256_hex};
 pub const DIRECTORY: &str = "/etc/nftables.d";
 /// What Debian's `nftables.service` loads at boot.
 pub const CONF: &str = "/etc/nftables.conf";
+/// A table's file: only root reads firewall rules (they may quote an
+/// answer).
+const MODE: u32 = 0o600;
+
+/// Checks a table's rendered body before nft sees it: it must stay inside
+/// its table (every `}` closes a `{` of the body, all are closed), and it
+/// may not `include` a file (a path in an answer would make nft read it,
+/// and quote it in its error). Strings ("…") and comments (# …) are
+/// skipped; a line number names where.
+pub fn check_body(body: &str) -> std::result::Result<(), String> {
+    let mut depth = 0usize;
+    let mut word = String::new();
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut line = 1;
+    let end_word = |word: &mut String, line: usize| {
+        let found = word.eq_ignore_ascii_case("include");
+        word.clear();
+        match found {
+            true => Err(format!("line {line}: `include` is not allowed")),
+            false => Ok(()),
+        }
+    };
+    for c in body.chars() {
+        if c == '\n' {
+            line += 1;
+            in_comment = false;
+        }
+        if in_comment {
+            continue;
+        }
+        if in_string {
+            in_string = c != '"';
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        end_word(&mut word, line)?;
+        match c {
+            '"' => in_string = true,
+            '#' => in_comment = true,
+            '{' => depth += 1,
+            '}' => {
+                depth = depth.checked_sub(1).ok_or_else(|| {
+                    format!("line {line}: this `}}` closes the table itself; the rules must stay inside it")
+                })?;
+            }
+            _ => {}
+        }
+    }
+    end_word(&mut word, line)?;
+    if in_string {
+        return Err("a string (\"…\") is not closed".into());
+    }
+    if depth > 0 {
+        return Err(format!("{depth} `{{` not closed"));
+    }
+    Ok(())
+}
 
 /// One declared table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +246,7 @@ impl Table {
             listener: &mut *cx.listener,
             render: &render,
             changed: cx.changed,
+            mask: cx.mask,
         };
         self.include(cx.package)
             .apply(previous.map(|p| &p.include), &mut plain)
@@ -212,6 +274,13 @@ impl Table {
     pub fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
         let path = self.path(cx.package);
         let body = (cx.render)(&format!("firewall table {}", self.table), &self.rules)?;
+        check_body(&body).map_err(|message| Error::Package {
+            package: cx.package.to_string(),
+            message: (cx.mask)(&format!(
+                "the rules of table {} as rendered: {message}; nothing was changed",
+                self.table
+            )),
+        })?;
         self.require_conf(cx)?;
         let content = self.content(cx.package, &body);
         let sha256 = sha256_hex(content.as_bytes());
@@ -260,19 +329,19 @@ impl Table {
         }
         // Checked before it replaces anything.
         let candidate = rooted.sibling(".confpack-new")?;
-        candidate.write(content.as_bytes(), 0o644)?;
+        candidate.write(content.as_bytes(), MODE)?;
         let checked = check(cx, candidate.shown());
         if let Err(e) = checked {
             candidate.remove()?;
             return Err(e);
         }
         candidate.remove()?;
-        rooted.write(content.as_bytes(), 0o644)?;
+        rooted.write(content.as_bytes(), MODE)?;
         let loaded = if running {
             if let Err(e) = load(cx, rooted.shown()) {
                 // Put the previous rules back as they were on disk.
                 match &current {
-                    Some(old) => rooted.write(old, 0o644)?,
+                    Some(old) => rooted.write(old, MODE)?,
                     None => rooted.remove()?,
                 }
                 return Err(e);
@@ -346,7 +415,7 @@ fn check(cx: &mut Context<'_>, file: &Path) -> Result<()> {
     if ran.success() {
         return Ok(());
     }
-    let said = ran.said();
+    let said = (cx.mask)(ran.said());
     if said.contains("Operation not permitted") || said.contains("Permission denied") {
         cx.listener.warning(&format!(
             "{}: nft could not check {shown} against the kernel ({said}); written unchecked",
@@ -500,6 +569,7 @@ mod tests {
                 listener: &mut self.listener,
                 render: &render,
                 changed: &[],
+                mask: &crate::declared::no_mask,
             };
             converge(declared, previous, &mut cx)
         }
@@ -518,6 +588,7 @@ mod tests {
                 listener: &mut self.listener,
                 render: &super::super::no_render,
                 changed: &[],
+                mask: &crate::declared::no_mask,
             }
         }
 
@@ -704,6 +775,43 @@ mod tests {
                 "table inet webshop not loaded"
             ]
         );
+    }
+
+    #[test]
+    fn rules_that_leave_their_table_or_include_a_file_are_refused_as_rendered() {
+        for (body, expected) in [
+            (
+                "chain x { }\n}\nflush ruleset\ntable inet evil {\n",
+                "line 2: this `}` closes the table",
+            ),
+            ("chain x {\n", "1 `{` not closed"),
+            (
+                "chain x { }; include \"/etc/shadow\"",
+                "line 1: `include` is not allowed",
+            ),
+            ("chain x { comment \"}\" }", ""),
+            ("chain x { } # } include\n", ""),
+            ("chain x { comment \"open }", "not closed"),
+        ] {
+            let found = check_body(body);
+            match expected {
+                "" => assert_eq!(found, Ok(()), "{body:?}"),
+                text => assert!(
+                    found.as_ref().is_err_and(|m| m.contains(text)),
+                    "{body:?}: {found:?}"
+                ),
+            }
+        }
+        // An answer rendered into the rules is checked too, and nothing
+        // reaches nft.
+        let mut node = Node::new(true);
+        let refused = node.converge(
+            &declarations("chain x { }\n}\ntable inet y {{ port }} {\n"),
+            Vec::new(),
+        );
+        let message = refused.failure.expect("refused").to_string();
+        assert!(message.contains("closes the table itself"), "{message}");
+        assert!(node.ran().is_empty());
     }
 
     #[test]

@@ -374,6 +374,18 @@ pub struct Context<'a> {
     /// Files this run wrote or removed for the package (rendered
     /// templates), so a service can restart on a change.
     pub changed: &'a [std::path::PathBuf],
+    /// Masks the secret answers in a text (a rendered block, a tool's
+    /// message quoting rendered rules) before it is shown or written
+    /// where others read it; a text it changes carries a secret.
+    pub mask: &'a Mask<'a>,
+}
+
+/// See [`Context::mask`].
+pub type Mask<'a> = dyn Fn(&str) -> String + 'a;
+
+/// A mask for texts that hold no answers (undoing, checking, tests).
+pub fn no_mask(text: &str) -> String {
+    text.to_string()
 }
 
 /// A render function for undoing and checking, which never render.

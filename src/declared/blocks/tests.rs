@@ -52,6 +52,7 @@ impl Run {
             listener: &mut self.listener,
             render,
             changed: &[],
+            mask: &crate::declared::no_mask,
         }
     }
 

@@ -205,6 +205,7 @@ impl Node {
             listener: &mut self.listener,
             render: &no_render,
             changed: &[],
+            mask: &crate::declared::no_mask,
         }
     }
 

@@ -115,6 +115,7 @@ impl Run {
             listener: &mut self.listener,
             render: &no_render,
             changed: &[],
+            mask: &crate::declared::no_mask,
         }
     }
 }
@@ -574,6 +575,7 @@ fn a_system_user_is_made_and_purged_for_real_in_a_bare_root() {
         listener: &mut listener,
         render: &no_render,
         changed: &[],
+        mask: &crate::declared::no_mask,
     };
     let declared = Declarations {
         groups: vec![Group {
