@@ -363,6 +363,7 @@ fn ask(
         package: options.package.clone(),
         environment: selection.environment.context.clone(),
         machine: selection.machine.as_ref().map(|m| m.label()),
+        back: false,
     };
     let paths = &options.paths;
     let asked = ask::ask_unlocked(

@@ -109,6 +109,12 @@ pub enum Error {
     #[error("cancelled by the user; nothing was saved")]
     Cancelled,
 
+    /// The person went back from the first question, and the caller
+    /// ([`crate::frontend::Context::back`]) has a step to go back to
+    /// (debconf's `CAPB backup`).
+    #[error("the user went back from the first question; nothing was saved")]
+    Back,
+
     /// The person quit at the question about a rendered file they edited:
     /// the answers were already saved, no file was written.
     #[error(
@@ -233,6 +239,7 @@ impl Error {
             Error::Unanswered { .. } => ExitCode::Unanswered,
             Error::Locked { .. } => ExitCode::Locked,
             Error::Cancelled
+            | Error::Back
             | Error::CancelledAtEditedFile { .. }
             | Error::Ended { .. }
             | Error::Interrupted { .. } => ExitCode::Cancelled,

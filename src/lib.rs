@@ -28,6 +28,7 @@
 //! | build .debs and roles | [`builder`], [`deb`] |
 //! | publish a signed apt repository | [`publish`] |
 //! | the node runtime (set-environment, update, install, upgrade) | [`runtime`] |
+//! | confpack as debconf's UI agent (other packages' questions during an apt run) | [`agent`] |
 //! | removal, purge, `status` | [`remove`], [`status`] |
 //!
 //! Below them: [`debian`] (deb822, versions, dates, apt layout, dpkg's
@@ -45,6 +46,7 @@
 pub use error::{Error, ExitCode, Result};
 pub use listener::{Listener, RecordingListener, SilentListener, StderrListener, say};
 
+pub mod agent;
 pub mod app;
 pub mod ask;
 pub mod builder;

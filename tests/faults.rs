@@ -1335,6 +1335,7 @@ mod tui_cancel {
             package: Some("p".to_string()),
             environment: "production".to_string(),
             machine: None,
+            back: false,
         };
         App::new(context, prompts, Theme::monochrome())
     }

@@ -53,6 +53,7 @@ fn context() -> Context {
         package: Some("webshop".to_string()),
         environment: "production".to_string(),
         machine: Some("10.10.0.21 (app1.prod.example.com)".to_string()),
+        back: false,
     }
 }
 

@@ -105,6 +105,9 @@ pub struct Context {
     pub package: Option<String>,
     pub environment: String,
     pub machine: Option<String>,
+    /// The caller has an earlier step (debconf's `CAPB backup`): going
+    /// back from the first question returns [`Error::Back`].
+    pub back: bool,
 }
 
 /// A way of asking questions.

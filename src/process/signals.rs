@@ -37,6 +37,18 @@ impl Caught {
     pub fn may_ask(self) -> bool {
         self == Caught::Interrupt
     }
+
+    /// How it is named in a message. SIGINT is also what a maintainer
+    /// script's confpack sends when the person quit its question
+    /// ([`super::run::end`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Caught::Interrupt => "Ctrl-C or a quit question (SIGINT)",
+            Caught::Terminate => "SIGTERM",
+            Caught::HangUp => "SIGHUP (the terminal went away)",
+            Caught::Abandoned => "the end of the confpack that started it",
+        }
+    }
 }
 
 struct Flags {

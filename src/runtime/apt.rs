@@ -242,19 +242,6 @@ enum Ended {
     Interrupted(&'static str),
 }
 
-/// How a caught signal is named in the message. SIGINT is also what a
-/// maintainer script's confpack sends when the person quit its question
-/// ([`crate::process::run::end`]).
-fn signal_name(caught: crate::process::signals::Caught) -> &'static str {
-    use crate::process::signals::Caught;
-    match caught {
-        Caught::Interrupt => "Ctrl-C or a quit question (SIGINT)",
-        Caught::Terminate => "SIGTERM",
-        Caught::HangUp => "SIGHUP (the terminal went away)",
-        Caught::Abandoned => "the end of the confpack that started it",
-    }
-}
-
 /// Waits for `child`; on SIGINT, SIGTERM or SIGHUP ends it and all below
 /// it. `each` runs between checks (reading output).
 fn wait(
@@ -271,7 +258,7 @@ fn wait(
         if let Some(caught) = catching.take() {
             tree::end(child.id() as i32);
             let _ = child.wait();
-            return Ok(Ended::Interrupted(signal_name(caught)));
+            return Ok(Ended::Interrupted(caught.name()));
         }
         match child.try_wait() {
             Ok(Some(status)) => return Ok(Ended::Exited(status)),

@@ -32,6 +32,9 @@ pub enum Outcome {
     Cancel,
     /// The window is too small; go on with the text frontend.
     TextMode,
+    /// Back from the first question, when the caller has a step before
+    /// ([`Context::back`]): nothing is saved.
+    Back,
 }
 
 /// One question and its widget.
@@ -253,7 +256,9 @@ impl App {
         match action {
             KeyAction::Back => {
                 self.from_review = false;
-                if self.current == 0 {
+                if self.current == 0 && self.context.back {
+                    self.outcome = Some(Outcome::Back);
+                } else if self.current == 0 {
                     self.notice = Some(strings::FIRST_QUESTION);
                 } else {
                     self.go_to(self.current - 1);

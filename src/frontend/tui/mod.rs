@@ -71,6 +71,7 @@ impl Frontend for Tui {
         match outcome {
             Outcome::Save(answers) => Ok(answers),
             Outcome::Cancel => Err(Error::Cancelled),
+            Outcome::Back => Err(Error::Back),
             Outcome::TextMode => {
                 let mut text = Text::on_terminal(&self.device).map_err(terminal_error)?;
                 text.ask_from(context, prompts, app.values(), app.current)
