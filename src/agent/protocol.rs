@@ -195,7 +195,10 @@ fn parse_progress(rest: &str) -> Option<ProgressCommand> {
 /// The reply to a command nobody knows: a syntax error, which
 /// Passthrough.pm reads and goes on.
 pub fn unknown(word: &str) -> Reply {
-    Reply::Error(code::SYNTAX_ERROR, format!("Unsupported command \"{word}\""))
+    Reply::Error(
+        code::SYNTAX_ERROR,
+        format!("Unsupported command \"{word}\""),
+    )
 }
 
 /// The first space-separated word and the rest after that one space.
@@ -245,7 +248,11 @@ mod tests {
             ),
             (
                 r"DATA demo/flavour choices vanilla, choc\, mint, strawberry",
-                data("demo/flavour", "choices", r"vanilla, choc\, mint, strawberry"),
+                data(
+                    "demo/flavour",
+                    "choices",
+                    r"vanilla, choc\, mint, strawberry",
+                ),
             ),
             (
                 "SET demo/tags a, c",
@@ -306,10 +313,7 @@ mod tests {
                     tag: "demo/info".into(),
                 }),
             ),
-            (
-                "PROGRESS SET 4",
-                Command::Progress(ProgressCommand::Set(4)),
-            ),
+            ("PROGRESS SET 4", Command::Progress(ProgressCommand::Set(4))),
             (
                 "PROGRESS STEP 3",
                 Command::Progress(ProgressCommand::Step(3)),
@@ -323,9 +327,15 @@ mod tests {
             ("PROGRESS STOP", Command::Progress(ProgressCommand::Stop)),
             ("STOP", Command::Stop),
             ("GO\r\n", Command::Go),
-            ("X_LOADTEMPLATEFILE /tmp/t", Command::Unknown("X_LOADTEMPLATEFILE".into())),
+            (
+                "X_LOADTEMPLATEFILE /tmp/t",
+                Command::Unknown("X_LOADTEMPLATEFILE".into()),
+            ),
             ("DATA demo/x", Command::Unknown("DATA".into())),
-            ("PROGRESS START ten 10 t", Command::Unknown("PROGRESS".into())),
+            (
+                "PROGRESS START ten 10 t",
+                Command::Unknown("PROGRESS".into()),
+            ),
             ("GET", Command::Unknown("GET".into())),
             ("", Command::Unknown("".into())),
         ];

@@ -22,7 +22,7 @@ use std::time::Duration;
 use super::session::Session;
 use crate::error::{Error, Result};
 use crate::process::command::shown;
-use crate::process::signals::{Caught, Catching};
+use crate::process::signals::{Catching, Caught};
 use crate::process::tree;
 
 /// The socket's name in the private directory.
@@ -160,10 +160,11 @@ fn converse(
                     return Ok(None);
                 }
             }
-            Err(e) if matches!(
-                e.kind(),
-                ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-            ) =>
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
             {
                 match check(child, catching)? {
                     Some(Ended::Caught(caught)) => return Ok(Some(caught)),

@@ -329,11 +329,7 @@ impl<'a> Session<'a> {
     }
 
     fn prompt(&self, queued: &Queued) -> Prompt {
-        let question = self
-            .questions
-            .get(&queued.tag)
-            .cloned()
-            .unwrap_or_default();
+        let question = self.questions.get(&queued.tag).cloned().unwrap_or_default();
         let default = question.value.clone();
         Prompt {
             template: question.template(&queued.tag, queued.priority),

@@ -36,12 +36,8 @@ fn a_recorded_transcript_asks_each_question_once_and_gets_the_answers() {
     let mut progress = Recording::default();
     let lines = recorded();
     let replies = {
-        let mut session = Session::new(
-            &mut frontend,
-            &mut progress,
-            &no_preset,
-            Context::default(),
-        );
+        let mut session =
+            Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
         let replies = replay(&mut session, &lines);
         assert_eq!(session.title(), Some("Demo setup"));
         assert!(session.unanswered().is_empty());
@@ -65,10 +61,7 @@ fn a_recorded_transcript_asks_each_question_once_and_gets_the_answers() {
     let flavour = frontend.prompt("demo/flavour");
     assert_eq!(flavour.template.question_type, QuestionType::Select);
     assert_eq!(flavour.template.description, "Which flavour for Bob?");
-    assert_eq!(
-        flavour.template.extended,
-        "Pick one.\n\nSecond paragraph."
-    );
+    assert_eq!(flavour.template.extended, "Pick one.\n\nSecond paragraph.");
     assert_eq!(
         flavour.template.choices,
         ["vanilla", "choc, mint", "strawberry"]
@@ -165,7 +158,10 @@ fn only_presets_means_no_frontend_at_all() {
     let mut progress = Recording::default();
     let preset = |_: &str| Some("x".to_string());
     let mut session = Session::new(&mut frontend, &mut progress, &preset, Context::default());
-    replay(&mut session, &["DATA p/a type string", "INPUT high p/a", "GO"]);
+    replay(
+        &mut session,
+        &["DATA p/a type string", "INPUT high p/a", "GO"],
+    );
     drop(session);
     assert!(frontend.asked.is_empty());
 }
