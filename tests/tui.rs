@@ -564,6 +564,25 @@ mod screens {
     }
 
     #[test]
+    fn back_from_the_first_question_ends_with_back_only_when_the_caller_has_a_step_before() {
+        let mut app = app(vec![host(), tls()]);
+        key(&mut app, KeyCode::BackTab);
+        assert!(app.take_outcome().is_none(), "nowhere to go back to");
+        let context = Context {
+            back: true,
+            ..context()
+        };
+        let mut app = App::new(context, vec![host(), tls()], Theme::monochrome());
+        type_text(&mut app, "db1");
+        key(&mut app, KeyCode::Enter);
+        key(&mut app, KeyCode::BackTab);
+        assert_eq!(app.current, 0);
+        assert!(app.take_outcome().is_none(), "back to the first question");
+        key(&mut app, KeyCode::BackTab);
+        assert_eq!(app.take_outcome(), Some(Outcome::Back));
+    }
+
+    #[test]
     fn enter_in_the_quit_dialog_continues_by_default() {
         let mut app = app(vec![host()]);
         key(&mut app, KeyCode::Esc);
@@ -686,6 +705,30 @@ mod text {
         );
         let result = text.ask(&context(), prompts);
         (result, output.text())
+    }
+
+    #[test]
+    fn a_lone_less_than_at_the_first_question_goes_back_when_the_caller_has_a_step_before() {
+        let output = Shared::default();
+        let mut text = Text::new(
+            Box::new(Script(std::io::Cursor::new("<\n".to_string()))),
+            Box::new(output.clone()),
+            72,
+        );
+        let context = Context {
+            back: true,
+            ..context()
+        };
+        let result = text.ask(&context, &[host(), tls()]);
+        assert!(matches!(result, Err(Error::Back)), "{result:?}");
+        assert!(
+            output.text().contains("type < to go back"),
+            "{}",
+            output.text()
+        );
+        // Without a step before, `<` is an answer like any other.
+        let (result, _) = run(&[host()], "<\ny\n");
+        assert_eq!(result.expect("answers")["webshop/db.host"], "<");
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub const HINT_YES_NO: &str = "yes/no";
 
 // Text frontend.
 pub const TEXT_REQUIRED_MARK: &str = "(required)";
+/// Typed at the first question to go back to the caller's previous step.
+pub const TEXT_BACK: &str = "<";
+pub const TEXT_BACK_HINT: &str = "(type < to go back to the previous step)";
 pub const TEXT_HIDDEN_INPUT: &str = "(typing is not shown)";
 pub const TEXT_KEEP_PASSWORD: &str = "(Enter keeps the current password)";
 pub const TEXT_PASSWORD_AGAIN: &str = "Again: ";

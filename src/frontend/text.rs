@@ -193,12 +193,16 @@ pub struct Text {
     input: Box<dyn LineInput>,
     output: Box<dyn Write>,
     width: usize,
+    /// `<` at the question being asked goes back ([`Context::back`]):
+    /// only at the first question, on the first pass.
+    back: bool,
 }
 
 /// What the person did with one question.
 enum Step {
     Answer(String),
     Quit,
+    Back,
 }
 
 impl Text {
@@ -208,6 +212,7 @@ impl Text {
             input,
             output,
             width: width.clamp(20, 100),
+            back: false,
         }
     }
 
@@ -249,9 +254,16 @@ impl Text {
             strings::text_heading(prompts.len(), &describe(context))
         ))?;
         for (index, value) in values.iter_mut().enumerate().skip(start) {
-            match self.ask_one(index, prompts, value.as_deref())? {
+            self.back = context.back && index == 0 && !prompts[index].is_display_only();
+            if self.back {
+                self.say(strings::TEXT_BACK_HINT)?;
+            }
+            let step = self.ask_one(index, prompts, value.as_deref());
+            self.back = false;
+            match step? {
                 Step::Answer(answer) => *value = Some(answer),
                 Step::Quit => return Err(Error::Cancelled),
+                Step::Back => return Err(Error::Back),
             }
         }
         if prompts.iter().any(|p| !p.is_display_only()) {
@@ -263,6 +275,8 @@ impl Text {
                         match self.ask_one(index, prompts, values[index].as_deref())? {
                             Step::Answer(value) => values[index] = Some(value),
                             Step::Quit => return Err(Error::Cancelled),
+                            // Not offered in the review.
+                            Step::Back => {}
                         }
                     }
                 }
@@ -345,6 +359,9 @@ impl Text {
             let (label, secret) = self.label(prompt, current);
             self.prompt(&label)?;
             let typed = match self.read(secret)? {
+                Line::Text(text) if self.back && !secret && text.trim() == strings::TEXT_BACK => {
+                    return Ok(Step::Back);
+                }
                 Line::Text(text) => text,
                 Line::End | Line::Terminated => return Ok(Step::Quit),
                 Line::Interrupted => {
