@@ -47,7 +47,7 @@ impl Progress for SilentProgress {
 /// Progress shown through a [`crate::Listener`]: the position as a
 /// fraction of the bar, each step's text as information.
 pub struct ListenerProgress<'a> {
-    pub listener: &'a mut dyn crate::Listener,
+    listener: &'a mut dyn crate::Listener,
     range: (i64, i64),
     position: i64,
 }

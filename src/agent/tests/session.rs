@@ -22,6 +22,13 @@ fn replay(session: &mut Session<'_>, lines: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Feeds `lines` to a new session on `frontend` (no presets).
+fn replay_on(frontend: &mut Scripted, lines: &[&str]) -> Vec<String> {
+    let mut progress = Recording::default();
+    let mut session = Session::new(frontend, &mut progress, &no_preset, Context::default());
+    replay(&mut session, lines)
+}
+
 fn reply_to<'a>(replies: &'a [String], lines: &[&str], sent: &str) -> &'a str {
     let index = lines
         .iter()
@@ -109,10 +116,8 @@ fn a_recorded_transcript_asks_each_question_once_and_gets_the_answers() {
 #[test]
 fn substitutions_apply_to_descriptions_and_choices_sent_unexpanded() {
     let mut frontend = Scripted::answering(vec![]);
-    let mut progress = Recording::default();
-    let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
-    replay(
-        &mut session,
+    replay_on(
+        &mut frontend,
         &[
             "DATA p/q type select",
             "DATA p/q description Where does ${who} live?",
@@ -123,7 +128,6 @@ fn substitutions_apply_to_descriptions_and_choices_sent_unexpanded() {
             "GO",
         ],
     );
-    drop(session);
     let prompt = frontend.prompt("p/q");
     assert_eq!(prompt.template.description, "Where does Bob Smith live?");
     assert_eq!(prompt.template.choices, ["home", "b, c", "${unknown}"]);
@@ -216,10 +220,8 @@ fn noninteractive_keeps_values_and_reports_important_questions_without_one() {
 #[test]
 fn back_from_the_first_question_replies_30_when_the_confmodule_can_back_up() {
     let mut frontend = Scripted::turns(vec![Turn::Back, Turn::Answer(vec![("p/a", "again")])]);
-    let mut progress = Recording::default();
-    let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
-    let replies = replay(
-        &mut session,
+    let replies = replay_on(
+        &mut frontend,
         &[
             "CAPB backup",
             "DATA p/a type string",
@@ -238,13 +240,10 @@ fn back_from_the_first_question_replies_30_when_the_confmodule_can_back_up() {
 #[test]
 fn without_capb_backup_the_frontend_is_not_offered_back() {
     let mut frontend = Scripted::answering(vec![]);
-    let mut progress = Recording::default();
-    let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
-    replay(
-        &mut session,
+    replay_on(
+        &mut frontend,
         &["CAPB", "DATA p/a type string", "INPUT high p/a", "GO"],
     );
-    drop(session);
     assert!(!frontend.asked[0].0.back);
 }
 
@@ -260,10 +259,8 @@ fn a_cancelled_frontend_ends_the_session_with_its_error() {
 #[test]
 fn an_unknown_command_gets_an_error_reply_and_the_session_goes_on() {
     let mut frontend = Scripted::answering(vec![("p/a", "yes")]);
-    let mut progress = Recording::default();
-    let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
-    let replies = replay(
-        &mut session,
+    let replies = replay_on(
+        &mut frontend,
         &[
             "X_LOADTEMPLATEFILE /tmp/t",
             "DATA p/a",
@@ -282,9 +279,49 @@ fn an_unknown_command_gets_an_error_reply_and_the_session_goes_on() {
 #[test]
 fn go_with_nothing_queued_asks_nobody() {
     let mut frontend = Scripted::answering(vec![]);
-    let mut progress = Recording::default();
-    let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
-    assert_eq!(session.reply_to("GO").expect("ok"), "0");
-    drop(session);
+    assert_eq!(replay_on(&mut frontend, &["GO"]), ["0"]);
     assert!(frontend.asked.is_empty());
+}
+
+#[test]
+fn progress_reaches_a_listener_as_a_fraction_with_each_step_said() {
+    #[derive(Default)]
+    struct Bars {
+        said: Vec<String>,
+    }
+    impl crate::Listener for Bars {
+        fn info(&mut self, message: &str) {
+            self.said.push(message.to_string());
+        }
+        fn warning(&mut self, message: &str) {
+            self.said.push(format!("warning {message}"));
+        }
+        fn progress(&mut self, done: u64, total: u64) {
+            self.said.push(format!("{done}/{total}"));
+        }
+    }
+    let mut bars = Bars::default();
+    let mut frontend = Scripted::answering(vec![]);
+    let mut progress = crate::agent::ListenerProgress::new(&mut bars);
+    let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
+    replay(
+        &mut session,
+        &[
+            "DATA p/title type text",
+            "DATA p/title description Setting up",
+            "DATA p/step type text",
+            "DATA p/step description Step one",
+            "PROGRESS START 10 20 p/title",
+            "PROGRESS STEP 4",
+            "PROGRESS INFO p/step",
+            "PROGRESS SET 30",
+            "PROGRESS STOP",
+        ],
+    );
+    drop(session);
+    drop(progress);
+    assert_eq!(
+        bars.said,
+        ["Setting up", "0/10", "4/10", "Step one", "10/10", "10/10"]
+    );
 }
