@@ -319,7 +319,6 @@ fn progress_reaches_a_listener_as_a_fraction_with_each_step_said() {
         ],
     );
     drop(session);
-    drop(progress);
     assert_eq!(
         bars.said,
         ["Setting up", "0/10", "4/10", "Step one", "10/10", "10/10"]
