@@ -18,6 +18,7 @@ use crate::env::model::{Priority, QuestionType, Source, Template};
 use crate::error::{Error, Result};
 use crate::frontend::{Context, Frontend, Prompt};
 use crate::merge::Reason;
+use crate::output::MASK;
 
 /// Where debconf's progress bars go.
 pub trait Progress {
@@ -201,6 +202,24 @@ impl<'a> Session<'a> {
     /// The title debconf last set (TITLE or SETTITLE).
     pub fn title(&self) -> Option<&str> {
         self.title.as_deref()
+    }
+
+    /// One exchange as a log may show it: `line`, `→`, `reply`, with the
+    /// value of a password question (its SET, its GET's reply) masked.
+    pub fn loggable(&self, line: &str, reply: &str) -> String {
+        let secret = |tag: &str| {
+            self.questions
+                .get(tag)
+                .is_some_and(|q| q.question_type().is_secret())
+        };
+        let line = line.trim_end();
+        match protocol::parse(line) {
+            Command::Set { tag, .. } if secret(&tag) => format!("SET {tag} {MASK} → {reply}"),
+            Command::Get { tag } if secret(&tag) && reply.starts_with("0 ") => {
+                format!("{line} → 0 {MASK}")
+            }
+            _ => format!("{line} → {reply}"),
+        }
     }
 
     /// Answers one line. An error (the person cancelled) ends the run.

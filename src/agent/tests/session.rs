@@ -324,3 +324,29 @@ fn progress_reaches_a_listener_as_a_fraction_with_each_step_said() {
         ["Setting up", "0/10", "4/10", "Step one", "10/10", "10/10"]
     );
 }
+
+#[test]
+fn a_logged_exchange_masks_the_value_of_a_password_question() {
+    let mut frontend = Scripted::answering(vec![("p/secret", "hunter2")]);
+    let mut progress = Recording::default();
+    let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
+    let mut log = Vec::new();
+    for line in [
+        "DATA p/secret type password",
+        "SET p/secret hunter1",
+        "DATA p/name type string",
+        "SET p/name Alice",
+        "INPUT critical p/secret",
+        "GO",
+        "GET p/secret",
+        "GET p/name",
+    ] {
+        let reply = session.reply_to(line).expect("reply");
+        log.push(session.loggable(line, &reply));
+    }
+    let log = log.join("\n");
+    assert!(!log.contains("hunter"), "{log}");
+    assert!(log.contains("SET p/secret ******** → 0"), "{log}");
+    assert!(log.contains("GET p/secret → 0 ********"), "{log}");
+    assert!(log.contains("GET p/name → 0 Alice"), "{log}");
+}
