@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::fakes::{Recording, Scripted, Turn, no_preset};
-use crate::agent::{Session, run_with_agent};
+use crate::agent::{Session, Unanswered, run_with_agent};
 use crate::env::model::QuestionType;
 use crate::frontend::Context;
 
@@ -62,7 +62,7 @@ if db_go; then
     db_get agenttest/name; echo "name=$RET" >&2
     db_get agenttest/enable; echo "enable=$RET" >&2
     db_get agenttest/secret
-    [ -n "$RET" ] && echo "secret is set" >&2
+    if [ -n "$RET" ]; then echo "secret is set" >&2; fi
 else
     echo "went back" >&2
 fi
@@ -141,19 +141,30 @@ impl Sandbox {
     /// Runs the confmodule with confpack as its agent; its stdout and
     /// stderr are kept in files.
     fn configure(&self, frontend: &mut Scripted, progress: &mut Recording) -> String {
+        self.configure_with(frontend, progress, &no_preset).0
+    }
+
+    /// Also with `preset` answers; returns the unanswered questions too.
+    fn configure_with(
+        &self,
+        frontend: &mut Scripted,
+        progress: &mut Recording,
+        preset: &dyn Fn(&str) -> Option<String>,
+    ) -> (String, Vec<Unanswered>) {
         let stdout = std::fs::File::create(self.path("stdout")).expect("create");
         let stderr = std::fs::File::create(self.path("stderr")).expect("create");
         let mut command = self.command(self.path("config"));
         command.stdout(stdout).stderr(stderr);
-        let mut session = Session::new(frontend, progress, &no_preset, Context::default());
+        let mut session = Session::new(frontend, progress, preset, Context::default());
         let status = run_with_agent(&mut command, &mut session).expect("served");
+        let unanswered = session.unanswered().to_vec();
         let output = format!(
             "{}{}",
             std::fs::read_to_string(self.path("stdout")).unwrap_or_default(),
             std::fs::read_to_string(self.path("stderr")).unwrap_or_default()
         );
         assert!(status.success(), "{status}: {output}");
-        output
+        (output, unanswered)
     }
 
     fn show(&self) -> String {
@@ -250,4 +261,28 @@ fn back_at_the_first_question_reaches_a_real_confmodule_as_30() {
     let mut progress = Recording::default();
     let output = sandbox.configure(&mut frontend, &mut progress);
     assert!(output.contains("went back"), "{output}");
+}
+
+#[test]
+fn unattended_a_preset_answers_and_a_critical_password_without_one_is_reported() {
+    let sandbox = Sandbox::new();
+    let mut frontend = Scripted::noninteractive();
+    let mut progress = Recording::default();
+    let preset = |tag: &str| (tag == "agenttest/name").then(|| "from-confpack".to_string());
+    let (output, unanswered) = sandbox.configure_with(&mut frontend, &mut progress, &preset);
+    assert!(output.contains("name=from-confpack"), "{output}");
+    assert!(
+        output.contains("flavour=vanilla"),
+        "the default kept: {output}"
+    );
+    assert!(!output.contains("secret is set"), "{output}");
+    assert_eq!(
+        unanswered,
+        [Unanswered {
+            tag: "agenttest/secret".into(),
+            package: "agenttest".into()
+        }]
+    );
+    assert!(sandbox.show().contains("agenttest/name: from-confpack"));
+    assert!(frontend.asked.is_empty());
 }
