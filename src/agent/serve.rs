@@ -36,15 +36,9 @@ const POLL: Duration = Duration::from_millis(50);
 /// command exits; returns its exit status. An error of the frontend (the
 /// person cancelled) or a signal ends the command and all below it.
 pub fn run_with_agent(command: &mut Command, session: &mut Session<'_>) -> Result<ExitStatus> {
-    let directory = private_directory()?;
-    let path = directory.path().join(SOCKET_NAME);
-    let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::io(&path, e))?;
-    command
-        .env("DEBIAN_FRONTEND", "passthrough")
-        .env("DEBCONF_PIPE", &path);
+    let socket = Socket::open()?;
+    socket.prepare(command);
+    let (listener, path) = (&socket.listener, socket.path.as_path());
     let line = shown(command);
     let catching = Catching::start();
     tree::become_subreaper();
@@ -52,7 +46,7 @@ pub fn run_with_agent(command: &mut Command, session: &mut Session<'_>) -> Resul
         command: line.clone(),
         message: format!("cannot start: {e}"),
     })?;
-    let served = serve((&listener, &path), &mut child, &catching, session);
+    let served = serve((listener, path), &mut child, &catching, session);
     let ended = match served {
         Ok(Ended::Exited(status)) => return Ok(status),
         Ok(Ended::Caught(caught)) => Error::Interrupted {
@@ -64,6 +58,65 @@ pub fn run_with_agent(command: &mut Command, session: &mut Session<'_>) -> Resul
     tree::end(child.id() as i32);
     let _ = child.wait();
     Err(ended)
+}
+
+/// The agent's socket in its private directory, for a caller that runs
+/// the command its own way (apt's progress, its output) and serves the
+/// connections between its own steps ([`Socket::serve_waiting`]).
+pub struct Socket {
+    listener: UnixListener,
+    path: std::path::PathBuf,
+    /// Removed when dropped, with the socket in it.
+    _directory: tempfile::TempDir,
+}
+
+impl Socket {
+    /// A listening socket in a new private directory (0700).
+    pub fn open() -> Result<Socket> {
+        let directory = private_directory()?;
+        let path = directory.path().join(SOCKET_NAME);
+        let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(Socket {
+            listener,
+            path,
+            _directory: directory,
+        })
+    }
+
+    /// Makes `command`'s debconf talk to this socket.
+    pub fn prepare(&self, command: &mut Command) {
+        command
+            .env("DEBIAN_FRONTEND", "passthrough")
+            .env("DEBCONF_PIPE", &self.path);
+    }
+
+    /// Serves the connections waiting now, each to its end (or the
+    /// command's); returns at once when none waits. A caught signal is
+    /// returned for the caller to end the command.
+    pub fn serve_waiting(
+        &self,
+        child: &mut Child,
+        catching: &Catching,
+        session: &mut Session<'_>,
+    ) -> Result<Option<Caught>> {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    session.begin_connection();
+                    if let Some(caught) = converse(stream, child, catching, session)? {
+                        return Ok(Some(caught));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(Error::io(&self.path, e)),
+            }
+        }
+    }
 }
 
 /// How serving ended.

@@ -164,6 +164,8 @@ pub struct Session<'a> {
     backup: bool,
     title: Option<String>,
     unanswered: Vec<Unanswered>,
+    /// What each question was answered with, for confpack's records.
+    answered: BTreeMap<String, crate::foreign::Answered>,
 }
 
 impl<'a> Session<'a> {
@@ -183,6 +185,7 @@ impl<'a> Session<'a> {
             backup: false,
             title: None,
             unanswered: Vec::new(),
+            answered: BTreeMap::new(),
         }
     }
 
@@ -195,6 +198,11 @@ impl<'a> Session<'a> {
     }
 
     /// The important questions nobody answered, in order, without repeats.
+    /// The questions answered so far: by a preset, or by a person.
+    pub fn answered(&self) -> &BTreeMap<String, crate::foreign::Answered> {
+        &self.answered
+    }
+
     pub fn unanswered(&self) -> &[Unanswered] {
         &self.unanswered
     }
@@ -316,7 +324,10 @@ impl<'a> Session<'a> {
         let mut shown = Vec::new();
         for queued in queue {
             match (self.preset)(&queued.tag) {
-                Some(value) => self.question(&queued.tag).value = Some(value),
+                Some(value) => {
+                    self.record(&queued.tag, &value, false);
+                    self.question(&queued.tag).value = Some(value);
+                }
                 None => shown.push(queued),
             }
         }
@@ -337,6 +348,7 @@ impl<'a> Session<'a> {
             Ok(answers) => {
                 for (tag, value) in answers {
                     if self.questions.contains_key(&tag) {
+                        self.record(&tag, &value, true);
                         self.question(&tag).value = Some(value);
                     }
                 }
@@ -345,6 +357,26 @@ impl<'a> Session<'a> {
             Err(Error::Back) if self.backup => Ok(Reply::Back),
             Err(e) => Err(e),
         }
+    }
+
+    /// Remembers an answer (display-only questions are not answers).
+    fn record(&mut self, tag: &str, value: &str, by_person: bool) {
+        let question_type = self
+            .questions
+            .get(tag)
+            .map(Question::question_type)
+            .unwrap_or(crate::env::model::QuestionType::String);
+        if question_type.is_display_only() {
+            return;
+        }
+        self.answered.insert(
+            tag.to_string(),
+            crate::foreign::Answered {
+                value: value.to_string(),
+                question_type,
+                by_person,
+            },
+        );
     }
 
     fn prompt(&self, queued: &Queued) -> Prompt {

@@ -55,6 +55,36 @@ pub struct System {
     attach: Attach,
     /// `APT_CONFIG` of a sandboxed root.
     config: Option<tempfile::NamedTempFile>,
+    /// confpack as debconf's agent while apt and dpkg change packages.
+    agent: Option<DebconfAgent>,
+}
+
+/// confpack as debconf's agent ([`crate::agent`]) during the runs that
+/// change packages: every other package's debconf question reaches
+/// `frontend`, unless `foreign` answers it. What was answered and what
+/// nobody could answer is collected over all runs.
+pub struct DebconfAgent {
+    pub frontend: Box<dyn crate::frontend::Frontend>,
+    pub foreign: crate::foreign::Foreign,
+    pub context: crate::frontend::Context,
+    pub answered: std::collections::BTreeMap<String, crate::foreign::Answered>,
+    pub unanswered: Vec<crate::agent::Unanswered>,
+}
+
+impl DebconfAgent {
+    pub fn new(
+        frontend: Box<dyn crate::frontend::Frontend>,
+        foreign: crate::foreign::Foreign,
+        context: crate::frontend::Context,
+    ) -> DebconfAgent {
+        DebconfAgent {
+            frontend,
+            foreign,
+            context,
+            answered: Default::default(),
+            unanswered: Vec::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for System {
@@ -120,7 +150,19 @@ impl System {
             lock_timeout,
             attach,
             config,
+            agent: None,
         })
+    }
+
+    /// Runs apt and dpkg with confpack as debconf's agent.
+    pub fn with_agent(mut self, agent: DebconfAgent) -> System {
+        self.agent = Some(agent);
+        self
+    }
+
+    /// The agent, with what it collected.
+    pub fn take_agent(&mut self) -> Option<DebconfAgent> {
+        self.agent.take()
     }
 
     fn command(&self, program: &str, args: &[String]) -> (Command, String) {
@@ -248,13 +290,19 @@ fn wait(
     child: &mut std::process::Child,
     shown: &str,
     catching: &crate::process::signals::Catching,
-    mut each: impl FnMut(),
+    mut each: impl FnMut(&mut std::process::Child) -> Result<()>,
 ) -> Result<Ended> {
     // Short commands (apt-mark) end within milliseconds: start polling
     // fast, then settle at 20 ms.
     let mut pause = Duration::from_millis(1);
     loop {
-        each();
+        if let Err(e) = each(child) {
+            // The person cancelled a question, or a signal came while
+            // serving debconf: the whole run ends.
+            tree::end(child.id() as i32);
+            let _ = child.wait();
+            return Err(e);
+        }
         if let Some(caught) = catching.take() {
             tree::end(child.id() as i32);
             let _ = child.wait();
@@ -351,6 +399,21 @@ impl System {
         // The maintainer scripts' confpack finds this run by it.
         command.envs(run.environment());
         attach_output(&mut command, program, attach);
+        let socket = match (&self.agent, kind, program) {
+            (Some(_), Purpose::Change, "apt-get" | "dpkg") => {
+                Some(crate::agent::serve::Socket::open()?)
+            }
+            _ => None,
+        };
+        if let Some(socket) = &socket {
+            socket.prepare(&mut command);
+            // A postinst's own confpack asks on the terminal it has, or
+            // nobody (debconf's DEBIAN_FRONTEND is passthrough now).
+            if attach == Attach::Unattended {
+                command.env("CONFPACK_FRONTEND", "noninteractive");
+            }
+        }
+        let mut agent = self.agent.take();
         let catching = crate::process::signals::Catching::start();
         tree::become_subreaper();
         let mut child = command
@@ -364,7 +427,10 @@ impl System {
         // the error message.
         let echo = attach == Attach::Terminal;
         let stderr = read_stderr(&mut child, echo);
-        let (ended, stdout) = follow(&mut child, &shown, &catching, listener)?;
+        let serving = socket.as_ref().zip(agent.as_mut());
+        let followed = follow(&mut child, &shown, &catching, serving, listener);
+        self.agent = agent;
+        let (ended, stdout) = followed?;
         let stderr = stderr.join().unwrap_or_default();
         listener.progress(1000, 1000);
         let status = match ended {
@@ -438,15 +504,45 @@ fn follow(
     child: &mut std::process::Child,
     shown: &str,
     catching: &crate::process::signals::Catching,
+    agent: Option<(&crate::agent::serve::Socket, &mut DebconfAgent)>,
     listener: &mut dyn Listener,
 ) -> Result<(Ended, String)> {
     let lines = read_stdout(child);
     let mut stdout = String::new();
-    let ended = wait(child, shown, catching, || {
-        while let Ok(line) = lines.try_recv() {
-            take_line(&line, &mut stdout, listener);
+    let ended = match agent {
+        None => wait(child, shown, catching, |_| {
+            while let Ok(line) = lines.try_recv() {
+                take_line(&line, &mut stdout, listener);
+            }
+            Ok(())
+        })?,
+        Some((socket, agent)) => {
+            let foreign = agent.foreign.clone();
+            let preset = |tag: &str| foreign.preset(tag).map(|p| p.value.clone());
+            let mut progress = crate::agent::SilentProgress;
+            let mut session = crate::agent::Session::new(
+                agent.frontend.as_mut(),
+                &mut progress,
+                &preset,
+                agent.context.clone(),
+            );
+            let ended = wait(child, shown, catching, |child| {
+                while let Ok(line) = lines.try_recv() {
+                    take_line(&line, &mut stdout, listener);
+                }
+                match socket.serve_waiting(child, catching, &mut session)? {
+                    Some(caught) => Err(Error::Interrupted {
+                        signal: caught.name().to_string(),
+                        command: shown.to_string(),
+                    }),
+                    None => Ok(()),
+                }
+            });
+            agent.answered.extend(session.answered().clone());
+            agent.unanswered.extend(session.unanswered().iter().cloned());
+            ended?
         }
-    })?;
+    };
     while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
         take_line(&line, &mut stdout, listener);
     }
