@@ -7,7 +7,7 @@ use std::io::Write;
 use crate::StderrListener;
 use crate::cli::{Cli, Command};
 use crate::commands;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::settings::{self, ConfigureSettings, Env, GlobalSettings};
 
 /// Runs the command; output goes to `out`.
@@ -53,17 +53,28 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
         }
         Command::Convert {
             file,
+            from_debconf_templates,
+            po,
+            owner,
             schema,
             output,
             derive,
-        } => commands::convert::convert(
-            &file,
-            schema.as_deref(),
-            output.as_deref(),
-            &derive,
-            listener,
-            out,
-        ),
+        } => {
+            let input = match (from_debconf_templates, file) {
+                (Some(templates), _) => commands::convert::Input::DebconfTemplates {
+                    templates,
+                    po,
+                    owner,
+                },
+                (None, Some(file)) => commands::convert::Input::Document { file, schema },
+                (None, None) => {
+                    return Err(Error::Usage(
+                        "convert needs a FILE or --from-debconf-templates TEMPLATES".into(),
+                    ));
+                }
+            };
+            commands::convert::convert(&input, output.as_deref(), &derive, listener, out)
+        }
         Command::ImportDebconf {
             file,
             include_passwords,

@@ -82,10 +82,25 @@ pub enum Command {
         #[arg(long)]
         secret: bool,
     },
-    /// Convert a DataONE v1 document to confpack's native format (validated
-    /// against the built-in schema) and print it or write it to --output.
+    /// Convert a DataONE v1 document, or a package's debconf templates, to
+    /// confpack's native format (validated against the built-in schema)
+    /// and print it or write it to --output.
     Convert {
-        file: PathBuf,
+        #[arg(required_unless_present = "from_debconf_templates")]
+        file: Option<PathBuf>,
+        /// Convert a debconf `templates` file (a package's
+        /// DEBIAN/templates or po-debconf's debian/templates) instead: its
+        /// templates only, no environments.
+        #[arg(long, value_name = "TEMPLATES", conflicts_with_all = ["file", "schema", "rules", "derive_file"])]
+        from_debconf_templates: Option<PathBuf>,
+        /// With --from-debconf-templates: read translations from the gettext
+        /// catalogues DIR/*.po (po-debconf's debian/po).
+        #[arg(long, value_name = "DIR", requires = "from_debconf_templates")]
+        po: Option<PathBuf>,
+        /// With --from-debconf-templates: the owner of templates whose name
+        /// has none (`name` becomes `NAME/name`).
+        #[arg(long, value_name = "NAME", requires = "from_debconf_templates")]
+        owner: Option<String>,
         /// Validate the input against this XSD first.
         #[arg(long, value_name = "XSD")]
         schema: Option<PathBuf>,

@@ -21,6 +21,7 @@ pub fn template(key: &str, source: Source) -> Template {
         expression: None,
         line: 1,
         vouched: false,
+        translations: Default::default(),
     }
 }
 

@@ -1319,6 +1319,7 @@ mod tui_cancel {
                 expression: None,
                 line: 1,
                 vouched: false,
+                translations: Default::default(),
             },
             default: match question_type {
                 QuestionType::Boolean => Some("true".to_string()),

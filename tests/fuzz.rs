@@ -806,6 +806,7 @@ fn template() -> impl Strategy<Value = Template> {
             expression: None,
             line: 1,
             vouched: false,
+            translations: Default::default(),
         })
 }
 

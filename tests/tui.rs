@@ -36,6 +36,7 @@ fn template(key: &str, question_type: QuestionType, description: &str) -> Templa
         expression: None,
         line: 1,
         vouched: false,
+        translations: Default::default(),
     }
 }
 

@@ -47,6 +47,7 @@ fn input(
         expression: None,
         line: 1,
         vouched: false,
+        translations: Default::default(),
     };
     let document = optional(u)?;
     let stored = if u.arbitrary()? {

@@ -140,6 +140,8 @@ impl Question {
             expression: None,
             line: 0,
             vouched: false,
+            // debconf sends its texts already in the person's language.
+            translations: Default::default(),
         }
     }
 }

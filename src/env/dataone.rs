@@ -321,6 +321,7 @@ impl Reader<'_, '_> {
             expression,
             line,
             vouched: flag("seen"),
+            translations: Default::default(),
         };
         if !self.document.add_template(template) {
             self.problem(line, format!("template {key} is defined twice"));

@@ -5,7 +5,7 @@
 //! [`super::native`] (and later other dialects) produce it. A question's type,
 //! its value syntax and its validation live together on [`QuestionType`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -292,12 +292,66 @@ pub struct Template {
     /// An external tool vouched for the document's value (DataONE's `seen`
     /// flag): a user question takes it without asking.
     pub vouched: bool,
+    /// The texts in other languages, by language tag (`de`, `pt_BR`).
+    pub translations: BTreeMap<String, Texts>,
+}
+
+/// What a translation gives for a template; a part it leaves out is shown
+/// untranslated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Texts {
+    pub description: Option<String>,
+    pub extended: Option<String>,
+    /// Labels of the choices, in the order of [`Template::choices`]; the
+    /// stored value is always the untranslated choice.
+    pub choices: Vec<String>,
+}
+
+/// A template's texts as a person reads them in one language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown<'a> {
+    pub description: &'a str,
+    pub extended: &'a str,
+    /// One label per choice, in the order of [`Template::choices`].
+    pub labels: Vec<&'a str>,
 }
 
 impl Template {
     /// The package part of the key (`webshop` of `webshop/db.host`).
     pub fn owner(&self) -> &str {
         self.key.split('/').next().unwrap_or(&self.key)
+    }
+
+    /// The texts to show to someone who reads `languages` (most wanted
+    /// first, e.g. `["de_AT", "de"]`): each part from the first language
+    /// that translates it, else the untranslated one. Choice labels come
+    /// from one language only, and only when it labels every choice.
+    pub fn shown(&self, languages: &[String]) -> Shown<'_> {
+        let translations: Vec<&Texts> = languages
+            .iter()
+            .filter_map(|language| self.translations.get(language))
+            .collect();
+        let description = translations
+            .iter()
+            .find_map(|t| t.description.as_deref())
+            .unwrap_or(&self.description);
+        let extended = translations
+            .iter()
+            .find_map(|t| t.extended.as_deref())
+            .unwrap_or(&self.extended);
+        let labels = translations
+            .iter()
+            .find(|t| !t.choices.is_empty() && t.choices.len() == self.choices.len())
+            .map(|t| &t.choices)
+            .unwrap_or(&self.choices)
+            .iter()
+            .map(String::as_str)
+            .collect();
+        Shown {
+            description,
+            extended,
+            labels,
+        }
     }
 }
 
@@ -496,6 +550,54 @@ mod tests {
             line: 1,
         };
         assert!(machine.is("2001:0db8:0000::0001"));
+    }
+
+    fn translated() -> Template {
+        let mut translations = BTreeMap::new();
+        translations.insert(
+            "de".to_string(),
+            Texts {
+                description: Some("Zone".into()),
+                extended: None,
+                choices: vec!["Europa".into(), "Asien".into()],
+            },
+        );
+        translations.insert(
+            "de_AT".to_string(),
+            Texts {
+                description: Some("Zone (AT)".into()),
+                extended: None,
+                choices: vec!["Europa".into()],
+            },
+        );
+        Template {
+            key: "tz/area".into(),
+            question_type: QuestionType::Select,
+            priority: Priority::High,
+            source: Source::User,
+            description: "Area".into(),
+            extended: "Where you live.".into(),
+            choices: vec!["Europe".into(), "Asia".into()],
+            default: None,
+            expression: None,
+            line: 1,
+            vouched: false,
+            translations,
+        }
+    }
+
+    #[test]
+    fn shown_texts_come_from_the_first_language_that_has_them() {
+        let template = translated();
+        let shown = template.shown(&["de_AT".into(), "de".into()]);
+        assert_eq!(shown.description, "Zone (AT)");
+        assert_eq!(shown.extended, "Where you live.");
+        // de_AT labels only one of two choices: de's labels are used.
+        assert_eq!(shown.labels, ["Europa", "Asien"]);
+        let shown = template.shown(&["fr".into()]);
+        assert_eq!(shown.description, "Area");
+        assert_eq!(shown.labels, ["Europe", "Asia"]);
+        assert_eq!(template.shown(&[]).description, "Area");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use super::model::{
     ConfiguredValue, Document, Environment, ForeignValue, Machine, Priority, QuestionType, Source,
-    Template,
+    Template, Texts,
 };
 use super::xml::{ElementHandler, Schema, XmlReader};
 use crate::error::{Problem, Result};
@@ -41,6 +41,8 @@ enum Field {
 struct PendingTemplate {
     template: Template,
     choices_seen: bool,
+    /// The `<translation>` being read: its language, texts and line.
+    translation: Option<(String, Texts, u64)>,
 }
 
 struct PendingDebconf {
@@ -149,6 +151,12 @@ impl NativeReader<'_, '_> {
                 }
             }
             "template" => self.start_template(line),
+            "translation" => {
+                let lang = self.xml.attribute("lang").unwrap_or_default();
+                if let Some(pending) = self.template.as_mut() {
+                    pending.translation = Some((lang, Texts::default(), line));
+                }
+            }
             "description" => self.field = Some(Field::Description),
             "extended" => self.field = Some(Field::Extended),
             "choices" => {
@@ -274,8 +282,10 @@ impl NativeReader<'_, '_> {
                 expression: None,
                 line,
                 vouched: false,
+                translations: Default::default(),
             },
             choices_seen: false,
+            translation: None,
         });
     }
 
@@ -346,6 +356,15 @@ impl NativeReader<'_, '_> {
                 return self.end_debconf(text);
             }
             if let Some(pending) = self.template.as_mut() {
+                if let Some((_, texts, _)) = pending.translation.as_mut() {
+                    match field {
+                        Field::Description => texts.description = Some(text.trim().to_string()),
+                        Field::Extended => texts.extended = Some(dedent(&text)),
+                        Field::Choice => texts.choices.push(text.trim().to_string()),
+                        _ => {}
+                    }
+                    return;
+                }
                 let template = &mut pending.template;
                 match field {
                     Field::Description => template.description = text.trim().to_string(),
@@ -359,6 +378,7 @@ impl NativeReader<'_, '_> {
             return;
         }
         match name {
+            "translation" => self.end_translation(),
             "template" => {
                 if let Some(pending) = self.template.take() {
                     self.end_template(pending);
@@ -454,6 +474,38 @@ impl NativeReader<'_, '_> {
             machine.values.push(configured);
         } else if let Some(environment) = self.environment.as_mut() {
             environment.values.push(configured);
+        }
+    }
+
+    /// Files a translation under its language: one per language, and its
+    /// choices label every choice of the template.
+    fn end_translation(&mut self) {
+        let Some(pending) = self.template.as_mut() else {
+            return;
+        };
+        let Some((lang, texts, line)) = pending.translation.take() else {
+            return;
+        };
+        let key = pending.template.key.clone();
+        let (labels, choices) = (texts.choices.len(), pending.template.choices.len());
+        let duplicate = pending.template.translations.contains_key(&lang);
+        if !duplicate {
+            pending.template.translations.insert(lang.clone(), texts);
+        }
+        if duplicate {
+            self.problem(
+                line,
+                format!("template {key}: a second translation for language {lang}"),
+            );
+        }
+        if labels != 0 && labels != choices {
+            self.problem(
+                line,
+                format!(
+                    "template {key}: the {lang} translation labels {labels} choices; \
+                     the template has {choices}"
+                ),
+            );
         }
     }
 

@@ -556,6 +556,7 @@ mod tests {
             expression: None,
             line: 1,
             vouched: false,
+            translations: Default::default(),
         }
     }
 

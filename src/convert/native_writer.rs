@@ -1,18 +1,16 @@
-//! `confpack convert`: a DataONE v1 document (or any document confpack
-//! reads) written as a native one, so a team migrates once. The result is
-//! validated against the built-in schema before it is handed out.
+//! The native document as text: what every `confpack convert` writes,
+//! whatever it read. Deterministic (document order), every text escaped,
+//! and checked against the built-in schema before anyone uses it.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use crate::Listener;
-use crate::env::model::{Document, Machine, Source};
-use crate::env::{self, Validation, dataone, native};
-use crate::error::{Error, Problem, Result};
+use crate::env::model::{Document, Machine, Source, Template};
+use crate::env::{self, Validation, native};
+use crate::error::{Error, Result};
 
 /// Escapes text for XML content and attribute values.
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -28,49 +26,20 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Reads `file` and returns the equivalent native document.
-pub fn convert(
-    file: &Path,
-    schema: Option<&Path>,
-    rules: &BTreeMap<String, String>,
-    listener: &mut dyn Listener,
-) -> Result<String> {
-    let origin = file.display().to_string();
-    let validation = match schema {
-        Some(schema) => Validation::File(schema),
-        None => Validation::Builtin,
-    };
-    let document = env::read_document(file, &origin, validation, rules, &|_| true)?;
-    for warning in &document.warnings {
-        listener.warning(warning);
-    }
-    let missing: Vec<Problem> = dataone::missing_rules(&document)
-        .into_iter()
-        .map(|t| Problem {
-            file: origin.clone(),
-            line: Some(t.line),
-            message: format!(
-                "derived question {} has no rule; pass --derive {}=EXPR or add it to a --derive-file",
-                t.key, t.key
-            ),
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::Invalid(missing));
-    }
-    let text = write_native(&document, listener);
-    // Prove the result is a valid native document before anyone uses it.
-    let mut check = tempfile::Builder::new()
+/// Proves `text` is a valid native document (the built-in schema and
+/// confpack's own checks), through a temporary file the reader streams.
+pub fn check(text: &str) -> Result<()> {
+    let mut file = tempfile::Builder::new()
         .suffix(".xml")
         .tempfile()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    std::io::Write::write_all(&mut check, text.as_bytes())
-        .map_err(|e| Error::io(check.path(), e))?;
-    env::validate(check.path(), "converted document", Validation::Builtin)?;
-    Ok(text)
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(file.path(), e))?;
+    env::validate(file.path(), "converted document", Validation::Builtin)?;
+    Ok(())
 }
 
-fn write_native(document: &Document, listener: &mut dyn Listener) -> String {
+/// The native document of `document`; `listener` hears what had to change.
+pub fn write(document: &Document, listener: &mut dyn Listener) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     let _ = writeln!(
@@ -85,42 +54,7 @@ fn write_native(document: &Document, listener: &mut dyn Listener) -> String {
     );
     let _ = writeln!(out, "  <templates>");
     for template in &document.templates {
-        let _ = writeln!(
-            out,
-            "    <template key=\"{}\" type=\"{}\" priority=\"{}\" source=\"{}\">",
-            escape(&template.key),
-            template.question_type,
-            template.priority,
-            template.source
-        );
-        let _ = writeln!(
-            out,
-            "      <description>{}</description>",
-            escape(&template.description)
-        );
-        if !template.extended.is_empty() {
-            let _ = writeln!(
-                out,
-                "      <extended>{}</extended>",
-                escape(&template.extended)
-            );
-        }
-        if !template.choices.is_empty() {
-            let _ = write!(out, "      <choices>");
-            for choice in &template.choices {
-                let _ = write!(out, "<choice>{}</choice>", escape(choice));
-            }
-            let _ = writeln!(out, "</choices>");
-        }
-        if let Some(default) = &template.default {
-            let _ = writeln!(out, "      <default>{}</default>", escape(default));
-        }
-        if template.source == Source::Derived
-            && let Some(expression) = &template.expression
-        {
-            let _ = writeln!(out, "      <expression>{}</expression>", escape(expression));
-        }
-        let _ = writeln!(out, "    </template>");
+        write_template(&mut out, template);
     }
     let _ = writeln!(out, "  </templates>");
     for environment in &document.environments {
@@ -140,6 +74,65 @@ fn write_native(document: &Document, listener: &mut dyn Listener) -> String {
     }
     let _ = writeln!(out, "</environments>");
     out
+}
+
+fn write_template(out: &mut String, template: &Template) {
+    let _ = writeln!(
+        out,
+        "    <template key=\"{}\" type=\"{}\" priority=\"{}\" source=\"{}\">",
+        escape(&template.key),
+        template.question_type,
+        template.priority,
+        template.source
+    );
+    let _ = writeln!(
+        out,
+        "      <description>{}</description>",
+        escape(&template.description)
+    );
+    if !template.extended.is_empty() {
+        let _ = writeln!(
+            out,
+            "      <extended>{}</extended>",
+            escape(&template.extended)
+        );
+    }
+    write_choices(out, &template.choices, "      ");
+    if let Some(default) = &template.default {
+        let _ = writeln!(out, "      <default>{}</default>", escape(default));
+    }
+    if template.source == Source::Derived
+        && let Some(expression) = &template.expression
+    {
+        let _ = writeln!(out, "      <expression>{}</expression>", escape(expression));
+    }
+    for (lang, texts) in &template.translations {
+        let _ = writeln!(out, "      <translation lang=\"{}\">", escape(lang));
+        if let Some(description) = &texts.description {
+            let _ = writeln!(
+                out,
+                "        <description>{}</description>",
+                escape(description)
+            );
+        }
+        if let Some(extended) = &texts.extended {
+            let _ = writeln!(out, "        <extended>{}</extended>", escape(extended));
+        }
+        write_choices(out, &texts.choices, "        ");
+        let _ = writeln!(out, "      </translation>");
+    }
+    let _ = writeln!(out, "    </template>");
+}
+
+fn write_choices(out: &mut String, choices: &[String], indent: &str) {
+    if choices.is_empty() {
+        return;
+    }
+    let _ = write!(out, "{indent}<choices>");
+    for choice in choices {
+        let _ = write!(out, "<choice>{}</choice>", escape(choice));
+    }
+    let _ = writeln!(out, "</choices>");
 }
 
 fn write_machine(
