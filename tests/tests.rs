@@ -2,6 +2,7 @@ mod architecture;
 mod build;
 mod common;
 mod configure;
+mod convert;
 mod faults;
 mod fuzz;
 mod interop;
