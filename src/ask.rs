@@ -36,6 +36,7 @@ pub fn prompts(plan: &Plan, document: &Document) -> Vec<Prompt> {
                     default: default.clone(),
                     reason: reason.clone(),
                     secret,
+                    labels: Vec::new(),
                 }),
                 _ => None,
             }

@@ -2,7 +2,8 @@
 //! settings (uv's `settings.rs`), so the commands only run.
 //!
 //! Every environment variable a run reads on behalf of its flags
-//! (`DEBIAN_FRONTEND`, `DEBIAN_PRIORITY`, `SOURCE_DATE_EPOCH`) is read once,
+//! (`DEBIAN_FRONTEND`, `DEBIAN_PRIORITY`, `SOURCE_DATE_EPOCH`, and the
+//! locale: `LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG`) is read once,
 //! into an [`Env`], and every function here takes that [`Env`] as a
 //! parameter: tests build settings from a table of flags and variables
 //! instead of changing the test process's environment.
@@ -27,11 +28,15 @@ pub struct Env {
 
 impl Env {
     /// The variables settings read; no other is looked at.
-    pub const NAMES: [&'static str; 4] = [
+    pub const NAMES: [&'static str; 8] = [
         "CONFPACK_FRONTEND",
         "DEBIAN_FRONTEND",
         "DEBIAN_PRIORITY",
         "SOURCE_DATE_EPOCH",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_MESSAGES",
+        "LANG",
     ];
 
     /// This process's values of [`Env::NAMES`] (one that is not UTF-8
@@ -143,7 +148,10 @@ impl ConfigureSettings {
         let frontend = if args.dry_run {
             Choice::noninteractive()
         } else {
-            Choice::resolve(args.frontend.as_deref(), frontend_name(env))?
+            Choice {
+                languages: languages(env),
+                ..Choice::resolve(args.frontend.as_deref(), frontend_name(env))?
+            }
         };
         Ok(ConfigureSettings { options, frontend })
     }
@@ -166,6 +174,60 @@ impl ConfigureSettings {
 /// Which questions are shown: `--priority`, else `DEBIAN_PRIORITY` (when
 /// it names a priority), else low with `--force-questions` and high
 /// without.
+/// The languages to show questions in, most wanted first, the way
+/// debconf picks a template's translation: each entry of `LANGUAGE` (a
+/// colon list), then the locale (`LC_ALL`, else `LC_MESSAGES`, else
+/// `LANG`). A locale name loses its codeset (`.UTF-8`); `de_AT` is tried
+/// before `de`, `sr_RS@latin` as `sr_RS@latin`, `sr@latin`, `sr_RS`, `sr`.
+/// `C` and `POSIX` name no language. Last comes `en`: debconf's
+/// untranslated texts are English, and a template whose choices are codes
+/// keeps their English labels as its `en` translation.
+pub fn languages(env: &Env) -> Vec<String> {
+    let set = |name: &str| env.get(name).filter(|v| !v.is_empty());
+    let locale = set("LC_ALL")
+        .or_else(|| set("LC_MESSAGES"))
+        .or_else(|| set("LANG"));
+    let mut languages: Vec<String> = Vec::new();
+    let names = set("LANGUAGE")
+        .into_iter()
+        .flat_map(|list| list.split(':'))
+        .chain(locale);
+    for name in names {
+        for candidate in locale_candidates(name) {
+            if !languages.contains(&candidate) {
+                languages.push(candidate);
+            }
+        }
+    }
+    if !languages.iter().any(|l| l == "en") {
+        languages.push("en".to_string());
+    }
+    languages
+}
+
+/// The language tags a locale name stands for, most specific first.
+fn locale_candidates(name: &str) -> Vec<String> {
+    let (name, modifier) = match name.split_once('@') {
+        Some((name, modifier)) => (name, Some(modifier)),
+        None => (name, None),
+    };
+    let name = name.split('.').next().unwrap_or_default();
+    if name.is_empty() || name == "C" || name == "POSIX" {
+        return Vec::new();
+    }
+    let language = name.split('_').next().unwrap_or(name);
+    let mut bases = vec![name];
+    if language != name {
+        bases.push(language);
+    }
+    let mut candidates = Vec::new();
+    if let Some(modifier) = modifier.filter(|m| !m.is_empty()) {
+        candidates.extend(bases.iter().map(|base| format!("{base}@{modifier}")));
+    }
+    candidates.extend(bases.iter().map(|base| base.to_string()));
+    candidates
+}
+
 pub fn priority(flag: Option<PriorityArg>, force_questions: bool, env: &Env) -> Priority {
     match flag {
         Some(PriorityArg::Low) => Priority::Low,
@@ -548,5 +610,47 @@ mod tests {
                 .keys()
                 .all(|name| Env::NAMES.contains(&name.as_str()))
         );
+    }
+
+    #[test]
+    fn languages_follow_language_then_the_locale_then_english() {
+        let table: &[(&[(&str, &str)], &[&str])] = &[
+            (&[], &["en"]),
+            (&[("LANG", "C.UTF-8")], &["en"]),
+            (&[("LANG", "POSIX")], &["en"]),
+            (&[("LANG", "de_AT.UTF-8")], &["de_AT", "de", "en"]),
+            (
+                &[("LANG", "de_DE.UTF-8"), ("LC_MESSAGES", "fr_FR.UTF-8")],
+                &["fr_FR", "fr", "en"],
+            ),
+            (
+                &[
+                    ("LANG", "de_DE"),
+                    ("LC_MESSAGES", "fr_FR"),
+                    ("LC_ALL", "pt_BR.UTF-8"),
+                ],
+                &["pt_BR", "pt", "en"],
+            ),
+            (
+                &[("LANGUAGE", "de_CH:fr"), ("LANG", "it_IT.UTF-8")],
+                &["de_CH", "de", "fr", "it_IT", "it", "en"],
+            ),
+            (
+                &[("LANGUAGE", ""), ("LC_ALL", ""), ("LANG", "nl_BE")],
+                &["nl_BE", "nl", "en"],
+            ),
+            (
+                &[("LANG", "sr_RS.UTF-8@latin")],
+                &["sr_RS@latin", "sr@latin", "sr_RS", "sr", "en"],
+            ),
+            (
+                &[("LANGUAGE", "en_GB:de"), ("LANG", "de_DE.UTF-8")],
+                &["en_GB", "en", "de", "de_DE"],
+            ),
+        ];
+        for (env, expected) in table {
+            let env = Env::from_pairs(env.iter().copied());
+            assert_eq!(languages(&env), *expected, "{env:?}");
+        }
     }
 }

@@ -1328,6 +1328,7 @@ mod tui_cancel {
             },
             reason,
             secret: false,
+            labels: Vec::new(),
         }
     }
 

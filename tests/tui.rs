@@ -46,6 +46,7 @@ fn prompt(template: Template, default: Option<&str>, reason: Reason) -> Prompt {
         default: default.map(str::to_string),
         reason,
         secret: false,
+        labels: Vec::new(),
     }
 }
 
@@ -185,6 +186,40 @@ fn conflict() -> Prompt {
     )
 }
 
+/// tzdata's area question with its German and French texts.
+fn area() -> Template {
+    let mut area = with_extended(
+        with_choices(
+            template("tzdata/Areas", QuestionType::Select, "Geographic area:"),
+            &["Africa", "America", "Asia", "Europe", "Etc"],
+        ),
+        "Please select the geographic area in which you live.",
+    );
+    area.translations.insert(
+        "de".to_string(),
+        confpack::env::model::Texts {
+            description: Some("Geographisches Gebiet:".to_string()),
+            extended: Some(
+                "Bitte wählen Sie das geographische Gebiet aus, in dem Sie leben.".to_string(),
+            ),
+            choices: ["Afrika", "Amerika", "Asien", "Europa", "Sonstige"]
+                .map(String::from)
+                .to_vec(),
+        },
+    );
+    area.translations.insert(
+        "fr".to_string(),
+        confpack::env::model::Texts {
+            description: Some("Lieu géographique :".to_string()),
+            extended: None,
+            choices: ["Afrique", "Amérique", "Asie", "Europe", "Autre"]
+                .map(String::from)
+                .to_vec(),
+        },
+    );
+    area
+}
+
 fn app(prompts: Vec<Prompt>) -> App {
     App::new(context(), prompts, Theme::monochrome())
 }
@@ -315,6 +350,22 @@ mod screens {
         key(&mut app, KeyCode::Enter);
         key(&mut app, KeyCode::Enter);
         assert_eq!(saved(&mut app)["webshop/timezone"], "Europe/Berlin");
+    }
+
+    #[test]
+    fn a_translated_select_shows_german_labels_and_saves_the_untranslated_choice() {
+        let area = area();
+        let languages = ["de_AT".to_string(), "de".to_string(), "en".to_string()];
+        let german = prompt(area, Some("Etc"), Reason::Unanswered).in_languages(&languages);
+        let mut app = app(vec![german]);
+        insta::assert_snapshot!(screen(&mut app, 70, 16));
+        type_text(&mut app, "asi");
+        key(&mut app, KeyCode::Enter);
+        let review = screen(&mut app, 70, 16);
+        assert!(review.contains("Asien"), "{review}");
+        insta::assert_snapshot!("translated_select_review", review);
+        key(&mut app, KeyCode::Enter);
+        assert_eq!(saved(&mut app)["tzdata/Areas"], "Asia");
     }
 
     #[test]
@@ -730,6 +781,32 @@ mod text {
         // Without a step before, `<` is an answer like any other.
         let (result, _) = run(&[host()], "<\ny\n");
         assert_eq!(result.expect("answers")["webshop/db.host"], "<");
+    }
+
+    #[test]
+    fn the_text_frontend_shows_the_locales_translation_and_saves_the_choice() {
+        let output = Shared::default();
+        let languages = ["fr_FR".to_string(), "fr".to_string(), "en".to_string()];
+        let mut text = Text::new(
+            Box::new(Script(std::io::Cursor::new("amé\n\n".to_string()))),
+            Box::new(output.clone()),
+            72,
+        )
+        .in_languages(&languages);
+        let prompts = [prompt(area(), Some("Etc"), Reason::Unanswered)];
+        let answers = text.ask(&context(), &prompts).expect("answers");
+        let output = output.text();
+        assert_eq!(answers["tzdata/Areas"], "America");
+        assert!(output.contains("Lieu géographique :"), "{output}");
+        assert!(
+            output.contains("Please select the geographic area"),
+            "untranslated extended: {output}"
+        );
+        assert!(output.contains(" 2) Amérique"), "{output}");
+        assert!(
+            output.contains("[Autre]"),
+            "the default by its label: {output}"
+        );
     }
 
     #[test]

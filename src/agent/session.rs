@@ -392,6 +392,8 @@ impl<'a> Session<'a> {
             },
             default,
             secret: false,
+            // debconf sends the labels already in the person's language.
+            labels: Vec::new(),
         }
     }
 

@@ -16,7 +16,7 @@ pub mod wrap;
 use std::collections::BTreeMap;
 
 use crate::Listener;
-use crate::env::model::{QuestionType, Template};
+use crate::env::model::{QuestionType, Template, join_multiselect, split_multiselect};
 use crate::error::{Error, Result};
 use crate::merge::Reason;
 use crate::output::MASK;
@@ -32,9 +32,48 @@ pub struct Prompt {
     /// as one, or computed from one (a boolean or choice derived from a
     /// password). Masked wherever it is shown.
     pub secret: bool,
+    /// What each choice is shown as (a translation), in the order of the
+    /// template's choices; empty: the choices themselves. The answer is
+    /// always the choice, never its label.
+    pub labels: Vec<String>,
 }
 
 impl Prompt {
+    /// The question as someone reading `languages` sees it (see
+    /// [`Template::shown`]): description and extended text translated,
+    /// choices labelled. Values stay the untranslated choices.
+    pub fn in_languages(&self, languages: &[String]) -> Prompt {
+        let shown = self.template.shown(languages);
+        let mut template = self.template.clone();
+        template.description = shown.description.to_string();
+        template.extended = shown.extended.to_string();
+        let labels = shown.labels.iter().map(|l| l.to_string()).collect();
+        Prompt {
+            template,
+            labels,
+            ..self.clone()
+        }
+    }
+
+    /// The label of each choice, in order.
+    pub fn choice_labels(&self) -> &[String] {
+        if self.labels.len() == self.template.choices.len() {
+            &self.labels
+        } else {
+            &self.template.choices
+        }
+    }
+
+    /// What a choice is shown as.
+    pub fn choice_label<'a>(&'a self, choice: &'a str) -> &'a str {
+        self.template
+            .choices
+            .iter()
+            .position(|c| c == choice)
+            .and_then(|i| self.choice_labels().get(i))
+            .map_or(choice, String::as_str)
+    }
+
     /// Whether the value must never be shown.
     pub fn is_secret(&self) -> bool {
         self.secret || self.template.question_type.is_secret()
@@ -77,6 +116,15 @@ impl Prompt {
                 "false" => strings::NO.to_string(),
                 other => other.to_string(),
             }
+        } else if self.template.question_type == QuestionType::Select {
+            self.choice_label(value).to_string()
+        } else if self.template.question_type == QuestionType::Multiselect {
+            join_multiselect(
+                &split_multiselect(value)
+                    .iter()
+                    .map(|item| self.choice_label(item).to_string())
+                    .collect::<Vec<_>>(),
+            )
         } else {
             value.to_string()
         }
@@ -155,6 +203,9 @@ pub struct Choice {
     /// Said when the frontend is opened: a `DEBIAN_FRONTEND` confpack does
     /// not know (another program's name) is not an error.
     pub warning: Option<String>,
+    /// The languages questions are shown in, most wanted first (see
+    /// [`crate::settings::languages`]); empty: untranslated.
+    pub languages: Vec<String>,
 }
 
 impl Choice {
@@ -183,6 +234,7 @@ impl Choice {
                 kind: None,
                 chosen: Chosen::Default,
                 warning: None,
+                languages: Vec::new(),
             }),
         }
     }
@@ -197,6 +249,7 @@ impl Choice {
             kind: Some(kind),
             chosen,
             warning: None,
+            languages: Vec::new(),
         }
     }
 }
@@ -213,7 +266,7 @@ pub fn choose(choice: &Choice, listener: &mut dyn Listener) -> Box<dyn Frontend>
         None if terminal::Device::find().is_ok() => Kind::Tui,
         None => Kind::Noninteractive,
     };
-    open(kind, choice.chosen, listener)
+    open(kind, choice.chosen, &choice.languages, listener)
 }
 
 /// What a terminal allows, as far as choosing a frontend goes.
@@ -281,7 +334,12 @@ pub fn decide(
 /// one line: a warning when the user chose `kind`, information when it
 /// was only the default. Never blocks: a missing terminal, or one this
 /// process does not own (a background job), means noninteractive.
-pub fn open(kind: Kind, chosen: Chosen, listener: &mut dyn Listener) -> Box<dyn Frontend> {
+pub fn open(
+    kind: Kind,
+    chosen: Chosen,
+    languages: &[String],
+    listener: &mut dyn Listener,
+) -> Box<dyn Frontend> {
     let mut say = |message: String| {
         if chosen != Chosen::Default {
             listener.warning(&message);
@@ -306,10 +364,11 @@ pub fn open(kind: Kind, chosen: Chosen, listener: &mut dyn Listener) -> Box<dyn 
     match (opening, device) {
         (Opening::Noninteractive(None), _) => Box::new(noninteractive::Noninteractive),
         (Opening::Noninteractive(Some(reason)), _) => noninteractive(&reason, &mut say),
-        (Opening::TextOnStdio, _) => Box::new(text::Text::on_stdio()),
-        (Opening::Tui, Ok(device)) => Box::new(tui::Tui::new(device)),
+        (Opening::TextOnStdio, _) => Box::new(text::Text::on_stdio().in_languages(languages)),
+        (Opening::Tui, Ok(device)) => Box::new(tui::Tui::new(device).in_languages(languages)),
         (Opening::Text { instead_of_tui }, Ok(device)) => {
-            match (text::Text::on_terminal(&device), instead_of_tui) {
+            let text = text::Text::on_terminal(&device).map(|t| t.in_languages(languages));
+            match (text, instead_of_tui) {
                 (Ok(text), Some(reason)) => {
                     say(strings::fallback(&reason, "text"));
                     Box::new(text)

@@ -196,6 +196,9 @@ pub struct Text {
     /// `<` at the question being asked goes back ([`Context::back`]):
     /// only at the first question, on the first pass.
     back: bool,
+    /// The languages descriptions and choices are shown in, most wanted
+    /// first (see [`crate::settings::languages`]).
+    languages: Vec<String>,
 }
 
 /// What the person did with one question.
@@ -213,7 +216,14 @@ impl Text {
             output,
             width: width.clamp(20, 100),
             back: false,
+            languages: Vec::new(),
         }
+    }
+
+    /// Shows translations for `languages` (most wanted first).
+    pub fn in_languages(mut self, languages: &[String]) -> Text {
+        self.languages = languages.to_vec();
+        self
     }
 
     /// Prompts on the person's terminal.
@@ -247,6 +257,11 @@ impl Text {
         // Signals are caught from the first prompt to the last answer, and
         // only then: a run killed later (in a hook, say) just ends.
         let _catching = Catching::start();
+        let localized: Vec<Prompt> = prompts
+            .iter()
+            .map(|p| p.in_languages(&self.languages))
+            .collect();
+        let prompts = localized.as_slice();
         values.resize(prompts.len(), None);
         self.say(&format!(
             "{}: {}",
@@ -445,8 +460,9 @@ impl Text {
             .template
             .choices
             .iter()
+            .zip(prompt.choice_labels())
             .enumerate()
-            .map(|(i, choice)| {
+            .map(|(i, (choice, label))| {
                 let mark = if multi {
                     if selected.contains(choice) {
                         "[x] "
@@ -460,7 +476,7 @@ impl Text {
                     .choice_note(choice)
                     .map(|n| format!("  ({n})"))
                     .unwrap_or_default();
-                format!("  {:>2}) {mark}{choice}{note}", i + 1)
+                format!("  {:>2}) {mark}{label}{note}", i + 1)
             })
             .collect();
         for line in lines {
@@ -473,7 +489,7 @@ impl Text {
         let question_type = prompt.template.question_type;
         let default = match (current, question_type) {
             (_, QuestionType::Password | QuestionType::Boolean) => String::new(),
-            (Some(value), _) if !value.is_empty() => format!(" [{value}]"),
+            (Some(value), _) if !value.is_empty() => format!(" [{}]", prompt.shown(value)),
             (Some(_), QuestionType::Multiselect) => " [-]".to_string(),
             (Some(_), _) => String::new(),
             (None, _) => format!(" {}", strings::TEXT_REQUIRED_MARK),
@@ -696,7 +712,7 @@ fn parse(
                     .map(str::to_string)
                     .ok_or_else(|| strings::ANSWER_REQUIRED.to_string());
             }
-            pick(choices, typed)
+            pick(choices, prompt.choice_labels(), typed)
         }
         QuestionType::Multiselect => {
             if typed.is_empty() {
@@ -712,7 +728,7 @@ fn parse(
             };
             let mut chosen = Vec::new();
             for token in tokens.into_iter().filter(|t| !t.is_empty()) {
-                chosen.push(pick(choices, token)?);
+                chosen.push(pick(choices, prompt.choice_labels(), token)?);
             }
             let ordered: Vec<&String> = choices.iter().filter(|c| chosen.contains(c)).collect();
             Ok(join_multiselect(&ordered))
@@ -727,24 +743,28 @@ fn parse(
     }
 }
 
-/// A choice by number, exact name, or unambiguous start of a name.
-fn pick(choices: &[String], typed: &str) -> std::result::Result<String, String> {
+/// A choice by number, exact label or value, or unambiguous start of a
+/// label; the answer is the choice (the value), whatever was typed.
+fn pick(choices: &[String], labels: &[String], typed: &str) -> std::result::Result<String, String> {
     if let Ok(number) = typed.parse::<usize>()
         && number >= 1
         && number <= choices.len()
     {
         return Ok(choices[number - 1].clone());
     }
-    if let Some(exact) = choices.iter().find(|c| c.as_str() == typed) {
-        return Ok(exact.clone());
+    let exact = labels
+        .iter()
+        .position(|l| l.as_str() == typed)
+        .or_else(|| choices.iter().position(|c| c.as_str() == typed));
+    if let Some(index) = exact {
+        return Ok(choices[index].clone());
     }
     let lower = typed.to_lowercase();
-    let starting: Vec<&String> = choices
-        .iter()
-        .filter(|c| c.to_lowercase().starts_with(&lower))
+    let starting: Vec<usize> = (0..labels.len())
+        .filter(|&i| labels[i].to_lowercase().starts_with(&lower))
         .collect();
     match starting.as_slice() {
-        [one] => Ok((*one).clone()),
+        [one] => Ok(choices[*one].clone()),
         [] => Err(format!(
             "`{typed}` is not one of the choices (1-{})",
             choices.len()
@@ -753,7 +773,7 @@ fn pick(choices: &[String], typed: &str) -> std::result::Result<String, String> 
             "`{typed}` could be {}",
             several
                 .iter()
-                .map(|c| c.as_str())
+                .map(|&i| labels[i].as_str())
                 .collect::<Vec<_>>()
                 .join(" or ")
         )),

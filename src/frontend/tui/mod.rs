@@ -44,6 +44,9 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(200);
 pub struct Tui {
     device: Device,
     theme: Theme,
+    /// The languages descriptions and choices are shown in, most wanted
+    /// first (see [`crate::settings::languages`]).
+    languages: Vec<String>,
 }
 
 impl Tui {
@@ -51,7 +54,14 @@ impl Tui {
         Tui {
             device,
             theme: Theme::from_environment(),
+            languages: Vec::new(),
         }
+    }
+
+    /// Shows translations for `languages` (most wanted first).
+    pub fn in_languages(mut self, languages: &[String]) -> Tui {
+        self.languages = languages.to_vec();
+        self
     }
 }
 
@@ -61,7 +71,11 @@ impl Frontend for Tui {
     }
 
     fn ask(&mut self, context: &Context, prompts: &[Prompt]) -> Result<BTreeMap<String, String>> {
-        let mut app = App::new(context.clone(), prompts.to_vec(), self.theme);
+        let prompts: Vec<Prompt> = prompts
+            .iter()
+            .map(|p| p.in_languages(&self.languages))
+            .collect();
+        let mut app = App::new(context.clone(), prompts.clone(), self.theme);
         let outcome = {
             let catching = Catching::start();
             wait_until_stderr_is_read();
@@ -73,8 +87,10 @@ impl Frontend for Tui {
             Outcome::Cancel => Err(Error::Cancelled),
             Outcome::Back => Err(Error::Back),
             Outcome::TextMode => {
-                let mut text = Text::on_terminal(&self.device).map_err(terminal_error)?;
-                text.ask_from(context, prompts, app.values(), app.current)
+                let mut text = Text::on_terminal(&self.device)
+                    .map_err(terminal_error)?
+                    .in_languages(&self.languages);
+                text.ask_from(context, &prompts, app.values(), app.current)
             }
         }
     }
@@ -82,7 +98,9 @@ impl Frontend for Tui {
     /// One question on the terminal, between the screens: asked the text
     /// frontend's way (see [`Text::ask_local_edit`]).
     fn local_edit(&mut self, edit: &LocalEdit) -> Result<Option<EditChoice>> {
-        let mut text = Text::on_terminal(&self.device).map_err(terminal_error)?;
+        let mut text = Text::on_terminal(&self.device)
+            .map_err(terminal_error)?
+            .in_languages(&self.languages);
         text.ask_local_edit(edit).map(Some)
     }
 }

@@ -18,7 +18,10 @@ use crate::frontend::tui::theme::Theme;
 
 #[derive(Debug, Clone)]
 pub struct ChoiceList {
+    /// The values; what the answer is made of.
     choices: Vec<String>,
+    /// What each choice is shown as and searched by.
+    labels: Vec<String>,
     multiple: bool,
     /// Multiselect: which choices are ticked.
     chosen: Vec<bool>,
@@ -47,6 +50,7 @@ impl ChoiceList {
             chosen: vec![false; count],
             notes: vec![None; count],
             matches: (0..count).collect(),
+            labels: choices.clone(),
             choices,
             search: String::new(),
             cursor: 0,
@@ -71,6 +75,15 @@ impl ChoiceList {
         let mut list = ChoiceList::new(choices, true);
         list.set_value(current);
         list
+    }
+
+    /// Shows `labels` (one per choice, e.g. translations) instead of the
+    /// choices; the answer stays the choice.
+    pub fn labelled(mut self, labels: Vec<String>) -> ChoiceList {
+        if labels.len() == self.choices.len() {
+            self.labels = labels;
+        }
+        self
     }
 
     pub fn is_multiple(&self) -> bool {
@@ -149,7 +162,7 @@ impl ChoiceList {
         let under_cursor = Some(self.highlighted);
         let needle = self.search.to_lowercase();
         self.matches = (0..self.choices.len())
-            .filter(|&i| self.choices[i].to_lowercase().contains(&needle))
+            .filter(|&i| self.labels[i].to_lowercase().contains(&needle))
             .collect();
         self.cursor = under_cursor
             .and_then(|i| self.matches.iter().position(|&m| m == i))
@@ -165,7 +178,7 @@ impl ChoiceList {
     }
 
     fn row<'a>(&self, index: usize, selected: bool, width: usize, theme: &Theme) -> Line<'a> {
-        let choice = &self.choices[index];
+        let choice = &self.labels[index];
         let marker = if selected { "> " } else { "  " };
         let tick = match (self.multiple, self.chosen[index]) {
             (false, _) => "",

@@ -59,7 +59,8 @@ impl Widget {
             QuestionType::Password => Widget::Password(PasswordEntry::new(current.is_some())),
             QuestionType::Boolean => Widget::Boolean(YesNo::new(current == Some("true"))),
             QuestionType::Select => {
-                let mut list = ChoiceList::single(choices.clone(), current);
+                let mut list = ChoiceList::single(choices.clone(), current)
+                    .labelled(prompt.choice_labels().to_vec());
                 for (i, choice) in choices.iter().enumerate() {
                     if let Some(note) = prompt.choice_note(choice) {
                         list.annotate(i, note);
@@ -67,9 +68,10 @@ impl Widget {
                 }
                 Widget::Choices(list)
             }
-            QuestionType::Multiselect => {
-                Widget::Choices(ChoiceList::multiple(choices.clone(), current.unwrap_or("")))
-            }
+            QuestionType::Multiselect => Widget::Choices(
+                ChoiceList::multiple(choices.clone(), current.unwrap_or(""))
+                    .labelled(prompt.choice_labels().to_vec()),
+            ),
             QuestionType::Note | QuestionType::Text | QuestionType::Title | QuestionType::Error => {
                 Widget::Message
             }
