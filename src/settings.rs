@@ -614,7 +614,8 @@ mod tests {
 
     #[test]
     fn languages_follow_language_then_the_locale_then_english() {
-        let table: &[(&[(&str, &str)], &[&str])] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+        let table: &[Case] = &[
             (&[], &["en"]),
             (&[("LANG", "C.UTF-8")], &["en"]),
             (&[("LANG", "POSIX")], &["en"]),

@@ -28,12 +28,12 @@ fn stanzas(text: &str) -> Vec<Stanza> {
                 all.push(std::mem::take(&mut current));
             }
         } else if line.starts_with('#') {
-        } else if line.starts_with(' ') {
+        } else if let Some(continued) = line.strip_prefix(' ') {
             current
                 .get_mut(&last)
                 .expect("continuation of a field")
                 .1
-                .push(line[1..].to_string());
+                .push(continued.to_string());
         } else {
             let (name, value) = line.split_once(':').expect("a field");
             last = name.trim_start_matches('_').to_lowercase();

@@ -704,6 +704,138 @@ mod tests {
         );
     }
 
+    use crate::env::{Validation, validate};
+    use crate::error::Error;
+
+    fn document_with(translations: &str) -> std::result::Result<Document, Vec<Problem>> {
+        let text = format!(
+            r#"<environments xmlns="{NAMESPACE}" version="1">
+  <templates>
+    <template key="tz/area" type="select" source="user">
+      <description>Area</description>
+      <extended>Where you live.</extended>
+      <choices><choice>Europe</choice><choice>Asia</choice></choices>
+      <default>Asia</default>
+{translations}
+    </template>
+  </templates>
+</environments>
+"#
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("env.xml");
+        std::fs::write(&path, text).expect("write");
+        match validate(&path, "env.xml", Validation::Builtin) {
+            Ok(document) => Ok(document),
+            Err(Error::Invalid(problems)) => Err(problems),
+            Err(other) => panic!("{other:#}"),
+        }
+    }
+
+    #[test]
+    fn translations_are_read_by_language() {
+        let document = document_with(
+            r#"      <translation lang="de">
+        <description>Gebiet</description>
+        <extended>
+          Wo Sie leben.
+
+          Zweiter Absatz.
+        </extended>
+        <choices><choice>Europa</choice><choice>Asien</choice></choices>
+      </translation>
+      <translation lang="pt_BR"><description>Área</description></translation>"#,
+        )
+        .expect("valid");
+        let template = document.template("tz/area").expect("template");
+        let german = &template.translations["de"];
+        assert_eq!(german.description.as_deref(), Some("Gebiet"));
+        assert_eq!(
+            german.extended.as_deref(),
+            Some("Wo Sie leben.\n\nZweiter Absatz.")
+        );
+        assert_eq!(german.choices, ["Europa", "Asien"]);
+        let brazilian = &template.translations["pt_BR"];
+        assert_eq!(brazilian.description.as_deref(), Some("Área"));
+        assert!(brazilian.choices.is_empty());
+        assert_eq!(template.description, "Area", "the untranslated text stays");
+        assert_eq!(template.choices, ["Europe", "Asia"]);
+    }
+
+    #[test]
+    fn a_second_translation_for_a_language_is_refused_at_its_line() {
+        let problems = document_with(
+            r#"      <translation lang="de"><description>Gebiet</description></translation>
+      <translation lang="de"><description>Zone</description></translation>"#,
+        )
+        .expect_err("invalid");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, Some(9));
+        assert!(
+            problems[0]
+                .message
+                .contains("second translation for language de")
+        );
+    }
+
+    #[test]
+    fn translated_labels_must_label_every_choice() {
+        let problems = document_with(
+            r#"      <translation lang="de"><choices><choice>Europa</choice></choices></translation>"#,
+        )
+        .expect_err("invalid");
+        assert!(
+            problems[0]
+                .message
+                .contains("labels 1 choices; the template has 2"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_translation_needs_a_language_and_sits_after_the_untranslated_texts() {
+        for (translation, wanted) in [
+            (
+                r#"      <translation><description>x</description></translation>"#,
+                "lang",
+            ),
+            (r#"      <translation lang="German"/>"#, "German"),
+            (
+                r#"      <translation lang="de"><default>x</default></translation>"#,
+                "default",
+            ),
+        ] {
+            let problems = document_with(translation).expect_err(translation);
+            assert!(
+                problems.iter().any(|p| p.message.contains(wanted)),
+                "{translation}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_published_schema_refuses_a_second_translation_itself() {
+        let text = format!(
+            r#"<environments xmlns="{NAMESPACE}" version="1"><templates>
+<template key="a/b" type="string"><description>B</description>
+<translation lang="de"/><translation lang="de"/></template></templates></environments>"#
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, schema) = (dir.path().join("env.xml"), dir.path().join("schema.xsd"));
+        std::fs::write(&path, text).expect("write");
+        std::fs::write(&schema, SCHEMA).expect("write");
+        let Err(Error::Invalid(problems)) = validate(&path, "env.xml", Validation::File(&schema))
+        else {
+            panic!("invalid");
+        };
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.message.contains("uniqueTranslation")),
+            "{problems:?}"
+        );
+    }
+
     #[test]
     fn dedent_keeps_paragraphs() {
         let text = "\n      First line\n      second\n\n      Next paragraph\n    ";
