@@ -536,7 +536,7 @@ fn merge_catalogues(record: &Record, catalogues: &[Catalogue]) -> Record {
 /// lines kept on lines of their own).
 fn translatable_parts(field: &Field) -> Vec<String> {
     if field.marks >= 2 {
-        return split_items(&field.value);
+        return split_multiselect(&field.value);
     }
     let mut parts = vec![field.value.clone()];
     if field.continuation.is_empty() {
@@ -566,29 +566,6 @@ fn translatable_parts(field: &Field) -> Vec<String> {
         parts.push(last.to_string());
     }
     parts
-}
-
-/// Items of a comma-separated list as po-debconf splits them (`\,` is a
-/// comma inside an item, which stays in the message).
-fn split_items(value: &str) -> Vec<String> {
-    let mut items = Vec::new();
-    let mut current = String::new();
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&',') => {
-                current.push(',');
-                chars.next();
-            }
-            ',' => {
-                items.push(current.trim().to_string());
-                current.clear();
-            }
-            other => current.push(other),
-        }
-    }
-    items.push(current.trim().to_string());
-    items
 }
 
 /// The compiled field po2debconf writes from translated parts.
