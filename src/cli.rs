@@ -95,11 +95,21 @@ pub enum Command {
         from_debconf_templates: Option<PathBuf>,
         /// With --from-debconf-templates: read translations from the gettext
         /// catalogues DIR/*.po (po-debconf's debian/po).
-        #[arg(long, value_name = "DIR", requires = "from_debconf_templates")]
+        #[arg(
+            long,
+            value_name = "DIR",
+            requires = "from_debconf_templates",
+            conflicts_with = "file"
+        )]
         po: Option<PathBuf>,
         /// With --from-debconf-templates: the owner of templates whose name
         /// has none (`name` becomes `NAME/name`).
-        #[arg(long, value_name = "NAME", requires = "from_debconf_templates")]
+        #[arg(
+            long,
+            value_name = "NAME",
+            requires = "from_debconf_templates",
+            conflicts_with = "file"
+        )]
         owner: Option<String>,
         /// Validate the input against this XSD first.
         #[arg(long, value_name = "XSD")]

@@ -214,6 +214,17 @@ fn convert_debconf_templates_problems_are_errors_at_file_and_line() {
     );
 }
 
+#[test]
+fn convert_po_and_owner_only_go_with_debconf_templates() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for flag in ["--po", "--owner"] {
+        let (code, _, stderr) = run(confpack(root.path())
+            .args(["convert", flag, "x"])
+            .arg(fixture("dataone/acme-v1.xml")));
+        assert_eq!(code, 2, "{flag}: {stderr}");
+    }
+}
+
 /// Packages whose templates have every type, Choices-C and many
 /// translations between them.
 const PACKAGES: &[&str] = &[

@@ -711,6 +711,37 @@ Description: Flags
     }
 
     #[test]
+    fn a_name_without_owner_takes_the_owner_flag_or_is_an_error() {
+        let records =
+            parse("Template: greeting\nType: note\nDescription: Hi\n", "t").expect("parses");
+        let mut listener = RecordingListener::default();
+        let document = document(&records, &[], Some("demo"), "t", &mut listener).expect("converts");
+        assert!(document.template("demo/greeting").is_some());
+        let Err(Error::Invalid(problems)) =
+            super::document(&records, &[], None, "t", &mut listener)
+        else {
+            panic!("must fail");
+        };
+        assert_eq!(problems[0].line, Some(1));
+        assert!(problems[0].message.contains("--owner"), "{problems:?}");
+    }
+
+    #[test]
+    fn localised_defaults_and_defaults_outside_the_choices_are_left_out_with_a_warning() {
+        let records = parse(
+            "Template: a/b\nType: select\nChoices: x, y\nDefault: z\nDefault-de.UTF-8: x\nDescription: B\n",
+            "t",
+        )
+        .expect("parses");
+        let mut listener = RecordingListener::default();
+        let document = document(&records, &[], None, "t", &mut listener).expect("converts");
+        assert_eq!(document.template("a/b").expect("b").default, None);
+        assert_eq!(listener.warnings.len(), 2, "{:?}", listener.warnings);
+        assert!(listener.warnings.iter().any(|w| w.starts_with("t:4: ")));
+        assert!(listener.warnings.iter().any(|w| w.starts_with("t:5: ")));
+    }
+
+    #[test]
     fn language_tags_are_checked() {
         for good in ["de", "pt_BR", "sr@latin", "ast"] {
             assert!(is_language(good), "{good}");
