@@ -247,22 +247,10 @@ fn real_templates() -> Result<Vec<PathBuf>, String> {
     for package in PACKAGES {
         let templates = cache.join(package).join("templates");
         if !templates.exists() {
-            let deb = cached_deb(&cache, package).or_else(|| {
-                let status = Command::new("apt-get")
-                    .args(["download", "-q", package])
-                    .current_dir(&cache)
-                    .output()
-                    .ok()?;
-                status
-                    .status
-                    .success()
-                    .then(|| cached_deb(&cache, package))?
-            });
-            let deb = deb.ok_or_else(|| {
-                format!(
-                    "apt-get download {package} failed (no apt-get, or the archive is unreachable)"
-                )
-            })?;
+            let deb = match cached_deb(&cache, package) {
+                Some(deb) => deb,
+                None => download(&cache, package)?,
+            };
             let control = cache.join(package);
             let status = Command::new("dpkg-deb")
                 .arg("-e")
@@ -277,6 +265,35 @@ fn real_templates() -> Result<Vec<PathBuf>, String> {
         found.push(templates);
     }
     Ok(found)
+}
+
+/// `apt-get download PACKAGE` into `cache`, failing fast when the archive
+/// cannot be reached.
+fn download(cache: &Path, package: &str) -> Result<PathBuf, String> {
+    let output = Command::new("apt-get")
+        .args([
+            "download",
+            "-q",
+            "-o",
+            "Acquire::Retries=0",
+            "-o",
+            "Acquire::http::Timeout=20",
+            package,
+        ])
+        .current_dir(cache)
+        .output()
+        .map_err(|e| format!("apt-get cannot run ({e})"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reason = stderr
+        .lines()
+        .find(|l| l.starts_with("E:"))
+        .unwrap_or("no .deb was written");
+    match cached_deb(cache, package) {
+        Some(deb) if output.status.success() => Ok(deb),
+        _ => Err(format!(
+            "apt-get download {package} failed (the Debian archive is unreachable?): {reason}"
+        )),
+    }
 }
 
 fn cached_deb(cache: &Path, package: &str) -> Option<PathBuf> {
