@@ -368,4 +368,27 @@ mod tests {
         list.clear_search();
         assert_eq!(list.value(), Ok("Europe/Berlin, Europe/Paris".to_string()));
     }
+
+    #[test]
+    fn a_labelled_list_is_searched_by_label_and_answers_with_the_choice() {
+        let labels = [
+            "Europa/Berlin",
+            "Europa/Paris",
+            "Amerika/New York",
+            "Asien/Tokio",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut list = ChoiceList::multiple(zones(), "Asia/Tokyo").labelled(labels.clone());
+        list.search_str("europa");
+        list.event(KeyAction::ToggleAll);
+        list.clear_search();
+        assert_eq!(
+            list.value(),
+            Ok("Europe/Berlin, Europe/Paris, Asia/Tokyo".to_string())
+        );
+        let mut single = ChoiceList::single(zones(), Some("Europe/Paris")).labelled(labels);
+        single.search_str("tokio");
+        assert_eq!(single.value(), Ok("Asia/Tokyo".to_string()));
+    }
 }
