@@ -110,7 +110,9 @@ impl Socket {
                         return Ok(Some(caught));
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
+                Err(e)
+                    if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted =>
+                {
                     return Ok(None);
                 }
                 Err(e) => return Err(Error::io(&self.path, e)),

@@ -539,7 +539,9 @@ fn follow(
                 }
             });
             agent.answered.extend(session.answered().clone());
-            agent.unanswered.extend(session.unanswered().iter().cloned());
+            agent
+                .unanswered
+                .extend(session.unanswered().iter().cloned());
             ended?
         }
     };
