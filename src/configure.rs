@@ -455,12 +455,12 @@ fn apply_package(
         .cloned()
         .collect();
     let render = |name: &str, source: &str| render::render_text(name, source, &known, scope, max);
-    let mask = |text: &str| render::mask_known(&known, text);
+    let secrets = render::KnownSecrets(&known);
     let mut host = crate::declared::SystemHost::new(root);
     let declared = crate::converge::apply(
         store,
         package,
-        (&render, &mask, &changed),
+        (&render, &secrets, &changed),
         &mut host,
         listener,
     )?;

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::Listener;
-use crate::declared::{self, Context, Converged, Host, Id, Mask, Record, Render, Undo};
+use crate::declared::{self, Context, Converged, Host, Id, Record, Render, Secrets, Undo};
 use crate::error::Result;
 use crate::package::Package;
 use crate::store::{Batch, Store};
@@ -23,7 +23,7 @@ use crate::store::{Batch, Store};
 pub fn apply(
     store: &Store,
     package: &Package,
-    (render, mask, changed): (&Render<'_>, &Mask<'_>, &[PathBuf]),
+    (render, secrets, changed): (&Render<'_>, &dyn Secrets, &[PathBuf]),
     host: &mut dyn Host,
     listener: &mut dyn Listener,
 ) -> Result<Converged> {
@@ -41,7 +41,7 @@ pub fn apply(
         listener,
         render,
         changed,
-        mask,
+        secrets,
     };
     // Saved after every step that changed the records: a run killed
     // half-way forgets nothing it did.
@@ -95,7 +95,7 @@ pub fn undo(
         listener,
         render: &declared::no_render,
         changed: &[],
-        mask: &crate::declared::no_mask,
+        secrets: &crate::declared::NoSecrets,
     };
     let (mut kept, errors) = declared::undo_all(records, why, &mut cx);
     for error in &errors {
@@ -141,7 +141,7 @@ pub fn drift(
             listener: &mut listener,
             render: &declared::no_render,
             changed: &[],
-            mask: &crate::declared::no_mask,
+            secrets: &crate::declared::NoSecrets,
         };
         for record in records {
             let what = record.drift(&mut cx);

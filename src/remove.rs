@@ -251,12 +251,12 @@ pub fn apply(
             crate::render::DEFAULT_MAX_RENDER_BYTES,
         )
     };
-    let mask = |text: &str| crate::render::mask_known(&known, text);
+    let secrets = crate::render::KnownSecrets(&known);
     let mut host = crate::declared::SystemHost::new(&paths.root);
     let converged = crate::converge::apply(
         &store,
         &installed,
-        (&render, &mask, &[]),
+        (&render, &secrets, &[]),
         &mut host,
         listener,
     )?;

@@ -383,23 +383,37 @@ pub fn render_all(
     }
 }
 
-/// `text` with every secret answer of `known` replaced by `***` (the
-/// longest first, so a secret containing another is masked whole).
-pub fn mask_known(
-    known: &std::collections::BTreeMap<String, crate::derive::KnownAnswer>,
-    text: &str,
-) -> String {
-    let mut secrets: Vec<&str> = known
-        .values()
-        .filter(|answer| answer.secret && !answer.value.is_empty())
-        .map(|answer| answer.value.as_str())
-        .collect();
-    secrets.sort_by_key(|value| std::cmp::Reverse(value.len()));
-    let mut masked = text.to_string();
-    for secret in secrets {
-        masked = masked.replace(secret, crate::output::MASK);
+/// The secret answers among `known`, for declarations' templates.
+pub struct KnownSecrets<'a>(pub &'a std::collections::BTreeMap<String, crate::derive::KnownAnswer>);
+
+impl crate::declared::Secrets for KnownSecrets<'_> {
+    /// Every secret value replaced by `***` (the longest first, so a
+    /// secret containing another is masked whole).
+    fn mask(&self, text: &str) -> String {
+        let mut secrets: Vec<&str> = self
+            .0
+            .values()
+            .filter(|answer| answer.secret && !answer.value.is_empty())
+            .map(|answer| answer.value.as_str())
+            .collect();
+        secrets.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        let mut masked = text.to_string();
+        for secret in secrets {
+            masked = masked.replace(secret, crate::output::MASK);
+        }
+        masked
     }
-    masked
+
+    /// What the template reads (found as [`crate::questions`] does): a
+    /// secret key, or any key when it reads them dynamically and a secret
+    /// exists.
+    fn read_by(&self, source: &str) -> bool {
+        let secret = |key: &str| self.0.get(key).is_some_and(|answer| answer.secret);
+        match crate::questions::template_reads(source) {
+            crate::questions::Reads::Keys(keys) => keys.iter().any(|key| secret(key)),
+            crate::questions::Reads::Any => self.0.values().any(|answer| answer.secret),
+        }
+    }
 }
 
 /// Renders one template text (a declaration's managed block or rule
@@ -578,6 +592,33 @@ pub fn remove_dropped(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn known_secrets_are_masked_and_found_in_what_a_template_reads() {
+        use crate::declared::Secrets;
+        use crate::derive::KnownAnswer;
+        use crate::env::model::QuestionType;
+        let answer = |value: &str, secret: bool| KnownAnswer {
+            question_type: QuestionType::String,
+            secret,
+            value: value.into(),
+        };
+        let known = std::collections::BTreeMap::from([
+            ("w/password".to_string(), answer("x", true)),
+            ("w/host".to_string(), answer("example.com", false)),
+        ]);
+        let secrets = KnownSecrets(&known);
+        assert!(secrets.read_by("{{ answers[\"w/password\"] }}"));
+        assert!(
+            !secrets.read_by("{{ answers[\"w/host\"] }} x"),
+            "a short secret is no match"
+        );
+        assert!(
+            secrets.read_by("{{ answers[name] }}"),
+            "dynamic reads may read it"
+        );
+        assert_eq!(secrets.mask("pw=x"), "pw=***");
+    }
+
     use super::{LocalEdit, file_mode};
 
     #[test]

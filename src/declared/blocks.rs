@@ -203,7 +203,7 @@ impl Block {
                 ));
             }
         };
-        if mode & 0o004 != 0 && (cx.mask)(&content) != content {
+        if mode & 0o004 != 0 && cx.secrets.read_by(&self.content) {
             return Err(Error::at(
                 &self.file,
                 None,

@@ -246,7 +246,7 @@ impl Table {
             listener: &mut *cx.listener,
             render: &render,
             changed: cx.changed,
-            mask: cx.mask,
+            secrets: cx.secrets,
         };
         self.include(cx.package)
             .apply(previous.map(|p| &p.include), &mut plain)
@@ -276,7 +276,7 @@ impl Table {
         let body = (cx.render)(&format!("firewall table {}", self.table), &self.rules)?;
         check_body(&body).map_err(|message| Error::Package {
             package: cx.package.to_string(),
-            message: (cx.mask)(&format!(
+            message: cx.secrets.mask(&format!(
                 "the rules of table {} as rendered: {message}; nothing was changed",
                 self.table
             )),
@@ -415,7 +415,7 @@ fn check(cx: &mut Context<'_>, file: &Path) -> Result<()> {
     if ran.success() {
         return Ok(());
     }
-    let said = (cx.mask)(ran.said());
+    let said = cx.secrets.mask(ran.said());
     if said.contains("Operation not permitted") || said.contains("Permission denied") {
         cx.listener.warning(&format!(
             "{}: nft could not check {shown} against the kernel ({said}); written unchecked",
@@ -569,7 +569,7 @@ mod tests {
                 listener: &mut self.listener,
                 render: &render,
                 changed: &[],
-                mask: &crate::declared::no_mask,
+                secrets: &crate::declared::NoSecrets,
             };
             converge(declared, previous, &mut cx)
         }
@@ -588,7 +588,7 @@ mod tests {
                 listener: &mut self.listener,
                 render: &super::super::no_render,
                 changed: &[],
-                mask: &crate::declared::no_mask,
+                secrets: &crate::declared::NoSecrets,
             }
         }
 

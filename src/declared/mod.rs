@@ -374,18 +374,32 @@ pub struct Context<'a> {
     /// Files this run wrote or removed for the package (rendered
     /// templates), so a service can restart on a change.
     pub changed: &'a [std::path::PathBuf],
-    /// Masks the secret answers in a text (a rendered block, a tool's
-    /// message quoting rendered rules) before it is shown or written
-    /// where others read it; a text it changes carries a secret.
-    pub mask: &'a Mask<'a>,
+    /// The package's secret answers: masked in what is shown, and known
+    /// by the templates that read them.
+    pub secrets: &'a dyn Secrets,
 }
 
-/// See [`Context::mask`].
-pub type Mask<'a> = dyn Fn(&str) -> String + 'a;
+/// The secret answers as declarations meet them.
+pub trait Secrets {
+    /// `text` with every secret answer masked (a tool's message quoting
+    /// rendered rules).
+    fn mask(&self, text: &str) -> String;
+    /// Whether the template text reads a secret answer (its output then
+    /// holds one).
+    fn read_by(&self, source: &str) -> bool;
+}
 
-/// A mask for texts that hold no answers (undoing, checking, tests).
-pub fn no_mask(text: &str) -> String {
-    text.to_string()
+/// No secrets (undoing, checking, tests).
+pub struct NoSecrets;
+
+impl Secrets for NoSecrets {
+    fn mask(&self, text: &str) -> String {
+        text.to_string()
+    }
+
+    fn read_by(&self, _source: &str) -> bool {
+        false
+    }
 }
 
 /// A render function for undoing and checking, which never render.

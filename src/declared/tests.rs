@@ -72,7 +72,7 @@ impl Run {
             listener: &mut self.listener,
             render: &no_render,
             changed: &self.changed,
-            mask: &crate::declared::no_mask,
+            secrets: &crate::declared::NoSecrets,
         }
     }
 }

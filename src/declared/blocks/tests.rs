@@ -52,7 +52,7 @@ impl Run {
             listener: &mut self.listener,
             render,
             changed: &[],
-            mask: &crate::declared::no_mask,
+            secrets: &crate::declared::NoSecrets,
         }
     }
 

@@ -205,7 +205,7 @@ impl Node {
             listener: &mut self.listener,
             render: &no_render,
             changed: &[],
-            mask: &crate::declared::no_mask,
+            secrets: &crate::declared::NoSecrets,
         }
     }
 

@@ -595,7 +595,7 @@ fn systemctl_root_enables_and_disables_a_unit_in_an_image_root() {
         listener: &mut listener,
         render: &no_render,
         changed: &[],
-        mask: &crate::declared::no_mask,
+        secrets: &crate::declared::NoSecrets,
     };
     let service = Service {
         unit: "demo.service".into(),

@@ -115,7 +115,7 @@ impl Run {
             listener: &mut self.listener,
             render: &no_render,
             changed: &[],
-            mask: &crate::declared::no_mask,
+            secrets: &crate::declared::NoSecrets,
         }
     }
 }
@@ -575,7 +575,7 @@ fn a_system_user_is_made_and_purged_for_real_in_a_bare_root() {
         listener: &mut listener,
         render: &no_render,
         changed: &[],
-        mask: &crate::declared::no_mask,
+        secrets: &crate::declared::NoSecrets,
     };
     let declared = Declarations {
         groups: vec![Group {
