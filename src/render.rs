@@ -606,7 +606,7 @@ mod tests {
             ("w/password".to_string(), answer("x", true)),
             ("w/host".to_string(), answer("example.com", false)),
         ]);
-        let secrets = KnownSecrets(&known);
+        let secrets = super::KnownSecrets(&known);
         assert!(secrets.read_by("{{ answers[\"w/password\"] }}"));
         assert!(
             !secrets.read_by("{{ answers[\"w/host\"] }} x"),
