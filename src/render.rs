@@ -616,7 +616,7 @@ mod tests {
             secrets.read_by("{{ answers[name] }}"),
             "dynamic reads may read it"
         );
-        assert_eq!(secrets.mask("pw=x"), "pw=***");
+        assert_eq!(secrets.mask("pw=x"), format!("pw={}", crate::output::MASK));
     }
 
     use super::{LocalEdit, file_mode};
