@@ -569,6 +569,26 @@ impl User {
                 self.adoptable(now, &wanted, &accounts, cx.root)?;
                 (false, false)
             }
+            (Some(now), Some(previous)) if !previous.created => {
+                // Adopted: never changed, locked or unlocked by confpack.
+                let differ: Vec<String> = differences(&wanted, now, &accounts)
+                    .into_iter()
+                    .map(|d| d.said)
+                    .collect();
+                if !differ.is_empty() {
+                    return Err(refused(
+                        cx.root,
+                        "/etc/passwd",
+                        format!(
+                            "user {} was not made by confpack (it existed before), so confpack \
+                             does not change it ({}); declare it as it is, or change it yourself",
+                            self.name,
+                            differ.join(", ")
+                        ),
+                    ));
+                }
+                (false, false)
+            }
             (Some(now), Some(previous)) => {
                 self.change(now, &wanted, &accounts, cx)?;
                 if previous.locked || accounts.locked(&self.name) == Some(true) {
@@ -696,7 +716,7 @@ impl User {
             self.name,
             differences
                 .iter()
-                .map(|d| d.said.replace(" instead of ", " → was "))
+                .map(|d| format!("{} {}", d.option.trim_start_matches('-'), d.value))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));

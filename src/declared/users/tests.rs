@@ -314,6 +314,28 @@ fn an_account_not_made_by_confpack_is_refused_unless_it_matches() {
     let adopted = webshop().apply(None, &mut run.cx(root)).expect("matches");
     assert!(!adopted.created);
     assert!(run.ran().is_empty());
+
+    // A later version may not change the adopted account: refused, and
+    // no tool runs.
+    let changed = User {
+        shell: Some("/bin/sh".into()),
+        ..webshop()
+    };
+    let failure = changed
+        .apply(Some(&adopted), &mut run.cx(root))
+        .expect_err("not confpack's to change");
+    assert!(
+        failure.to_string().contains("does not change it"),
+        "{failure}"
+    );
+    assert!(run.ran().is_empty(), "{:?}", run.ran());
+    // Applied again as it is: still adopted, nothing run.
+    let again = webshop()
+        .apply(Some(&adopted), &mut run.cx(root))
+        .expect("as it is");
+    assert!(!again.created);
+    assert!(run.ran().is_empty());
+
     assert_eq!(
         adopted.undo(Undo::Purge, &mut run.cx(root)).expect("undo"),
         None
