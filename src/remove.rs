@@ -206,6 +206,40 @@ fn undo_declared(
     crate::converge::undo(store, package, why, &mut host, batch, listener).map(drop)
 }
 
+/// `apply` without the package's confpack files undoes everything it
+/// declared: right in the postinst of a version that declares nothing,
+/// wrong for a package that is not installed (a typo, or a removed
+/// package whose user is kept until its purge). dpkg says which.
+fn refuse_unless_being_configured(paths: &Paths, package: &str) -> Result<()> {
+    let root = format!("--root={}", paths.root.display());
+    let output = crate::process::command::query(std::process::Command::new("dpkg-query").args([
+        root.as_str(),
+        "--show",
+        "--showformat=${db:Status-Status}",
+        package,
+    ]));
+    let Some(output) = output else {
+        // No dpkg to ask, or dpkg does not know the package at all.
+        return Err(Error::Package {
+            package: package.to_string(),
+            message: "not installed (dpkg does not know it); `confpack apply` is what the \
+                      package's postinst runs"
+                .into(),
+        });
+    };
+    match String::from_utf8_lossy(&output.stdout).trim() {
+        "installed" | "half-configured" | "unpacked" | "half-installed" | "triggers-awaited"
+        | "triggers-pending" => Ok(()),
+        state => Err(Error::Package {
+            package: package.to_string(),
+            message: format!(
+                "not installed (dpkg: {state}); `confpack apply` is what the package's postinst \
+                 runs, and `confpack purge` undoes what a removed package declared"
+            ),
+        }),
+    }
+}
+
 /// `confpack apply PKG` (postinst of a package without an environment
 /// document): removes what an earlier version rendered, then applies
 /// what this version declares, undoing what it no longer does.
@@ -218,7 +252,10 @@ pub fn apply(
     check_name(package)?;
     let installed = match crate::package::Package::load(&paths.root, package) {
         Ok(installed) => Some(installed),
-        Err(Error::Package { .. }) => None,
+        Err(Error::Package { .. }) => {
+            refuse_unless_being_configured(paths, package)?;
+            None
+        }
         Err(other) => return Err(other),
     };
     let declares = installed

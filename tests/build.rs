@@ -1697,6 +1697,20 @@ mod declarations {
         assert!(!sandbox.file("/opt/agent/agent.bin").exists());
     }
 
+    /// `confpack apply` of a package dpkg does not have installed undoes
+    /// nothing and says why (a typo, or a removed package whose
+    /// declarations wait for its purge).
+    #[test]
+    fn apply_refuses_a_package_that_is_not_installed() {
+        if !have_dpkg() {
+            return;
+        }
+        let sandbox = Sandbox::new();
+        let (code, _, stderr) = run(confpack(&sandbox.root).args(["apply", "typo"]));
+        assert_ne!(code, 0);
+        assert!(stderr.contains("typo: not installed"), "{stderr}");
+    }
+
     #[test]
     fn a_bad_declaration_is_refused_at_its_line() {
         let mut repo = Repo::new();
