@@ -307,6 +307,25 @@ pub fn resolve(root: &Path, path: &Path, create: bool) -> Result<Option<RootedPa
             Ok(dir) => opened.push(dir),
             Err(Errno::NOENT) => return Ok(None),
             Err(Errno::LOOP | Errno::NOTDIR) => {
+                // A symlink on the way is followed only when root (or
+                // whoever runs confpack) owns it: one a service account
+                // planted in its own directory could send a chown or a
+                // write anywhere.
+                if let Ok(link) = rustix::fs::statat(current, &component, AtFlags::SYMLINK_NOFOLLOW)
+                    && FileType::from_raw_mode(link.st_mode) == FileType::Symlink
+                    && link.st_uid != 0
+                    && link.st_uid != rustix::process::geteuid().as_raw()
+                {
+                    return Err(Error::UnsafePath {
+                        path: shown,
+                        reason: format!(
+                            "{} on the way is a symlink owned by uid {}, not root; confpack does \
+                             not follow it (it could point anywhere)",
+                            component.to_string_lossy(),
+                            link.st_uid
+                        ),
+                    });
+                }
                 let target =
                     rustix::fs::readlinkat(current, &component, Vec::new()).map_err(|_| {
                         Error::UnsafePath {

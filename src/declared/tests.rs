@@ -336,3 +336,38 @@ fn a_declaration_another_package_owns_is_refused_before_anything_changes() {
     );
     assert!(!root.join("srv/shared").exists());
 }
+
+#[test]
+fn a_symlink_on_the_way_that_another_user_owns_is_not_followed() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: giving a symlink to another user needs root");
+        return;
+    }
+    let dir = root();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("srv/app")).expect("mkdir");
+    std::fs::create_dir_all(root.join("etc")).expect("etc");
+    // A service account plants a link in a directory it owns.
+    std::os::unix::fs::symlink("/etc", root.join("srv/app/cache")).expect("symlink");
+    std::os::unix::fs::lchown(root.join("srv/app/cache"), Some(12345), Some(12345))
+        .expect("lchown");
+    let mut run = Run::new(root);
+    let done = converge(
+        &declarations(vec![directory("/srv/app/cache/sudoers.d", "0755")]),
+        Vec::new(),
+        &mut run.cx(root),
+    );
+    let message = done.failure.expect("refused").to_string();
+    assert!(message.contains("symlink owned by uid 12345"), "{message}");
+    assert!(!root.join("etc/sudoers.d").exists());
+    // root's own links are followed as a chroot would.
+    std::fs::remove_file(root.join("srv/app/cache")).expect("rm");
+    std::os::unix::fs::symlink("/etc", root.join("srv/app/cache")).expect("symlink");
+    let done = converge(
+        &declarations(vec![directory("/srv/app/cache/sudoers.d", "0755")]),
+        Vec::new(),
+        &mut run.cx(root),
+    );
+    assert!(done.failure.is_none(), "{:?}", done.failure);
+    assert!(root.join("etc/sudoers.d").is_dir());
+}
