@@ -156,3 +156,65 @@ pub fn drift(
     }
     Ok(out)
 }
+
+/// Declarations recorded for packages that are not among `installed`
+/// (removed and not yet purged, or an undo that failed at the purge):
+/// still on the node, and nothing will undo them unless someone runs
+/// `confpack purge`.
+pub fn left_behind(store: &Store, installed: &[&str]) -> Result<Vec<Drifted>> {
+    let all: std::collections::BTreeMap<String, Vec<Record>> = store.declared_by_package()?;
+    Ok(all
+        .into_iter()
+        .filter(|(package, _)| !installed.contains(&package.as_str()))
+        .flat_map(|(package, records)| {
+            records.into_iter().map(move |record| Drifted {
+                package: package.clone(),
+                declaration: record.id().to_string(),
+                what: vec![format!(
+                    "left by {package}, which is not installed; `confpack purge {package}` undoes it"
+                )],
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_of_a_package_that_is_gone_are_named_with_the_way_to_undo_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = crate::paths::Paths::new(dir.path(), None);
+        let store = paths
+            .open_store(std::time::Duration::from_secs(1))
+            .expect("store");
+        let record = |path: &str| {
+            Record::Directory(crate::declared::directories::Record {
+                path: path.into(),
+                applied: crate::declared::directories::Ownership {
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o755,
+                },
+                before: None,
+            })
+        };
+        let mut batch = Batch::new();
+        batch
+            .set_declared("here", &[record("/srv/here")])
+            .expect("here");
+        batch
+            .set_declared("gone", &[record("/srv/gone")])
+            .expect("gone");
+        store.commit(batch).expect("commit");
+        let left = left_behind(&store, &["here"]).expect("left");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].declaration, "directory /srv/gone");
+        assert!(
+            left[0].what[0].contains("confpack purge gone"),
+            "{:?}",
+            left[0]
+        );
+    }
+}

@@ -277,7 +277,8 @@ pub fn status(
     let conflicts = conflicts(&store, &answers)?;
     let rendered = rendered_drift(&store, root, &configured)?;
     let mut host = crate::declared::SystemHost::new(root);
-    let declared = crate::converge::drift(&store, root, &configured, &mut host)?;
+    let mut declared = crate::converge::drift(&store, root, &configured, &mut host)?;
+    declared.extend(crate::converge::left_behind(&store, &configured)?);
     let packaged = packaged_drift(apt, root, &names)?;
     let diverted = diversions(apt, &names);
     let saved = saved_originals(root, &names);
