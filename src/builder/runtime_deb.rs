@@ -20,6 +20,9 @@ use crate::Listener;
 use crate::deb::{Control, Deb, Entry};
 use crate::error::{Error, Result};
 
+/// What confpack's debconf agent needs on the node besides libraries.
+pub const AGENT_NEEDS: &str = "libtext-iconv-perl";
+
 /// The name every configuration package depends on.
 pub const PACKAGE: &str = crate::package::RUNTIME_PACKAGE;
 
@@ -103,6 +106,9 @@ pub fn package(
     let binary = std::fs::read(binary_path).map_err(|e| Error::io(binary_path, e))?;
     let binary = stripped(binary, listener)?;
     let mut relations = library_packages(&binary, listener);
+    // debconf's passthrough frontend, which confpack's agent talks to,
+    // needs Text::Iconv (debconf only recommends it).
+    relations.push(AGENT_NEEDS.to_string());
     relations.sort();
     let mut deb = Deb::new(Control {
         package: PACKAGE.to_string(),
