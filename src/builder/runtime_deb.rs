@@ -107,8 +107,11 @@ pub fn package(
     let binary = stripped(binary, listener)?;
     let mut relations = library_packages(&binary, listener);
     // debconf's passthrough frontend, which confpack's agent talks to,
-    // needs Text::Iconv (debconf only recommends it).
-    relations.push(AGENT_NEEDS.to_string());
+    // needs Text::Iconv (debconf only recommends it). Not for a stand-in
+    // that is no program (a script, as tests use).
+    if object::File::parse(&*binary).is_ok() {
+        relations.push(AGENT_NEEDS.to_string());
+    }
     relations.sort();
     let mut deb = Deb::new(Control {
         package: PACKAGE.to_string(),
