@@ -823,6 +823,7 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     the_hook_without_systemd_is_skipped_in_one_line(&output);
     the_first_version_is_installed_and_rendered(&node);
     the_declarations_are_applied(&node);
+    a_debian_packages_questions_are_answered_from_the_document(&node);
     status_names_a_drifted_declaration_and_reconfigure_repairs_it(&node);
     let first_install = node.snapshot(&CONFIGURATION);
     install_refreshes_the_index_first(&node, &server);
@@ -898,6 +899,26 @@ fn the_declarations_are_applied(node: &Chroot) {
         "{}",
         enabled.display()
     );
+}
+
+/// tzdata from Debian's archive, installed unattended through `confpack
+/// install`: confpack, as debconf's agent, answers its questions with the
+/// document's `<debconf>` values, and debconf, tzdata and confpack's store
+/// agree.
+fn a_debian_packages_questions_are_answered_from_the_document(node: &Chroot) {
+    node.ok(&["confpack", "install", "tzdata"]);
+    let zone = std::fs::read_link(node.path("/etc/localtime")).expect("/etc/localtime");
+    assert!(
+        zone.ends_with("Europe/Berlin"),
+        "tzdata configured from the document: {}",
+        zone.display()
+    );
+    let shown = node.ok(&["debconf-show", "tzdata"]);
+    assert!(shown.contains("tzdata/Areas: Europe"), "{shown}");
+    assert!(shown.contains("tzdata/Zones/Europe: Berlin"), "{shown}");
+    let answers = node.answers();
+    assert_eq!(answers["tzdata/Areas"]["value"], "Europe", "{answers}");
+    assert_eq!(answers["tzdata/Areas"]["source"], "configured", "{answers}");
 }
 
 /// A directory changed by hand is named by `confpack status` (exit 9),
