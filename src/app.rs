@@ -97,6 +97,10 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
             let options = settings::build_options(args, env)?;
             commands::build::build(&options, global.quiet, out)
         }
+        Command::Plan(args) => {
+            let options = settings::plan_options(&args);
+            commands::plan::plan(&options, args.format, listener, out)
+        }
         Command::RemoveRendered { package } => {
             commands::remove::remove_rendered(&global, &package, listener)
         }

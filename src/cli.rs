@@ -154,6 +154,10 @@ pub enum Command {
     /// Build .deb packages (one per package and per role) from a
     /// configuration repository; prints the paths written.
     Build(BuildArgs),
+    /// What configure would produce on every machine of a configuration
+    /// repository (answers, rendered files), offline; against an earlier
+    /// revision, what changes. Exit 1 when any machine has an error.
+    Plan(PlanArgs),
     /// Delete the files `configure` rendered for a package and undo what it
     /// declared (services stopped and disabled, blocks removed, users
     /// locked, …) (the package's prerm runs this on remove).
@@ -337,6 +341,40 @@ pub struct BuildArgs {
 }
 
 #[derive(Debug, Clone, PartialEq, Args)]
+pub struct PlanArgs {
+    /// The configuration repository.
+    #[arg(default_value = ".", value_name = "REPO")]
+    pub repo: PathBuf,
+    /// Only this environment (context); repeatable.
+    #[arg(long, value_name = "CONTEXT")]
+    pub environment: Vec<String>,
+    /// Only this machine (IP or host name); repeatable.
+    #[arg(long, value_name = "IP|HOSTNAME")]
+    pub machine: Vec<String>,
+    /// Compare with this git revision of the repository [default: the
+    /// previous commit, HEAD with uncommitted changes].
+    #[arg(long, value_name = "REF", conflicts_with = "full")]
+    pub since: Option<String>,
+    /// Show the full result, compared with nothing.
+    #[arg(long)]
+    pub full: bool,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+    /// A node's answers (`confpack answers --format json`), as if stored.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Machines planned at once [default: the number of CPUs].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Largest value of one question, in bytes.
+    #[arg(long, default_value_t = crate::derive::DEFAULT_MAX_VALUE_BYTES, value_name = "BYTES")]
+    pub max_value_size: usize,
+    /// Largest file a template may render, in bytes.
+    #[arg(long, default_value_t = crate::render::DEFAULT_MAX_RENDER_BYTES, value_name = "BYTES")]
+    pub max_render_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct ConfigureArgs {
     /// The installed package whose document, templates and hooks to use.
     #[arg(long, short, value_name = "PKG")]
@@ -466,8 +504,8 @@ pub enum OutputFormat {
     Shell,
 }
 
-/// Formats of `confpack status`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// Formats of `confpack status` and `confpack plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFormat {
     Text,
     Json,

@@ -24,7 +24,7 @@ use crate::frontend::{Context, Frontend};
 use crate::merge::outcome::{self, Answered, Records};
 use crate::merge::plan::{self, Inputs, Plan};
 use crate::merge::{self, Settings};
-use crate::package::{Package, rooted};
+use crate::package::Package;
 use crate::questions::Owned;
 use crate::select::{Selection, Selector};
 use crate::store::Store;
@@ -564,17 +564,10 @@ fn document_source(options: &Options, package: Option<&Package>) -> Result<Docum
                 .into(),
         ));
     }
-    let schema = options.schema.clone().or_else(|| {
-        package
-            .and_then(|p| p.config.environment.schema.clone())
-            .map(|s| {
-                if s.is_absolute() {
-                    rooted(root, &s)
-                } else {
-                    package.map(|p| p.dir.join(&s)).unwrap_or(s)
-                }
-            })
-    });
+    let schema = options
+        .schema
+        .clone()
+        .or_else(|| package.and_then(|p| p.schema(root)));
     Ok(DocumentSource {
         url,
         local,

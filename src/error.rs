@@ -193,6 +193,10 @@ pub enum Error {
     #[error("the node does not match its environment: {summary}")]
     Mismatch { summary: String },
 
+    /// `confpack plan` found errors on some machines (listed on stdout).
+    #[error("the plan has {errors} error(s); see the output")]
+    Planned { errors: usize },
+
     /// A secret could not be encrypted or decrypted; never carries the value.
     #[error("secret {what}: {message}")]
     Secret { what: String, message: String },

@@ -26,6 +26,7 @@
 //! | answers for other packages' debconf questions (document, store) | [`foreign`] |
 //! | the no-op hot path | [`unchanged`] |
 //! | build .debs and roles | [`builder`], [`deb`] |
+//! | what configure would produce on every machine, before publishing | [`plan`] |
 //! | publish a signed apt repository | [`publish`] |
 //! | the node runtime (set-environment, update, install, upgrade) | [`runtime`] |
 //! | confpack as debconf's UI agent (other packages' questions during an apt run) | [`agent`] |
@@ -76,6 +77,7 @@ pub mod merge;
 pub mod output;
 pub mod package;
 pub mod paths;
+pub mod plan;
 pub mod process;
 pub mod publish;
 pub mod questions;

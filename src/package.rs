@@ -243,6 +243,17 @@ impl Package {
         }
     }
 
+    /// The schema its document is validated against, when `package.yml`
+    /// names one: an absolute path is under `root`, a relative one in the
+    /// package's directory.
+    pub fn schema(&self, root: &Path) -> Option<PathBuf> {
+        let schema = self.config.environment.schema.as_ref()?;
+        Some(match schema.is_absolute() {
+            true => rooted(root, schema),
+            false => self.dir.join(schema),
+        })
+    }
+
     pub fn templates_dir(&self) -> PathBuf {
         self.dir.join("templates")
     }

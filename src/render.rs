@@ -221,17 +221,7 @@ pub fn apply(
     (decrypted, ask): (Vec<Rendered>, &mut EditQuestion<'_>),
     listener: &mut dyn crate::Listener,
 ) -> Result<Applied> {
-    let answers = Answers::new(known.clone(), Vec::new());
-    let context =
-        crate::derive::context(&answers, scope.environment.clone(), scope.machine.clone());
-    let mut rendered = render_all(
-        root,
-        &package.templates_dir(),
-        &package.config.modes,
-        &answers,
-        &context,
-        max_bytes,
-    )?;
+    let mut rendered = render_package(root, package, known, scope, max_bytes)?;
     rendered.extend(decrypted);
     let previous = store.files(&package.name)?;
     // A file another package owns is diverted aside before the first write.
@@ -261,6 +251,28 @@ pub fn apply(
         written: written.written,
         removed,
     })
+}
+
+/// A package's templates rendered in memory with `known` answers in
+/// `scope` (configure writes them; `confpack plan` shows them).
+pub fn render_package(
+    root: &Path,
+    package: &crate::package::Package,
+    known: &std::collections::BTreeMap<String, crate::derive::KnownAnswer>,
+    scope: &crate::derive::values::Bindings,
+    max_bytes: usize,
+) -> Result<Vec<Rendered>> {
+    let answers = Answers::new(known.clone(), Vec::new());
+    let context =
+        crate::derive::context(&answers, scope.environment.clone(), scope.machine.clone());
+    render_all(
+        root,
+        &package.templates_dir(),
+        &package.config.modes,
+        &answers,
+        &context,
+        max_bytes,
+    )
 }
 
 /// Remembers what was rendered, so removal can delete it. A kept local

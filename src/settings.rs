@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cli::{BuildArgs, Cli, ConfigureArgs, DeriveArgs, PriorityArg, PublishArgs, ViaArg};
+use crate::cli::{
+    BuildArgs, Cli, ConfigureArgs, DeriveArgs, PlanArgs, PriorityArg, PublishArgs, ViaArg,
+};
 use crate::configure::Options;
 use crate::env::model::Priority;
 use crate::error::{Error, Result};
@@ -290,6 +292,27 @@ pub fn build_options(args: BuildArgs, env: &Env) -> Result<crate::builder::Optio
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     })
+}
+
+/// What `plan` runs with; `--jobs` defaults to the number of CPUs.
+pub fn plan_options(args: &PlanArgs) -> crate::plan::Options {
+    let since = match (&args.since, args.full) {
+        (_, true) => crate::plan::Since::Nothing,
+        (Some(revision), false) => crate::plan::Since::Revision(revision.clone()),
+        (None, false) => crate::plan::Since::Previous,
+    };
+    crate::plan::Options {
+        repo: args.repo.clone(),
+        environments: args.environment.clone(),
+        machines: args.machine.clone(),
+        since,
+        answers: args.answers.clone(),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        max_value_bytes: args.max_value_size,
+        max_render_bytes: args.max_render_size,
+    }
 }
 
 /// What `publish` runs with, at `now` (seconds since the epoch), and the

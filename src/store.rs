@@ -237,6 +237,8 @@ impl SavedEdit {
 #[derive(Debug, Default)]
 pub struct Batch {
     ops: Vec<(String, Option<Vec<u8>>)>,
+    /// The answer operations as records, for [`Batch::answers_after`].
+    answers: Vec<(String, Option<StoredAnswer>)>,
 }
 
 impl Batch {
@@ -270,11 +272,28 @@ impl Batch {
     }
 
     pub fn set_answer(&mut self, key: &str, answer: &StoredAnswer) -> Result<()> {
+        self.answers.push((key.to_string(), Some(answer.clone())));
         self.put(format!("{ANSWER}{key}"), answer)
     }
 
     pub fn remove_answer(&mut self, key: &str) {
+        self.answers.push((key.to_string(), None));
         self.ops.push((format!("{ANSWER}{key}"), None));
+    }
+
+    /// The answers `stored` would hold once this batch is committed, in
+    /// memory: `confpack plan` sees what a run stores without a database.
+    pub fn answers_after(
+        &self,
+        mut stored: BTreeMap<String, StoredAnswer>,
+    ) -> BTreeMap<String, StoredAnswer> {
+        for (key, answer) in &self.answers {
+            match answer {
+                Some(answer) => stored.insert(key.clone(), answer.clone()),
+                None => stored.remove(key),
+            };
+        }
+        stored
     }
 
     pub fn set_conflict(&mut self, key: &str, conflict: &Conflict) -> Result<()> {

@@ -257,6 +257,35 @@ fn plan_packages(
     Ok(parallel(&names, options.jobs.max(1), plan_one, |_| {}))
 }
 
+/// Every package of the repository at `repo` as the build reads it (its
+/// files, templates, environment document and `package.yml`, as its
+/// `.deb` ships them; no version), from the directory as it is, without
+/// git: `confpack plan` renders what configure would from them. Any
+/// problem a build would report stops it.
+pub fn read_packages(repo: &Path, jobs: usize) -> Result<Vec<Planned>> {
+    let (config, config_problems) = read_config(repo)?;
+    let mut problems = Problems::default();
+    problems.extend(config_problems);
+    let names = package_names(repo, None)?;
+    let plan_one = |name: &String| {
+        let context = RepositoryView {
+            repo,
+            config: &config,
+            files: None,
+            tracked: None,
+        };
+        package::plan_package(&context, name)
+    };
+    let mut planned = Vec::new();
+    for result in parallel(&names, jobs.max(1), plan_one, |_| {}) {
+        match result {
+            Ok(package) => planned.push(package),
+            Err(found) => problems.extend(found),
+        }
+    }
+    problems.finish(planned).map_err(Error::Invalid)
+}
+
 /// Every role file.
 fn plan_roles(
     repository: &Repository,
@@ -711,7 +740,7 @@ pub fn rfc2822(time: i64) -> String {
 
 /// Runs `work` over `items` on `jobs` threads, keeping the order; `tick`
 /// is called on this thread after each item with the count done.
-fn parallel<T: Sync, R: Send>(
+pub fn parallel<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
     work: impl Fn(&T) -> R + Sync,

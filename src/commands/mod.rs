@@ -13,6 +13,7 @@ pub mod get;
 pub mod import_debconf;
 pub mod keygen;
 pub mod node;
+pub mod plan;
 pub mod publish;
 pub mod remove;
 pub mod set;

@@ -121,6 +121,11 @@ impl Block {
         self.name.as_deref().unwrap_or(DEFAULT_NAME)
     }
 
+    /// How its template text is named in messages: `/etc/hosts block cluster`.
+    pub fn what(&self) -> String {
+        format!("{} block {}", self.file, self.name())
+    }
+
     pub fn comment(&self) -> &str {
         self.comment.as_deref().unwrap_or(DEFAULT_COMMENT)
     }
@@ -163,8 +168,7 @@ impl Block {
 
     /// The rendered content, ending with a newline (empty: no line).
     fn rendered(&self, cx: &Context<'_>) -> Result<String> {
-        let what = format!("{} block {}", self.file, self.name());
-        let mut content = (cx.render)(&what, &self.content)?;
+        let mut content = (cx.render)(&self.what(), &self.content)?;
         if let Some(line) = marker_line(content.as_bytes(), self.comment()) {
             return Err(Error::at(
                 &self.file,

@@ -271,9 +271,14 @@ impl Table {
         )
     }
 
+    /// How its rules are named in messages: `firewall table webshop`.
+    pub fn what(&self) -> String {
+        format!("firewall table {}", self.table)
+    }
+
     pub fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
         let path = self.path(cx.package);
-        let body = (cx.render)(&format!("firewall table {}", self.table), &self.rules)?;
+        let body = (cx.render)(&self.what(), &self.rules)?;
         check_body(&body).map_err(|message| Error::Package {
             package: cx.package.to_string(),
             message: cx.secrets.mask(&format!(

@@ -78,6 +78,15 @@ impl Declarations {
             .collect()
     }
 
+    /// The template texts with their names in messages (`/etc/hosts block
+    /// cluster`, `firewall table webshop`).
+    pub fn texts(&self) -> Vec<(String, &str)> {
+        let blocks = self.blocks.iter().map(|b| (b.what(), b.content.as_str()));
+        blocks
+            .chain(self.firewall.iter().map(|t| (t.what(), t.rules.as_str())))
+            .collect()
+    }
+
     /// Every declaration, in the order it is applied.
     fn declared(&self) -> Vec<Declared<'_>> {
         let mut out = Vec::new();

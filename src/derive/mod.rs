@@ -488,13 +488,80 @@ pub fn environment_values(
     environment: &Environment,
     machine: Option<&Machine>,
 ) -> (Value, Value) {
-    let env_values: BTreeMap<String, Value> = environment
-        .values
-        .iter()
-        .filter_map(|v| configured_pair(document, v.template, &v.value))
-        .collect();
-    let machine_value = |m: &Machine| {
-        let mut answers = env_values.clone();
+    let scope = EnvironmentScope::of(document, environment);
+    let machine = machine
+        .map(|m| scope.machine_value(document, m))
+        .unwrap_or_else(no_machine);
+    (scope.environment, machine)
+}
+
+/// `machine` on a host that is none of the document's machines.
+pub fn no_machine() -> Value {
+    Value::from_object(NoMachine)
+}
+
+/// An environment as expressions and templates see it, computed once: a
+/// caller that goes through all its machines (`confpack plan`) takes
+/// each machine's value from `machines` instead of building the
+/// environment again for each.
+#[derive(Debug, Clone)]
+pub struct EnvironmentScope {
+    pub environment: Value,
+    /// The value of each of the environment's machines, in its order.
+    pub machines: Vec<Value>,
+    env_values: BTreeMap<String, Value>,
+}
+
+impl EnvironmentScope {
+    pub fn of(document: &Document, environment: &Environment) -> EnvironmentScope {
+        let env_values: BTreeMap<String, Value> = environment
+            .values
+            .iter()
+            .filter_map(|v| configured_pair(document, v.template, &v.value))
+            .collect();
+        let mut scope = EnvironmentScope {
+            environment: Value::UNDEFINED,
+            machines: Vec::new(),
+            env_values,
+        };
+        scope.machines = environment
+            .machines
+            .iter()
+            .map(|m| scope.machine_value(document, m))
+            .collect();
+        // Every machine's value of each question, for lists such as "the node
+        // ids of all machines" (`map(attribute=…)` cannot take keys with dots).
+        let mut machine_values: BTreeMap<String, Vec<Value>> = document
+            .templates
+            .iter()
+            .map(|t| (t.key.clone(), Vec::new()))
+            .collect();
+        for m in &environment.machines {
+            let mut own: BTreeMap<String, Value> = scope.env_values.clone();
+            own.extend(
+                m.values
+                    .iter()
+                    .filter_map(|v| configured_pair(document, v.template, &v.value)),
+            );
+            for (key, value) in own {
+                machine_values.entry(key).or_default().push(value);
+            }
+        }
+        let mut env_map = BTreeMap::new();
+        env_map.insert("machine_values".to_string(), Value::from(machine_values));
+        env_map.insert(
+            "context".to_string(),
+            Value::from(environment.context.as_str()),
+        );
+        env_map.insert("machines".to_string(), Value::from(scope.machines.clone()));
+        env_map.insert("answers".to_string(), Value::from(scope.env_values.clone()));
+        scope.environment = Value::from(env_map);
+        scope
+    }
+
+    /// `machine` for one machine of the environment.
+    pub fn machine_value(&self, document: &Document, m: &Machine) -> Value {
+        let mut answers = self.env_values.clone();
         answers.extend(
             m.values
                 .iter()
@@ -508,38 +575,7 @@ pub fn environment_values(
         );
         map.insert("answers".to_string(), Value::from(answers));
         Value::from(map)
-    };
-    let machines: Vec<Value> = environment.machines.iter().map(machine_value).collect();
-    let machine = machine
-        .map(machine_value)
-        .unwrap_or_else(|| Value::from_object(NoMachine));
-    // Every machine's value of each question, for lists such as "the node
-    // ids of all machines" (`map(attribute=…)` cannot take keys with dots).
-    let mut machine_values: BTreeMap<String, Vec<Value>> = document
-        .templates
-        .iter()
-        .map(|t| (t.key.clone(), Vec::new()))
-        .collect();
-    for m in &environment.machines {
-        let mut own: BTreeMap<String, Value> = env_values.clone();
-        own.extend(
-            m.values
-                .iter()
-                .filter_map(|v| configured_pair(document, v.template, &v.value)),
-        );
-        for (key, value) in own {
-            machine_values.entry(key).or_default().push(value);
-        }
     }
-    let mut env_map = BTreeMap::new();
-    env_map.insert("machine_values".to_string(), Value::from(machine_values));
-    env_map.insert(
-        "context".to_string(),
-        Value::from(environment.context.as_str()),
-    );
-    env_map.insert("machines".to_string(), Value::from(machines));
-    env_map.insert("answers".to_string(), Value::from(env_values));
-    (Value::from(env_map), machine)
 }
 
 /// `machine` on a host that is none of the document's machines: the fields

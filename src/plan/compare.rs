@@ -1,0 +1,191 @@
+//! What changed between the plan of an earlier revision and now: per
+//! target, the answers that differ and unified diffs of the rendered
+//! files; unchanged targets are only counted. Without an earlier plan,
+//! everything is new and shown whole.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Answer, File, Planned, Produced, Target};
+
+/// The plan as the output shows it.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The revision compared with (`None`: the full result).
+    pub since: Option<String>,
+    /// Targets that change (all of them without a revision), in order.
+    pub entries: Vec<Entry>,
+    /// Targets the earlier revision had and this one has not.
+    pub removed: Vec<Target>,
+    /// Every error: the target and `file:line: message`.
+    pub errors: Vec<(Target, String)>,
+    pub summary: Summary,
+}
+
+/// One target that changes.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub target: Target,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// No earlier plan: everything it produces.
+    Full(Produced),
+    /// Against the earlier plan.
+    Changed {
+        answers: Vec<AnswerChange>,
+        files: Vec<FileChange>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerChange {
+    pub key: String,
+    pub before: Option<Answer>,
+    pub after: Option<Answer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub path: String,
+    /// (before, after) when the mode changes.
+    pub mode: Option<(Option<u32>, Option<u32>)>,
+    /// Unified diff (empty when only the mode changes).
+    pub diff: String,
+}
+
+/// The counts of the summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Machines (`context/machine`, the no-machine cases included).
+    pub machines: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub files_changed: usize,
+    pub errors: usize,
+}
+
+/// Compares `now` with `before` (the revision's name and its plan).
+pub fn compare(now: Vec<Planned>, before: Option<(String, Vec<Planned>)>) -> Report {
+    let (since, before) = match before {
+        Some((since, before)) => (Some(since), Some(before)),
+        None => (None, None),
+    };
+    let mut earlier: BTreeMap<Target, Produced> = BTreeMap::new();
+    let mut earlier_targets: BTreeSet<Target> = BTreeSet::new();
+    for planned in before.into_iter().flatten() {
+        earlier_targets.insert(planned.target.clone());
+        if let Ok(produced) = planned.result {
+            earlier.insert(planned.target, produced);
+        }
+    }
+    let mut report = Report {
+        since,
+        entries: Vec::new(),
+        removed: Vec::new(),
+        errors: Vec::new(),
+        summary: Summary::default(),
+    };
+    let mut machines = BTreeSet::new();
+    let mut changed = BTreeSet::new();
+    for planned in now {
+        machines.insert(planned.target.machine_name());
+        earlier_targets.remove(&planned.target);
+        let produced = match planned.result {
+            Ok(produced) => produced,
+            Err(lines) => {
+                changed.insert(planned.target.machine_name());
+                report.summary.errors += lines.len();
+                let target = &planned.target;
+                report
+                    .errors
+                    .extend(lines.into_iter().map(|l| (target.clone(), l)));
+                continue;
+            }
+        };
+        let change = match &report.since {
+            None => {
+                report.summary.files_changed += produced.files.len();
+                Change::Full(produced)
+            }
+            Some(_) => {
+                let empty = Produced::default();
+                let old = earlier.get(&planned.target).unwrap_or(&empty);
+                let answers = answer_changes(old, &produced);
+                let files = file_changes(old, &produced);
+                if answers.is_empty() && files.is_empty() {
+                    continue;
+                }
+                report.summary.files_changed += files.len();
+                Change::Changed { answers, files }
+            }
+        };
+        changed.insert(planned.target.machine_name());
+        report.entries.push(Entry {
+            target: planned.target,
+            change,
+        });
+    }
+    report.removed = earlier_targets.into_iter().collect();
+    report.summary.machines = machines.len();
+    report.summary.changed = changed.len();
+    report.summary.unchanged = machines.len() - changed.len();
+    report
+}
+
+fn answer_changes(before: &Produced, after: &Produced) -> Vec<AnswerChange> {
+    let keys: BTreeSet<&String> = before.answers.keys().chain(after.answers.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (old, new) = (before.answers.get(key), after.answers.get(key));
+            (old != new).then(|| AnswerChange {
+                key: key.clone(),
+                before: old.cloned(),
+                after: new.cloned(),
+            })
+        })
+        .collect()
+}
+
+fn file_changes(before: &Produced, after: &Produced) -> Vec<FileChange> {
+    let paths: BTreeSet<&String> = before.files.keys().chain(after.files.keys()).collect();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let (old, new) = (before.files.get(path), after.files.get(path));
+            (old != new).then(|| file_change(path, old, new))
+        })
+        .collect()
+}
+
+fn file_change(path: &str, old: Option<&File>, new: Option<&File>) -> FileChange {
+    fn text(file: Option<&File>) -> &str {
+        file.map(|f| f.content.as_str()).unwrap_or_default()
+    }
+    let mode = |f: Option<&File>| f.and_then(|f| f.mode);
+    let diff = match text(old) == text(new) && old.is_some() == new.is_some() {
+        true => String::new(),
+        false => similar::TextDiff::from_lines(text(old), text(new))
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &named("a", old.is_some(), path),
+                &named("b", new.is_some(), path),
+            )
+            .to_string(),
+    };
+    FileChange {
+        path: path.to_string(),
+        mode: (mode(old) != mode(new)).then(|| (mode(old), mode(new))),
+        diff,
+    }
+}
+
+/// `a/etc/x` (`/dev/null` when there is no such file).
+fn named(side: &str, exists: bool, path: &str) -> String {
+    match exists {
+        true => format!("{side}/{}", path.trim_start_matches('/')),
+        false => "/dev/null".into(),
+    }
+}

@@ -1,0 +1,202 @@
+//! What there is to plan: the repository's packages that have an
+//! environment document, staged in a temp root exactly as their `.deb`s
+//! install them (`/usr/share/confpack/<name>/`: templates, `package.yml`,
+//! the document), so that configure's own functions read them; each
+//! document read once; and every environment × machine, with each
+//! environment's "no machine matched" case.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::builder::planned::{Planned, share_dir};
+use crate::deb::Entry;
+use crate::derive::EnvironmentScope;
+use crate::env::model::{Document, Environment};
+use crate::env::{self, Validation};
+use crate::error::{Error, Result};
+use crate::package::Package;
+use crate::questions::Owned;
+
+/// The packages as a node would have them installed.
+pub struct Staged {
+    _dir: tempfile::TempDir,
+    /// The temp root they are installed under.
+    pub root: PathBuf,
+    pub packages: Vec<StagedPackage>,
+    pub documents: Vec<StagedDocument>,
+}
+
+/// One package with an environment document.
+pub struct StagedPackage {
+    pub package: Package,
+    /// Index into [`Staged::documents`].
+    pub document: usize,
+    pub owned: Owned,
+    /// (path under the temp root, repository-relative source) of each
+    /// shipped file, to name the source in messages.
+    pub sources: Vec<(String, String)>,
+}
+
+/// A document and each environment's scope, computed once.
+pub struct StagedDocument {
+    pub document: Document,
+    pub environments: Vec<StagedEnvironment>,
+}
+
+/// An environment as expressions see it, and its values without the
+/// machines (what one machine's selection needs of it).
+pub struct StagedEnvironment {
+    pub values: Environment,
+    pub scope: EnvironmentScope,
+}
+
+/// One thing to plan: a package on a machine (`None`: no machine
+/// matched) of an environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Unit {
+    pub package: usize,
+    pub environment: usize,
+    pub machine: Option<usize>,
+}
+
+/// Reads the repository at `repo` like a build and stages its packages
+/// that have an environment document.
+pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
+    let planned = crate::builder::read_packages(repo, jobs)?;
+    let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let root = dir.path().to_path_buf();
+    let mut documents: Vec<StagedDocument> = Vec::new();
+    let mut loaded: BTreeMap<(PathBuf, Option<PathBuf>), usize> = BTreeMap::new();
+    let mut packages = Vec::new();
+    for planned in planned.iter().filter(|p| p.configured()) {
+        let sources = install(&root, repo, planned)?;
+        let package = Package::load(&root, &planned.name)?;
+        let Some((file, shown, schema)) = &planned.environment else {
+            continue;
+        };
+        let key = (file.clone(), schema.clone());
+        let document = match loaded.get(&key) {
+            Some(index) => *index,
+            None => {
+                let local = package.local_document(&root);
+                let schema = package.schema(&root);
+                let validation = match &schema {
+                    Some(schema) => Validation::File(schema),
+                    None => Validation::Builtin,
+                };
+                let document = env::validate(&local, shown, validation)?;
+                documents.push(staged_document(document));
+                loaded.insert(key, documents.len() - 1);
+                documents.len() - 1
+            }
+        };
+        let owned = crate::questions::of_package(&package, &documents[document].document)?;
+        packages.push(StagedPackage {
+            package,
+            document,
+            owned,
+            sources,
+        });
+    }
+    Ok(Staged {
+        _dir: dir,
+        root,
+        packages,
+        documents,
+    })
+}
+
+fn staged_document(document: Document) -> StagedDocument {
+    let environments = document
+        .environments
+        .iter()
+        .map(|environment| StagedEnvironment {
+            values: Environment {
+                machines: Vec::new(),
+                ..environment.clone()
+            },
+            scope: EnvironmentScope::of(&document, environment),
+        })
+        .collect();
+    StagedDocument {
+        document,
+        environments,
+    }
+}
+
+/// Writes the package's confpack files under `root`; returns where each
+/// came from in the repository.
+fn install(root: &Path, repo: &Path, planned: &Planned) -> Result<Vec<(String, String)>> {
+    let share = format!("{}/", share_dir(&planned.name));
+    let shown_repo = format!("{}/", repo.display());
+    let mut sources = Vec::new();
+    for (path, entry) in planned.deb.entries.range(share.clone()..) {
+        if !path.starts_with(&share) {
+            break;
+        }
+        let target = crate::files::rooted(root, Path::new(path));
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        match entry {
+            Entry::Directory => {
+                std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?
+            }
+            Entry::File { data, mode } => {
+                std::fs::write(&target, data).map_err(|e| Error::io(&target, e))?;
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(*mode))
+                    .map_err(|e| Error::io(&target, e))?;
+            }
+            Entry::Symlink { target: link } => {
+                std::os::unix::fs::symlink(link, &target).map_err(|e| Error::io(&target, e))?
+            }
+        }
+        if let Some(source) = planned.sources.get(path) {
+            let source = source.strip_prefix(&shown_repo).unwrap_or(source);
+            sources.push((target.display().to_string(), source.to_string()));
+        }
+    }
+    // Longest first: a path is never replaced by a shorter one it starts with.
+    sources.sort_by_key(|(staged, _)| std::cmp::Reverse(staged.len()));
+    Ok(sources)
+}
+
+/// Every environment (of `environments`, all when empty) × machine (of
+/// `machines`, all when empty, with the no-machine case) × package.
+pub fn units(staged: &Staged, environments: &[String], machines: &[String]) -> Result<Vec<Unit>> {
+    let mut units = Vec::new();
+    for wanted in environments {
+        let known = staged
+            .documents
+            .iter()
+            .any(|d| d.document.environments.iter().any(|e| &e.context == wanted));
+        if !known {
+            return Err(Error::Selection(format!(
+                "no document of the repository has an environment {wanted}"
+            )));
+        }
+    }
+    for (index, package) in staged.packages.iter().enumerate() {
+        let document = &staged.documents[package.document].document;
+        for (e, environment) in document.environments.iter().enumerate() {
+            if !environments.is_empty() && !environments.contains(&environment.context) {
+                continue;
+            }
+            let unit = |machine| Unit {
+                package: index,
+                environment: e,
+                machine,
+            };
+            if machines.is_empty() {
+                units.push(unit(None));
+            }
+            for (m, machine) in environment.machines.iter().enumerate() {
+                if machines.is_empty() || machines.iter().any(|id| machine.is(id)) {
+                    units.push(unit(Some(m)));
+                }
+            }
+        }
+    }
+    Ok(units)
+}
