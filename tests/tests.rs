@@ -7,6 +7,7 @@ mod faults;
 mod fuzz;
 mod interop;
 mod online;
+mod plan;
 mod publish;
 mod realnode;
 mod runtime;

@@ -60,7 +60,9 @@ pub struct FileChange {
 pub struct Summary {
     /// Machines (`context/machine`, the no-machine cases included).
     pub machines: usize,
+    /// Machines with a change (all without an earlier revision).
     pub changed: usize,
+    /// Machines with neither a change nor an error.
     pub unchanged: usize,
     pub files_changed: usize,
     pub errors: usize,
@@ -89,13 +91,14 @@ pub fn compare(now: Vec<Planned>, before: Option<(String, Vec<Planned>)>) -> Rep
     };
     let mut machines = BTreeSet::new();
     let mut changed = BTreeSet::new();
+    let mut failed = BTreeSet::new();
     for planned in now {
         machines.insert(planned.target.machine_name());
         earlier_targets.remove(&planned.target);
         let produced = match planned.result {
             Ok(produced) => produced,
             Err(lines) => {
-                changed.insert(planned.target.machine_name());
+                failed.insert(planned.target.machine_name());
                 report.summary.errors += lines.len();
                 let target = &planned.target;
                 report
@@ -130,7 +133,10 @@ pub fn compare(now: Vec<Planned>, before: Option<(String, Vec<Planned>)>) -> Rep
     report.removed = earlier_targets.into_iter().collect();
     report.summary.machines = machines.len();
     report.summary.changed = changed.len();
-    report.summary.unchanged = machines.len() - changed.len();
+    report.summary.unchanged = machines
+        .iter()
+        .filter(|m| !changed.contains(*m) && !failed.contains(*m))
+        .count();
     report
 }
 

@@ -35,6 +35,7 @@ pub fn baseline(repo: &Path, since: &Since) -> Result<Option<Tree>> {
     )?;
     let sha = String::from_utf8_lossy(&sha).trim().to_string();
     let archive = git(repo, &["archive", "--format=tar", &format!("{sha}:./")])?;
+    let short = &sha[..sha.len().min(12)];
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let path = dir.path().join("repo");
     tar::Archive::new(archive.as_slice())
@@ -43,7 +44,10 @@ pub fn baseline(repo: &Path, since: &Since) -> Result<Option<Tree>> {
     Ok(Some(Tree {
         _dir: dir,
         dir: path,
-        revision: format!("{revision} ({})", &sha[..sha.len().min(7)]),
+        revision: match revision == sha {
+            true => short.to_string(),
+            false => format!("{revision} ({short})"),
+        },
     }))
 }
 
