@@ -195,3 +195,115 @@ fn named(side: &str, exists: bool, path: &str) -> String {
         false => "/dev/null".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::model::Source;
+
+    fn target(machine: &str) -> Target {
+        Target {
+            environment: "prod".into(),
+            machine: Some(machine.into()),
+            package: "app".into(),
+        }
+    }
+
+    fn produced(level: &str) -> Produced {
+        let answer = Answer {
+            value: Some(level.into()),
+            source: Source::Configured,
+            secret: false,
+        };
+        let file = File {
+            content: format!("name = shop\nlevel = {level}\n"),
+            mode: Some(0o644),
+        };
+        Produced {
+            answers: [("x/level".to_string(), answer)].into(),
+            files: [("/etc/app.conf".to_string(), file)].into(),
+        }
+    }
+
+    fn planned(machine: &str, result: std::result::Result<Produced, Vec<String>>) -> Planned {
+        Planned {
+            target: target(machine),
+            result,
+        }
+    }
+
+    #[test]
+    fn unchanged_machines_are_counted_and_a_change_shows_its_answer_and_diff() {
+        let before = vec![
+            planned("a", Ok(produced("info"))),
+            planned("b", Ok(produced("info"))),
+        ];
+        let now = vec![
+            planned("a", Ok(produced("info"))),
+            planned("b", Ok(produced("debug"))),
+        ];
+        let report = compare(now, Some(("HEAD~1".into(), before)));
+        assert_eq!(
+            report.summary,
+            Summary {
+                machines: 2,
+                changed: 1,
+                unchanged: 1,
+                files_changed: 1,
+                errors: 0
+            }
+        );
+        let [entry] = report.entries.as_slice() else {
+            panic!("{report:?}")
+        };
+        assert_eq!(entry.target, target("b"));
+        let Change::Changed { answers, files } = &entry.change else {
+            panic!("{entry:?}")
+        };
+        assert_eq!(answers[0].key, "x/level");
+        assert_eq!(files[0].mode, None);
+        assert!(
+            files[0]
+                .diff
+                .contains("--- a/etc/app.conf\n+++ b/etc/app.conf\n"),
+            "{}",
+            files[0].diff
+        );
+        assert!(files[0].diff.contains("-level = info\n+level = debug\n"));
+    }
+
+    #[test]
+    fn errors_are_listed_apart_and_a_machine_gone_is_named() {
+        let before = vec![planned("gone", Ok(produced("info")))];
+        let now = vec![
+            planned("a", Err(vec!["t.j2:3: undefined".into()])),
+            planned("b", Ok(produced("info"))),
+        ];
+        let report = compare(now, Some(("HEAD~1".into(), before)));
+        assert_eq!(report.errors, [(target("a"), "t.j2:3: undefined".into())]);
+        assert_eq!(report.removed, [target("gone")]);
+        // b is new: everything it produces is a change.
+        assert_eq!(report.summary.changed, 1);
+        assert_eq!(report.summary.unchanged, 0);
+        assert_eq!(report.summary.errors, 1);
+        let text = super::super::report::text(&report);
+        assert!(text.contains("prod/a: app: t.j2:3: undefined\n"), "{text}");
+        assert!(text.ends_with("1 changed, 0 unchanged, 1 file(s) changed, 1 error(s)\n"));
+    }
+
+    #[test]
+    fn without_an_earlier_revision_everything_is_shown_whole() {
+        let report = compare(vec![planned("a", Ok(produced("info")))], None);
+        assert!(matches!(report.entries[0].change, Change::Full(_)));
+        let text = super::super::report::text(&report);
+        assert!(
+            text.contains("  x/level = \"info\" (configured)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  /etc/app.conf (0644):\n    | level = info\n"),
+            "{text}"
+        );
+        assert!(text.contains("(no earlier revision: the full result)"));
+    }
+}

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::enumerate::{Staged, StagedPackage, Unit};
+use super::enumerate::{Staged, StagedEnvironment, StagedPackage, Unit};
 use super::{Answer, File, Planned, Produced, Target, secret_placeholder};
 use crate::derive::values::{self, Bindings};
 use crate::env::model::{Document, Priority};
@@ -35,34 +35,33 @@ pub struct Limits {
 /// Plans `unit`: what it produces or its errors, each naming the file.
 pub fn planned(
     staged: &Staged,
-    unit: &Unit,
+    (environment_scope, unit): (&StagedEnvironment, &Unit),
     stored: &BTreeMap<String, StoredAnswer>,
     limits: Limits,
 ) -> Planned {
     let package = &staged.packages[unit.package];
     let document = &staged.documents[package.document];
-    let environment = &document.document.environments[unit.environment];
+    let environment = &document.environments[unit.environment];
     let machine = unit.machine.map(|m| &environment.machines[m]);
     let target = Target {
         environment: environment.context.clone(),
         machine: machine.map(|m| m.hostname.clone().unwrap_or_else(|| m.ip_text.clone())),
         package: package.package.name.clone(),
     };
-    let result = compute(staged, unit, stored, limits).map_err(|error| failures(&error, package));
+    let result = compute(staged, (environment_scope, unit), stored, limits)
+        .map_err(|error| failures(&error, package));
     Planned { target, result }
 }
 
 /// What configure would store and render for `unit`.
 fn compute(
     staged: &Staged,
-    unit: &Unit,
+    (environment, unit): (&StagedEnvironment, &Unit),
     stored: &BTreeMap<String, StoredAnswer>,
     limits: Limits,
 ) -> Result<Produced> {
     let package = &staged.packages[unit.package];
-    let staged_document = &staged.documents[package.document];
-    let document = &staged_document.document;
-    let environment = &staged_document.environments[unit.environment];
+    let document = &staged.documents[package.document];
     let machine = unit
         .machine
         .map(|m| &document.environments[unit.environment].machines[m]);

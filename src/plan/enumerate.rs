@@ -24,7 +24,7 @@ pub struct Staged {
     /// The temp root they are installed under.
     pub root: PathBuf,
     pub packages: Vec<StagedPackage>,
-    pub documents: Vec<StagedDocument>,
+    pub documents: Vec<Document>,
 }
 
 /// One package with an environment document.
@@ -38,17 +38,34 @@ pub struct StagedPackage {
     pub sources: Vec<(String, String)>,
 }
 
-/// A document and each environment's scope, computed once.
-pub struct StagedDocument {
-    pub document: Document,
-    pub environments: Vec<StagedEnvironment>,
-}
-
-/// An environment as expressions see it, and its values without the
-/// machines (what one machine's selection needs of it).
+/// An environment as expressions see it (computed once for all its
+/// machines), and its values without the machines (what one machine's
+/// selection needs of it).
 pub struct StagedEnvironment {
     pub values: Environment,
     pub scope: EnvironmentScope,
+}
+
+impl StagedEnvironment {
+    pub fn of(document: &Document, environment: &Environment) -> StagedEnvironment {
+        StagedEnvironment {
+            values: Environment {
+                machines: Vec::new(),
+                ..environment.clone()
+            },
+            scope: EnvironmentScope::of(document, environment),
+        }
+    }
+}
+
+/// The targets of one environment of one document: planned together,
+/// so that only one environment's scope is held at a time.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub document: usize,
+    pub environment: usize,
+    /// Machine by machine (the no-machine case first), each package.
+    pub units: Vec<Unit>,
 }
 
 /// One thing to plan: a package on a machine (`None`: no machine
@@ -66,7 +83,7 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
     let planned = crate::builder::read_packages(repo, jobs)?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let root = dir.path().to_path_buf();
-    let mut documents: Vec<StagedDocument> = Vec::new();
+    let mut documents: Vec<Document> = Vec::new();
     let mut loaded: BTreeMap<(PathBuf, Option<PathBuf>), usize> = BTreeMap::new();
     let mut packages = Vec::new();
     for planned in planned.iter().filter(|p| p.configured()) {
@@ -86,12 +103,12 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
                     None => Validation::Builtin,
                 };
                 let document = env::validate(&local, shown, validation)?;
-                documents.push(staged_document(document));
+                documents.push(document);
                 loaded.insert(key, documents.len() - 1);
                 documents.len() - 1
             }
         };
-        let owned = crate::questions::of_package(&package, &documents[document].document)?;
+        let owned = crate::questions::of_package(&package, &documents[document])?;
         packages.push(StagedPackage {
             package,
             document,
@@ -105,24 +122,6 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
         packages,
         documents,
     })
-}
-
-fn staged_document(document: Document) -> StagedDocument {
-    let environments = document
-        .environments
-        .iter()
-        .map(|environment| StagedEnvironment {
-            values: Environment {
-                machines: Vec::new(),
-                ..environment.clone()
-            },
-            scope: EnvironmentScope::of(&document, environment),
-        })
-        .collect();
-    StagedDocument {
-        document,
-        environments,
-    }
 }
 
 /// Writes the package's confpack files under `root`; returns where each
@@ -163,40 +162,57 @@ fn install(root: &Path, repo: &Path, planned: &Planned) -> Result<Vec<(String, S
 }
 
 /// Every environment (of `environments`, all when empty) × machine (of
-/// `machines`, all when empty, with the no-machine case) × package.
-pub fn units(staged: &Staged, environments: &[String], machines: &[String]) -> Result<Vec<Unit>> {
-    let mut units = Vec::new();
+/// `machines`, all when empty, with the no-machine case) × package, by
+/// environment.
+pub fn groups(staged: &Staged, environments: &[String], machines: &[String]) -> Result<Vec<Group>> {
     for wanted in environments {
         let known = staged
             .documents
             .iter()
-            .any(|d| d.document.environments.iter().any(|e| &e.context == wanted));
+            .any(|d| d.environments.iter().any(|e| &e.context == wanted));
         if !known {
             return Err(Error::Selection(format!(
                 "no document of the repository has an environment {wanted}"
             )));
         }
     }
-    for (index, package) in staged.packages.iter().enumerate() {
-        let document = &staged.documents[package.document].document;
+    let mut groups = Vec::new();
+    for (d, document) in staged.documents.iter().enumerate() {
+        let packages: Vec<usize> = (0..staged.packages.len())
+            .filter(|p| staged.packages[*p].document == d)
+            .collect();
         for (e, environment) in document.environments.iter().enumerate() {
             if !environments.is_empty() && !environments.contains(&environment.context) {
                 continue;
             }
-            let unit = |machine| Unit {
-                package: index,
-                environment: e,
-                machine,
-            };
+            let mut chosen: Vec<Option<usize>> = Vec::new();
             if machines.is_empty() {
-                units.push(unit(None));
+                chosen.push(None);
             }
-            for (m, machine) in environment.machines.iter().enumerate() {
-                if machines.is_empty() || machines.iter().any(|id| machine.is(id)) {
-                    units.push(unit(Some(m)));
-                }
-            }
+            chosen.extend(
+                environment
+                    .machines
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| machines.is_empty() || machines.iter().any(|id| m.is(id)))
+                    .map(|(m, _)| Some(m)),
+            );
+            let units = chosen
+                .into_iter()
+                .flat_map(|machine| {
+                    packages.iter().map(move |&package| Unit {
+                        package,
+                        environment: e,
+                        machine,
+                    })
+                })
+                .collect();
+            groups.push(Group {
+                document: d,
+                environment: e,
+                units,
+            });
         }
     }
-    Ok(units)
+    Ok(groups)
 }

@@ -153,18 +153,27 @@ fn plan_tree(
     stored: &BTreeMap<String, StoredAnswer>,
 ) -> Result<Vec<Planned>> {
     let staged = enumerate::stage(repo, options.jobs)?;
-    let units = enumerate::units(&staged, &options.environments, &options.machines)?;
+    let groups = enumerate::groups(&staged, &options.environments, &options.machines)?;
     let limits = compute::Limits {
         max_value_bytes: options.max_value_bytes,
         max_render_bytes: options.max_render_bytes,
     };
-    let work = |unit: &enumerate::Unit| compute::planned(&staged, unit, stored, limits);
-    Ok(crate::builder::parallel(
-        &units,
-        options.jobs.max(1),
-        work,
-        |_| {},
-    ))
+    let mut planned = Vec::new();
+    for group in groups {
+        let document = &staged.documents[group.document];
+        let environment =
+            enumerate::StagedEnvironment::of(document, &document.environments[group.environment]);
+        let work = |unit: &enumerate::Unit| {
+            compute::planned(&staged, (&environment, unit), stored, limits)
+        };
+        planned.extend(crate::builder::parallel(
+            &group.units,
+            options.jobs.max(1),
+            work,
+            |_| {},
+        ));
+    }
+    Ok(planned)
 }
 
 /// The answers of `--answers FILE` (an `answers --format json` export),
