@@ -21,6 +21,11 @@
 #                   minus its identity constraints, which confpack checks
 #                   itself). Goals: <= 1.5x the time, peak memory <= 1x the
 #                   file size.
+#   plan-10000:     `confpack plan --full` of a repository with one package
+#                   whose template reads the same generated document: all
+#                   10,000 machines (and the 10 no-machine cases) planned,
+#                   against `confpack validate` of the document. Goals:
+#                   <= 5x the time, peak memory <= 2x the file size.
 #
 # Ratios are of medians (the mean is printed too): on a shared machine a
 # few runs stalled by other processes move a mean far more than a median.
@@ -162,6 +167,42 @@ print(f"{'large-document':<28}{doc['mean']*1000:>8.0f}ms{doc['stddev']*1000:>8.0
 xmllint_kb, confpack_kb, file_kb = (int(v) for v in sys.argv[3:6])
 print(f"{'large-document peak memory':<28}{confpack_kb/1024:>8.1f}MB{'':>10}{'file size':>18} {file_kb/1024:>4.1f}MB"
       f"{confpack_kb/file_kb:>9.2f}x{'<=1x':>10}   (xmllint --stream: {xmllint_kb/1024:.1f} MB)")
+PY
+
+# confpack plan over the 10,000 machines, against one validation.
+plan_repo=$work/plan-repo
+mkdir -p "$plan_repo/packages/bench/control" "$plan_repo/packages/bench/etc/bench" "$plan_repo/environments"
+cp "$work/large.xml" "$plan_repo/environments/large.xml"
+cat > "$plan_repo/packages/bench/control/control.yml" <<'YML'
+version: "1.0"
+maintainer: Bench <bench@example.org>
+description: |
+  Benchmark package
+  Renders a few answers of the generated document.
+environment:
+  file: ../../../environments/large.xml
+YML
+cat > "$plan_repo/packages/bench/etc/bench/bench.conf.j2" <<'J2'
+# {{ machine.hostname | default("no machine") }} ({{ environment.context }})
+first = {{ answers["bench/q0"] }}
+last = {{ answers["bench/q49"] }}
+J2
+jobs=$(nproc)
+hyperfine --style none --warmup 1 --runs 5 --export-json "$work/plan.json" \
+    -n validate "$confpack validate $work/large.xml" \
+    -n plan "$confpack plan $plan_repo --full --jobs $jobs >/dev/null" \
+    >/dev/null 2>&1
+plan_kb=$(peak "$confpack" plan "$plan_repo" --full --jobs "$jobs")
+python3 - "$work/plan.json" "$plan_kb" "$file_kb" "$jobs" <<'PY'
+import json, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+validate, plan = results["validate"], results["plan"]
+plan_kb, file_kb, jobs = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+print(f"{'confpack validate (large)':<28}{validate['median']*1000:>8.0f}ms{validate['stddev']*1000:>8.0f}ms{'(anchor)':>26}")
+print(f"{'plan-10000 (--jobs ' + jobs + ')':<28}{plan['median']*1000:>8.0f}ms{plan['stddev']*1000:>8.0f}ms"
+      f"{'validate':>18} {validate['median']*1000:>5.0f}ms{plan['median']/validate['median']:>9.2f}x{'<=5x':>10}")
+print(f"{'plan-10000 peak memory':<28}{plan_kb/1024:>8.1f}MB{'':>10}{'file size':>18} {file_kb/1024:>4.1f}MB"
+      f"{plan_kb/file_kb:>9.2f}x{'<=2x':>10}")
 PY
 
 if $all; then

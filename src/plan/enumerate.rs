@@ -83,27 +83,24 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
     let planned = crate::builder::read_packages(repo, jobs)?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let root = dir.path().to_path_buf();
+    // Installed first, and the packages' contents (the documents among
+    // them) dropped before any document is read.
+    let mut installed = Vec::new();
+    for planned in planned.into_iter().filter(|p| p.configured()) {
+        let sources = install(&root, repo, &planned)?;
+        if let Some((file, shown, schema)) = planned.environment {
+            installed.push((planned.name, (file, schema), shown, sources));
+        }
+    }
     let mut documents: Vec<Document> = Vec::new();
     let mut loaded: BTreeMap<(PathBuf, Option<PathBuf>), usize> = BTreeMap::new();
     let mut packages = Vec::new();
-    for planned in planned.iter().filter(|p| p.configured()) {
-        let sources = install(&root, repo, planned)?;
-        let package = Package::load(&root, &planned.name)?;
-        let Some((file, shown, schema)) = &planned.environment else {
-            continue;
-        };
-        let key = (file.clone(), schema.clone());
+    for (name, key, shown, sources) in installed {
+        let package = Package::load(&root, &name)?;
         let document = match loaded.get(&key) {
             Some(index) => *index,
             None => {
-                let local = package.local_document(&root);
-                let schema = package.schema(&root);
-                let validation = match &schema {
-                    Some(schema) => Validation::File(schema),
-                    None => Validation::Builtin,
-                };
-                let document = env::validate(&local, shown, validation)?;
-                documents.push(document);
+                documents.push(read_document(&root, &package, &shown)?);
                 loaded.insert(key, documents.len() - 1);
                 documents.len() - 1
             }
@@ -122,6 +119,18 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
         packages,
         documents,
     })
+}
+
+/// The package's document as installed, validated like configure's
+/// local copy (against the package's schema when it names one).
+fn read_document(root: &Path, package: &Package, shown: &str) -> Result<Document> {
+    let local = package.local_document(root);
+    let schema = package.schema(root);
+    let validation = match &schema {
+        Some(schema) => Validation::File(schema),
+        None => Validation::Builtin,
+    };
+    env::validate(&local, shown, validation)
 }
 
 /// Writes the package's confpack files under `root`; returns where each
@@ -207,11 +216,14 @@ pub fn groups(staged: &Staged, environments: &[String], machines: &[String]) -> 
                     })
                 })
                 .collect();
-            groups.push(Group {
+            let group = Group {
                 document: d,
                 environment: e,
                 units,
-            });
+            };
+            if !group.units.is_empty() {
+                groups.push(group);
+            }
         }
     }
     Ok(groups)
