@@ -301,7 +301,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("  /etc/app.conf (0644):\n    | level = info\n"),
+            text.contains("  /etc/app.conf (0644):\n    | name = shop\n    | level = info\n"),
             "{text}"
         );
         assert!(text.contains("(no earlier revision: the full result)"));
