@@ -524,11 +524,6 @@ impl EnvironmentScope {
             machines: Vec::new(),
             env_values,
         };
-        scope.machines = environment
-            .machines
-            .iter()
-            .map(|m| scope.machine_value(document, m))
-            .collect();
         // Every machine's value of each question, for lists such as "the node
         // ids of all machines" (`map(attribute=…)` cannot take keys with dots).
         let mut machine_values: BTreeMap<String, Vec<Value>> = document
@@ -537,15 +532,15 @@ impl EnvironmentScope {
             .map(|t| (t.key.clone(), Vec::new()))
             .collect();
         for m in &environment.machines {
-            let mut own: BTreeMap<String, Value> = scope.env_values.clone();
-            own.extend(
-                m.values
-                    .iter()
-                    .filter_map(|v| configured_pair(document, v.template, &v.value)),
-            );
-            for (key, value) in own {
-                machine_values.entry(key).or_default().push(value);
+            let own = scope.machine_answers(document, m);
+            // Values are shared, not copied, between the two views.
+            for (key, value) in &own {
+                machine_values
+                    .entry(key.clone())
+                    .or_default()
+                    .push(value.clone());
             }
+            scope.machines.push(machine_map(m, own));
         }
         let mut env_map = BTreeMap::new();
         env_map.insert("machine_values".to_string(), Value::from(machine_values));
@@ -561,21 +556,30 @@ impl EnvironmentScope {
 
     /// `machine` for one machine of the environment.
     pub fn machine_value(&self, document: &Document, m: &Machine) -> Value {
+        machine_map(m, self.machine_answers(document, m))
+    }
+
+    /// A machine's answers: the environment's, then its own.
+    fn machine_answers(&self, document: &Document, m: &Machine) -> BTreeMap<String, Value> {
         let mut answers = self.env_values.clone();
         answers.extend(
             m.values
                 .iter()
                 .filter_map(|v| configured_pair(document, v.template, &v.value)),
         );
-        let mut map = BTreeMap::new();
-        map.insert("ip".to_string(), Value::from(m.ip_text.as_str()));
-        map.insert(
-            "hostname".to_string(),
-            Value::from(m.hostname.clone().unwrap_or_default()),
-        );
-        map.insert("answers".to_string(), Value::from(answers));
-        Value::from(map)
+        answers
     }
+}
+
+fn machine_map(m: &Machine, answers: BTreeMap<String, Value>) -> Value {
+    let mut map = BTreeMap::new();
+    map.insert("ip".to_string(), Value::from(m.ip_text.as_str()));
+    map.insert(
+        "hostname".to_string(),
+        Value::from(m.hostname.clone().unwrap_or_default()),
+    );
+    map.insert("answers".to_string(), Value::from(answers));
+    Value::from(map)
 }
 
 /// `machine` on a host that is none of the document's machines: the fields

@@ -49,9 +49,13 @@ pub struct StagedEnvironment {
 impl StagedEnvironment {
     pub fn of(document: &Document, environment: &Environment) -> StagedEnvironment {
         StagedEnvironment {
+            // Without its machines: never copied.
             values: Environment {
+                context: environment.context.clone(),
+                values: environment.values.clone(),
+                debconf: environment.debconf.clone(),
                 machines: Vec::new(),
-                ..environment.clone()
+                line: environment.line,
             },
             scope: EnvironmentScope::of(document, environment),
         }
