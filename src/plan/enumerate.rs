@@ -189,6 +189,19 @@ pub fn groups(staged: &Staged, environments: &[String], machines: &[String]) -> 
             )));
         }
     }
+    for wanted in machines {
+        let known = staged.documents.iter().any(|d| {
+            d.environments.iter().any(|e| {
+                (environments.is_empty() || environments.contains(&e.context))
+                    && e.machines.iter().any(|m| m.is(wanted))
+            })
+        });
+        if !known {
+            return Err(Error::Selection(format!(
+                "no machine {wanted} (matched exactly, by IP or host name) in the chosen environments"
+            )));
+        }
+    }
     let mut groups = Vec::new();
     for (d, document) in staged.documents.iter().enumerate() {
         let packages: Vec<usize> = (0..staged.packages.len())
