@@ -288,10 +288,13 @@ pub fn build_options(args: BuildArgs, env: &Env) -> Result<crate::builder::Optio
         version_suffix: args.version_suffix,
         allow_dirty: args.allow_dirty,
         source_date_epoch,
-        jobs: args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        jobs: jobs(args.jobs),
     })
+}
+
+/// `--jobs`, else the number of CPUs.
+fn jobs(flag: Option<usize>) -> usize {
+    flag.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// What `plan` runs with; `--jobs` defaults to the number of CPUs.
@@ -307,9 +310,7 @@ pub fn plan_options(args: &PlanArgs) -> crate::plan::Options {
         machines: args.machine.clone(),
         since,
         answers: args.answers.clone(),
-        jobs: args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        jobs: jobs(args.jobs),
         max_value_bytes: args.max_value_size,
         max_render_bytes: args.max_render_size,
     }
