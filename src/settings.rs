@@ -588,6 +588,42 @@ mod tests {
         assert!(global.quiet);
     }
 
+    #[test]
+    fn plan_flags_choose_what_to_compare_with_and_what_to_plan() {
+        let options = |args: &[&str]| {
+            let mut all = vec!["plan"];
+            all.extend_from_slice(args);
+            let Command::Plan(args) = parse(&all).command else {
+                panic!("a plan");
+            };
+            plan_options(&args)
+        };
+        let default = options(&[]);
+        assert_eq!(default.repo, std::path::Path::new("."));
+        assert_eq!(default.since, crate::plan::Since::Previous);
+        assert!(default.jobs >= 1);
+        assert_eq!(options(&["--full"]).since, crate::plan::Since::Nothing);
+        let chosen = options(&[
+            "repo",
+            "--since",
+            "v1",
+            "--environment",
+            "a",
+            "--environment",
+            "b",
+            "--machine",
+            "10.0.0.1",
+            "--jobs",
+            "3",
+        ]);
+        assert_eq!(chosen.since, crate::plan::Since::Revision("v1".into()));
+        assert_eq!(chosen.environments, ["a", "b"]);
+        assert_eq!(chosen.machines, ["10.0.0.1"]);
+        assert_eq!(chosen.jobs, 3);
+        let both = Cli::try_parse_from(["confpack", "plan", "--full", "--since", "v1"]);
+        assert!(both.is_err(), "--full and --since exclude each other");
+    }
+
     fn build_args() -> BuildArgs {
         let Command::Build(args) = parse(&["build", "--out", "o", "--jobs", "2"]).command else {
             panic!("a build");
