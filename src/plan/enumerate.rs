@@ -84,6 +84,12 @@ pub struct Unit {
 /// Reads the repository at `repo` like a build and stages its packages
 /// that have an environment document.
 pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
+    if !repo.join("packages").is_dir() {
+        return Err(Error::Usage(format!(
+            "{}: no packages/ directory; is this a configuration repository?",
+            repo.display()
+        )));
+    }
     let planned = crate::builder::read_packages(repo, jobs)?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let root = dir.path().to_path_buf();

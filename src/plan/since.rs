@@ -29,10 +29,13 @@ pub fn baseline(repo: &Path, since: &Since) -> Result<Option<Tree>> {
             None => return Ok(None),
         },
     };
-    let sha = git(
-        repo,
-        &["rev-parse", "--verify", &format!("{revision}^{{commit}}")],
-    )?;
+    let commit = format!("{revision}^{{commit}}");
+    let sha = git(repo, &["rev-parse", "--verify", &commit]).map_err(|error| {
+        Error::Usage(format!(
+            "--since {revision}: not a commit of the git repository at {} ({error})",
+            repo.display()
+        ))
+    })?;
     let sha = String::from_utf8_lossy(&sha).trim().to_string();
     let archive = git(repo, &["archive", "--format=tar", &format!("{sha}:./")])?;
     let short = &sha[..sha.len().min(12)];
