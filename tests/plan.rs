@@ -353,3 +353,26 @@ fn the_plan_agrees_with_what_configure_writes_on_a_sandboxed_node() {
         assert_eq!(compared, 2, "app.conf and database.conf: {change:#}");
     }
 }
+
+#[test]
+fn a_nodes_stored_answers_win_over_the_document_as_on_that_node() {
+    let repo = committed_example();
+    let answers = repo.path("../answers.json");
+    std::fs::write(
+        &answers,
+        r#"{"webshop/workers": {"value": "7", "source": "user", "seen": true, "type": "string", "secret": false, "owners": ["webshop-app"]}}"#,
+    )
+    .expect("write");
+    let args = ["--full", "--machine", "app1.prod.example.com"];
+    let (_, plain, _) = plan(&repo, &args);
+    assert!(plain.contains("    | workers = 16\n"), "{plain}");
+    let mut with_answers = args.to_vec();
+    with_answers.extend(["--answers", answers.to_str().expect("utf-8")]);
+    let (code, stdout, stderr) = plan(&repo, &with_answers);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("  webshop/workers = \"7\" (user)\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    | workers = 7\n"), "{stdout}");
+}
