@@ -376,3 +376,22 @@ fn a_nodes_stored_answers_win_over_the_document_as_on_that_node() {
     );
     assert!(stdout.contains("    | workers = 7\n"), "{stdout}");
 }
+
+#[test]
+fn a_template_change_lists_every_machine_of_its_package_and_no_other() {
+    let mut repo = committed_example();
+    let template = "packages/webshop-app/etc/webshop/app.conf.j2";
+    let text = std::fs::read_to_string(repo.path(template)).expect("read");
+    repo.write(template, &format!("{text}# managed\n"));
+    repo.commit("a comment in app.conf");
+    let (_, plan) = plan_json(&repo, &[]);
+    let changes = plan["changes"].as_array().expect("changes");
+    // Every machine but the no-machine cases (errors either way).
+    assert_eq!(changes.len(), 8, "{plan:#}");
+    for change in changes {
+        assert_eq!(change["package"], "webshop-app", "{change}");
+        let diff = change["files"][0]["diff"].as_str().expect("diff");
+        assert!(diff.ends_with("+# managed\n"), "{diff}");
+    }
+    assert_eq!(plan["summary"]["unchanged"], 0);
+}

@@ -36,6 +36,9 @@ pub struct StagedPackage {
     /// (path under the temp root, repository-relative source) of each
     /// shipped file, to name the source in messages.
     pub sources: Vec<(String, String)>,
+    /// What its results depend on besides one environment: its installed
+    /// files, and its document's questions and name.
+    pub inputs: String,
 }
 
 /// An environment as expressions see it (computed once for all its
@@ -116,11 +119,13 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
             }
         };
         let owned = crate::questions::of_package(&package, &documents[document])?;
+        let inputs = package_inputs(&package, &documents[document])?;
         packages.push(StagedPackage {
             package,
             document,
             owned,
             sources,
+            inputs,
         });
     }
     Ok(Staged {
@@ -129,6 +134,33 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
         packages,
         documents,
     })
+}
+
+/// A fingerprint of the package's installed files and its document's
+/// questions (templates' lines included: messages quote them).
+fn package_inputs(package: &Package, document: &Document) -> Result<String> {
+    let mut fingerprint = crate::files::Fingerprint::new("plan package");
+    for entry in crate::files::walk(&package.dir)? {
+        if entry.file_type.is_dir() {
+            continue;
+        }
+        let data = std::fs::read(&entry.path).map_err(|e| Error::io(&entry.path, e))?;
+        fingerprint.add_path(&entry.relative).add(&data);
+    }
+    fingerprint
+        .add_str(&document.origin)
+        .add_str(&format!("{:?}", document.templates));
+    Ok(fingerprint.finish())
+}
+
+/// What the results of `package` on `environment`'s machines depend on:
+/// equal fingerprints, equal results.
+pub fn inputs(package: &StagedPackage, environment: &Environment) -> String {
+    let mut fingerprint = crate::files::Fingerprint::new("plan environment");
+    fingerprint
+        .add_str(&package.inputs)
+        .add_str(&format!("{environment:?}"));
+    fingerprint.finish()
 }
 
 /// The package's document as installed, validated like configure's

@@ -127,11 +127,11 @@ pub fn secret_placeholder(key: &str) -> String {
 /// Plans the repository, and the earlier revision to compare with.
 pub fn plan(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
     let stored = stored_answers(options)?;
-    let now = plan_tree(&options.repo, options, &stored)?;
+    let now = plan_tree(&options.repo, options, &stored, None)?;
     let baseline = since::baseline(&options.repo, &options.since)?;
     let before = match &baseline {
-        Some(tree) => match plan_tree(&tree.dir, options, &stored) {
-            Ok(before) => Some((tree.revision.clone(), before)),
+        Some(tree) => match plan_tree(&tree.dir, options, &stored, Some(&now)) {
+            Ok(before) => Some((tree.revision.clone(), before.planned)),
             Err(error) => {
                 listener.warning(&format!(
                     "{} cannot be planned, so everything is shown as new: {error:#}",
@@ -142,38 +142,81 @@ pub fn plan(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
         },
         None => None,
     };
-    Ok(compare::compare(now, before))
+    Ok(compare::compare(now.planned, before))
+}
+
+/// A revision planned.
+struct Tree {
+    planned: Vec<Planned>,
+    /// What each package's results on each environment depend on, by
+    /// (package, context).
+    inputs: BTreeMap<(String, String), String>,
 }
 
 /// Every target of the repository at `repo`, planned on `options.jobs`
-/// threads.
+/// threads. A package whose inputs on an environment are those it had
+/// in `same` (the other revision) is not planned again: its results
+/// are the same.
 fn plan_tree(
     repo: &std::path::Path,
     options: &Options,
     stored: &BTreeMap<String, StoredAnswer>,
-) -> Result<Vec<Planned>> {
+    same: Option<&Tree>,
+) -> Result<Tree> {
     let staged = enumerate::stage(repo, options.jobs)?;
     let groups = enumerate::groups(&staged, &options.environments, &options.machines)?;
     let limits = compute::Limits {
         max_value_bytes: options.max_value_bytes,
         max_render_bytes: options.max_render_bytes,
     };
-    let mut planned = Vec::new();
+    let mut tree = Tree {
+        planned: Vec::new(),
+        inputs: BTreeMap::new(),
+    };
     for group in groups {
         let document = &staged.documents[group.document];
-        let environment =
-            enumerate::StagedEnvironment::of(document, &document.environments[group.environment]);
-        let work = |unit: &enumerate::Unit| {
-            compute::planned(&staged, (&environment, unit), stored, limits)
-        };
-        planned.extend(crate::builder::parallel(
-            &group.units,
+        let environment = &document.environments[group.environment];
+        let mut reused = std::collections::BTreeSet::new();
+        for unit in &group.units {
+            let package = &staged.packages[unit.package];
+            let key = (package.package.name.clone(), environment.context.clone());
+            if tree.inputs.contains_key(&key) {
+                continue;
+            }
+            let inputs = enumerate::inputs(package, environment);
+            if let Some(same) = same
+                && same.inputs.get(&key) == Some(&inputs)
+            {
+                tree.planned.extend(
+                    same.planned
+                        .iter()
+                        .filter(|p| p.target.package == key.0 && p.target.environment == key.1)
+                        .cloned(),
+                );
+                reused.insert(unit.package);
+            }
+            tree.inputs.insert(key, inputs);
+        }
+        let units: Vec<_> = group
+            .units
+            .iter()
+            .filter(|u| !reused.contains(&u.package))
+            .copied()
+            .collect();
+        if units.is_empty() {
+            continue;
+        }
+        let scope = enumerate::StagedEnvironment::of(document, environment);
+        let work =
+            |unit: &enumerate::Unit| compute::planned(&staged, (&scope, unit), stored, limits);
+        tree.planned.extend(crate::builder::parallel(
+            &units,
             options.jobs.max(1),
             work,
             |_| {},
         ));
     }
-    Ok(planned)
+    Ok(tree)
 }
 
 /// The answers of `--answers FILE` (an `answers --format json` export),
