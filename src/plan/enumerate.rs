@@ -36,9 +36,6 @@ pub struct StagedPackage {
     /// (path under the temp root, repository-relative source) of each
     /// shipped file, to name the source in messages.
     pub sources: Vec<(String, String)>,
-    /// What its results depend on besides one environment: its installed
-    /// files, and its document's questions and name.
-    pub inputs: String,
 }
 
 /// An environment as expressions see it (computed once for all its
@@ -119,13 +116,11 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
             }
         };
         let owned = crate::questions::of_package(&package, &documents[document])?;
-        let inputs = package_inputs(&package, &documents[document])?;
         packages.push(StagedPackage {
             package,
             document,
             owned,
             sources,
-            inputs,
         });
     }
     Ok(Staged {
@@ -136,9 +131,12 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
     })
 }
 
-/// A fingerprint of the package's installed files and its document's
-/// questions (templates' lines included: messages quote them).
-fn package_inputs(package: &Package, document: &Document) -> Result<String> {
+/// What a package's results depend on besides one environment: its
+/// installed files, its document's name and questions (their lines
+/// included: messages quote them).
+pub fn package_inputs(staged: &Staged, package: &StagedPackage) -> Result<String> {
+    let document = &staged.documents[package.document];
+    let package = &package.package;
     let mut fingerprint = crate::files::Fingerprint::new("plan package");
     for entry in crate::files::walk(&package.dir)? {
         if entry.file_type.is_dir() {
@@ -155,10 +153,10 @@ fn package_inputs(package: &Package, document: &Document) -> Result<String> {
 
 /// What the results of `package` on `environment`'s machines depend on:
 /// equal fingerprints, equal results.
-pub fn inputs(package: &StagedPackage, environment: &Environment) -> String {
+pub fn inputs(package_inputs: &str, environment: &Environment) -> String {
     let mut fingerprint = crate::files::Fingerprint::new("plan environment");
     fingerprint
-        .add_str(&package.inputs)
+        .add_str(package_inputs)
         .add_str(&format!("{environment:?}"));
     fingerprint.finish()
 }

@@ -127,10 +127,15 @@ pub fn secret_placeholder(key: &str) -> String {
 /// Plans the repository, and the earlier revision to compare with.
 pub fn plan(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
     let stored = stored_answers(options)?;
-    let now = plan_tree(&options.repo, options, &stored, None)?;
     let baseline = since::baseline(&options.repo, &options.since)?;
+    let now = plan_tree(
+        &options.repo,
+        options,
+        &stored,
+        Reuse::Record(baseline.is_some()),
+    )?;
     let before = match &baseline {
-        Some(tree) => match plan_tree(&tree.dir, options, &stored, Some(&now)) {
+        Some(tree) => match plan_tree(&tree.dir, options, &stored, Reuse::From(&now)) {
             Ok(before) => Some((tree.revision.clone(), before.planned)),
             Err(error) => {
                 listener.warning(&format!(
@@ -153,16 +158,28 @@ struct Tree {
     inputs: BTreeMap<(String, String), String>,
 }
 
+/// Whether a revision's inputs are recorded (another revision will be
+/// planned), or the results of the other revision reused.
+#[derive(Clone, Copy)]
+enum Reuse<'a> {
+    Record(bool),
+    From(&'a Tree),
+}
+
 /// Every target of the repository at `repo`, planned on `options.jobs`
 /// threads. A package whose inputs on an environment are those it had
-/// in `same` (the other revision) is not planned again: its results
-/// are the same.
+/// in the other revision ([`Reuse::From`]) is not planned again: its
+/// results are the same.
 fn plan_tree(
     repo: &std::path::Path,
     options: &Options,
     stored: &BTreeMap<String, StoredAnswer>,
-    same: Option<&Tree>,
+    reuse: Reuse<'_>,
 ) -> Result<Tree> {
+    let (record, same) = match reuse {
+        Reuse::Record(record) => (record, None),
+        Reuse::From(tree) => (true, Some(tree)),
+    };
     let staged = enumerate::stage(repo, options.jobs)?;
     let groups = enumerate::groups(&staged, &options.environments, &options.machines)?;
     let limits = compute::Limits {
@@ -173,6 +190,14 @@ fn plan_tree(
         planned: Vec::new(),
         inputs: BTreeMap::new(),
     };
+    let package_inputs = match record {
+        true => staged
+            .packages
+            .iter()
+            .map(|p| enumerate::package_inputs(&staged, p))
+            .collect::<Result<Vec<_>>>()?,
+        false => Vec::new(),
+    };
     for group in groups {
         let document = &staged.documents[group.document];
         let environment = &document.environments[group.environment];
@@ -180,10 +205,10 @@ fn plan_tree(
         for unit in &group.units {
             let package = &staged.packages[unit.package];
             let key = (package.package.name.clone(), environment.context.clone());
-            if tree.inputs.contains_key(&key) {
+            if !record || tree.inputs.contains_key(&key) {
                 continue;
             }
-            let inputs = enumerate::inputs(package, environment);
+            let inputs = enumerate::inputs(&package_inputs[unit.package], environment);
             if let Some(same) = same
                 && same.inputs.get(&key) == Some(&inputs)
             {
