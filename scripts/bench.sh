@@ -24,8 +24,10 @@
 #   plan-10000:     `confpack plan --full` of a repository with one package
 #                   whose template reads the same generated document: all
 #                   10,000 machines (and the 10 no-machine cases) planned,
-#                   against `confpack validate` of the document. Goals:
-#                   <= 5x the time, peak memory <= 2x the file size.
+#                   against `confpack validate` of the document; and the
+#                   same against the previous commit (one value changed:
+#                   both revisions planned). Goals: <= 5x the time, peak
+#                   memory <= 2x the file size.
 #
 # Ratios are of medians (the mean is printed too): on a shared machine a
 # few runs stalled by other processes move a mean far more than a median.
@@ -187,22 +189,33 @@ cat > "$plan_repo/packages/bench/etc/bench/bench.conf.j2" <<'J2'
 first = {{ answers["bench/q0"] }}
 last = {{ answers["bench/q49"] }}
 J2
+# Two commits, the second changing one machine's value: `plan` (against
+# the previous commit) plans both revisions.
+git -C "$plan_repo" init -q
+git -C "$plan_repo" add -A
+git -C "$plan_repo" -c user.name=bench -c user.email=bench@example.org commit -qm one
+sed -i '0,/value-0-0-abcdefghij/s//changed-value/' "$plan_repo/environments/large.xml"
+git -C "$plan_repo" -c user.name=bench -c user.email=bench@example.org commit -qam two
 jobs=$(nproc)
 hyperfine --style none --warmup 1 --runs 5 --export-json "$work/plan.json" \
     -n validate "$confpack validate $work/large.xml" \
     -n plan "$confpack plan $plan_repo --full --jobs $jobs >/dev/null" \
+    -n plan-since "$confpack plan $plan_repo --jobs $jobs >/dev/null" \
     >/dev/null 2>&1
 plan_kb=$(peak "$confpack" plan "$plan_repo" --full --jobs "$jobs")
-python3 - "$work/plan.json" "$plan_kb" "$file_kb" "$jobs" <<'PY'
+since_kb=$(peak "$confpack" plan "$plan_repo" --jobs "$jobs")
+python3 - "$work/plan.json" "$plan_kb" "$since_kb" "$file_kb" "$jobs" <<'PY'
 import json, sys
 results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-validate, plan = results["validate"], results["plan"]
-plan_kb, file_kb, jobs = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+validate = results["validate"]
+plan_kb, since_kb, file_kb, jobs = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 print(f"{'confpack validate (large)':<28}{validate['median']*1000:>8.0f}ms{validate['stddev']*1000:>8.0f}ms{'(anchor)':>26}")
-print(f"{'plan-10000 (--jobs ' + jobs + ')':<28}{plan['median']*1000:>8.0f}ms{plan['stddev']*1000:>8.0f}ms"
-      f"{'validate':>18} {validate['median']*1000:>5.0f}ms{plan['median']/validate['median']:>9.2f}x{'<=5x':>10}")
-print(f"{'plan-10000 peak memory':<28}{plan_kb/1024:>8.1f}MB{'':>10}{'file size':>18} {file_kb/1024:>4.1f}MB"
-      f"{plan_kb/file_kb:>9.2f}x{'<=2x':>10}")
+for name, label, kb in [("plan", "plan-10000 --full", plan_kb), ("plan-since", "plan-10000 vs HEAD~1", since_kb)]:
+    plan = results[name]
+    print(f"{label + ' (-j' + jobs + ')':<28}{plan['median']*1000:>8.0f}ms{plan['stddev']*1000:>8.0f}ms"
+          f"{'validate':>18} {validate['median']*1000:>5.0f}ms{plan['median']/validate['median']:>9.2f}x{'<=5x':>10}")
+    print(f"{label + ' memory':<28}{kb/1024:>8.1f}MB{'':>10}{'file size':>18} {file_kb/1024:>4.1f}MB"
+          f"{kb/file_kb:>9.2f}x{'<=2x':>10}")
 PY
 
 if $all; then
