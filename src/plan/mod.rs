@@ -16,7 +16,7 @@ pub mod enumerate;
 pub mod report;
 pub mod since;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::Listener;
@@ -158,6 +158,41 @@ struct Tree {
     inputs: BTreeMap<(String, String), String>,
 }
 
+impl Tree {
+    /// Records the inputs of the group's packages, and takes the results
+    /// of those whose inputs are the same in `same`; returns them.
+    fn record(
+        &mut self,
+        staged: &enumerate::Staged,
+        group: &enumerate::Group,
+        package_inputs: &[String],
+        same: Option<&Tree>,
+    ) -> BTreeSet<usize> {
+        let environment = &staged.documents[group.document].environments[group.environment];
+        let mut reused = BTreeSet::new();
+        for unit in &group.units {
+            let package = &staged.packages[unit.package];
+            let key = (package.package.name.clone(), environment.context.clone());
+            if self.inputs.contains_key(&key) {
+                continue;
+            }
+            let inputs = enumerate::inputs(&package_inputs[unit.package], environment);
+            if let Some(same) = same
+                && same.inputs.get(&key) == Some(&inputs)
+            {
+                let theirs = same
+                    .planned
+                    .iter()
+                    .filter(|p| p.target.package == key.0 && p.target.environment == key.1);
+                self.planned.extend(theirs.cloned());
+                reused.insert(unit.package);
+            }
+            self.inputs.insert(key, inputs);
+        }
+        reused
+    }
+}
+
 /// Whether a revision's inputs are recorded (another revision will be
 /// planned), or the results of the other revision reused.
 #[derive(Clone, Copy)]
@@ -201,27 +236,10 @@ fn plan_tree(
     for group in groups {
         let document = &staged.documents[group.document];
         let environment = &document.environments[group.environment];
-        let mut reused = std::collections::BTreeSet::new();
-        for unit in &group.units {
-            let package = &staged.packages[unit.package];
-            let key = (package.package.name.clone(), environment.context.clone());
-            if !record || tree.inputs.contains_key(&key) {
-                continue;
-            }
-            let inputs = enumerate::inputs(&package_inputs[unit.package], environment);
-            if let Some(same) = same
-                && same.inputs.get(&key) == Some(&inputs)
-            {
-                tree.planned.extend(
-                    same.planned
-                        .iter()
-                        .filter(|p| p.target.package == key.0 && p.target.environment == key.1)
-                        .cloned(),
-                );
-                reused.insert(unit.package);
-            }
-            tree.inputs.insert(key, inputs);
-        }
+        let reused = match record {
+            true => tree.record(&staged, &group, &package_inputs, same),
+            false => BTreeSet::new(),
+        };
         let units: Vec<_> = group
             .units
             .iter()
