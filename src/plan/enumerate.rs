@@ -99,6 +99,11 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
     for planned in planned.into_iter().filter(|p| p.configured()) {
         let sources = install(&root, repo, &planned)?;
         if let Some((file, shown, schema)) = planned.environment {
+            // Named as in the repository, the same at every revision.
+            let shown = Path::new(&shown)
+                .strip_prefix(repo)
+                .map(|relative| relative.display().to_string())
+                .unwrap_or(shown);
             installed.push((planned.name, (file, schema), shown, sources));
         }
     }
@@ -132,14 +137,16 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
 }
 
 /// What a package's results depend on besides one environment: its
-/// installed files, its document's name and questions (their lines
-/// included: messages quote them).
+/// installed files but the document, and the document's name and
+/// questions (their lines included: messages quote them). The rest of
+/// the document is other environments.
 pub fn package_inputs(staged: &Staged, package: &StagedPackage) -> Result<String> {
     let document = &staged.documents[package.document];
     let package = &package.package;
+    let local = package.local_document(&staged.root);
     let mut fingerprint = crate::files::Fingerprint::new("plan package");
     for entry in crate::files::walk(&package.dir)? {
-        if entry.file_type.is_dir() {
+        if entry.file_type.is_dir() || entry.path == local {
             continue;
         }
         let data = std::fs::read(&entry.path).map_err(|e| Error::io(&entry.path, e))?;
@@ -177,7 +184,6 @@ fn read_document(root: &Path, package: &Package, shown: &str) -> Result<Document
 /// came from in the repository.
 fn install(root: &Path, repo: &Path, planned: &Planned) -> Result<Vec<(String, String)>> {
     let share = format!("{}/", share_dir(&planned.name));
-    let shown_repo = format!("{}/", repo.display());
     let mut sources = Vec::new();
     for (path, entry) in planned.deb.entries.range(share.clone()..) {
         if !path.starts_with(&share) {
@@ -201,8 +207,11 @@ fn install(root: &Path, repo: &Path, planned: &Planned) -> Result<Vec<(String, S
             }
         }
         if let Some(source) = planned.sources.get(path) {
-            let source = source.strip_prefix(&shown_repo).unwrap_or(source);
-            sources.push((target.display().to_string(), source.to_string()));
+            let source = Path::new(source)
+                .strip_prefix(repo)
+                .map(|relative| relative.display().to_string())
+                .unwrap_or_else(|_| source.clone());
+            sources.push((target.display().to_string(), source));
         }
     }
     // Longest first: a path is never replaced by a shorter one it starts with.
