@@ -148,6 +148,7 @@ fn answer(
         package: Some(package.package.name.clone()),
         environment: selection.environment.context.clone(),
         machine: selection.machine.as_ref().map(|m| m.label()),
+        back: false,
     };
     let mut answers = crate::frontend::noninteractive::Noninteractive
         .ask(&context, &others)
