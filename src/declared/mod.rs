@@ -247,57 +247,26 @@ impl Declared<'_> {
         }
     }
 
+    /// Applies it, given its earlier record of the same kind.
     fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
+        /// The earlier record when it is of `$kind`, the new one wrapped.
+        macro_rules! apply {
+            ($declared:expr, $kind:ident) => {{
+                let previous = match previous {
+                    Some(Record::$kind(r)) => Some(r),
+                    _ => None,
+                };
+                $declared.apply(previous, cx).map(Record::$kind)
+            }};
+        }
         match self {
-            Declared::Group(g) => {
-                let previous = match previous {
-                    Some(Record::Group(r)) => Some(r),
-                    _ => None,
-                };
-                g.apply(previous, cx).map(Record::Group)
-            }
-            Declared::User(u) => {
-                let previous = match previous {
-                    Some(Record::User(r)) => Some(r),
-                    _ => None,
-                };
-                u.apply(previous, cx).map(Record::User)
-            }
-            Declared::Directory(d) => {
-                let previous = match previous {
-                    Some(Record::Directory(r)) => Some(r),
-                    _ => None,
-                };
-                d.apply(previous, cx).map(Record::Directory)
-            }
-            Declared::Download(d) => {
-                let previous = match previous {
-                    Some(Record::Download(r)) => Some(r),
-                    _ => None,
-                };
-                d.apply(previous, cx).map(Record::Download)
-            }
-            Declared::Firewall(t) => {
-                let previous = match previous {
-                    Some(Record::Firewall(r)) => Some(r),
-                    _ => None,
-                };
-                t.apply(previous, cx).map(Record::Firewall)
-            }
-            Declared::Service(s) => {
-                let previous = match previous {
-                    Some(Record::Service(r)) => Some(r),
-                    _ => None,
-                };
-                s.apply(previous, cx).map(Record::Service)
-            }
-            Declared::Block(b) => {
-                let previous = match previous {
-                    Some(Record::Block(r)) => Some(r),
-                    _ => None,
-                };
-                b.apply(previous, cx).map(Record::Block)
-            }
+            Declared::Group(g) => apply!(g, Group),
+            Declared::User(u) => apply!(u, User),
+            Declared::Directory(d) => apply!(d, Directory),
+            Declared::Download(d) => apply!(d, Download),
+            Declared::Firewall(t) => apply!(t, Firewall),
+            Declared::Service(s) => apply!(s, Service),
+            Declared::Block(b) => apply!(b, Block),
         }
     }
 }
