@@ -38,8 +38,10 @@
 //!   too. Installing the package again unlocks the user.
 //! - purge, or a new version no longer declares it: the user is deleted
 //!   (`userdel`, its home left alone) only when it owns no file left under
-//!   the root (walked on the root's filesystem, without /proc, /sys, /dev,
-//!   /run and other mounts; a home it was made with counts). Otherwise it
+//!   the root (walked on every local filesystem under it — /srv or /var on
+//!   a disk of their own count — without /proc, /sys, /dev, /run and
+//!   network or pseudo filesystems; a home it was made with counts; a uid
+//!   given to the next system user must not own old data). Otherwise it
 //!   stays locked, a warning names a file it owns and how many, and the
 //!   record is forgotten: deleting it is then the administrator's call. The
 //!   group of its name made with it goes with it. A group confpack made is
@@ -725,14 +727,18 @@ impl User {
 }
 
 /// Files under the root owned by `uid` (at most [`OWNED_FILES_COUNTED`]),
-/// on the root's filesystem, without the kernel's and runtime trees.
+/// on its local filesystems, without the kernel's and runtime trees and
+/// network mounts.
 fn owned_files(root: &Path, uid: u32) -> Vec<PathBuf> {
-    let skipped: Vec<PathBuf> = ["proc", "sys", "dev", "run"]
+    let mut skipped: Vec<PathBuf> = ["proc", "sys", "dev", "run"]
         .iter()
         .map(|d| root.join(d))
         .collect();
+    skipped.extend(remote_mounts(root));
     walkdir::WalkDir::new(root)
-        .same_file_system(true)
+        // Every local filesystem counts: /srv or /var on a disk of its
+        // own holds files as much as the root's does.
+        .same_file_system(false)
         .follow_links(false)
         .into_iter()
         .filter_entry(|entry| !skipped.iter().any(|s| s == entry.path()))
@@ -741,6 +747,50 @@ fn owned_files(root: &Path, uid: u32) -> Vec<PathBuf> {
         .filter(|entry| entry.metadata().is_ok_and(|m| m.uid() == uid))
         .take(OWNED_FILES_COUNTED)
         .map(|entry| Path::new("/").join(entry.path().strip_prefix(root).unwrap_or(entry.path())))
+        .collect()
+}
+
+/// Mount points under `root` of network and pseudo filesystems (from
+/// `/proc/self/mounts`): walking an NFS share or /proc for a uid is slow
+/// and says nothing about this node's files.
+fn remote_mounts(root: &Path) -> Vec<PathBuf> {
+    const SKIPPED: &[&str] = &[
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "glusterfs",
+        "9p",
+        "afs",
+        "proc",
+        "sysfs",
+        "devtmpfs",
+        "devpts",
+        "cgroup",
+        "cgroup2",
+        "securityfs",
+        "debugfs",
+        "tracefs",
+        "fusectl",
+        "autofs",
+        "binfmt_misc",
+        "mqueue",
+        "pstore",
+        "bpf",
+    ];
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_device, point, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            let remote = SKIPPED.contains(&kind) || kind.starts_with("fuse.");
+            // Octal escapes in mount points (a space is \040).
+            let point = point.replace("\\040", " ");
+            (remote && Path::new(&point).starts_with(root)).then(|| PathBuf::from(point))
+        })
         .collect()
 }
 

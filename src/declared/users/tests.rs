@@ -712,3 +712,29 @@ fn a_group_of_the_users_name_that_userdel_takes_along_is_made_again() {
         ]
     );
 }
+
+#[test]
+fn files_on_another_local_filesystem_keep_a_user() {
+    if !rustix::process::geteuid().is_root() {
+        println!("skipped: mounting a filesystem needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("srv")).expect("srv");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(root.join("srv"))
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        println!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    std::fs::write(root.join("srv/data"), "customer data").expect("write");
+    std::os::unix::fs::chown(root.join("srv/data"), Some(4242), Some(4242)).expect("chown");
+    let found = super::owned_files(root, 4242);
+    let _ = std::process::Command::new("umount")
+        .arg(root.join("srv"))
+        .status();
+    assert_eq!(found, [std::path::PathBuf::from("/srv/data")]);
+}
