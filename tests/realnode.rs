@@ -1142,6 +1142,7 @@ fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
     configuration.publish_second();
     node.ok(&["confpack", "update"]);
     the_upgrade_asks_the_conflict_and_nothing_else(&node);
+    a_debian_packages_question_is_asked_in_confpacks_tui(&node);
     eprintln!("realnode: terminal lifecycle in {:.0?}", started.elapsed());
 }
 
@@ -1215,6 +1216,39 @@ fn the_upgrade_asks_the_conflict_and_nothing_else(node: &Chroot) {
         app.contains("certificate = /etc/ssl/certs/shop.example.com.pem\n")
             && app.contains("workers = 24\n"),
         "{app}"
+    );
+}
+
+/// postfix from Debian's archive through `confpack install` on a
+/// terminal: its debconf questions (the document gives no value for
+/// them) are asked in confpack's TUI, and the answers reach debconf,
+/// postfix's configuration and confpack's store.
+fn a_debian_packages_question_is_asked_in_confpacks_tui(node: &Chroot) {
+    let install = node.on_terminal("postfix", &["confpack", "install", "postfix"]);
+    install.question("General mail configuration type", INSTALLING);
+    install.send(&["Enter"]);
+    install.wait_for("Save these answers", ANSWERING);
+    install.send(&["s"]);
+    install.question("System mail name", ANSWERING);
+    install.send(&["Enter"]);
+    install.wait_for("Save these answers", ANSWERING);
+    install.send(&["s"]);
+    let code = install.exit_code(INSTALLING);
+    assert_eq!(code, 0, "installed:\n{}", install.tmux.history());
+    let shown = node.ok(&["debconf-show", "postfix"]);
+    assert!(
+        shown.contains("postfix/main_mailer_type: Internet Site"),
+        "{shown}"
+    );
+    let answers = node.answers();
+    assert_eq!(
+        answers["postfix/main_mailer_type"]["source"], "user",
+        "{answers}"
+    );
+    let main_cf = node.read("/etc/postfix/main.cf");
+    assert!(
+        main_cf.contains("inet_interfaces"),
+        "postfix configured its Internet Site from the answers:\n{main_cf}"
     );
 }
 
