@@ -323,14 +323,7 @@ impl Table {
                     true
                 });
             let include = self.apply_include(previous, cx)?;
-            return Ok(Record {
-                table: self.table.clone(),
-                family: self.family().to_string(),
-                path,
-                sha256,
-                loaded,
-                include,
-            });
+            return Ok(self.record(path, sha256, loaded, include));
         }
         // Checked before it replaces anything.
         let candidate = rooted.sibling(".confpack-new")?;
@@ -371,14 +364,24 @@ impl Table {
             ));
         }
         let include = self.apply_include(previous, cx)?;
-        Ok(Record {
+        Ok(self.record(path, sha256, loaded, include))
+    }
+
+    fn record(
+        &self,
+        path: PathBuf,
+        sha256: String,
+        loaded: bool,
+        include: super::blocks::Record,
+    ) -> Record {
+        Record {
             table: self.table.clone(),
             family: self.family().to_string(),
             path,
             sha256,
             loaded,
             include,
-        })
+        }
     }
 }
 
