@@ -258,6 +258,21 @@ pub fn apply(
         }
         Err(other) => return Err(other),
     };
+    // A package with a document is configure's: `apply` would delete
+    // what configure rendered for it and apply its declarations without
+    // its environment.
+    if let Some(installed) = &installed
+        && installed.local_document(&paths.root).exists()
+    {
+        return Err(Error::Package {
+            package: package.to_string(),
+            message: format!(
+                "it has an environment document, so `confpack configure --package {package}` \
+                 applies its declarations (and renders its templates); `apply` is for packages \
+                 without one"
+            ),
+        });
+    }
     let declares = installed
         .as_ref()
         .is_some_and(|p| !p.config.declared.is_empty());

@@ -1136,6 +1136,15 @@ pub(crate) mod dpkg {
             all.contains("webshop-app: hook reload-app skipped: systemd is not running"),
             "{all}"
         );
+        // `apply` is not for a package with a document: refused, and what
+        // configure rendered stays.
+        let (code, _, stderr) = run(confpack(&sandbox.root).args(["apply", "webshop-app"]));
+        assert_ne!(code, 0);
+        assert!(
+            stderr.contains("it has an environment document"),
+            "{stderr}"
+        );
+        assert!(sandbox.file("/etc/webshop/app.conf").exists());
         // database.conf reads the password and declares 0640: the group
         // may read it, others never; app.conf reads no secret.
         use std::os::unix::fs::PermissionsExt;
