@@ -364,6 +364,7 @@ fn ask(
         environment: selection.environment.context.clone(),
         machine: selection.machine.as_ref().map(|m| m.label()),
         back: false,
+        title: None,
     };
     let paths = &options.paths;
     let asked = ask::ask_unlocked(

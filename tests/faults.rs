@@ -1338,6 +1338,7 @@ mod tui_cancel {
             environment: "production".to_string(),
             machine: None,
             back: false,
+            title: None,
         };
         App::new(context, prompts, Theme::monochrome())
     }

@@ -56,6 +56,7 @@ fn context() -> Context {
         environment: "production".to_string(),
         machine: Some("10.10.0.21 (app1.prod.example.com)".to_string()),
         back: false,
+        title: None,
     }
 }
 
@@ -276,6 +277,22 @@ mod screens {
         key(&mut app, KeyCode::Enter);
         key(&mut app, KeyCode::Enter);
         assert_eq!(saved(&mut app)["webshop/db.host"], "pg-db1.example.org");
+    }
+
+    #[test]
+    fn a_debconf_title_replaces_the_package_in_the_header() {
+        let context = Context {
+            title: Some("Configuring postfix".to_string()),
+            ..context()
+        };
+        let mut app = App::new(context, vec![host()], Theme::monochrome());
+        let shown = screen(&mut app, 70, 16);
+        let header = shown.lines().next().unwrap_or_default();
+        assert!(
+            header.contains("Configuring postfix · production"),
+            "{shown}"
+        );
+        assert!(!header.contains("webshop"), "{shown}");
     }
 
     #[test]

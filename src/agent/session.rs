@@ -45,13 +45,24 @@ impl Progress for SilentProgress {
     fn stop(&mut self) {}
 }
 
-/// Progress shown through a [`crate::Listener`]: the position as a
-/// fraction of the bar, each step's text as information.
+/// debconf's progress bars as lines of text through a
+/// [`crate::Listener`]: the title when the bar starts, then a line like
+/// `[####------]  40% Step one` each time the bar passes another tenth,
+/// and the full bar at STOP. Lines, not a bar redrawn in place: apt and
+/// the maintainer scripts write to the same terminal meanwhile (a redraw
+/// would erase their last line), and a log keeps every line.
 pub struct ListenerProgress<'a> {
     listener: &'a mut dyn crate::Listener,
     range: (i64, i64),
     position: i64,
+    /// The tenth last shown, if any since START.
+    shown: Option<u64>,
+    /// The current step's text (PROGRESS INFO).
+    step: String,
 }
+
+/// How many cells the bar has.
+const BAR_CELLS: u64 = 10;
 
 impl<'a> ListenerProgress<'a> {
     pub fn new(listener: &'a mut dyn crate::Listener) -> Self {
@@ -59,24 +70,57 @@ impl<'a> ListenerProgress<'a> {
             listener,
             range: (0, 0),
             position: 0,
+            shown: None,
+            step: String::new(),
         }
+    }
+
+    /// Tenths done, 0 to 10.
+    fn tenths(&self) -> u64 {
+        let (min, max) = self.range;
+        let total = (max - min).max(0).unsigned_abs();
+        if total == 0 {
+            return BAR_CELLS;
+        }
+        let done = (self.position - min).clamp(0, max - min).unsigned_abs();
+        done.saturating_mul(BAR_CELLS) / total
+    }
+
+    /// Says the bar when it reached another tenth (or always, `force`).
+    fn draw(&mut self, force: bool) {
+        let tenths = self.tenths();
+        if !force && self.shown == Some(tenths) {
+            return;
+        }
+        self.shown = Some(tenths);
+        let cells = usize::try_from(tenths).unwrap_or(0);
+        let empty = usize::try_from(BAR_CELLS - tenths).unwrap_or(0);
+        let line = format!(
+            "[{}{}] {:>3}% {}",
+            "#".repeat(cells),
+            "-".repeat(empty),
+            tenths * 10,
+            self.step
+        );
+        self.listener.passthrough(line.trim_end());
     }
 }
 
 impl Progress for ListenerProgress<'_> {
     fn start(&mut self, min: i64, max: i64, title: &str) {
-        self.range = (min, max);
+        self.range = (min, max.max(min));
         self.position = min;
-        self.listener.info(title);
-        self.listener.progress(0, (max - min).max(0).unsigned_abs());
+        self.shown = None;
+        self.step.clear();
+        if !title.is_empty() {
+            self.listener.passthrough(title);
+        }
+        self.draw(true);
     }
 
     fn set(&mut self, value: i64) {
         self.position = value;
-        let (min, max) = self.range;
-        let total = (max - min).max(0).unsigned_abs();
-        let done = (value - min).clamp(0, max - min).unsigned_abs();
-        self.listener.progress(done, total);
+        self.draw(false);
     }
 
     fn step(&mut self, by: i64) {
@@ -84,12 +128,18 @@ impl Progress for ListenerProgress<'_> {
     }
 
     fn info(&mut self, text: &str) {
-        self.listener.info(text);
+        self.step = text.to_string();
     }
 
     fn stop(&mut self) {
-        let total = (self.range.1 - self.range.0).max(0).unsigned_abs();
-        self.listener.progress(total, total);
+        if self.shown.is_none() {
+            return;
+        }
+        self.position = self.range.1;
+        if self.shown != Some(BAR_CELLS) {
+            self.draw(true);
+        }
+        self.shown = None;
     }
 }
 
@@ -168,6 +218,8 @@ pub struct Session<'a> {
     unanswered: Vec<Unanswered>,
     /// What each question was answered with, for confpack's records.
     answered: BTreeMap<String, crate::foreign::Answered>,
+    /// Questions with a preset are shown too ([`Session::reshowing`]).
+    reshow: bool,
 }
 
 impl<'a> Session<'a> {
@@ -188,7 +240,15 @@ impl<'a> Session<'a> {
             title: None,
             unanswered: Vec::new(),
             answered: BTreeMap::new(),
+            reshow: false,
         }
+    }
+
+    /// Shows every queued question, those with a preset too (with it as
+    /// the default): what a reconfigure does.
+    pub fn reshowing(mut self, reshow: bool) -> Self {
+        self.reshow = reshow;
+        self
     }
 
     /// A new connection: a new confmodule, with its own capabilities and
@@ -324,13 +384,16 @@ impl<'a> Session<'a> {
     fn go(&mut self) -> Result<Reply> {
         let queue = std::mem::take(&mut self.queue);
         let mut shown = Vec::new();
+        let mut presets = BTreeMap::new();
         for queued in queue {
-            match (self.preset)(&queued.tag) {
-                Some(value) => {
-                    self.record(&queued.tag, &value, false);
-                    self.question(&queued.tag).value = Some(value);
-                }
-                None => shown.push(queued),
+            let preset = (self.preset)(&queued.tag);
+            if let Some(value) = &preset {
+                self.record(&queued.tag, value, false);
+                self.question(&queued.tag).value = Some(value.clone());
+                presets.insert(queued.tag.clone(), value.clone());
+            }
+            if preset.is_none() || self.reshow {
+                shown.push(queued);
             }
         }
         if shown.is_empty() {
@@ -343,6 +406,7 @@ impl<'a> Session<'a> {
         let prompts: Vec<Prompt> = shown.iter().map(|q| self.prompt(q)).collect();
         let mut context = self.context.clone();
         context.back = self.backup;
+        context.title = self.title.clone();
         if context.package.is_none() {
             context.package = Some(owner(&shown[0].tag).to_string());
         }
@@ -350,7 +414,10 @@ impl<'a> Session<'a> {
             Ok(answers) => {
                 for (tag, value) in answers {
                     if self.questions.contains_key(&tag) {
-                        self.record(&tag, &value, true);
+                        // Confirming the preset keeps it confpack's, not
+                        // a person's choice.
+                        let by_person = presets.get(&tag) != Some(&value);
+                        self.record(&tag, &value, by_person);
                         self.question(&tag).value = Some(value);
                     }
                 }
@@ -387,6 +454,7 @@ impl<'a> Session<'a> {
         Prompt {
             template: question.template(&queued.tag, queued.priority),
             reason: match default {
+                Some(_) if self.reshow => Reason::Forced,
                 Some(_) => Reason::NotSeen,
                 None => Reason::Unanswered,
             },

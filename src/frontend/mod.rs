@@ -156,6 +156,9 @@ pub struct Context {
     /// The caller has an earlier step (debconf's `CAPB backup`): going
     /// back from the first question returns [`Error::Back`].
     pub back: bool,
+    /// The title the asking program set (debconf's `TITLE`, e.g.
+    /// "Configuring postfix"), shown in the header instead of the package.
+    pub title: Option<String>,
 }
 
 /// A way of asking questions.

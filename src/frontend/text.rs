@@ -682,8 +682,8 @@ fn describe(context: &Context) -> String {
     if let Some(machine) = &context.machine {
         parts.push(format!("machine {machine}"));
     }
-    match &context.package {
-        Some(package) => format!("{package} ({})", parts.join(", ")),
+    match context.title.as_ref().or(context.package.as_ref()) {
+        Some(shown) => format!("{shown} ({})", parts.join(", ")),
         None => parts.join(", "),
     }
 }

@@ -149,6 +149,7 @@ fn answer(
         environment: selection.environment.context.clone(),
         machine: selection.machine.as_ref().map(|m| m.label()),
         back: false,
+        title: None,
     };
     let mut answers = crate::frontend::noninteractive::Noninteractive
         .ask(&context, &others)

@@ -69,6 +69,9 @@ pub struct DebconfAgent {
     pub context: crate::frontend::Context,
     pub answered: std::collections::BTreeMap<String, crate::foreign::Answered>,
     pub unanswered: Vec<crate::agent::Unanswered>,
+    /// A question confpack has an answer for is shown anyway, that answer
+    /// its default (a reconfigure).
+    pub reshow: bool,
 }
 
 impl DebconfAgent {
@@ -83,6 +86,7 @@ impl DebconfAgent {
             context,
             answered: Default::default(),
             unanswered: Vec::new(),
+            reshow: false,
         }
     }
 }
@@ -400,7 +404,7 @@ impl System {
         command.envs(run.environment());
         attach_output(&mut command, program, attach);
         let socket = match (&self.agent, kind, program) {
-            (Some(_), Purpose::Change, "apt-get" | "dpkg") => {
+            (Some(_), Purpose::Change, "apt-get" | "dpkg" | "dpkg-reconfigure") => {
                 Some(crate::agent::serve::Socket::open()?)
             }
             _ => None,
@@ -499,7 +503,8 @@ impl System {
 }
 
 /// Waits for `child`, taking its stdout line by line as it comes (see
-/// [`take_line`]); returns how it ended and the stdout kept.
+/// [`take_line`]); returns how it ended and the stdout kept. With the
+/// agent, debconf's progress bars are said through the same listener.
 fn follow(
     child: &mut std::process::Child,
     shown: &str,
@@ -509,27 +514,31 @@ fn follow(
 ) -> Result<(Ended, String)> {
     let lines = read_stdout(child);
     let mut stdout = String::new();
+    let shared = std::cell::RefCell::new(listener);
+    let take_lines = |stdout: &mut String| {
+        while let Ok(line) = lines.try_recv() {
+            take_line(&line, stdout, &mut Shared(&shared));
+        }
+    };
     let ended = match agent {
         None => wait(child, shown, catching, |_| {
-            while let Ok(line) = lines.try_recv() {
-                take_line(&line, &mut stdout, listener);
-            }
+            take_lines(&mut stdout);
             Ok(())
         })?,
         Some((socket, agent)) => {
             let foreign = agent.foreign.clone();
             let preset = |tag: &str| foreign.preset(tag).map(|p| p.value.clone());
-            let mut progress = crate::agent::SilentProgress;
+            let mut progress_listener = Shared(&shared);
+            let mut progress = crate::agent::ListenerProgress::new(&mut progress_listener);
             let mut session = crate::agent::Session::new(
                 agent.frontend.as_mut(),
                 &mut progress,
                 &preset,
                 agent.context.clone(),
-            );
+            )
+            .reshowing(agent.reshow);
             let ended = wait(child, shown, catching, |child| {
-                while let Ok(line) = lines.try_recv() {
-                    take_line(&line, &mut stdout, listener);
-                }
+                take_lines(&mut stdout);
                 match socket.serve_waiting(child, catching, &mut session)? {
                     Some(caught) => Err(Error::Interrupted {
                         signal: caught.name().to_string(),
@@ -546,9 +555,31 @@ fn follow(
         }
     };
     while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
-        take_line(&line, &mut stdout, listener);
+        take_line(&line, &mut stdout, &mut Shared(&shared));
     }
     Ok((ended, stdout))
+}
+
+/// One listener told by apt's output and by debconf's progress, in turns
+/// (both are handled between the same waits, never at once).
+struct Shared<'a, 'b>(&'a std::cell::RefCell<&'b mut dyn Listener>);
+
+impl Listener for Shared<'_, '_> {
+    fn info(&mut self, message: &str) {
+        self.0.borrow_mut().info(message);
+    }
+
+    fn warning(&mut self, message: &str) {
+        self.0.borrow_mut().warning(message);
+    }
+
+    fn progress(&mut self, done: u64, total: u64) {
+        self.0.borrow_mut().progress(done, total);
+    }
+
+    fn passthrough(&mut self, line: &str) {
+        self.0.borrow_mut().passthrough(line);
+    }
 }
 
 /// A command that ended by itself: what is needed to judge it.

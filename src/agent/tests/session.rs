@@ -157,6 +157,72 @@ fn a_preset_question_is_not_shown_and_get_returns_the_preset() {
 }
 
 #[test]
+fn reshowing_asks_preset_questions_with_the_preset_as_default_and_a_confirmed_preset_stays_confpacks()
+ {
+    let mut frontend = Scripted::answering(vec![("p/known", "from confpack"), ("p/mine", "typed")]);
+    let mut progress = Recording::default();
+    let preset = |tag: &str| (tag != "p/other").then(|| "from confpack".to_string());
+    let mut session =
+        Session::new(&mut frontend, &mut progress, &preset, Context::default()).reshowing(true);
+    let replies = replay(
+        &mut session,
+        &[
+            "TITLE Configuring p",
+            "DATA p/known type string",
+            "SET p/known debconf's",
+            "INPUT low p/known",
+            "DATA p/mine type string",
+            "INPUT low p/mine",
+            "DATA p/other type string",
+            "INPUT low p/other",
+            "GO",
+            "GET p/known",
+            "GET p/mine",
+        ],
+    );
+    let answered = session.answered().clone();
+    drop(session);
+    assert_eq!(replies[replies.len() - 2..], ["0 from confpack", "0 typed"]);
+    assert_eq!(
+        frontend.asked_tags(),
+        vec![vec!["p/known", "p/mine", "p/other"]]
+    );
+    let known = frontend.prompt("p/known");
+    assert_eq!(known.default.as_deref(), Some("from confpack"));
+    assert_eq!(known.reason, crate::merge::Reason::Forced);
+    assert_eq!(frontend.asked[0].0.title.as_deref(), Some("Configuring p"));
+    assert!(!answered["p/known"].by_person, "confirmed, not chosen");
+    assert!(answered["p/mine"].by_person, "changed by the person");
+    assert!(!answered.contains_key("p/other"), "not answered at all");
+}
+
+#[test]
+fn reshowing_unattended_applies_the_presets_again() {
+    let mut frontend = Scripted::noninteractive();
+    let mut progress = Recording::default();
+    let preset = |_: &str| Some("from the document".to_string());
+    let mut session =
+        Session::new(&mut frontend, &mut progress, &preset, Context::default()).reshowing(true);
+    let replies = replay(
+        &mut session,
+        &[
+            "DATA p/a type string",
+            "SET p/a drifted",
+            "INPUT critical p/a",
+            "GO",
+            "GET p/a",
+        ],
+    );
+    assert!(session.unanswered().is_empty());
+    drop(session);
+    assert_eq!(
+        replies.last().map(String::as_str),
+        Some("0 from the document")
+    );
+    assert!(frontend.asked.is_empty());
+}
+
+#[test]
 fn only_presets_means_no_frontend_at_all() {
     let mut frontend = Scripted::answering(vec![]);
     let mut progress = Recording::default();
@@ -284,25 +350,10 @@ fn go_with_nothing_queued_asks_nobody() {
 }
 
 #[test]
-fn progress_reaches_a_listener_as_a_fraction_with_each_step_said() {
-    #[derive(Default)]
-    struct Bars {
-        said: Vec<String>,
-    }
-    impl crate::Listener for Bars {
-        fn info(&mut self, message: &str) {
-            self.said.push(message.to_string());
-        }
-        fn warning(&mut self, message: &str) {
-            self.said.push(format!("warning {message}"));
-        }
-        fn progress(&mut self, done: u64, total: u64) {
-            self.said.push(format!("{done}/{total}"));
-        }
-    }
-    let mut bars = Bars::default();
+fn progress_is_said_as_a_bar_each_tenth_with_the_step_and_full_at_stop() {
+    let mut said = crate::listener::RecordingListener::default();
     let mut frontend = Scripted::answering(vec![]);
-    let mut progress = crate::agent::ListenerProgress::new(&mut bars);
+    let mut progress = crate::agent::ListenerProgress::new(&mut said);
     let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
     replay(
         &mut session,
@@ -314,14 +365,47 @@ fn progress_reaches_a_listener_as_a_fraction_with_each_step_said() {
             "PROGRESS START 10 20 p/title",
             "PROGRESS STEP 4",
             "PROGRESS INFO p/step",
-            "PROGRESS SET 30",
+            "PROGRESS STEP 0",
+            "PROGRESS SET 15",
+            "PROGRESS SET 15",
+            "PROGRESS STOP",
             "PROGRESS STOP",
         ],
     );
     drop(session);
     assert_eq!(
-        bars.said,
-        ["Setting up", "0/10", "4/10", "Step one", "10/10", "10/10"]
+        said.infos,
+        [
+            "Setting up",
+            "[----------]   0%",
+            "[####------]  40%",
+            "[#####-----]  50% Step one",
+            "[##########] 100% Step one",
+        ]
+    );
+}
+
+#[test]
+fn a_bar_past_its_end_or_with_no_room_is_full_not_a_panic() {
+    let mut said = crate::listener::RecordingListener::default();
+    let mut progress = crate::agent::ListenerProgress::new(&mut said);
+    use crate::agent::Progress;
+    progress.start(5, 5, "");
+    progress.set(i64::MAX);
+    progress.step(i64::MAX);
+    progress.stop();
+    progress.start(0, 3, "Three");
+    progress.set(-7);
+    progress.set(99);
+    progress.stop();
+    assert_eq!(
+        said.infos,
+        [
+            "[##########] 100%",
+            "Three",
+            "[----------]   0%",
+            "[##########] 100%",
+        ]
     );
 }
 

@@ -42,8 +42,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
 
 fn where_(context: &Context) -> String {
     let mut parts = Vec::new();
-    if let Some(package) = &context.package {
-        parts.push(package.clone());
+    if let Some(shown) = context.title.as_ref().or(context.package.as_ref()) {
+        parts.push(shown.clone());
     }
     parts.push(context.environment.clone());
     if let Some(machine) = &context.machine {
