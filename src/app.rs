@@ -7,6 +7,7 @@ use std::io::Write;
 use crate::StderrListener;
 use crate::cli::{Cli, Command};
 use crate::commands;
+use crate::env::model::Priority;
 use crate::error::{Error, Result};
 use crate::settings::{self, ConfigureSettings, Env, GlobalSettings};
 
@@ -24,11 +25,26 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
             let settings = ConfigureSettings::resolve(args, None, &global, env)?;
             commands::configure::configure(&settings, listener, out)
         }
-        Command::Reconfigure { package, mut args } => {
-            args.force_questions = true;
-            let settings = ConfigureSettings::resolve(args, package, &global, env)?;
-            commands::configure::configure(&settings, listener, out)
-        }
+        Command::Reconfigure {
+            package,
+            unseen_only,
+            args,
+        } => match package {
+            Some(package) if !crate::package::is_confpacks(&global.paths.root, &package) => {
+                let options = commands::node::DebconfReconfigure {
+                    package,
+                    unseen_only,
+                    priority: settings::priority(args.priority, Priority::Low, env),
+                    frontend: args.frontend,
+                };
+                commands::node::reconfigure_debconf(&global, env, &options)
+            }
+            package => {
+                let settings =
+                    ConfigureSettings::reconfigure(args, package, unseen_only, &global, env)?;
+                commands::configure::configure(&settings, listener, out)
+            }
+        },
         Command::Validate { schema, files } => {
             commands::validate::validate(&files, schema.as_deref(), out)
         }
@@ -133,6 +149,7 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
         ),
         Command::Update => commands::node::update(&global, env),
         Command::Install { names } => commands::node::install(&global, env, &names),
+        Command::Apt { args } => commands::node::apt(&global, env, &args),
         Command::Upgrade {
             version,
             no_autoremove,

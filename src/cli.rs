@@ -42,11 +42,18 @@ pub enum Command {
     /// Merge the environment document with the stored answers, ask what
     /// needs asking, store the answers and render the package's templates.
     Configure(ConfigureArgs),
-    /// Configure again, asking every question (like dpkg-reconfigure).
+    /// Configure again, asking every question (like dpkg-reconfigure). A
+    /// package confpack does not configure is reconfigured by its own
+    /// debconf questions, asked in confpack's frontend.
     Reconfigure {
-        /// The package to reconfigure.
+        /// The package to reconfigure: a confpack package, or any installed
+        /// package that asks through debconf.
         #[arg(id = "reconfigure_package", value_name = "PKG")]
         package: Option<String>,
+        /// Ask only the questions not seen yet (conflicts with the
+        /// document are asked anyway), like dpkg-reconfigure --unseen-only.
+        #[arg(long, conflicts_with = "force_questions")]
+        unseen_only: bool,
         #[command(flatten)]
         args: ConfigureArgs,
     },
@@ -223,6 +230,18 @@ pub enum Command {
     Install {
         #[arg(required = true, value_name = "ROLE|PACKAGE")]
         names: Vec<String>,
+    },
+    /// Run apt-get with these arguments, confpack answering or asking
+    /// every package's debconf questions: `confpack apt -- install ntp`.
+    Apt {
+        /// apt-get's arguments, after `--`.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "APT_GET_ARGS"
+        )]
+        args: Vec<String>,
     },
     /// Converge to the environment: every installed confpack package to
     /// the environment's newest version (or with --version, the roles to
@@ -411,7 +430,8 @@ pub struct ConfigureArgs {
     #[arg(long)]
     pub keep_mine_all: bool,
     /// Hide questions below this priority when they have a usable value
-    /// [default: $DEBIAN_PRIORITY or high; low with --force-questions].
+    /// [default: $DEBIAN_PRIORITY or high; low with --force-questions and
+    /// reconfigure].
     #[arg(long, value_enum)]
     pub priority: Option<PriorityArg>,
     /// How to ask [default: $DEBIAN_FRONTEND, else tui on a terminal,

@@ -168,6 +168,12 @@ pub fn hook_line(text: &str, name: &str) -> Option<u64> {
 
 pub use crate::files::rooted;
 
+/// Whether `name` is a package confpack configures on `root` (it installed
+/// `/usr/share/confpack/<name>/`), not one that asks through debconf only.
+pub fn is_confpacks(root: &Path, name: &str) -> bool {
+    valid_package_name(name) && rooted(root, &Path::new("/usr/share/confpack").join(name)).is_dir()
+}
+
 impl Package {
     /// A package with no confpack files installed (nothing to render or
     /// apply: what it had is undone).

@@ -137,7 +137,14 @@ impl ConfigureSettings {
             machine: args.machine,
             environment: args.environment,
             force: args.force_questions,
-            priority: priority(args.priority, args.force_questions, env),
+            priority: priority(
+                args.priority,
+                match args.force_questions {
+                    true => Priority::Low,
+                    false => Priority::High,
+                },
+                env,
+            ),
             dry_run: args.dry_run,
             lock_timeout: global.lock_timeout,
             fetch_timeout: seconds(args.timeout),
@@ -156,6 +163,23 @@ impl ConfigureSettings {
             }
         };
         Ok(ConfigureSettings { options, frontend })
+    }
+
+    /// `reconfigure [PKG]`: every question asked (or with `unseen_only`
+    /// the ones not seen yet), below priority high too unless `--priority`
+    /// or `DEBIAN_PRIORITY` says otherwise.
+    pub fn reconfigure(
+        mut args: ConfigureArgs,
+        package: Option<String>,
+        unseen_only: bool,
+        global: &GlobalSettings,
+        env: &Env,
+    ) -> Result<ConfigureSettings> {
+        args.force_questions = !unseen_only;
+        let flag = args.priority;
+        let mut settings = ConfigureSettings::resolve(args, package, global, env)?;
+        settings.options.priority = priority(flag, Priority::Low, env);
+        Ok(settings)
     }
 
     /// `configure --package PACKAGE` with every other flag at its default:
@@ -230,7 +254,9 @@ fn locale_candidates(name: &str) -> Vec<String> {
     candidates
 }
 
-pub fn priority(flag: Option<PriorityArg>, force_questions: bool, env: &Env) -> Priority {
+/// The priority below which questions with a usable value are not asked:
+/// the flag, else `DEBIAN_PRIORITY`, else `by_default`.
+pub fn priority(flag: Option<PriorityArg>, by_default: Priority, env: &Env) -> Priority {
     match flag {
         Some(PriorityArg::Low) => Priority::Low,
         Some(PriorityArg::Medium) => Priority::Medium,
@@ -238,8 +264,7 @@ pub fn priority(flag: Option<PriorityArg>, force_questions: bool, env: &Env) -> 
         Some(PriorityArg::Critical) => Priority::Critical,
         None => match env.get("DEBIAN_PRIORITY").and_then(|p| p.parse().ok()) {
             Some(priority) => priority,
-            None if force_questions => Priority::Low,
-            None => Priority::High,
+            None => by_default,
         },
     }
 }
@@ -446,10 +471,11 @@ mod tests {
         let env = Env::from_pairs(env.iter().copied());
         match cli.command {
             Command::Configure(args) => ConfigureSettings::resolve(args, None, &global, &env),
-            Command::Reconfigure { package, mut args } => {
-                args.force_questions = true;
-                ConfigureSettings::resolve(args, package, &global, &env)
-            }
+            Command::Reconfigure {
+                package,
+                unseen_only,
+                args,
+            } => ConfigureSettings::reconfigure(args, package, unseen_only, &global, &env),
             other => panic!("not a configure: {other:?}"),
         }
     }
@@ -524,6 +550,12 @@ mod tests {
                 Priority::High,
             ),
             (&["reconfigure", "pkg"], &[], Priority::Low),
+            (&["reconfigure", "pkg", "--unseen-only"], &[], Priority::Low),
+            (
+                &["reconfigure", "pkg", "--unseen-only"],
+                &[("DEBIAN_PRIORITY", "critical")],
+                Priority::Critical,
+            ),
             (
                 &["reconfigure", "pkg", "--priority", "medium"],
                 &[],

@@ -6,10 +6,11 @@
 use std::path::Path;
 
 use crate::Listener;
-use crate::error::Result;
+use crate::env::model::Priority;
+use crate::error::{Error, Result};
 use crate::listener::ProgressListener;
 use crate::runtime::UpgradeOptions;
-use crate::runtime::apt::{Attach, DebconfAgent, System};
+use crate::runtime::apt::{Attach, DebconfAgent, PackageManager, Purpose, System};
 use crate::settings::{Env, GlobalSettings};
 
 use super::configure::Reconfigurer;
@@ -20,11 +21,25 @@ fn node_apt(global: &GlobalSettings, env: &Env) -> Result<System> {
     System::new(&global.paths.root, global.lock_timeout, attach)
 }
 
+/// How the agent asks: the frontend flag (`--frontend`), and whether a
+/// question confpack has an answer for is shown anyway, with that answer
+/// as its default (a reconfigure), instead of answered silently.
+#[derive(Debug, Default)]
+struct Asking<'a> {
+    frontend: Option<&'a str>,
+    reshow: bool,
+}
+
 /// apt and dpkg changing packages with confpack as debconf's agent: every
 /// other package's question is answered from the store and the documents
 /// ([`crate::foreign`]) or asked in confpack's frontend (nobody is asked
 /// when unattended).
-fn agent_apt(global: &GlobalSettings, env: &Env, listener: &mut dyn Listener) -> Result<System> {
+fn agent_apt(
+    global: &GlobalSettings,
+    env: &Env,
+    asking: &Asking<'_>,
+    listener: &mut dyn Listener,
+) -> Result<System> {
     let attach = Attach::detect(crate::settings::noninteractive(env));
     let apt = System::new(&global.paths.root, global.lock_timeout, attach)?;
     let paths = &global.paths;
@@ -56,7 +71,10 @@ fn agent_apt(global: &GlobalSettings, env: &Env, listener: &mut dyn Listener) ->
         Attach::Unattended => crate::frontend::Choice::noninteractive(),
         Attach::Terminal => crate::frontend::Choice {
             languages: crate::settings::languages(env),
-            ..crate::frontend::Choice::resolve(None, crate::settings::frontend_name(env))?
+            ..crate::frontend::Choice::resolve(
+                asking.frontend,
+                crate::settings::frontend_name(env),
+            )?
         },
     };
     let frontend = crate::frontend::choose(&choice, listener);
@@ -64,7 +82,11 @@ fn agent_apt(global: &GlobalSettings, env: &Env, listener: &mut dyn Listener) ->
         environment: environment.unwrap_or_default(),
         ..crate::frontend::Context::default()
     };
-    Ok(apt.with_agent(DebconfAgent::new(frontend, foreign, context)))
+    let agent = DebconfAgent::new(frontend, foreign, context);
+    Ok(apt.with_agent(DebconfAgent {
+        reshow: asking.reshow,
+        ..agent
+    }))
 }
 
 /// Keeps what the agent was told (in confpack's store, with its source),
@@ -122,7 +144,7 @@ pub fn update(global: &GlobalSettings, env: &Env) -> Result<()> {
 
 pub fn install(global: &GlobalSettings, env: &Env, names: &[String]) -> Result<()> {
     let mut listener = node_listener(global.quiet);
-    let mut apt = agent_apt(global, env, &mut listener)?;
+    let mut apt = agent_apt(global, env, &Asking::default(), &mut listener)?;
     let ran = crate::runtime::install(&mut apt, names, &mut listener).map(drop);
     finish_agent(global, &mut apt, ran)
 }
@@ -131,8 +153,124 @@ pub fn install(global: &GlobalSettings, env: &Env, names: &[String]) -> Result<(
 /// command line's defaults under `env`.
 pub fn upgrade(global: &GlobalSettings, env: &Env, options: &UpgradeOptions) -> Result<()> {
     let mut listener = node_listener(global.quiet);
-    let mut apt = agent_apt(global, env, &mut listener)?;
+    let mut apt = agent_apt(global, env, &Asking::default(), &mut listener)?;
     let mut reconfigure = Reconfigurer { global, env };
     let ran = crate::runtime::upgrade(&mut apt, options, &mut reconfigure, &mut listener).map(drop);
     finish_agent(global, &mut apt, ran)
+}
+
+/// `confpack apt -- ARGS`: apt-get with confpack as debconf's agent, as
+/// for install and upgrade. Its output is apt-get's own.
+pub fn apt(global: &GlobalSettings, env: &Env, args: &[String]) -> Result<()> {
+    let mut listener = node_listener(global.quiet);
+    let purpose = match apt_get_command(args) {
+        Some("update") => Purpose::Update,
+        _ => Purpose::Change,
+    };
+    let mut apt = agent_apt(global, env, &Asking::default(), &mut listener)?;
+    let ran = apt.run(purpose, "apt-get", args, &mut listener).map(drop);
+    finish_agent(global, &mut apt, ran)
+}
+
+/// apt-get's command among its arguments: the first that is neither an
+/// option nor an option's value.
+fn apt_get_command(args: &[String]) -> Option<&str> {
+    const TAKING_A_VALUE: [&str; 10] = [
+        "-o",
+        "--option",
+        "-c",
+        "--config-file",
+        "-t",
+        "--target-release",
+        "--default-release",
+        "-a",
+        "--host-architecture",
+        "--host-arch",
+    ];
+    let mut args = args.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        if TAKING_A_VALUE.contains(&arg) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
+/// `confpack reconfigure PKG` of a package confpack does not configure.
+#[derive(Debug)]
+pub struct DebconfReconfigure {
+    pub package: String,
+    /// Only the questions debconf has not shown yet.
+    pub unseen_only: bool,
+    /// The lowest priority debconf asks at (dpkg-reconfigure's `low` unless
+    /// told otherwise).
+    pub priority: Priority,
+    /// `--frontend`.
+    pub frontend: Option<String>,
+}
+
+/// Reconfigures a package by its debconf questions: `dpkg-reconfigure`
+/// with confpack as the agent, every question shown with the current
+/// answer (the store's, the document's, else debconf's) as its default;
+/// the answers reach debconf's database and confpack's store. Unattended,
+/// the document's and the store's answers are applied again.
+pub fn reconfigure_debconf(
+    global: &GlobalSettings,
+    env: &Env,
+    options: &DebconfReconfigure,
+) -> Result<()> {
+    let package = &options.package;
+    if !crate::package::valid_package_name(package) {
+        return Err(Error::Usage(format!(
+            "{package:?} is not a package name (lower case letters, digits, + - .)"
+        )));
+    }
+    if global.paths.root != Path::new("/") {
+        return Err(Error::Usage(format!(
+            "{package} has no confpack files under {}: a package is reconfigured by its \
+             debconf questions with dpkg-reconfigure, which works on the running system \
+             only, not under --root",
+            global.paths.root.display()
+        )));
+    }
+    let mut listener = node_listener(global.quiet);
+    let asking = Asking {
+        frontend: options.frontend.as_deref(),
+        reshow: !options.unseen_only,
+    };
+    let mut apt = agent_apt(global, env, &asking, &mut listener)?;
+    let mut args = vec![format!("--priority={}", options.priority)];
+    if options.unseen_only {
+        args.push("--unseen-only".to_string());
+    }
+    args.push(package.clone());
+    let ran = apt
+        .run(Purpose::Change, "dpkg-reconfigure", &args, &mut listener)
+        .map(drop);
+    finish_agent(global, &mut apt, ran)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apt_gets_command_is_found_past_options_and_their_values() {
+        let command = |line: &str| {
+            let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            apt_get_command(&args).map(str::to_string)
+        };
+        assert_eq!(command("update").as_deref(), Some("update"));
+        assert_eq!(
+            command("-o Debug::X=1 -y -t bookworm-backports install ntp").as_deref(),
+            Some("install")
+        );
+        assert_eq!(
+            command("--option update=1 -q upgrade").as_deref(),
+            Some("upgrade")
+        );
+        assert_eq!(command("-y -q").as_deref(), None);
+    }
 }
