@@ -824,6 +824,7 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     the_first_version_is_installed_and_rendered(&node);
     the_declarations_are_applied(&node);
     a_debian_packages_questions_are_answered_from_the_document(&node);
+    apt_through_confpack_and_reconfigure_apply_the_documents_answers(&node);
     status_names_a_drifted_declaration_and_reconfigure_repairs_it(&node);
     let first_install = node.snapshot(&CONFIGURATION);
     install_refreshes_the_index_first(&node, &server);
@@ -919,6 +920,38 @@ fn a_debian_packages_questions_are_answered_from_the_document(node: &Chroot) {
     let answers = node.answers();
     assert_eq!(answers["tzdata/Areas"]["value"], "Europe", "{answers}");
     assert_eq!(answers["tzdata/Areas"]["source"], "configured", "{answers}");
+}
+
+/// `confpack apt -- ARGS` is apt-get with confpack as the agent: tzdata
+/// purged (debconf forgets its answers) and installed again gets the
+/// document's zone, not debconf's default. `confpack reconfigure tzdata`
+/// unattended, after the zone was changed by hand, applies the
+/// document's answer again through dpkg-reconfigure.
+fn apt_through_confpack_and_reconfigure_apply_the_documents_answers(node: &Chroot) {
+    node.ok(&["confpack", "apt", "--", "purge", "-y", "tzdata"]);
+    assert!(!node.has("/usr/share/zoneinfo/Europe/Berlin"), "purged");
+    node.ok(&["confpack", "apt", "--", "install", "-y", "tzdata"]);
+    let zone = std::fs::read_link(node.path("/etc/localtime")).expect("/etc/localtime");
+    assert!(zone.ends_with("Europe/Berlin"), "{}", zone.display());
+
+    node.ok(&[
+        "ln",
+        "-sf",
+        "/usr/share/zoneinfo/America/Lima",
+        "/etc/localtime",
+    ]);
+    let output = node.ok(&["confpack", "reconfigure", "tzdata"]);
+    let zone = std::fs::read_link(node.path("/etc/localtime")).expect("/etc/localtime");
+    assert!(
+        zone.ends_with("Europe/Berlin"),
+        "reconfigure applied the document again: {}\n{output}",
+        zone.display()
+    );
+    let shown = node.ok(&["debconf-show", "tzdata"]);
+    assert!(shown.contains("tzdata/Zones/Europe: Berlin"), "{shown}");
+    let (code, _, stderr) = node.run(&["confpack", "reconfigure", "no-such-package"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no-such-package"), "{stderr}");
 }
 
 /// A directory changed by hand is named by `confpack status` (exit 9),
@@ -1143,6 +1176,7 @@ fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
     node.ok(&["confpack", "update"]);
     the_upgrade_asks_the_conflict_and_nothing_else(&node);
     a_debian_packages_question_is_asked_in_confpacks_tui(&node);
+    reconfigure_asks_a_debian_packages_questions_again(&node);
     eprintln!("realnode: terminal lifecycle in {:.0?}", started.elapsed());
 }
 
@@ -1249,6 +1283,53 @@ fn a_debian_packages_question_is_asked_in_confpacks_tui(node: &Chroot) {
     assert!(
         main_cf.contains("inet_interfaces"),
         "postfix configured its Internet Site from the answers:\n{main_cf}"
+    );
+}
+
+/// `confpack reconfigure postfix` on a terminal, like dpkg-reconfigure:
+/// postfix's questions are shown again in confpack's TUI with the current
+/// answers as defaults (at priority high here, to keep it short), and the
+/// new mail name reaches debconf, postfix and confpack's store.
+fn reconfigure_asks_a_debian_packages_questions_again(node: &Chroot) {
+    let reconfigure = node.on_terminal(
+        "reconfigure-postfix",
+        &["confpack", "reconfigure", "postfix", "--priority", "high"],
+    );
+    let screen = reconfigure.question("General mail configuration type", INSTALLING);
+    assert!(screen.contains("Internet Site"), "{screen}");
+    reconfigure.send(&["Enter"]);
+    reconfigure.wait_for("Save these answers", ANSWERING);
+    reconfigure.send(&["s"]);
+    reconfigure.question("System mail name", ANSWERING);
+    reconfigure.send(&["C-u"]);
+    reconfigure.type_text("mail.reconfigured.example");
+    reconfigure.send(&["Enter"]);
+    reconfigure.wait_for("Save these answers", ANSWERING);
+    reconfigure.send(&["s"]);
+    let code = reconfigure.exit_code(INSTALLING);
+    assert_eq!(code, 0, "reconfigured:\n{}", reconfigure.tmux.history());
+    let shown = node.ok(&["debconf-show", "postfix"]);
+    assert!(
+        shown.contains("postfix/mailname: mail.reconfigured.example"),
+        "{shown}"
+    );
+    assert_eq!(node.answer("postfix/mailname"), "mail.reconfigured.example");
+    let answers = node.answers();
+    assert_eq!(answers["postfix/mailname"]["source"], "user", "{answers}");
+    assert_eq!(
+        answers["postfix/main_mailer_type"]["source"], "user",
+        "kept as the person's earlier answer: {answers}"
+    );
+    // postfix's postinst writes /etc/mailname for a question its config
+    // marked changed, which it does only when the question was shown.
+    assert_eq!(
+        node.read("/etc/mailname"),
+        "mail.reconfigured.example\n",
+        "postfix took the new mail name"
+    );
+    assert!(
+        node.read("/etc/postfix/main.cf")
+            .contains("myorigin = /etc/mailname\n")
     );
 }
 
