@@ -329,6 +329,46 @@ mod noninteractive {
             .arg(sample()));
         assert_eq!(answers(dir.path()), before);
     }
+
+    /// `reconfigure` plans every question at every priority; with
+    /// `--unseen-only` only those never shown (defaults taken unattended,
+    /// a note nobody has seen).
+    #[test]
+    fn reconfigure_unseen_only_asks_only_what_was_never_shown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "x");
+        ok(&mut configure_sample(dir.path(), "10.10.0.21"));
+        let plan = |extra: &[&str]| {
+            ok(confpack(dir.path())
+                .arg("reconfigure")
+                .args(extra)
+                .args(["--dry-run", "--machine", "10.10.0.21", "--env-file"])
+                .arg(sample()))
+        };
+        let asked = |plan: &str| -> Vec<String> {
+            plan.lines()
+                .filter(|line| line.contains(" ask: "))
+                .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+                .collect()
+        };
+        let everything = plan(&[]);
+        assert!(asked(&everything).len() > 20, "{everything}");
+        assert!(everything.contains("webshop/workers               ask: forced"));
+        let unseen = plan(&["--unseen-only"]);
+        // The two the noninteractive run defaulted, and the note.
+        assert_eq!(
+            asked(&unseen),
+            [
+                "webshop/welcome",
+                "webshop/admin.email",
+                "webshop/maintenance"
+            ],
+            "{unseen}"
+        );
+        let (code, _, stderr) =
+            run(confpack(dir.path()).args(["reconfigure", "--unseen-only", "--force-questions"]));
+        assert_eq!(code, 2, "{stderr}");
+    }
 }
 
 mod answers_output {
