@@ -220,6 +220,10 @@ pub struct Session<'a> {
     answered: BTreeMap<String, crate::foreign::Answered>,
     /// Questions with a preset are shown too ([`Session::reshowing`]).
     reshow: bool,
+    /// Questions nobody answered and no preset covered: they keep what
+    /// debconf had (its default), and debconf now counts them as seen.
+    /// With debconf's value at the time.
+    defaulted: BTreeMap<String, Option<String>>,
 }
 
 impl<'a> Session<'a> {
@@ -241,6 +245,7 @@ impl<'a> Session<'a> {
             unanswered: Vec::new(),
             answered: BTreeMap::new(),
             reshow: false,
+            defaulted: Default::default(),
         }
     }
 
@@ -263,6 +268,13 @@ impl<'a> Session<'a> {
     /// The questions answered so far: by a preset, or by a person.
     pub fn answered(&self) -> &BTreeMap<String, crate::foreign::Answered> {
         &self.answered
+    }
+
+    /// The questions left at debconf's value because nobody could answer
+    /// and confpack had no answer (yet: a document installed later in the
+    /// same run may have one).
+    pub fn defaulted(&self) -> &BTreeMap<String, Option<String>> {
+        &self.defaulted
     }
 
     pub fn unanswered(&self) -> &[Unanswered] {
@@ -400,6 +412,13 @@ impl<'a> Session<'a> {
             return Ok(Reply::Ok);
         }
         if !self.frontend.is_interactive() {
+            for queued in shown.iter().filter(|q| !presets.contains_key(&q.tag)) {
+                let question = self.question(&queued.tag);
+                if !question.question_type().is_display_only() {
+                    let value = question.value.clone();
+                    self.defaulted.insert(queued.tag.clone(), value);
+                }
+            }
             self.remember_unanswered(&shown);
             return Ok(Reply::Ok);
         }

@@ -42,7 +42,6 @@ fn agent_apt(
 ) -> Result<System> {
     let attach = Attach::detect(crate::settings::noninteractive(env));
     let apt = System::new(&global.paths.root, global.lock_timeout, attach)?;
-    let paths = &global.paths;
     // The debconf that asks is this system's: under `--root`, dpkg runs
     // the maintainer scripts without a chroot.
     if let Some(missing) = crate::agent::missing_on(std::path::Path::new("/")) {
@@ -51,22 +50,7 @@ fn agent_apt(
         ));
         return Ok(apt);
     }
-    // Read now and closed again: a postinst's confpack needs the store
-    // while apt runs.
-    let (stored, environment) = match paths.db.exists() {
-        true => {
-            let store = paths.open_store_for_reading(global.lock_timeout)?;
-            (store.answers()?, store.meta("environment")?)
-        }
-        false => Default::default(),
-    };
-    let selector = crate::select::Selector {
-        stored_environment: environment.clone(),
-        host_identities: crate::select::host_identities(),
-        ..crate::select::Selector::default()
-    };
-    let documents = crate::foreign::document_values(paths, &selector, listener);
-    let foreign = crate::foreign::Foreign::new(stored, documents, listener);
+    let (foreign, environment) = foreign_answers(global, listener)?;
     let choice = match attach {
         Attach::Unattended => crate::frontend::Choice::noninteractive(),
         Attach::Terminal => crate::frontend::Choice {
@@ -89,13 +73,125 @@ fn agent_apt(
     }))
 }
 
+/// The answers confpack has for other packages' questions: the store's
+/// and the installed documents' ([`crate::foreign`]), with the node's
+/// stored environment. Read and closed again: a postinst's confpack needs
+/// the store while apt runs.
+fn foreign_answers(
+    global: &GlobalSettings,
+    listener: &mut dyn Listener,
+) -> Result<(crate::foreign::Foreign, Option<String>)> {
+    let paths = &global.paths;
+    let (stored, environment) = match paths.db.exists() {
+        true => {
+            let store = paths.open_store_for_reading(global.lock_timeout)?;
+            (store.answers()?, store.meta("environment")?)
+        }
+        false => Default::default(),
+    };
+    let selector = crate::select::Selector {
+        stored_environment: environment.clone(),
+        host_identities: crate::select::host_identities(),
+        ..crate::select::Selector::default()
+    };
+    let documents = crate::foreign::document_values(paths, &selector, listener);
+    let foreign = crate::foreign::Foreign::new(stored, documents, listener);
+    Ok((foreign, environment))
+}
+
+/// apt asks every package's questions before it unpacks any
+/// (`dpkg-preconfigure`): a question answered by a document that the same
+/// run installs was asked before that document was on the node, left at
+/// debconf's value unattended, and is now seen, so the package's postinst
+/// did not ask again. Each package with such a question is reconfigured
+/// now, unattended, confpack answering from the documents installed.
+fn settle_defaulted(
+    global: &GlobalSettings,
+    apt: &mut System,
+    agent: &mut DebconfAgent,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    if agent.defaulted.is_empty() {
+        return Ok(());
+    }
+    let (foreign, _) = foreign_answers(global, listener)?;
+    let mut packages = std::collections::BTreeSet::new();
+    for (tag, debconfs) in &agent.defaulted {
+        let Some(preset) = foreign.preset(tag) else {
+            continue;
+        };
+        let package = tag.split('/').next().unwrap_or_default();
+        if debconfs.as_deref() != Some(preset.value.as_str()) && installed(apt, package)? {
+            packages.insert(package.to_string());
+        }
+    }
+    if packages.is_empty() {
+        return Ok(());
+    }
+    if global.paths.root != Path::new("/") {
+        listener.warning(&format!(
+            "{} asked before their document was installed; run `confpack reconfigure PKG` \
+             on the node to apply its answers",
+            packages.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+        return Ok(());
+    }
+    let nobody = Box::new(crate::frontend::noninteractive::Noninteractive);
+    apt.set_agent(DebconfAgent::new(
+        nobody,
+        foreign.clone(),
+        agent.context.clone(),
+    ));
+    for package in &packages {
+        listener.info(&format!(
+            "{package}: its questions were asked before this run installed the document \
+             that answers them; applying the document's answers (dpkg-reconfigure)"
+        ));
+        let args = ["--priority=low".to_string(), package.clone()];
+        let ran = apt.run(Purpose::Change, "dpkg-reconfigure", &args, listener);
+        if let Some(again) = apt.take_agent() {
+            agent.answered.extend(again.answered.clone());
+            agent
+                .unanswered
+                .retain(|u| !again.answered.contains_key(&u.tag));
+            apt.set_agent(again);
+        }
+        ran?;
+    }
+    apt.take_agent();
+    agent.foreign = foreign;
+    Ok(())
+}
+
+/// Whether dpkg has `package` installed (configured).
+fn installed(apt: &mut System, package: &str) -> Result<bool> {
+    if !crate::package::valid_package_name(package) {
+        return Ok(false);
+    }
+    let args = [
+        "--show".to_string(),
+        "--showformat=${db:Status-Status}".to_string(),
+        package.to_string(),
+    ];
+    let listener = &mut crate::listener::SilentListener;
+    Ok(apt
+        .run(Purpose::Query, "dpkg-query", &args, listener)
+        .is_ok_and(|status| status.trim() == "installed"))
+}
+
 /// Keeps what the agent was told (in confpack's store, with its source),
 /// then reports the questions nobody could answer (exit 3), unless the run
 /// failed already (its error comes first; the answers are kept anyway).
-fn finish_agent(global: &GlobalSettings, apt: &mut System, ran: Result<()>) -> Result<()> {
-    let Some(agent) = apt.take_agent() else {
+fn finish_agent(
+    global: &GlobalSettings,
+    apt: &mut System,
+    ran: Result<()>,
+    listener: &mut dyn Listener,
+) -> Result<()> {
+    let Some(mut agent) = apt.take_agent() else {
         return ran;
     };
+    let ran = ran.and_then(|()| settle_defaulted(global, apt, &mut agent, listener));
     if !agent.answered.is_empty() {
         let store = global.paths.open_store(global.lock_timeout)?;
         let mut batch = crate::store::Batch::new();
@@ -146,7 +242,7 @@ pub fn install(global: &GlobalSettings, env: &Env, names: &[String]) -> Result<(
     let mut listener = node_listener(global.quiet);
     let mut apt = agent_apt(global, env, &Asking::default(), &mut listener)?;
     let ran = crate::runtime::install(&mut apt, names, &mut listener).map(drop);
-    finish_agent(global, &mut apt, ran)
+    finish_agent(global, &mut apt, ran, &mut listener)
 }
 
 /// Upgrades, then configures again each package that changed, with the
@@ -156,7 +252,7 @@ pub fn upgrade(global: &GlobalSettings, env: &Env, options: &UpgradeOptions) -> 
     let mut apt = agent_apt(global, env, &Asking::default(), &mut listener)?;
     let mut reconfigure = Reconfigurer { global, env };
     let ran = crate::runtime::upgrade(&mut apt, options, &mut reconfigure, &mut listener).map(drop);
-    finish_agent(global, &mut apt, ran)
+    finish_agent(global, &mut apt, ran, &mut listener)
 }
 
 /// `confpack apt -- ARGS`: apt-get with confpack as debconf's agent, as
@@ -169,7 +265,7 @@ pub fn apt(global: &GlobalSettings, env: &Env, args: &[String]) -> Result<()> {
     };
     let mut apt = agent_apt(global, env, &Asking::default(), &mut listener)?;
     let ran = apt.run(purpose, "apt-get", args, &mut listener).map(drop);
-    finish_agent(global, &mut apt, ran)
+    finish_agent(global, &mut apt, ran, &mut listener)
 }
 
 /// apt-get's command among its arguments: the first that is neither an
@@ -249,7 +345,7 @@ pub fn reconfigure_debconf(
     let ran = apt
         .run(Purpose::Change, "dpkg-reconfigure", &args, &mut listener)
         .map(drop);
-    finish_agent(global, &mut apt, ran)
+    finish_agent(global, &mut apt, ran, &mut listener)
 }
 
 #[cfg(test)]

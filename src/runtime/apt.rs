@@ -72,6 +72,9 @@ pub struct DebconfAgent {
     /// A question confpack has an answer for is shown anyway, that answer
     /// its default (a reconfigure).
     pub reshow: bool,
+    /// Questions left at debconf's value, unattended, without an answer
+    /// from confpack ([`crate::agent::Session::defaulted`]).
+    pub defaulted: std::collections::BTreeMap<String, Option<String>>,
 }
 
 impl DebconfAgent {
@@ -87,6 +90,7 @@ impl DebconfAgent {
             answered: Default::default(),
             unanswered: Vec::new(),
             reshow: false,
+            defaulted: Default::default(),
         }
     }
 }
@@ -162,6 +166,11 @@ impl System {
     pub fn with_agent(mut self, agent: DebconfAgent) -> System {
         self.agent = Some(agent);
         self
+    }
+
+    /// Another agent for the next runs.
+    pub fn set_agent(&mut self, agent: DebconfAgent) {
+        self.agent = Some(agent);
     }
 
     /// The agent, with what it collected.
@@ -551,6 +560,7 @@ fn follow(
             agent
                 .unanswered
                 .extend(session.unanswered().iter().cloned());
+            agent.defaulted.extend(session.defaulted().clone());
             ended?
         }
     };

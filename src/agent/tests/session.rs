@@ -223,6 +223,41 @@ fn reshowing_unattended_applies_the_presets_again() {
 }
 
 #[test]
+fn unattended_questions_without_a_preset_are_remembered_with_debconfs_value() {
+    let mut frontend = Scripted::noninteractive();
+    let mut progress = Recording::default();
+    let preset = |tag: &str| (tag == "p/known").then(|| "x".to_string());
+    let mut session = Session::new(&mut frontend, &mut progress, &preset, Context::default());
+    replay(
+        &mut session,
+        &[
+            "DATA p/zone type select",
+            "SET p/zone Etc",
+            "INPUT high p/zone",
+            "DATA p/empty type string",
+            "INPUT low p/empty",
+            "DATA p/known type string",
+            "INPUT high p/known",
+            "DATA p/note type note",
+            "INPUT high p/note",
+            "GO",
+        ],
+    );
+    let defaulted: Vec<(String, Option<String>)> = session
+        .defaulted()
+        .iter()
+        .map(|(tag, value)| (tag.clone(), value.clone()))
+        .collect();
+    assert_eq!(
+        defaulted,
+        [
+            ("p/empty".to_string(), None),
+            ("p/zone".to_string(), Some("Etc".to_string()))
+        ]
+    );
+}
+
+#[test]
 fn only_presets_means_no_frontend_at_all() {
     let mut frontend = Scripted::answering(vec![]);
     let mut progress = Recording::default();
