@@ -154,7 +154,7 @@ pub fn valid_package_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))
 }
 
-/// The 1-based line of a hook's `name:` in a YAML text (serde_yaml gives
+/// The 1-based line of a hook's `name:` in a YAML text (yaml_serde gives
 /// lines for syntax errors only).
 pub fn hook_line(text: &str, name: &str) -> Option<u64> {
     text.lines()
@@ -212,7 +212,7 @@ impl Package {
         let file = config_path.display().to_string();
         let config: PackageConfig = match text.trim() {
             "" => PackageConfig::default(),
-            _ => serde_yaml::from_str(&text).map_err(|e| {
+            _ => yaml_serde::from_str(&text).map_err(|e| {
                 let line = e.location().map(|l| l.line() as u64);
                 Error::at(file.clone(), line, e.to_string())
             })?,

@@ -316,7 +316,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let yaml =
             "declared:\n  blocks:\n  - file: /etc/hosts\n    content: \"{{ answers['x/dir'] }}\"\n";
-        let config: crate::package::PackageConfig = serde_yaml::from_str(yaml).expect("yaml");
+        let config: crate::package::PackageConfig = yaml_serde::from_str(yaml).expect("yaml");
         let package = Package {
             name: "p".into(),
             dir: dir.path().to_path_buf(),

@@ -872,15 +872,15 @@ mod example_app {
             dir.join("environment.xml"),
         )
         .expect("copy document");
-        let control: serde_yaml::Value = serde_yaml::from_str(
+        let control: yaml_serde::Value = yaml_serde::from_str(
             &std::fs::read_to_string(source.join("control/control.yml")).expect("control.yml"),
         )
         .expect("yaml");
-        let mut package = serde_yaml::Mapping::new();
+        let mut package = yaml_serde::Mapping::new();
         package.insert("hooks".into(), control["hooks"].clone());
         std::fs::write(
             dir.join("package.yml"),
-            serde_yaml::to_string(&package).expect("yaml"),
+            yaml_serde::to_string(&package).expect("yaml"),
         )
         .expect("write");
         preseed_password(root, "x");

@@ -672,7 +672,7 @@ fn check_yaml(text: &str) -> Result<(), TestCaseError> {
             prop_assert!(!problem.message.is_empty());
         }
     }
-    let _ = serde_yaml::from_str::<confpack::package::PackageConfig>(text);
+    let _ = yaml_serde::from_str::<confpack::package::PackageConfig>(text);
     let located = Located {
         file: file.to_string(),
         text: text.to_string(),

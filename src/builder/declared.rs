@@ -10,14 +10,14 @@ use super::planned::Problems;
 /// The declarations of a package; problems are added, with the line of
 /// the key or of the declaration they are about.
 pub fn read(manifest: &Manifest, located: &Located, problems: &mut Problems) -> Declarations {
-    let mut present = serde_yaml::Mapping::new();
+    let mut present = yaml_serde::Mapping::new();
     for (key, value) in manifest.declared() {
         let Some(value) = value else { continue };
-        let mut one = serde_yaml::Mapping::new();
+        let mut one = yaml_serde::Mapping::new();
         one.insert(key.into(), value.clone());
-        // One key at a time: serde_yaml gives no line for a value error,
+        // One key at a time: yaml_serde gives no line for a value error,
         // so the key's line is the best there is.
-        match serde_yaml::from_value::<Declarations>(serde_yaml::Value::Mapping(one)) {
+        match yaml_serde::from_value::<Declarations>(yaml_serde::Value::Mapping(one)) {
             Ok(_) => {
                 present.insert(key.into(), value.clone());
             }
@@ -25,7 +25,7 @@ pub fn read(manifest: &Manifest, located: &Located, problems: &mut Problems) -> 
         }
     }
     let declarations: Declarations =
-        serde_yaml::from_value(serde_yaml::Value::Mapping(present)).unwrap_or_default();
+        yaml_serde::from_value(yaml_serde::Value::Mapping(present)).unwrap_or_default();
     for invalid in declarations.check() {
         problems.push(located.problem(
             located.value_line(invalid.key, &invalid.needle),

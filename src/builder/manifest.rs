@@ -1,14 +1,14 @@
 //! The YAML files of a configuration repository: `confpack.yml` (defaults
 //! for every package), `packages/<name>/control/control.yml` and
-//! `roles/<role>.yml`, read with serde_yaml, unknown keys refused (a typo
+//! `roles/<role>.yml`, read with yaml_serde, unknown keys refused (a typo
 //! must not silently drop a dependency).
 //!
-//! serde_yaml gives a line for syntax errors but not for values, so checks
+//! yaml_serde gives a line for syntax errors but not for values, so checks
 //! on values find their line again in the text ([`Located`]).
 //!
 //! A YAML alias copies what its anchor names, so a small file can expand to
 //! gigabytes (705 KB of `- *s` made a 500 MB `Depends` and 2.4 GB of
-//! memory). serde_yaml only bounds the number of alias jumps, not what they
+//! memory). yaml_serde only bounds the number of alias jumps, not what they
 //! copy; so the files are limited in size ([`MAX_YAML_BYTES`]) and walked
 //! once, without keeping anything, counting what the aliases expand to
 //! ([`MAX_YAML_VALUES`], [`MAX_YAML_TEXT`]) before they are read for real.
@@ -44,10 +44,10 @@ pub struct Text(pub String);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
-        match serde_yaml::Value::deserialize(deserializer)? {
-            serde_yaml::Value::String(text) => Ok(Text(text)),
-            serde_yaml::Value::Number(number) if number.is_u64() => Ok(Text(number.to_string())),
-            serde_yaml::Value::Number(number) => Err(serde::de::Error::custom(format!(
+        match yaml_serde::Value::deserialize(deserializer)? {
+            yaml_serde::Value::String(text) => Ok(Text(text)),
+            yaml_serde::Value::Number(number) if number.is_u64() => Ok(Text(number.to_string())),
+            yaml_serde::Value::Number(number) => Err(serde::de::Error::custom(format!(
                 "{number} is read as a number by YAML; quote it (\"{number}\") so it stays exactly as written"
             ))),
             other => Err(serde::de::Error::custom(format!(
@@ -58,15 +58,15 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-fn kind(value: &serde_yaml::Value) -> &'static str {
+fn kind(value: &yaml_serde::Value) -> &'static str {
     match value {
-        serde_yaml::Value::Null => "nothing",
-        serde_yaml::Value::Bool(_) => "a boolean",
-        serde_yaml::Value::Number(_) => "a number",
-        serde_yaml::Value::String(_) => "text",
-        serde_yaml::Value::Sequence(_) => "a list",
-        serde_yaml::Value::Mapping(_) => "a mapping",
-        serde_yaml::Value::Tagged(_) => "a tagged value",
+        yaml_serde::Value::Null => "nothing",
+        yaml_serde::Value::Bool(_) => "a boolean",
+        yaml_serde::Value::Number(_) => "a number",
+        yaml_serde::Value::String(_) => "text",
+        yaml_serde::Value::Sequence(_) => "a list",
+        yaml_serde::Value::Mapping(_) => "a mapping",
+        yaml_serde::Value::Tagged(_) => "a tagged value",
     }
 }
 
@@ -144,7 +144,7 @@ pub struct Manifest {
     /// Packages only.
     pub environment: Option<EnvironmentSpec>,
     /// Packages only: configure's component hooks, as in package.yml.
-    pub hooks: Option<serde_yaml::Value>,
+    pub hooks: Option<yaml_serde::Value>,
     /// Packages only: target path → octal mode (`"0440"`).
     #[serde(default)]
     pub modes: BTreeMap<String, Text>,
@@ -162,18 +162,18 @@ pub struct Manifest {
     pub recipients: Option<String>,
     /// Packages only: declarations with a "down" (see
     /// [`crate::declared`]), read by `super::declared`.
-    pub groups: Option<serde_yaml::Value>,
-    pub users: Option<serde_yaml::Value>,
-    pub directories: Option<serde_yaml::Value>,
-    pub downloads: Option<serde_yaml::Value>,
-    pub blocks: Option<serde_yaml::Value>,
-    pub services: Option<serde_yaml::Value>,
-    pub firewall: Option<serde_yaml::Value>,
+    pub groups: Option<yaml_serde::Value>,
+    pub users: Option<yaml_serde::Value>,
+    pub directories: Option<yaml_serde::Value>,
+    pub downloads: Option<yaml_serde::Value>,
+    pub blocks: Option<yaml_serde::Value>,
+    pub services: Option<yaml_serde::Value>,
+    pub firewall: Option<yaml_serde::Value>,
 }
 
 impl Manifest {
     /// The declaration keys ([`crate::declared::KEYS`]) and their values.
-    pub fn declared(&self) -> Vec<(&'static str, Option<&serde_yaml::Value>)> {
+    pub fn declared(&self) -> Vec<(&'static str, Option<&yaml_serde::Value>)> {
         vec![
             ("groups", self.groups.as_ref()),
             ("users", self.users.as_ref()),
@@ -200,7 +200,7 @@ impl Manifest {
     }
 }
 
-/// Parses YAML, turning serde_yaml's error into a problem at its line.
+/// Parses YAML, turning yaml_serde's error into a problem at its line.
 /// The largest `confpack.yml`, `control.yml` or role file.
 pub const MAX_YAML_BYTES: u64 = 1 << 20;
 /// The most values (scalars, lists, mappings) a YAML file may expand to,
@@ -209,20 +209,20 @@ pub const MAX_YAML_VALUES: usize = 1_000_000;
 /// The most text (scalar bytes) a YAML file may expand to, aliases included.
 pub const MAX_YAML_TEXT: usize = 4 << 20;
 
-/// Parses YAML, turning serde_yaml's error into a problem at its line.
+/// Parses YAML, turning yaml_serde's error into a problem at its line.
 pub fn parse<T: for<'de> Deserialize<'de> + Default>(file: &str, text: &str) -> Result<T, Problem> {
     if text.trim().is_empty() {
         return Ok(T::default());
     }
-    let problem = |e: serde_yaml::Error| Problem {
+    let problem = |e: yaml_serde::Error| Problem {
         file: file.to_string(),
         line: e.location().map(|l| l.line() as u64),
         message: e.to_string(),
     };
     Walk(&mut Expansion::default())
-        .deserialize(serde_yaml::Deserializer::from_str(text))
+        .deserialize(yaml_serde::Deserializer::from_str(text))
         .map_err(problem)?;
-    serde_yaml::from_str(text).map_err(problem)
+    yaml_serde::from_str(text).map_err(problem)
 }
 
 /// What a YAML document expanded to so far.
@@ -410,7 +410,7 @@ mod tests {
         let text = format!("depends:\n  - &s \"{long}\"\n{}", "  - *s\n".repeat(50));
         let problem = parse::<Manifest>("c.yml", &text).expect_err("refused");
         assert!(problem.message.contains("expands"), "{}", problem.message);
-        // serde_yaml marks an alias's copy at its anchor; the path names the
+        // yaml_serde marks an alias's copy at its anchor; the path names the
         // entry.
         assert_eq!(problem.line, Some(2), "{problem:?}");
         assert!(problem.message.contains("depends["), "{}", problem.message);
@@ -418,7 +418,7 @@ mod tests {
                       c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n\
                       e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n\
                       g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
-        // serde_yaml's own jump limit may come first.
+        // yaml_serde's own jump limit may come first.
         let problem = parse::<Manifest>("c.yml", nested).expect_err("refused");
         assert!(
             problem.message.contains("expands") || problem.message.contains("repetition limit"),

@@ -723,19 +723,12 @@ pub fn add_documentation(deb: &mut Deb, copyright: &str, origin: &str, time: i64
 
 /// `20261123.153012` (UTC): sorts like the time it names.
 pub fn compact_utc(time: i64) -> String {
-    let (year, month, day) = crate::debian::version::civil_from_days(time.div_euclid(86_400));
-    let seconds = time.rem_euclid(86_400);
-    format!(
-        "{year:04}{month:02}{day:02}.{:02}{:02}{:02}",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    crate::debian::date::compact_utc(time)
 }
 
 /// `Mon, 23 Nov 2026 15:30:12 +0000`, the changelog's date format.
 pub fn rfc2822(time: i64) -> String {
-    crate::debian::version::format_rfc2822(time)
+    crate::debian::date::format_rfc2822(time)
 }
 
 /// Runs `work` over `items` on `jobs` threads, keeping the order; `tick`

@@ -159,7 +159,7 @@ pub fn package(
         format!("/usr/share/lintian/overrides/{PACKAGE}"),
         Entry::File {
             data: format!(
-                "# serde_yaml's unsafe-libyaml is a Rust translation of libyaml, not a\n\
+                "# yaml_serde's libyaml-rs is a Rust translation of libyaml, not a\n\
                  # copy of the C library; there is no shared library to link instead.\n\
                  {PACKAGE}: embedded-library libyaml [usr/bin/confpack]\n"
             )

@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use super::load::DocumentSource;
 use crate::debian::release::{DOCUMENTS_DIR, release_entries};
-use crate::debian::{deb822, version};
+use crate::debian::{date, deb822};
 use crate::files::{sha256_hex, write_atomic};
 
 /// URLs the administrator allows over plain `http://` without a signature.
@@ -258,15 +258,15 @@ fn check_release(
     }
     let date = paragraph
         .get("Date")
-        .and_then(version::parse_rfc2822)
+        .and_then(date::parse_rfc2822)
         .ok_or("the signed Release has no valid Date")?;
     if let Some(until) = paragraph.get("Valid-Until") {
         let until =
-            version::parse_rfc2822(until).ok_or("the signed Release has an invalid Valid-Until")?;
+            date::parse_rfc2822(until).ok_or("the signed Release has an invalid Valid-Until")?;
         if now > until {
             return Err(format!(
                 "the signed Release expired (Valid-Until: {})",
-                version::format_rfc2822(until)
+                date::format_rfc2822(until)
             ));
         }
     }
@@ -286,8 +286,8 @@ fn check_release(
     {
         return Err(format!(
             "the signed Release is dated {}, older than the one accepted before ({}): a replay",
-            version::format_rfc2822(date),
-            version::format_rfc2822(last.date)
+            date::format_rfc2822(date),
+            date::format_rfc2822(last.date)
         ));
     }
     Ok(State {
@@ -416,7 +416,7 @@ mod tests {
     fn release(date: i64, sum: &str, extra: &str) -> String {
         format!(
             "Codename: production\nDate: {}\n{extra}SHA256:\n {sum} 10 documents/w.xml\n",
-            version::format_rfc2822(date)
+            date::format_rfc2822(date)
         )
     }
 
@@ -438,7 +438,7 @@ mod tests {
         assert!(replay.expect_err("replay").contains("replay"));
         let same = check_release(&release(now, "aa", ""), &document(), "aa", now, Some(&ok));
         assert!(same.is_ok(), "the same Release again");
-        let expired = format!("Valid-Until: {}\n", version::format_rfc2822(now - 1));
+        let expired = format!("Valid-Until: {}\n", date::format_rfc2822(now - 1));
         let old = check_release(
             &release(now - 100, "aa", &expired),
             &document(),

@@ -43,7 +43,7 @@ use crate::files::write_atomic;
 pub use crate::debian::release::{
     COMPONENT, DOCUMENTS_DIR, check_environment_name, is_plain_name, release_entries,
 };
-pub use crate::debian::{deb822, version};
+pub use crate::debian::{date, deb822, version};
 use deb822::Paragraph;
 use debfile::DebFile;
 use sign::Signer;
@@ -269,7 +269,7 @@ fn read_current(dist: &Path) -> Result<Current> {
         .filter(|a| *a != "all")
         .map(str::to_string)
         .collect();
-    current.date = release.get("Date").and_then(version::parse_rfc2822);
+    current.date = release.get("Date").and_then(date::parse_rfc2822);
     for (sum, _, name) in release_entries(&release) {
         current.release_hashes.insert(sum.to_string());
         if let Some(document) = name
@@ -667,10 +667,10 @@ fn release_text(
     release.set("Label", ORIGIN);
     release.set("Suite", options.environment.clone());
     release.set("Codename", options.environment.clone());
-    release.set("Date", version::format_rfc2822(date));
+    release.set("Date", date::format_rfc2822(date));
     if let Some(days) = options.valid_for_days {
         let until = date.saturating_add((days as i64).saturating_mul(86_400));
-        release.set("Valid-Until", version::format_rfc2822(until));
+        release.set("Valid-Until", date::format_rfc2822(until));
     }
     release.set(
         "Architectures",

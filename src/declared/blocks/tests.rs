@@ -578,7 +578,7 @@ fn checks_name_the_field() {
 
 #[test]
 fn blocks_are_read_from_yaml_with_defaults() {
-    let declarations: Declarations = serde_yaml::from_str(
+    let declarations: Declarations = yaml_serde::from_str(
         "blocks:\n  - file: /etc/hosts\n    content: |\n      10.0.0.1 web1\n",
     )
     .expect("yaml");
@@ -586,7 +586,7 @@ fn blocks_are_read_from_yaml_with_defaults() {
     assert_eq!((declared.name(), declared.comment()), ("main", "#"));
     assert!(!declared.create);
     assert!(
-        serde_yaml::from_str::<Declarations>(
+        yaml_serde::from_str::<Declarations>(
             "blocks:\n  - file: /etc/hosts\n    content: x\n    mode: \"0644\"\n"
         )
         .is_err()

@@ -553,9 +553,9 @@ fn checks_refuse_other_schemes_bad_sums_paths_modes_and_limits() {
 #[test]
 fn control_yml_keys_are_kebab_case_and_records_keep_their_kind() {
     let yaml = "downloads:\n  - url: https://example.com/a\n    sha256: aa\n    path: /opt/a\n    max-size: 10\n    timeout: 3\n";
-    let read: Declarations = serde_yaml::from_str(yaml).expect("reads");
+    let read: Declarations = yaml_serde::from_str(yaml).expect("reads");
     assert_eq!(read.downloads[0].max_size, Some(10));
-    assert!(serde_yaml::from_str::<Declarations>(&yaml.replace("max-size", "max_size")).is_err());
+    assert!(yaml_serde::from_str::<Declarations>(&yaml.replace("max-size", "max_size")).is_err());
     let record = AnyRecord::Download(Record {
         url: "https://example.com/a".into(),
         sha256: "aa".into(),

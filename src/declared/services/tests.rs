@@ -526,7 +526,7 @@ fn checks_refuse_bad_unit_names_and_a_mask_with_enable_or_start() {
 
 #[test]
 fn services_are_read_from_control_yml_and_applied_last() {
-    let declarations: Declarations = serde_yaml::from_str(
+    let declarations: Declarations = yaml_serde::from_str(
         "services:\n  - unit: webshop.service\n    restart-on-change: false\n  - unit: apache-htcacheclean.service\n    mask: true\ndirectories:\n  - path: /srv/webshop\n",
     )
     .expect("yaml");
@@ -552,7 +552,7 @@ fn services_are_read_from_control_yml_and_applied_last() {
         ]
     );
     assert!(
-        serde_yaml::from_str::<Declarations>("services:\n  - unit: a.service\n    enabled: true\n")
+        yaml_serde::from_str::<Declarations>("services:\n  - unit: a.service\n    enabled: true\n")
             .is_err(),
         "unknown keys are refused"
     );

@@ -546,10 +546,10 @@ fn checks_name_the_problems() {
 #[test]
 fn declarations_read_kebab_case_keys_and_refuse_unknown_ones() {
     let yaml = "groups:\n  - name: webshop\nusers:\n  - name: webshop\n    group: webshop\n    create-home: true\n";
-    let read: Declarations = serde_yaml::from_str(yaml).expect("yaml");
+    let read: Declarations = yaml_serde::from_str(yaml).expect("yaml");
     assert!(read.users[0].create_home);
     assert_eq!(read.users[0].settings().shell, "/usr/sbin/nologin");
-    assert!(serde_yaml::from_str::<Declarations>("users:\n  - name: a\n    uid: 5\n").is_err());
+    assert!(yaml_serde::from_str::<Declarations>("users:\n  - name: a\n    uid: 5\n").is_err());
     let record = Record::User(UserRecord {
         name: "webshop".into(),
         uid: 999,
