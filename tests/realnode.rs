@@ -1179,6 +1179,7 @@ fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
     the_upgrade_asks_the_conflict_and_nothing_else(&node);
     a_debian_packages_question_is_asked_in_confpacks_tui(&node);
     reconfigure_asks_a_debian_packages_questions_again(&node);
+    ctrl_c_at_a_debian_packages_question_ends_the_whole_run(&node);
     eprintln!("realnode: terminal lifecycle in {:.0?}", started.elapsed());
 }
 
@@ -1333,6 +1334,38 @@ fn reconfigure_asks_a_debian_packages_questions_again(node: &Chroot) {
         node.read("/etc/postfix/main.cf")
             .contains("myorigin = /etc/mailname\n")
     );
+}
+
+/// Ctrl-C at another package's question (here dpkg-reconfigure's, under
+/// `confpack reconfigure`) ends everything as at confpack's own: exit 5,
+/// no process left in the node, no lock held, debconf's answers as they
+/// were.
+fn ctrl_c_at_a_debian_packages_question_ends_the_whole_run(node: &Chroot) {
+    // debconf-show lists in no fixed order.
+    let shown = || {
+        let mut lines: Vec<String> = node
+            .ok(&["debconf-show", "postfix"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let before = shown();
+    let reconfigure = node.on_terminal("cancel-postfix", &["confpack", "reconfigure", "postfix"]);
+    reconfigure.question("General mail configuration type", INSTALLING);
+    reconfigure.send(&["C-c"]);
+    reconfigure.wait_for("Quit without saving?", ANSWERING);
+    reconfigure.send(&["C-c"]);
+    let code = reconfigure.exit_code(ANSWERING);
+    assert_eq!(code, 5, "cancelled:\n{}", reconfigure.tmux.history());
+    assert_eq!(
+        node.processes_after(Duration::from_secs(10)),
+        Vec::new(),
+        "nothing keeps running in the node"
+    );
+    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
+    assert_eq!(shown(), before);
 }
 
 /// The package's environment document comes signed from the repository
