@@ -493,7 +493,10 @@ impl Default for ConfigureArgs {
     }
 }
 
-/// Rules for derived questions of documents that carry none (DataONE v1).
+// Rules for derived questions of documents that carry none (DataONE v1).
+// Not a doc comment: a flattened struct's doc becomes the about of the
+// subcommand that flattens it, and with `defer` it replaced configure's,
+// reconfigure's and convert's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct DeriveArgs {
     /// A derived question's expression, KEY=EXPR (repeatable).
@@ -569,5 +572,19 @@ mod tests {
             .try_get_matches_from(["confpack", "configure", "--help"])
             .expect_err("help");
         assert!(help.to_string().contains("--timeout"), "{help}");
+    }
+
+    #[test]
+    fn a_subcommand_that_flattens_arguments_keeps_its_own_description() {
+        for (name, about) in [
+            ("configure", "Merge the environment document"),
+            ("reconfigure", "Configure again"),
+            ("convert", "Convert a DataONE v1 document"),
+        ] {
+            let help = Cli::command()
+                .try_get_matches_from(["confpack", name, "--help"])
+                .expect_err("help");
+            assert!(help.to_string().starts_with(about), "{help}");
+        }
     }
 }

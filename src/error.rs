@@ -57,6 +57,54 @@ pub enum ExitCode {
     Drift = 9,
 }
 
+impl ExitCode {
+    /// Every code, in order: the table the README and the manual pages
+    /// print (a test keeps all three the same).
+    pub const ALL: [ExitCode; 10] = [
+        ExitCode::Success,
+        ExitCode::Failure,
+        ExitCode::Usage,
+        ExitCode::Unanswered,
+        ExitCode::Locked,
+        ExitCode::Cancelled,
+        ExitCode::NoDocument,
+        ExitCode::PackageManager,
+        ExitCode::Repository,
+        ExitCode::Drift,
+    ];
+
+    /// What the code means to whoever runs confpack, as the README's
+    /// table says it (`code` spans as in Markdown).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Success => "success",
+            ExitCode::Failure => {
+                "error (bad input, I/O, template or hook failure), with file:line, key or package; \
+                 `confpack plan`: a machine has an error (listed)"
+            }
+            ExitCode::Usage => "bad command line",
+            ExitCode::Unanswered => "noninteractive run with questions that need an answer",
+            ExitCode::Locked => {
+                "another confpack holds the answer database (or the repository being published)"
+            }
+            ExitCode::Cancelled => {
+                "cancelled by the user, or an `install`/`upgrade` ended by Ctrl-C, SIGTERM or SIGHUP \
+                 (apt, dpkg and the maintainer scripts stopped); nothing saved"
+            }
+            ExitCode::NoDocument => "no usable environment document (online and local)",
+            ExitCode::PackageManager => {
+                "apt or dpkg failed (the command and its stderr are printed)"
+            }
+            ExitCode::Repository => {
+                "the apt repository is unusable: unreachable, wrong key, tampered index"
+            }
+            ExitCode::Drift => {
+                "`confpack status`: the node does not match its environment (what differs is printed)"
+            }
+        }
+    }
+}
+
 /// Everything that can go wrong in confpack.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -35,6 +35,7 @@
 //! checks         across packages: documents valid, names, paths, dependencies
 //! git            tracked files, changes, the commits that version packages
 //! runtime_deb    the confpack-runtime .deb (not crate::runtime, the node side)
+//!   manual       its man pages and shell completions, from the clap definitions
 //! planned        Planned (a .deb but for its version) and Problems
 //! manifest       YAML manifests with their lines; source: reading repository files
 //! ```
@@ -46,6 +47,7 @@ pub mod fields;
 pub mod files;
 pub mod git;
 pub mod manifest;
+pub mod manual;
 pub mod package;
 pub mod planned;
 pub mod progress;
@@ -353,11 +355,13 @@ fn versioned_runtime(
             )
         })?;
     let copyright = copyright_text(&repository.config, &maintainer);
+    let mtime = runtime_mtime(&binary, head_time, options);
     let deb = runtime_deb::package(
         &binary,
         env!("CARGO_PKG_VERSION"),
         &maintainer,
         &copyright,
+        mtime,
         listener,
     )?;
     let manifest = manifest::Located {
@@ -366,7 +370,7 @@ fn versioned_runtime(
     };
     Ok(Versioned {
         planned: Planned::new(runtime_deb::PACKAGE, false, manifest, deb),
-        mtime: runtime_mtime(&binary, head_time, options),
+        mtime,
         origin: String::new(),
         complete: true,
     })

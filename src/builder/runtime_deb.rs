@@ -95,12 +95,13 @@ fn owner_of(library: &str) -> Option<String> {
     owners.into_iter().min_by_key(|p| (p.len(), p.clone()))
 }
 
-/// The runtime package.
+/// The runtime package; `time` dates its manual pages.
 pub fn package(
     binary_path: &Path,
     version: &str,
     maintainer: &str,
     copyright: &str,
+    time: u64,
     listener: &mut dyn Listener,
 ) -> Result<Deb> {
     let binary = std::fs::read(binary_path).map_err(|e| Error::io(binary_path, e))?;
@@ -168,6 +169,7 @@ pub fn package(
         },
     );
     super::add_documentation(&mut deb, copyright, "confpack", 0)?;
+    super::manual::add_to(&mut deb, time as i64)?;
     Ok(deb)
 }
 
