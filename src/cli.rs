@@ -208,8 +208,9 @@ pub enum Command {
         #[arg(long)]
         delete: bool,
     },
-    /// Choose this node's environment: writes the confpack apt source and
-    /// stores the environment for configure.
+    /// Choose this node's environment: writes the confpack apt source,
+    /// stores the environment for configure and enables converging on a
+    /// timer.
     SetEnvironment {
         /// The environment (the repository's distribution).
         #[arg(value_name = "NAME")]
@@ -221,6 +222,15 @@ pub enum Command {
         /// [default: the current source's].
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
+        /// Converge (update, then upgrade) on confpack-converge.timer every
+        /// INTERVAL: a divisor of an hour or a day (15min, 1h, 6h, 1d), each
+        /// node at its own fixed offset within it [default: 30min].
+        #[arg(long, value_name = "INTERVAL", conflicts_with = "no_converge")]
+        converge_every: Option<String>,
+        /// Disable confpack-converge.timer (later set-environments keep it
+        /// disabled until --converge-every).
+        #[arg(long)]
+        no_converge: bool,
     },
     /// Fetch the environment's index (apt-get update of the confpack
     /// source only).

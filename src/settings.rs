@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::frontend::Choice;
 use crate::paths::Paths;
 use crate::publish::upload::{self, Via};
+use crate::runtime::timer::{Converge, Interval};
 
 /// The environment variables that decide settings, read once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -394,6 +395,15 @@ pub fn frontend_name(env: &Env) -> Option<&str> {
     })
 }
 
+/// `set-environment`'s converge flags (clap keeps them apart).
+pub fn converge(every: Option<&str>, off: bool) -> Result<Converge> {
+    Ok(match (every, off) {
+        (_, true) => Converge::Off,
+        (Some(every), false) => Converge::Every(Interval::parse(every)?),
+        (None, false) => Converge::AsChosen,
+    })
+}
+
 /// Whether the environment says nobody is there to ask ([`frontend_name`]
 /// is noninteractive): apt and dpkg then run unattended even on a
 /// terminal.
@@ -405,6 +415,28 @@ pub fn noninteractive(env: &Env) -> bool {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+
+    #[test]
+    fn set_environment_converges_as_chosen_unless_told_an_interval_or_off() {
+        use crate::runtime::timer::{Converge, Interval};
+        let every = Interval::parse("15min").expect("interval");
+        assert_eq!(super::converge(None, false).ok(), Some(Converge::AsChosen));
+        assert_eq!(
+            super::converge(Some("15min"), false).ok(),
+            Some(Converge::Every(every))
+        );
+        assert_eq!(super::converge(None, true).ok(), Some(Converge::Off));
+        assert!(super::converge(Some("45min"), false).is_err());
+        let cli = crate::cli::Cli::try_parse_from([
+            "confpack",
+            "set-environment",
+            "production",
+            "--converge-every",
+            "15min",
+            "--no-converge",
+        ]);
+        assert!(cli.is_err(), "the two flags exclude each other");
+    }
 
     #[test]
     fn confpack_frontend_wins_and_passthrough_is_nobodys_choice() {

@@ -21,6 +21,7 @@ use clap_mangen::roff::{Inline, Roff, bold, roman};
 
 use crate::deb::{Deb, Entry};
 use crate::error::{Error, ExitCode, Result};
+use crate::runtime::timer;
 
 /// Where Debian keeps section 1 pages.
 pub const MAN_DIR: &str = "/usr/share/man/man1";
@@ -265,6 +266,15 @@ fn files() -> Vec<(String, &'static str)> {
         (
             crate::runtime::ROLLBACK_PIN.into(),
             "The pin that holds a rollback (upgrade --version) until a plain upgrade.",
+        ),
+        (
+            format!("{}/{}", timer::UNIT_DIR, timer::TIMER),
+            "Runs confpack-converge.service (update, then upgrade) once per interval; \
+             set-environment enables it.",
+        ),
+        (
+            format!("{}/{}", timer::drop_in_dir(), timer::DROP_IN_NAME),
+            "The interval that set-environment --converge-every chose.",
         ),
         (
             "/usr/share/confpack".into(),

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::listener::ProgressListener;
 use crate::runtime::UpgradeOptions;
 use crate::runtime::apt::{Attach, DebconfAgent, PackageManager, Purpose, System};
+use crate::runtime::timer::{self, Converge, SystemSystemd};
 use crate::settings::{Env, GlobalSettings};
 
 use super::configure::Reconfigurer;
@@ -212,13 +213,14 @@ fn node_listener(quiet: bool) -> ProgressListener {
     ProgressListener::labelled(quiet, "apt")
 }
 
-/// Writes the confpack apt source for `environment` and stores it for
-/// configure.
+/// Writes the confpack apt source for `environment`, stores it for
+/// configure, then enables or disables converging on the timer.
 pub fn set_environment(
     global: &GlobalSettings,
     environment: &str,
     repo_url: Option<&str>,
     key: Option<&Path>,
+    converge: Converge,
     listener: &mut dyn Listener,
 ) -> Result<()> {
     let paths = &global.paths;
@@ -229,8 +231,9 @@ pub fn set_environment(
         key,
         global.lock_timeout,
         listener,
-    )
-    .map(drop)
+    )?;
+    let mut systemd = SystemSystemd;
+    timer::choose(paths, converge, global.lock_timeout, &mut systemd, listener)
 }
 
 pub fn update(global: &GlobalSettings, env: &Env) -> Result<()> {

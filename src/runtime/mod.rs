@@ -15,6 +15,8 @@
 //!   `apt-get autoremove` takes what no role needs any more (principle 5),
 //!   and every configured package is configured again, which is a no-op
 //!   unless its environment or document changed;
+//! - converging on a schedule is `confpack-converge.timer`, which
+//!   `set-environment` enables ([`timer`]);
 //! - apt and dpkg sit behind [`apt::PackageManager`]; their failures name
 //!   the command and its stderr and map to their own exit codes.
 
@@ -24,6 +26,7 @@ mod fake;
 pub mod plan;
 #[cfg(test)]
 mod scenarios;
+pub mod timer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
