@@ -1506,3 +1506,158 @@ fn a_node_verifies_its_signed_document_and_status_sees_every_drift() {
 
     purge_the_role(&node);
 }
+
+/// What the runtime package brings besides the binary (issue 18): its
+/// manual, read with man as a person would, its shell completions, and
+/// the converge timer that set-environment enables, configures and
+/// disables with links alone (no systemd runs in a chroot, as in an
+/// image build); purging the runtime takes them away.
+#[test]
+fn the_runtime_ships_its_manual_and_set_environment_enables_its_timer() {
+    let Some(node) = fresh_node(&[]) else {
+        return;
+    };
+    let keyring = Keyring::new("realnode-timer").expect("gpg");
+    let mut repo = Repo::example();
+    repo.commit("example");
+    let known = repo.path("known-packages");
+    let built = build_ok(
+        &repo.path("."),
+        &repo.path("../debs"),
+        &[
+            "--known-packages",
+            known.to_str().expect("utf-8"),
+            "--runtime",
+        ],
+    );
+    let runtime = find(&built, "confpack-runtime");
+    let runtime = node.copy_in(runtime, &file_name(runtime));
+    let key = node.copy_in(&keyring.public, "confpack.asc");
+    node.ok(&["apt-get", "update", "-qq"]);
+    // man-db is what a person reads the manual with; a minimal root lacks it.
+    node.ok(&[
+        "apt-get",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        &runtime,
+        "man-db",
+    ]);
+    man_renders_a_subcommands_page(&node);
+    bash_completes_confpack(&node);
+    set_environment_enables_the_timer_and_its_flags_change_it(&node, &key);
+    node.ok(&["apt-get", "purge", "-y", "confpack-runtime"]);
+    assert_eq!(
+        node.leftovers(&[
+            "/usr/share/man/man1/confpack-configure.1.gz",
+            "/lib/systemd/system/confpack-converge.timer",
+            "/etc/systemd/system/timers.target.wants/confpack-converge.timer",
+            "/etc/systemd/system/confpack-converge.timer.d",
+        ]),
+        Vec::<String>::new()
+    );
+}
+
+fn man_renders_a_subcommands_page(node: &Chroot) {
+    for page in ["confpack", "confpack-configure", "confpack-set-environment"] {
+        assert!(
+            node.has(&format!("/usr/share/man/man1/{page}.1.gz")),
+            "{page}"
+        );
+    }
+    // No hyphenation or justification, lines joined: phrases as written.
+    let (code, page, stderr) = node.run(&["man", "--nh", "--nj", "confpack-configure"]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = page.split_whitespace().collect::<Vec<_>>().join(" ");
+    for text in [
+        "confpack-configure - Merge the environment document",
+        "--take-document",
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "DEBIAN_FRONTEND",
+        "FILES",
+        "/var/lib/confpack/db",
+    ] {
+        assert!(
+            page.contains(text),
+            "{text:?} in man confpack-configure:\n{page}"
+        );
+    }
+    let found = node.ok(&["man", "-w", "confpack-upgrade"]);
+    assert_eq!(found.trim(), "/usr/share/man/man1/confpack-upgrade.1.gz");
+}
+
+fn bash_completes_confpack(node: &Chroot) {
+    let completion = "/usr/share/bash-completion/completions/confpack";
+    for path in [
+        completion,
+        "/usr/share/zsh/vendor-completions/_confpack",
+        "/usr/share/fish/vendor_completions.d/confpack.fish",
+    ] {
+        assert!(node.has(path), "{path}");
+    }
+    let said = node.ok(&[
+        "bash",
+        "-c",
+        &format!(". {completion} && complete -p confpack"),
+    ]);
+    assert!(said.contains("confpack"), "{said}");
+}
+
+fn set_environment_enables_the_timer_and_its_flags_change_it(node: &Chroot, key: &str) {
+    let wants = "/etc/systemd/system/timers.target.wants/confpack-converge.timer";
+    let drop_in = "/etc/systemd/system/confpack-converge.timer.d/confpack.conf";
+    let enabled = |node: &Chroot| std::fs::read_link(node.path(wants)).ok();
+    assert_eq!(enabled(node), None, "shipped disabled");
+    let url = "http://127.0.0.1:9/confpack";
+    let set = |extra: &[&str]| {
+        let mut args = vec![
+            "confpack",
+            "set-environment",
+            "production",
+            "--repo-url",
+            url,
+            "--key",
+            key,
+        ];
+        args.extend(extra);
+        node.ok(&args)
+    };
+    set(&[]);
+    let target = enabled(node).expect("set-environment enables the timer");
+    assert_eq!(
+        target,
+        Path::new("/lib/systemd/system/confpack-converge.timer")
+    );
+    assert!(
+        node.has(&target.display().to_string()),
+        "the link is not dangling"
+    );
+    assert!(!node.has(drop_in), "the shipped interval");
+
+    set(&["--converge-every", "15min"]);
+    let interval = node.read(drop_in);
+    assert!(
+        interval.contains("OnCalendar=\nOnCalendar=*-*-* *:00/15:00\nRandomizedDelaySec=15min\n"),
+        "{interval}"
+    );
+    assert!(enabled(node).is_some());
+
+    let said = set(&["--no-converge"]);
+    assert_eq!(enabled(node), None, "{said}");
+    let said = set(&[]);
+    assert_eq!(enabled(node), None, "the node's choice is kept:\n{said}");
+    assert!(said.contains("stays disabled"), "{said}");
+
+    set(&["--converge-every", "1h"]);
+    assert!(enabled(node).is_some());
+    assert!(node.read(drop_in).contains("RandomizedDelaySec=1h\n"));
+    let (code, _, stderr) = node.run(&[
+        "confpack",
+        "set-environment",
+        "production",
+        "--converge-every",
+        "45min",
+    ]);
+    assert_eq!(code, 2, "a usage error: {stderr}");
+}

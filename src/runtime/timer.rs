@@ -80,7 +80,8 @@ impl Interval {
         };
         let minutes = number.checked_mul(scale).ok_or_else(|| invalid(text))?;
         let divides = |whole: u32| minutes > 0 && whole.is_multiple_of(minutes);
-        let fits = (minutes <= 60 && divides(60)) || (minutes.is_multiple_of(60) && divides(24 * 60));
+        let fits =
+            (minutes <= 60 && divides(60)) || (minutes.is_multiple_of(60) && divides(24 * 60));
         match fits {
             true => Ok(Interval { minutes }),
             false => Err(invalid(text)),
