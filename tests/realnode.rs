@@ -690,6 +690,17 @@ fn edit(repo: &Repo, relative: &str, from: &str, to: &str) {
     std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
 }
 
+/// The example's packages and confpack-runtime, built into `out`.
+fn build_with_runtime(repo: &Repo, out: &Path) -> Vec<PathBuf> {
+    let known = repo.path("known-packages");
+    let known = known.to_str().expect("utf-8");
+    build_ok(
+        &repo.path("."),
+        out,
+        &["--known-packages", known, "--runtime"],
+    )
+}
+
 /// The example configuration repository in a temp git copy, its two
 /// versions built by the confpack under test, the runtime package, and
 /// the signed apt repository they are published to.
@@ -1390,16 +1401,7 @@ fn a_node_verifies_its_signed_document_and_status_sees_every_drift() {
     );
     repo.commit("online document on the repository");
     let debs = repo.path("../debs");
-    let known = repo.path("known-packages");
-    let built = build_ok(
-        &repo.path("."),
-        &debs,
-        &[
-            "--known-packages",
-            known.to_str().expect("utf-8"),
-            "--runtime",
-        ],
-    );
+    let built = build_with_runtime(&repo, &debs);
     let runtime = find(&built, "confpack-runtime").clone();
     // The online copy sets 32 workers; the packaged copy says 16.
     let online = repo.path("../online.xml");
@@ -1520,16 +1522,7 @@ fn the_runtime_ships_its_manual_and_set_environment_enables_its_timer() {
     let keyring = Keyring::new("realnode-timer").expect("gpg");
     let mut repo = Repo::example();
     repo.commit("example");
-    let known = repo.path("known-packages");
-    let built = build_ok(
-        &repo.path("."),
-        &repo.path("../debs"),
-        &[
-            "--known-packages",
-            known.to_str().expect("utf-8"),
-            "--runtime",
-        ],
-    );
+    let built = build_with_runtime(&repo, &repo.path("../debs"));
     let runtime = find(&built, "confpack-runtime");
     let runtime = node.copy_in(runtime, &file_name(runtime));
     let key = node.copy_in(&keyring.public, "confpack.asc");
