@@ -352,14 +352,18 @@ impl PackageManager for System {
         if kind == Purpose::Query {
             return self.query(program, args);
         }
-        // apt waits for the lock itself (DPkg::Lock::Timeout); dpkg does
-        // not, so it is tried again until the same timeout.
+        // apt-get waits for dpkg's lock itself (DPkg::Lock::Timeout); the
+        // others do not — dpkg, apt-mark, and apt-get update for the lists'
+        // lock (another update: an operator's, apt-daily's, the converge
+        // timer's) — so they are tried again until the same timeout. A
+        // lock failure comes before any change.
+        let waits_itself = program == "apt-get" && kind != Purpose::Update;
         let deadline = std::time::Instant::now() + self.lock_timeout;
         let mut told = false;
         loop {
             match self.run_once(kind, program, args, listener) {
                 Err(Error::Busy { .. })
-                    if program == "dpkg" && std::time::Instant::now() < deadline =>
+                    if !waits_itself && std::time::Instant::now() < deadline =>
                 {
                     if !told {
                         listener.info("waiting for another apt or dpkg to release its lock");
@@ -702,6 +706,46 @@ mod tests {
             Some((20.5, "Retrieving file 1 of 4"))
         );
         assert_eq!(parse_status("Setting up demo (1.0) ..."), None);
+    }
+
+    #[test]
+    fn update_waits_for_another_update_holding_the_lists_lock() {
+        if crate::process::command::query(Command::new("apt-get").arg("--version")).is_none() {
+            eprintln!("skipped: apt-get is not installed");
+            return;
+        }
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut apt =
+            System::new(root.path(), Duration::from_secs(20), Attach::Unattended).expect("sandbox");
+        let status = root.path().join("var/lib/dpkg/status");
+        std::fs::create_dir_all(status.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&status, "").expect("status");
+        // apt locks with fcntl (per process): this process holds it from
+        // apt-get's point of view, for a second and a half.
+        let lock = std::fs::File::create(root.path().join("var/lib/apt/lists/lock")).expect("lock");
+        rustix::fs::fcntl_lock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .expect("fcntl lock");
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            drop(lock);
+        });
+        let mut listener = crate::listener::RecordingListener::default();
+        let ran = apt.run(
+            Purpose::Update,
+            "apt-get",
+            &["update".to_string()],
+            &mut listener,
+        );
+        holder.join().expect("holder");
+        assert!(ran.is_ok(), "{ran:?}");
+        assert!(
+            listener
+                .infos
+                .iter()
+                .any(|i| i.contains("waiting for another apt")),
+            "{:?}",
+            listener.infos
+        );
     }
 
     #[test]
