@@ -300,7 +300,12 @@ fn enable(
         }
         std::os::unix::fs::symlink(&target, &link).map_err(|e| Error::io(&link, e))?;
     }
-    let every = interval.map_or_else(|| "its interval".to_string(), Interval::span);
+    let drop_in = rooted(root, &Path::new(&drop_in_dir()).join(DROP_IN_NAME));
+    let every = match interval {
+        Some(interval) => interval.span(),
+        None if drop_in.exists() => "interval set before (--converge-every)".to_string(),
+        None => DEFAULT_INTERVAL.span(),
+    };
     listener.info(&format!(
         "{TIMER} enabled: this node converges every {every}"
     ));
@@ -435,13 +440,17 @@ mod tests {
     fn set_environment_enables_the_timer_with_a_link_as_deb_systemd_helper_does() {
         let node = Node::new();
         let mut systemd = FakeSystemd::default();
-        node.choose(Converge::AsChosen, &mut systemd);
+        let listener = node.choose(Converge::AsChosen, &mut systemd);
         assert_eq!(
             node.link(),
             Some(PathBuf::from("/lib/systemd/system/confpack-converge.timer"))
         );
         assert_eq!(node.drop_in(), None, "the shipped interval");
         assert!(systemd.ran.is_empty(), "no systemd running: links only");
+        assert_eq!(
+            listener.infos,
+            ["confpack-converge.timer enabled: this node converges every 30min"]
+        );
     }
 
     #[test]
