@@ -410,6 +410,30 @@ mod archive {
     }
 
     #[test]
+    fn the_runtimes_man_pages_are_dated_by_source_date_epoch() {
+        let mut repo = Repo::example();
+        repo.commit("example");
+        let out = repo.path("../out");
+        let (code, stdout, stderr) = run(Command::new(BINARY)
+            .args(["build", "--quiet", "--runtime", "--known-packages"])
+            .arg(repo.path("known-packages"))
+            .arg(&repo.dir)
+            .arg("--out")
+            .arg(&out)
+            .env("SOURCE_DATE_EPOCH", "1000000000"));
+        assert_eq!(code, 0, "{stderr}");
+        let debs: Vec<PathBuf> = stdout.lines().map(PathBuf::from).collect();
+        let runtime = unpack(find(&debs, "confpack-runtime"));
+        let (_, page) = &runtime.data["./usr/share/man/man1/confpack-configure.1.gz"];
+        let mut roff = String::new();
+        flate2::read::GzDecoder::new(page.as_slice())
+            .read_to_string(&mut roff)
+            .expect("gzip");
+        mentions(&roff, &["\n.TH confpack-configure 1 2001-09-09 "]);
+        assert_eq!(&page[4..8], &[0, 0, 0, 0], "gzip -n: no time");
+    }
+
+    #[test]
     fn without_git_a_version_suffix_is_required() {
         let temp = tempfile::tempdir().expect("tempdir");
         let repo = temp.path().join("repo");

@@ -45,7 +45,7 @@ pub const COMPLETIONS: [(clap_complete::Shell, &str); 3] = [
 ];
 
 /// The variables confpack reads, and what for.
-pub const ENVIRONMENT: [(&str, &str); 10] = [
+pub const ENVIRONMENT: [(&str, &str); 11] = [
     (
         "CONFPACK_FRONTEND",
         "How confpack asks its questions (tui, text or noninteractive); wins over DEBIAN_FRONTEND. \
@@ -87,6 +87,11 @@ pub const ENVIRONMENT: [(&str, &str); 10] = [
     (
         "NO_COLOR",
         "Set and not empty: the TUI draws without colour.",
+    ),
+    (
+        "TERM",
+        "The terminal type: unset or dumb, the questions are asked line by line instead of in \
+         the TUI.",
     ),
 ];
 
@@ -525,7 +530,10 @@ mod tests {
     #[test]
     fn every_variable_settings_reads_is_documented() {
         let documented: Vec<&str> = ENVIRONMENT.iter().map(|(name, _)| *name).collect();
-        for name in crate::settings::Env::NAMES.iter().chain(&["NO_COLOR"]) {
+        for name in crate::settings::Env::NAMES
+            .iter()
+            .chain(&["NO_COLOR", "TERM"])
+        {
             assert!(documented.contains(name), "{name} is not in ENVIRONMENT");
         }
     }
