@@ -710,8 +710,9 @@ mod tests {
 
     #[test]
     fn update_waits_for_another_update_holding_the_lists_lock() {
-        if crate::process::command::query(Command::new("apt-get").arg("--version")).is_none() {
-            eprintln!("skipped: apt-get is not installed");
+        let apt_get = crate::process::command::query(Command::new("apt-get").arg("--version"));
+        if apt_get.is_none() || !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: apt-get in a sandbox needs apt-get and root");
             return;
         }
         let root = tempfile::tempdir().expect("tempdir");
