@@ -424,8 +424,7 @@ fn markdown(text: &str) -> Vec<Inline> {
 
 /// `2026-12-03` (UTC), the date of a page.
 fn iso_date(time: i64) -> String {
-    let (year, month, day) = crate::debian::version::civil_from_days(time.div_euclid(86_400));
-    format!("{year:04}-{month:02}-{day:02}")
+    crate::debian::date::iso_date(time)
 }
 
 /// Each shell's completion script, at its Debian path.

@@ -40,6 +40,13 @@ pub fn compact_utc(time: i64) -> String {
         .unwrap_or_else(|| "19700101.000000".to_string())
 }
 
+/// `2026-12-03`: the UTC day of `time` (a man page's date).
+pub fn iso_date(time: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(time)
+        .map(|moment| moment.date().to_string())
+        .unwrap_or_else(|_| "1970-01-01".to_string())
+}
+
 /// The format of [`compact_utc`].
 fn compact() -> Result<
     Vec<time::format_description::BorrowedFormatItem<'static>>,
@@ -97,5 +104,7 @@ mod tests {
         assert_eq!(parse_compact_utc("20261302", "030405"), None);
         assert_eq!(parse_compact_utc("2026010", "030405"), None);
         assert!(compact_utc(1_767_323_045) < compact_utc(1_767_323_046));
+        assert_eq!(iso_date(1_767_323_045), "2026-01-02");
+        assert_eq!(iso_date(-1), "1969-12-31");
     }
 }
