@@ -29,22 +29,10 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
             package,
             unseen_only,
             args,
-        } => match package {
-            Some(package) if !crate::package::is_confpacks(&global.paths.root, &package) => {
-                let options = commands::node::DebconfReconfigure {
-                    package,
-                    unseen_only,
-                    priority: settings::priority(args.priority, Priority::Low, env),
-                    frontend: args.frontend,
-                };
-                commands::node::reconfigure_debconf(&global, env, &options)
-            }
-            package => {
-                let settings =
-                    ConfigureSettings::reconfigure(args, package, unseen_only, &global, env)?;
-                commands::configure::configure(&settings, listener, out)
-            }
-        },
+        } => {
+            let how = Reconfigure { unseen_only, args };
+            reconfigure(&global, env, package, how, out)
+        }
         Command::Validate { schema, files } => {
             commands::validate::validate(&files, schema.as_deref(), out)
         }
@@ -175,6 +163,42 @@ pub fn run_in(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<()> {
         }
         Command::Encrypt { recipients, output } => {
             commands::encrypt::encrypt(&recipients, output.as_deref(), out)
+        }
+    }
+}
+
+/// `reconfigure`'s own flags and configure's.
+struct Reconfigure {
+    unseen_only: bool,
+    args: crate::cli::ConfigureArgs,
+}
+
+/// `reconfigure [PKG]`: a confpack package is configured again; any other
+/// package is reconfigured by its debconf questions.
+fn reconfigure(
+    global: &GlobalSettings,
+    env: &Env,
+    package: Option<String>,
+    how: Reconfigure,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let Reconfigure { unseen_only, args } = how;
+    match package {
+        Some(package) if !crate::package::is_confpacks(&global.paths.root, &package) => {
+            let options = commands::node::DebconfReconfigure {
+                package,
+                unseen_only,
+                priority: settings::priority(args.priority, Priority::Low, env),
+                frontend: args.frontend,
+            };
+            commands::node::reconfigure_debconf(global, env, &options)
+        }
+        package => {
+            let settings = ConfigureSettings::reconfigure(args, package, unseen_only, global, env)?;
+            let listener = &mut StderrListener {
+                quiet: global.quiet,
+            };
+            commands::configure::configure(&settings, listener, out)
         }
     }
 }
