@@ -89,7 +89,7 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 /// Copies a tree, keeping symlinks and the executable bit.
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read_dir") {
         let entry = entry.expect("entry");

@@ -1654,3 +1654,138 @@ fn set_environment_enables_the_timer_and_its_flags_change_it(node: &Chroot, key:
     ]);
     assert_eq!(code, 2, "a usage error: {stderr}");
 }
+
+/// Where a block of the README's quick start runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The build host: this machine, in a home of its own.
+    Host,
+    /// The node: a fresh bookworm root.
+    Node,
+}
+
+/// The README's quick start: every ```sh block of the section, with the
+/// place its `<!-- quickstart: … -->` marker names.
+fn quick_start_blocks() -> Vec<(Place, String)> {
+    let readme = std::fs::read_to_string(crate::common::repo().join("README.md")).expect("README");
+    let start = readme
+        .find("## Quick start")
+        .expect("the README has a quick start");
+    let section = &readme[start..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
+    let mut blocks = Vec::new();
+    let mut place = None;
+    let mut lines = section.lines();
+    while let Some(line) = lines.next() {
+        if let Some(marker) = line.strip_prefix("<!-- quickstart: ") {
+            place = match marker.trim_end_matches(" -->") {
+                "host" => Some(Place::Host),
+                "node" => Some(Place::Node),
+                other => panic!("unknown quick start marker {other:?}"),
+            };
+        } else if line.starts_with("```sh") {
+            let place = place
+                .take()
+                .expect("every block of the quick start is marked (so it is tested)");
+            let text: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+            blocks.push((place, text.join("\n")));
+        }
+    }
+    blocks
+}
+
+/// The README's quick start, block by block as written: the build host's
+/// blocks with `bash -e` on this machine (a temporary home, a copy of the
+/// checkout's `examples`, this build's confpack first on PATH), the node's
+/// in a fresh bookworm root as root. Two substitutions, both here: the
+/// test serves the repository (the `python3 -m http.server` line is left
+/// out and its URL replaced by the test server's), and the files the
+/// build host wrote to `~` are copied to the node's `~`.
+#[test]
+fn the_readmes_quick_start_works() {
+    let Some(node) = fresh_node(&["git", "bash"]) else {
+        return;
+    };
+    let started = Instant::now();
+    let blocks = quick_start_blocks();
+    let places: Vec<Place> = blocks.iter().map(|(place, _)| *place).collect();
+    assert_eq!(
+        places,
+        [
+            Place::Host,
+            Place::Node,
+            Place::Host,
+            Place::Node,
+            Place::Node
+        ],
+        "build, bootstrap, change, upgrade and roll back, remove"
+    );
+    let home = tempfile::tempdir().expect("tempdir");
+    let checkout = home.path().join("checkout");
+    crate::build::copy_tree(
+        &crate::common::repo().join("examples"),
+        &checkout.join("examples"),
+    );
+    let binary = Path::new(env!("CARGO_BIN_EXE_confpack"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().expect("bin dir").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut exports = String::new();
+    let mut server: Option<Server> = None;
+    for (place, text) in &blocks {
+        match place {
+            Place::Host => {
+                let script: Vec<&str> = text
+                    .lines()
+                    .filter(|line| !line.contains("http.server"))
+                    .collect();
+                let script = format!("{exports}{}", script.join("\n"));
+                let (code, stdout, stderr) = run(Command::new("bash")
+                    .args(["-e", "-c", &script])
+                    .current_dir(&checkout)
+                    .env("HOME", home.path())
+                    .env("PATH", &path)
+                    .env_remove("GNUPGHOME")
+                    .stdin(Stdio::null()));
+                assert_eq!(code, 0, "build host:\n{script}\n{stdout}\n{stderr}");
+                for line in text.lines().filter(|l| l.starts_with("export ")) {
+                    exports.push_str(line);
+                    exports.push('\n');
+                }
+                server.get_or_insert_with(|| Server::start(&home.path().join("repo")));
+            }
+            Place::Node => {
+                copy_home_into(home.path(), &node);
+                let url = server.as_ref().expect("served first").url.clone();
+                let script = text.replace("http://127.0.0.1:8080", url.trim_end_matches('/'));
+                let output = node.ok(&["bash", "-e", "-c", &script]);
+                eprintln!("realnode: quick start block on the node:\n{output}");
+            }
+        }
+    }
+    let _ = Command::new("gpgconf")
+        .args(["--kill", "all"])
+        .env("GNUPGHOME", home.path().join(".confpack-gnupg"))
+        .status();
+    eprintln!(
+        "realnode: the README's quick start in {:.0?}",
+        started.elapsed()
+    );
+}
+
+/// The build host's `~/debs` and `~/confpack.asc` into the node's `~`.
+fn copy_home_into(home: &Path, node: &Chroot) {
+    let debs = node.path("/root/debs");
+    std::fs::create_dir_all(&debs).expect("node's ~/debs");
+    for deb in debs_in(&home.join("debs")) {
+        std::fs::copy(&deb, debs.join(file_name(&deb))).expect("copy a .deb");
+    }
+    let key = home.join("confpack.asc");
+    if key.exists() {
+        std::fs::copy(&key, node.path("/root/confpack.asc")).expect("copy the key");
+    }
+}

@@ -100,11 +100,12 @@ fn foreign_answers(
     Ok((foreign, environment))
 }
 
-/// apt asks every package's questions before it unpacks any
-/// (`dpkg-preconfigure`): a question answered by a document that the same
-/// run installs was asked before that document was on the node, left at
-/// debconf's value unattended, and is now seen, so the package's postinst
-/// did not ask again. Each package with such a question is reconfigured
+/// A question answered by a document that the same run installs may be
+/// asked before that document is on the node: apt configures packages in
+/// its own order, and with apt-utils asks every package's questions before
+/// it unpacks any (`dpkg-preconfigure`). Unattended, it was left at
+/// debconf's value and is now seen, so the package's postinst did not ask
+/// again. Each package with such a question is reconfigured
 /// now, unattended, confpack answering from the documents installed.
 fn settle_defaulted(
     global: &GlobalSettings,
