@@ -58,7 +58,7 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
-    /// Every code, in order: the table the README and the manual pages
+    /// Every code, in order: the table docs/configure.md and the manual pages
     /// print (a test keeps all three the same).
     pub const ALL: [ExitCode; 10] = [
         ExitCode::Success,
@@ -73,7 +73,7 @@ impl ExitCode {
         ExitCode::Drift,
     ];
 
-    /// What the code means to whoever runs confpack, as the README's
+    /// What the code means to whoever runs confpack, as docs/configure.md
     /// table says it (`code` spans as in Markdown).
     pub fn meaning(self) -> &'static str {
         match self {

@@ -1,5 +1,5 @@
 //! The `confpack` binary: parse the command line, run, map the outcome to
-//! an exit code (documented in the README; postinsts rely on them).
+//! an exit code (documented in docs/configure.md; postinsts rely on them).
 
 use std::process::ExitCode;
 

@@ -223,7 +223,7 @@ impl Report {
         lines
     }
 
-    /// The report for monitoring (keys documented in the README).
+    /// The report for monitoring (keys documented in docs/node.md).
     pub fn json(&self) -> Result<String> {
         #[derive(Serialize)]
         struct Json<'a> {

@@ -185,7 +185,7 @@ fn secrets_stay_masked_in_answers_files_and_stored_answers() {
     }
 }
 
-/// The documented shape (README, "Planning a change"), field by field.
+/// The documented shape (docs/plan.md), field by field.
 fn check_shape(plan: &Value) {
     assert!(plan["since"].is_null() || plan["since"].is_string());
     for field in [

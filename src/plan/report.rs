@@ -1,5 +1,5 @@
 //! The plan as text (for people and CI logs) and as JSON (for tools; the
-//! shape is documented in the README and checked by the tests). Secrets
+//! shape is documented in docs/plan.md and checked by the tests). Secrets
 //! are already masked by [`super::compute`]; nothing here reads one.
 
 use serde_json::{Value, json};
@@ -95,7 +95,7 @@ fn mode_text(mode: Option<u32>) -> String {
         .unwrap_or_else(|| "(none)".into())
 }
 
-/// The whole report as JSON (see the README for the shape).
+/// The whole report as JSON (see docs/plan.md for the shape).
 pub fn json(report: &Report) -> Result<String> {
     let value = json!({
         "since": report.since,
