@@ -73,8 +73,8 @@ impl ExitCode {
         ExitCode::Drift,
     ];
 
-    /// What the code means to whoever runs confpack, as docs/configure.md
-    /// table says it (`code` spans as in Markdown).
+    /// What the code means to whoever runs confpack, as the table of
+    /// docs/configure.md says it (`code` spans as in Markdown).
     pub fn meaning(self) -> &'static str {
         match self {
             ExitCode::Success => "success",
