@@ -9,7 +9,11 @@
 //! debconf that dies closes its end, which ends its connection; a reply
 //! that cannot be written (debconf went away during GO) ends it too. If
 //! confpack itself dies, debconf reads end-of-file: Passthrough.pm then
-//! takes no answer and keeps its current values. SIGINT, SIGTERM and
+//! takes no answer and keeps its current values. A question on screen
+//! is given up as soon as nobody can use its answer: when the command
+//! has died (a killed apt-get leaves its dpkg and the maintainer script
+//! waiting) or debconf has closed its connection; the caller then judges
+//! the run by the command's end. SIGINT, SIGTERM and
 //! SIGHUP end the command with everything below it, as for any apt run
 //! ([`crate::process::tree`]). The directory is removed at the end.
 
@@ -21,6 +25,7 @@ use std::time::Duration;
 
 use super::session::Session;
 use crate::error::{Error, Result};
+use crate::frontend::Abandoned;
 use crate::process::command::shown;
 use crate::process::signals::{Catching, Caught};
 use crate::process::tree;
@@ -197,6 +202,10 @@ fn converse(
     let Ok(mut writer) = configured else {
         return Ok(None);
     };
+    let watch = abandoned(&writer, child.id());
+    if let Some(watch) = &watch {
+        session.watch(watch.clone());
+    }
     let mut reader = BufReader::new(stream);
     let mut pending = Vec::new();
     loop {
@@ -206,7 +215,16 @@ fn converse(
             Ok(_) => {
                 let line = String::from_utf8_lossy(&pending).into_owned();
                 pending.clear();
-                let reply = session.reply_to(&line)?;
+                let reply = match session.reply_to(&line) {
+                    Ok(reply) => reply,
+                    // Nobody wants the answers any more: as if debconf
+                    // had closed the connection; the command's end says
+                    // how the run went.
+                    Err(_) if watch.as_ref().is_some_and(|w| w.reason().is_some()) => {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e),
+                };
                 if writer
                     .write_all(format!("{reply}\n").as_bytes())
                     .and_then(|()| writer.flush())
@@ -230,4 +248,35 @@ fn converse(
             Err(_) => return Ok(None),
         }
     }
+}
+
+/// The watch on one connection's questions: they are no longer wanted
+/// once the command has ended (a killed apt-get leaves its dpkg and the
+/// maintainer script waiting, re-parented to us) or once debconf has
+/// closed its end (killed while the person reads the question).
+fn abandoned(stream: &UnixStream, command: u32) -> Option<Abandoned> {
+    let peer = stream.try_clone().ok()?;
+    let command = i32::try_from(command).ok()?;
+    Some(Abandoned::new(move || {
+        if !tree::is_running(command) {
+            Some(format!("the end of process {command}, which asked"))
+        } else if hung_up(&peer) {
+            Some("debconf closing its connection".to_string())
+        } else {
+            None
+        }
+    }))
+}
+
+/// Whether the other end of `stream` has closed, without waiting.
+fn hung_up(stream: &UnixStream) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(stream, PollFlags::RDHUP)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let closed = PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR;
+    rustix::event::poll(&mut fds, Some(&now)).is_ok_and(|ready| ready > 0)
+        && fds[0].revents().intersects(closed)
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use super::protocol::{self, Command, ProgressCommand, Reply};
 use crate::env::model::{Priority, QuestionType, Source, Template};
 use crate::error::{Error, Result};
-use crate::frontend::{Context, Frontend, Prompt};
+use crate::frontend::{Abandoned, Context, Frontend, Prompt};
 use crate::merge::Reason;
 use crate::output::MASK;
 
@@ -224,6 +224,8 @@ pub struct Session<'a> {
     /// debconf had (its default), and debconf now counts them as seen.
     /// With debconf's value at the time.
     defaulted: BTreeMap<String, Option<String>>,
+    /// Whether the current connection's questions are still wanted.
+    abandoned: Option<Abandoned>,
 }
 
 impl<'a> Session<'a> {
@@ -246,6 +248,7 @@ impl<'a> Session<'a> {
             answered: BTreeMap::new(),
             reshow: false,
             defaulted: Default::default(),
+            abandoned: None,
         }
     }
 
@@ -256,12 +259,20 @@ impl<'a> Session<'a> {
         self
     }
 
+    /// Lets the frontend stop asking once `abandoned` says the current
+    /// connection's questions are no longer wanted (its debconf or the
+    /// command has gone); until the next connection.
+    pub fn watch(&mut self, abandoned: Abandoned) {
+        self.abandoned = Some(abandoned);
+    }
+
     /// A new connection: a new confmodule, with its own capabilities and
     /// queue (the templates it needs are sent again).
     pub fn begin_connection(&mut self) {
         self.queue.clear();
         self.backup = false;
         self.title = None;
+        self.abandoned = None;
     }
 
     /// The important questions nobody answered, in order, without repeats.
@@ -429,7 +440,11 @@ impl<'a> Session<'a> {
         if context.package.is_none() {
             context.package = Some(owner(&shown[0].tag).to_string());
         }
-        match self.frontend.ask(&context, &prompts) {
+        let asked = match &self.abandoned {
+            Some(abandoned) => self.frontend.ask_unless(&context, &prompts, abandoned),
+            None => self.frontend.ask(&context, &prompts),
+        };
+        match asked {
             Ok(answers) => {
                 for (tag, value) in answers {
                     if self.questions.contains_key(&tag) {

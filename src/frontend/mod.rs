@@ -147,6 +147,31 @@ impl Prompt {
     }
 }
 
+/// Whether the questions on screen are still wanted: debconf's questions
+/// are not once the apt run that asked them has died or debconf has
+/// closed its connection, and a person answering them would answer
+/// nobody while the run's dpkg waits.
+#[derive(Clone)]
+pub struct Abandoned(std::sync::Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl Abandoned {
+    /// `check` says why the questions are no longer wanted, if they are not.
+    pub fn new(check: impl Fn() -> Option<String> + Send + Sync + 'static) -> Abandoned {
+        Abandoned(std::sync::Arc::new(check))
+    }
+
+    /// Why the questions are no longer wanted; `None` while they are.
+    pub fn reason(&self) -> Option<String> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Abandoned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Abandoned(..)")
+    }
+}
+
 /// What the frontend knows about the run, for its header.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
@@ -176,6 +201,19 @@ pub trait Frontend {
     /// from the result keeps its default. Display-only questions (notes)
     /// are answered with an empty string once shown.
     fn ask(&mut self, context: &Context, prompts: &[Prompt]) -> Result<BTreeMap<String, String>>;
+
+    /// Asks like [`Frontend::ask`], but gives up with [`Error::Ended`] as
+    /// soon as `abandoned` says that whoever asked has gone. A frontend
+    /// that cannot look while it waits asks as usual.
+    fn ask_unless(
+        &mut self,
+        context: &Context,
+        prompts: &[Prompt],
+        abandoned: &Abandoned,
+    ) -> Result<BTreeMap<String, String>> {
+        let _ = abandoned;
+        self.ask(context, prompts)
+    }
 
     /// Asks whether a rendered file a person edited is kept or replaced;
     /// `None` when nobody can be asked (the new rendering replaces it, the

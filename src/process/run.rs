@@ -44,6 +44,12 @@ impl Run {
         ]
     }
 
+    /// The entry of [`DIR_VARIABLE`] in the environment of every process
+    /// of this run (apt and dpkg pass it on).
+    pub fn marker(&self) -> String {
+        format!("{DIR_VARIABLE}={}", self.dir.path().display())
+    }
+
     /// The questions the maintainer scripts' configures could not answer
     /// noninteractively, in order, without repeats.
     pub fn unanswered(&self) -> Vec<String> {

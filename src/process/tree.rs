@@ -155,8 +155,51 @@ pub fn end(child: i32) -> usize {
     signalled.len()
 }
 
+/// Ends what a run whose command died left behind: our children (orphans
+/// re-parented to us as subreaper) that carry `marker` (`NAME=value`) in
+/// their environment and stay in our session, with everything below them.
+/// A killed apt-get leaves its dpkg configuring, holding dpkg's lock, and
+/// waiting for debconf's questions; a daemon a postinst started has a
+/// session of its own and is left alone. Returns how many processes were
+/// signalled.
+pub fn end_orphans(marker: &str) -> usize {
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let Some(session) = session_of(me) else {
+        return 0;
+    };
+    let orphans: Vec<i32> = parents()
+        .into_iter()
+        .filter(|&(pid, parent)| parent == me && session_of(pid) == Some(session))
+        .map(|(pid, _)| pid)
+        .filter(|&pid| has_in_environment(pid, marker))
+        .collect();
+    let mut signalled = 0;
+    for orphan in orphans {
+        signalled += end(orphan);
+        if let Some(pid) = Pid::from_raw(orphan) {
+            let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
+        }
+    }
+    signalled
+}
+
+/// The session id, the sixth field of `/proc/PID/stat`.
+fn session_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
+fn has_in_environment(pid: i32, entry: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|environ| environ.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
+}
+
 /// A process that exists and is not a zombie.
-fn is_running(pid: i32) -> bool {
+pub fn is_running(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| state_and_parent(&stat))
@@ -206,6 +249,52 @@ mod tests {
         assert!(started.elapsed() < GRACE, "ended on SIGTERM, not SIGKILL");
         for pid in grandchildren {
             assert!(!is_running(pid), "{pid} still runs");
+        }
+    }
+
+    #[test]
+    fn a_killed_commands_orphans_are_ended_but_not_a_daemon_of_its_own_session() {
+        become_subreaper();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = format!("CONFPACK_TREE_TEST={}", dir.path().display());
+        let (name, value) = marker.split_once('=').expect("=");
+        // The command leaves a child behind (as a killed apt-get leaves
+        // its dpkg) and a daemon in a session of its own, then dies.
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "sleep 60 & echo $! > orphan; setsid sleep 60 & echo $! > daemon; kill -9 $$",
+            ])
+            .current_dir(dir.path())
+            .env(name, value)
+            .spawn()
+            .expect("sh");
+        child.wait().expect("wait");
+        let pid = |file: &str| -> i32 {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                if let Ok(pid) = std::fs::read_to_string(dir.path().join(file))
+                    .unwrap_or_default()
+                    .trim()
+                    .parse()
+                {
+                    return pid;
+                }
+                assert!(Instant::now() < deadline, "no {file}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let (orphan, daemon) = (pid("orphan"), pid("daemon"));
+        assert!(end_orphans(&marker) >= 1);
+        assert!(!is_running(orphan), "the orphan {orphan} still runs");
+        assert!(is_running(daemon), "the daemon {daemon} was ended");
+        signal(daemon, Signal::KILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while is_running(daemon) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(pid) = Pid::from_raw(daemon) {
+            let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
         }
     }
 }

@@ -12,6 +12,7 @@
 //! the tests run the real apt.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -447,6 +448,11 @@ impl System {
         let serving = socket.as_ref().zip(agent.as_mut());
         let followed = follow(&mut child, &shown, &catching, serving, listener);
         self.agent = agent;
+        if !matches!(&followed, Ok((Ended::Exited(status), _)) if status.signal().is_none()) {
+            // apt-get killed under its dpkg: what it started goes too,
+            // not on holding dpkg's lock (and waiting for debconf).
+            tree::end_orphans(&run.marker());
+        }
         let (ended, stdout) = followed?;
         let stderr = stderr.join().unwrap_or_default();
         listener.progress(1000, 1000);
@@ -491,9 +497,11 @@ impl System {
         if status.success() && !failed_update {
             return Ok(());
         }
-        let code = status
-            .code()
-            .map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
+        let code = match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
+            (None, None) => "killed by a signal".to_string(),
+        };
         // Shown already: the error keeps apt's summary lines only
         // (a lock message is told apart on all of it).
         let stderr = if *echo && !is_lock_message(stderr) {
@@ -511,8 +519,45 @@ impl System {
         if let Some(keys) = unanswered.filter(|k| !k.is_empty()) {
             return Err(Error::Unanswered { keys });
         }
-        Err(failure(&self.root, *kind, shown.clone(), code, stderr))
+        let failed = failure(&self.root, *kind, shown.clone(), code, stderr);
+        Err(match (failed, status.signal()) {
+            (
+                Error::PackageManager {
+                    command,
+                    status,
+                    stderr,
+                    ..
+                },
+                Some(_),
+            ) => Error::PackageManager {
+                command,
+                status,
+                stderr,
+                hint: KILLED_HINT.to_string(),
+            },
+            (failed, _) => failed,
+        })
     }
+}
+
+/// What to run after apt-get or dpkg was killed half-way.
+const KILLED_HINT: &str = "\nhint: packages may be left unpacked or half-configured; run the same \
+     confpack command again: it first finishes what dpkg left (`dpkg --configure -a`)";
+
+/// `SIGKILL (9)` for 9.
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "signal",
+    };
+    format!("{name} ({signal})")
 }
 
 /// Waits for `child`, taking its stdout line by line as it comes (see

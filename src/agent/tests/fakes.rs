@@ -1,10 +1,11 @@
 //! A scripted frontend and a recording progress.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use crate::agent::session::Progress;
 use crate::error::{Error, Result};
-use crate::frontend::{Context, Frontend, Prompt};
+use crate::frontend::{Abandoned, Context, Frontend, Prompt};
 
 /// What the scripted frontend does at one GO.
 #[derive(Debug, Clone)]
@@ -15,6 +16,9 @@ pub enum Turn {
     Back,
     /// The person quit.
     Cancel,
+    /// Nobody answers: the question stays on screen until the watch says
+    /// it is abandoned (10 s at most).
+    UntilAbandoned,
 }
 
 /// Answers by tag, turn after turn; after the last turn it answers
@@ -25,6 +29,8 @@ pub struct Scripted {
     pub interactive: bool,
     /// Every GO's prompts and context.
     pub asked: Vec<(Context, Vec<Prompt>)>,
+    /// Why each [`Turn::UntilAbandoned`] ended.
+    pub abandoned_by: Vec<String>,
 }
 
 impl Scripted {
@@ -36,7 +42,7 @@ impl Scripted {
         Scripted {
             turns,
             interactive: true,
-            asked: Vec::new(),
+            ..Scripted::default()
         }
     }
 
@@ -87,7 +93,30 @@ impl Frontend for Scripted {
             Turn::Back if context.back => Err(Error::Back),
             Turn::Back => panic!("back asked for but the caller has no step before"),
             Turn::Cancel => Err(Error::Cancelled),
+            Turn::UntilAbandoned => panic!("a question left on screen without a watch"),
         }
+    }
+
+    fn ask_unless(
+        &mut self,
+        context: &Context,
+        prompts: &[Prompt],
+        abandoned: &Abandoned,
+    ) -> Result<BTreeMap<String, String>> {
+        if !matches!(self.turns.first(), Some(Turn::UntilAbandoned)) {
+            return self.ask(context, prompts);
+        }
+        self.turns.remove(0);
+        self.asked.push((context.clone(), prompts.to_vec()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(by) = abandoned.reason() {
+                self.abandoned_by.push(by.clone());
+                return Err(Error::Ended { by });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(BTreeMap::new())
     }
 }
 

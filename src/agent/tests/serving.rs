@@ -1,6 +1,6 @@
 //! The socket, with small Perl clients in debconf's place: sequential
 //! connections, debconf going away, the command dying under a silent
-//! connection.
+//! connection or under a question on screen.
 
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -150,4 +150,44 @@ fn a_cancelled_frontend_ends_the_command() {
     );
     assert!(matches!(ran.result, Err(crate::Error::Cancelled)));
     assert!(ran.took < Duration::from_secs(10), "{:?}", ran.took);
+}
+
+#[test]
+fn a_question_on_screen_ends_when_the_command_is_killed() {
+    // apt-get killed under its dpkg: the maintainer script's debconf is
+    // still connected, waiting for the answer nobody will use.
+    let mut frontend = Scripted::turns(vec![Turn::UntilAbandoned]);
+    let ran = run(
+        "client 'DATA a/x type string' 'INPUT high a/x' GO & sleep 0.3; kill -9 $$",
+        &mut frontend,
+    );
+    let status = ran.result.expect("returned");
+    assert!(!status.success());
+    assert!(ran.took < Duration::from_secs(5), "{:?}", ran.took);
+    assert_eq!(
+        frontend.abandoned_by.len(),
+        1,
+        "{:?}",
+        frontend.abandoned_by
+    );
+    assert!(
+        frontend.abandoned_by[0].starts_with("the end of process"),
+        "{:?}",
+        frontend.abandoned_by
+    );
+}
+
+#[test]
+fn a_question_on_screen_ends_when_debconf_closes_its_connection() {
+    let mut frontend = Scripted::turns(vec![Turn::UntilAbandoned]);
+    let ran = run(
+        "client 'DATA a/x type string' 'INPUT high a/x' SEND:GO EXIT; sleep 2; exit 4",
+        &mut frontend,
+    );
+    assert_eq!(ran.result.expect("served").code(), Some(4));
+    assert_eq!(
+        frontend.abandoned_by,
+        vec!["debconf closing its connection".to_string()]
+    );
+    assert!(ran.took < Duration::from_secs(8), "{:?}", ran.took);
 }

@@ -31,7 +31,7 @@ use self::app::{App, Input, Outcome};
 use self::theme::Theme;
 use super::terminal::{Device, Writer, reopen_writer};
 use super::text::Text;
-use super::{Context, Frontend, Prompt};
+use super::{Abandoned, Context, Frontend, Prompt};
 use crate::error::{Error, Result};
 use crate::process::signals::Catching;
 use crate::render::{EditChoice, LocalEdit};
@@ -71,6 +71,35 @@ impl Frontend for Tui {
     }
 
     fn ask(&mut self, context: &Context, prompts: &[Prompt]) -> Result<BTreeMap<String, String>> {
+        self.ask_watching(context, prompts, None)
+    }
+
+    fn ask_unless(
+        &mut self,
+        context: &Context,
+        prompts: &[Prompt],
+        abandoned: &Abandoned,
+    ) -> Result<BTreeMap<String, String>> {
+        self.ask_watching(context, prompts, Some(abandoned))
+    }
+
+    /// One question on the terminal, between the screens: asked the text
+    /// frontend's way (see [`Text::ask_local_edit`]).
+    fn local_edit(&mut self, edit: &LocalEdit) -> Result<Option<EditChoice>> {
+        let mut text = Text::on_terminal(&self.device)
+            .map_err(terminal_error)?
+            .in_languages(&self.languages);
+        text.ask_local_edit(edit).map(Some)
+    }
+}
+
+impl Tui {
+    fn ask_watching(
+        &mut self,
+        context: &Context,
+        prompts: &[Prompt],
+        abandoned: Option<&Abandoned>,
+    ) -> Result<BTreeMap<String, String>> {
         let prompts: Vec<Prompt> = prompts
             .iter()
             .map(|p| p.in_languages(&self.languages))
@@ -80,7 +109,11 @@ impl Frontend for Tui {
             let catching = Catching::start();
             wait_until_stderr_is_read();
             let mut session = Session::start(&self.device).map_err(terminal_error)?;
-            run(&mut session.terminal, &mut app, &self.device, &catching)?
+            let watch = Watch {
+                catching: &catching,
+                abandoned,
+            };
+            run(&mut session.terminal, &mut app, &self.device, &watch)?
         };
         match outcome {
             Outcome::Save(answers) => Ok(answers),
@@ -94,15 +127,13 @@ impl Frontend for Tui {
             }
         }
     }
+}
 
-    /// One question on the terminal, between the screens: asked the text
-    /// frontend's way (see [`Text::ask_local_edit`]).
-    fn local_edit(&mut self, edit: &LocalEdit) -> Result<Option<EditChoice>> {
-        let mut text = Text::on_terminal(&self.device)
-            .map_err(terminal_error)?
-            .in_languages(&self.languages);
-        text.ask_local_edit(edit).map(Some)
-    }
+/// What ends the questions without a key: a caught signal, or whoever
+/// asked having gone.
+struct Watch<'a> {
+    catching: &'a Catching,
+    abandoned: Option<&'a Abandoned>,
 }
 
 /// Under `confpack install`, stderr is a pipe that confpack reads and
@@ -131,12 +162,13 @@ fn terminal_error(error: io::Error) -> Error {
 
 /// Draws and handles input until the app has an outcome. A caught signal
 /// or a terminal that hung up cancels; nobody is asked (Ctrl-C is a key
-/// here, and the app asks about that one).
+/// here, and the app asks about that one). Questions nobody wants any
+/// more end with [`Error::Ended`].
 fn run(
     terminal: &mut Terminal<Backend>,
     app: &mut App,
     device: &Device,
-    catching: &Catching,
+    watch: &Watch<'_>,
 ) -> Result<Outcome> {
     let size = terminal.size().map_err(terminal_error)?;
     app.handle(Input::Resize(size.width, size.height));
@@ -147,8 +179,11 @@ fn run(
         // Wait on the terminal ourselves: crossterm spins on a terminal
         // that reads end-of-file (hung up), and could not see our signals.
         loop {
-            if catching.take().is_some() {
+            if watch.catching.take().is_some() {
                 return Ok(Outcome::Cancel);
+            }
+            if let Some(by) = watch.abandoned.and_then(Abandoned::reason) {
+                return Err(Error::Ended { by });
             }
             match wait_readable(device)? {
                 Readiness::Gone => return Ok(Outcome::Cancel),
