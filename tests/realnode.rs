@@ -715,6 +715,11 @@ struct Configuration {
 
 impl Configuration {
     fn build() -> Configuration {
+        Configuration::build_with(|_| {})
+    }
+
+    /// The example with `change` made to version 1 (and kept in 2).
+    fn build_with(change: impl Fn(&Repo)) -> Configuration {
         let keyring = Keyring::new("realnode").expect("gpg");
         let mut repo = Repo::example();
         // The document's online copy would be fetched from
@@ -725,6 +730,7 @@ impl Configuration {
             "  url: https://config.example.com/environments/webshop.xml\n",
             "",
         );
+        change(&repo);
         repo.commit("version 1");
         let first = repo.path("../first");
         let known = repo.path("known-packages");
@@ -814,7 +820,7 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
         return;
     };
     let started = Instant::now();
-    let configuration = Configuration::build();
+    let configuration = Configuration::build_with(foreign_values);
     configuration.publish_first();
     let server = Server::start(&configuration.published);
     node.bootstrap(&configuration, &server.url);
@@ -838,6 +844,7 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     the_declarations_are_applied(&node);
     a_debian_packages_questions_are_answered_from_the_document(&node);
     apt_through_confpack_and_reconfigure_apply_the_documents_answers(&node);
+    every_kind_of_debian_question_is_answered_from_the_document(&node);
     status_names_a_drifted_declaration_and_reconfigure_repairs_it(&node);
     let first_install = node.snapshot(&CONFIGURATION);
     install_refreshes_the_index_first(&node, &server);
@@ -965,6 +972,155 @@ fn apt_through_confpack_and_reconfigure_apply_the_documents_answers(node: &Chroo
     let (code, _, stderr) = node.run(&["confpack", "reconfigure", "no-such-package"]);
     assert_ne!(code, 0);
     assert!(stderr.contains("no-such-package"), "{stderr}");
+}
+
+/// The site passphrase tripwire's key is made with: quotes, a space and
+/// a `$(…)` that a maintainer script must not run.
+const TRIPWIRE_PASSPHRASE: &str = "site 'Pass' $(id) 42";
+/// The mail name: postfix writes /etc/mailname only for a dotted name.
+const MAILNAME: &str = "shop.example.com";
+
+/// The document's values for the questions of postfix (select, string),
+/// tripwire (boolean, password, and a note that takes none) and
+/// popularity-contest (boolean): the unattended test's only, so that
+/// the terminal test is asked them.
+fn foreign_values(repo: &Repo) {
+    let values = [
+        ("postfix/main_mailer_type", "Internet Site"),
+        ("postfix/mailname", MAILNAME),
+        ("tripwire/use-sitekey", "true"),
+        ("tripwire/use-localkey", "false"),
+        ("tripwire/rebuild-config", "true"),
+        ("tripwire/rebuild-policy", "true"),
+        ("tripwire/site-passphrase", TRIPWIRE_PASSPHRASE),
+        ("tripwire/site-passphrase-again", TRIPWIRE_PASSPHRASE),
+        ("popularity-contest/participate", "true"),
+    ];
+    let lines: String = values
+        .iter()
+        .map(|(key, value)| {
+            format!(
+                "\n    <debconf key=\"{key}\">{}</debconf>",
+                xml_escape(value)
+            )
+        })
+        .collect();
+    let berlin = "<debconf key=\"tzdata/Zones/Europe\">Berlin</debconf>";
+    edit(
+        repo,
+        "environments/webshop.xml",
+        berlin,
+        &format!("{berlin}{lines}"),
+    );
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&apos;")
+}
+
+/// postfix, tripwire and popularity-contest from Debian's archive,
+/// installed unattended through `confpack install`: every question type
+/// debconf has is answered with the document's `<debconf>` values, and
+/// the packages' own configuration, debconf and confpack's store (source
+/// configured) have them.
+fn every_kind_of_debian_question_is_answered_from_the_document(node: &Chroot) {
+    node.ok(&[
+        "confpack",
+        "install",
+        "postfix",
+        "tripwire",
+        "popularity-contest",
+    ]);
+    let shown = node.ok(&["debconf-show", "postfix"]);
+    assert!(
+        shown.contains("postfix/main_mailer_type: Internet Site")
+            && shown.contains(&format!("postfix/mailname: {MAILNAME}")),
+        "{shown}"
+    );
+    postfix_has_its_mail_name(node, MAILNAME);
+    tripwire_has_its_site_key_and_no_local_key(node, TRIPWIRE_PASSPHRASE);
+    let shown = node.ok(&["debconf-show", "tripwire"]);
+    assert!(
+        shown.contains("tripwire/use-sitekey: true")
+            && shown.contains("tripwire/use-localkey: false"),
+        "{shown}"
+    );
+    popularity_contest_participates(node);
+    let answers = node.answers();
+    for key in [
+        "postfix/main_mailer_type",
+        "postfix/mailname",
+        "tripwire/use-localkey",
+        "tripwire/site-passphrase",
+        "popularity-contest/participate",
+    ] {
+        assert_eq!(answers[key]["source"], "configured", "{key}: {answers}");
+    }
+    assert_eq!(answers["postfix/mailname"]["value"], MAILNAME);
+    assert_eq!(answers["tripwire/use-localkey"]["value"], "false");
+    assert_eq!(
+        answers["tripwire/site-passphrase"]["value"],
+        TRIPWIRE_PASSPHRASE
+    );
+    assert_eq!(answers["tripwire/site-passphrase"]["secret"], true);
+}
+
+/// postfix's postinst wrote the mail name to /etc/mailname and made it
+/// main.cf's origin.
+fn postfix_has_its_mail_name(node: &Chroot, mailname: &str) {
+    assert_eq!(node.read("/etc/mailname"), format!("{mailname}\n"));
+    let main_cf = node.read("/etc/postfix/main.cf");
+    assert!(main_cf.contains("myorigin = /etc/mailname"), "{main_cf}");
+}
+
+/// tripwire's postinst made the site key with `passphrase` and signed its
+/// configuration and policy with it; no local key (declined).
+fn tripwire_has_its_site_key_and_no_local_key(node: &Chroot, passphrase: &str) {
+    for file in [
+        "/etc/tripwire/site.key",
+        "/etc/tripwire/tw.cfg",
+        "/etc/tripwire/tw.pol",
+    ] {
+        assert!(node.has(file), "{file} is missing");
+    }
+    let keys: Vec<String> = std::fs::read_dir(node.path("/etc/tripwire"))
+        .expect("/etc/tripwire")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".key"))
+        .collect();
+    assert_eq!(keys, ["site.key"], "no local key");
+    let signs = |passphrase: &str| {
+        let (code, stdout, stderr) = node.run(&[
+            "twadmin",
+            "--create-cfgfile",
+            "--site-keyfile",
+            "/etc/tripwire/site.key",
+            "--site-passphrase",
+            passphrase,
+            "--cfgfile",
+            "/tmp/check.cfg",
+            "/etc/tripwire/twcfg.txt",
+        ]);
+        (code == 0, format!("{stdout}{stderr}"))
+    };
+    let (signed, output) = signs(passphrase);
+    assert!(signed, "the site key opens with the answer: {output}");
+    let (signed, output) = signs("not the passphrase");
+    assert!(!signed, "a wrong passphrase opens the site key: {output}");
+}
+
+fn popularity_contest_participates(node: &Chroot) {
+    let conf = node.read("/etc/popularity-contest.conf");
+    assert!(conf.contains("PARTICIPATE=\"yes\""), "{conf}");
+    let shown = node.ok(&["debconf-show", "popularity-contest"]);
+    assert!(
+        shown.contains("popularity-contest/participate: true"),
+        "{shown}"
+    );
 }
 
 /// A directory changed by hand is named by `confpack status` (exit 9),
@@ -1191,6 +1347,9 @@ fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
     a_debian_packages_question_is_asked_in_confpacks_tui(&node);
     reconfigure_asks_a_debian_packages_questions_again(&node);
     ctrl_c_at_a_debian_packages_question_ends_the_whole_run(&node);
+    a_killed_apt_get_ends_the_run_and_says_what_to_run(&node);
+    a_killed_confpack_leaves_nothing_waiting_and_install_recovers(&node);
+    every_kind_of_debian_question_is_asked_in_confpacks_tui(&node);
     eprintln!("realnode: terminal lifecycle in {:.0?}", started.elapsed());
 }
 
@@ -1277,7 +1436,12 @@ fn a_debian_packages_question_is_asked_in_confpacks_tui(node: &Chroot) {
     install.send(&["Enter"]);
     install.wait_for("Save these answers", ANSWERING);
     install.send(&["s"]);
+    // The default is this host's name, `hostname --fqdn`: a bare name
+    // (no dot) on a machine without a domain, which postfix keeps out of
+    // /etc/mailname; a person types the mail domain.
     install.question("System mail name", ANSWERING);
+    install.send(&["C-u"]);
+    install.type_text("mail.example.com");
     install.send(&["Enter"]);
     install.wait_for("Save these answers", ANSWERING);
     install.send(&["s"]);
@@ -1285,9 +1449,11 @@ fn a_debian_packages_question_is_asked_in_confpacks_tui(node: &Chroot) {
     assert_eq!(code, 0, "installed:\n{}", install.tmux.history());
     let shown = node.ok(&["debconf-show", "postfix"]);
     assert!(
-        shown.contains("postfix/main_mailer_type: Internet Site"),
+        shown.contains("postfix/main_mailer_type: Internet Site")
+            && shown.contains("postfix/mailname: mail.example.com"),
         "{shown}"
     );
+    postfix_has_its_mail_name(node, "mail.example.com");
     let answers = node.answers();
     assert_eq!(
         answers["postfix/main_mailer_type"]["source"], "user",
@@ -1377,6 +1543,168 @@ fn ctrl_c_at_a_debian_packages_question_ends_the_whole_run(node: &Chroot) {
     );
     assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
     assert_eq!(shown(), before);
+}
+
+/// iptables-persistent's question (whether to save the current rules),
+/// the one the kill steps interrupt.
+const AUTOSAVE: &str = "Save current IPv4 rules?";
+/// How long a run may take to end once a process under it is killed.
+const ENDING: Duration = Duration::from_secs(20);
+
+/// The pids of the node's processes named `name`.
+fn pids_named(node: &Chroot, name: &str) -> Vec<u32> {
+    node.processes()
+        .into_iter()
+        .filter(|(_, comm)| comm == name)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+fn kill_9(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -9 {pid}");
+}
+
+/// apt-get killed while its dpkg's maintainer script waits for an answer
+/// in confpack's TUI: confpack gives up the question, ends the orphaned
+/// dpkg and script, and says what to run; no process and no lock is left.
+fn a_killed_apt_get_ends_the_run_and_says_what_to_run(node: &Chroot) {
+    let install = node.on_terminal(
+        "killed-apt",
+        &["confpack", "install", "iptables-persistent"],
+    );
+    install.question(AUTOSAVE, INSTALLING);
+    let apt = pids_named(node, "apt-get");
+    assert_eq!(apt.len(), 1, "{:?}", node.processes());
+    kill_9(apt[0]);
+    let code = install.exit_code(ENDING);
+    let history = install.tmux.history();
+    assert_eq!(code, 7, "apt-get failed:\n{history}");
+    assert!(
+        history.contains("killed by SIGKILL") && history.contains("dpkg --configure -a"),
+        "names what happened and what to run:\n{history}"
+    );
+    assert_eq!(node.processes_after(ENDING), Vec::new());
+    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
+}
+
+/// The confpack that serves the question killed (the next install asks
+/// it again while finishing what dpkg left): debconf reads end-of-file,
+/// dpkg and the script end on their own, no lock is left; the install
+/// after that finishes the package with the person's answer.
+fn a_killed_confpack_leaves_nothing_waiting_and_install_recovers(node: &Chroot) {
+    let install = node.on_terminal(
+        "killed-agent",
+        &["confpack", "install", "iptables-persistent"],
+    );
+    install.question(AUTOSAVE, INSTALLING);
+    let agent = pids_named(node, "confpack");
+    assert_eq!(agent.len(), 1, "{:?}", node.processes());
+    kill_9(agent[0]);
+    assert_eq!(install.exit_code(ENDING), 137);
+    assert_eq!(
+        node.processes_after(ENDING),
+        Vec::new(),
+        "nothing waits for the killed agent"
+    );
+    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
+
+    let install = node.on_terminal("recovered", &["confpack", "install", "iptables-persistent"]);
+    install.question(AUTOSAVE, INSTALLING);
+    install.send(&["n", "Enter"]);
+    install.wait_for("Save these answers", ANSWERING);
+    install.send(&["s"]);
+    install.question("Save current IPv6 rules?", ANSWERING);
+    install.send(&["n", "Enter"]);
+    install.wait_for("Save these answers", ANSWERING);
+    install.send(&["s"]);
+    assert_eq!(
+        install.exit_code(INSTALLING),
+        0,
+        "{}",
+        install.tmux.history()
+    );
+    assert_eq!(
+        node.package_states()
+            .get("iptables-persistent")
+            .map(String::as_str),
+        Some("ii")
+    );
+    let shown = node.ok(&["debconf-show", "iptables-persistent"]);
+    assert!(
+        shown.contains("iptables-persistent/autosave_v4: false"),
+        "{shown}"
+    );
+    assert!(!node.has("/etc/iptables/rules.v4"), "no rules saved");
+}
+
+/// tripwire (booleans, a password typed twice in two fields, a note) and
+/// popularity-contest (a boolean) from Debian's archive through
+/// `confpack install` on a terminal: each question in confpack's TUI,
+/// and the packages' own configuration, debconf and confpack's store
+/// (source user) have the answers.
+fn every_kind_of_debian_question_is_asked_in_confpacks_tui(node: &Chroot) {
+    let install = node.on_terminal(
+        "every-kind",
+        &["confpack", "install", "tripwire", "popularity-contest"],
+    );
+    let save = |keys: &[&str]| {
+        install.send(keys);
+        install.wait_for("Save these answers", ANSWERING);
+        install.send(&["s"]);
+    };
+    install.question("create/use your site key passphrase", INSTALLING);
+    save(&["y", "Enter"]);
+    install.question("create/use your local key passphrase", ANSWERING);
+    save(&["n", "Enter"]);
+    install.question("Rebuild Tripwire configuration file?", ANSWERING);
+    save(&["Enter"]);
+    install.question("Rebuild Tripwire policy file?", ANSWERING);
+    save(&["Enter"]);
+    let screen = install.question("Enter site-key passphrase", ANSWERING);
+    assert!(screen.contains("question 1 of 2"), "{screen}");
+    // Each password question has two fields; both questions get it.
+    for _ in 0..4 {
+        install.type_text(TRIPWIRE_PASSPHRASE);
+        install.send(&["Enter"]);
+    }
+    let review = install.wait_for("Save these answers", ANSWERING);
+    assert!(!review.contains(TRIPWIRE_PASSPHRASE), "{review}");
+    install.send(&["s"]);
+    // The key is made before the note.
+    install.question("Tripwire has been installed", INSTALLING);
+    install.send(&["Enter"]);
+    install.question("Participate in the package usage survey?", INSTALLING);
+    save(&["y", "Enter"]);
+    let code = install.exit_code(INSTALLING);
+    let history = install.tmux.history();
+    assert_eq!(code, 0, "installed:\n{history}");
+    assert!(!history.contains(TRIPWIRE_PASSPHRASE), "{history}");
+
+    tripwire_has_its_site_key_and_no_local_key(node, TRIPWIRE_PASSPHRASE);
+    let shown = node.ok(&["debconf-show", "tripwire"]);
+    assert!(
+        shown.contains("tripwire/use-sitekey: true")
+            && shown.contains("tripwire/use-localkey: false"),
+        "{shown}"
+    );
+    popularity_contest_participates(node);
+    let answers = node.answers();
+    for (key, value) in [
+        ("tripwire/use-localkey", "false"),
+        ("tripwire/site-passphrase", TRIPWIRE_PASSPHRASE),
+        ("popularity-contest/participate", "true"),
+    ] {
+        assert_eq!(answers[key]["value"], value, "{key}: {answers}");
+        assert_eq!(answers[key]["source"], "user", "{key}: {answers}");
+    }
+    assert!(
+        answers.get("tripwire/installed").is_none(),
+        "a note is no answer: {answers}"
+    );
 }
 
 /// The package's environment document comes signed from the repository
