@@ -1348,6 +1348,7 @@ fn a_person_at_a_terminal_answers_in_the_tui_and_ctrl_c_ends_the_whole_run() {
     reconfigure_asks_a_debian_packages_questions_again(&node);
     ctrl_c_at_a_debian_packages_question_ends_the_whole_run(&node);
     a_killed_apt_get_ends_the_run_and_says_what_to_run(&node);
+    a_killed_debconf_ends_the_question_and_the_run(&node);
     a_killed_confpack_leaves_nothing_waiting_and_install_recovers(&node);
     every_kind_of_debian_question_is_asked_in_confpacks_tui(&node);
     eprintln!("realnode: terminal lifecycle in {:.0?}", started.elapsed());
@@ -1586,6 +1587,30 @@ fn a_killed_apt_get_ends_the_run_and_says_what_to_run(node: &Chroot) {
     assert!(
         history.contains("killed by SIGKILL") && history.contains("dpkg --configure -a"),
         "names what happened and what to run:\n{history}"
+    );
+    assert_eq!(node.processes_after(ENDING), Vec::new());
+    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
+}
+
+/// debconf's frontend killed under its question (the next install asks
+/// it again while finishing what dpkg left): the question closes at once,
+/// dpkg reports the failed maintainer script, and confpack says what to
+/// run; no process and no lock is left.
+fn a_killed_debconf_ends_the_question_and_the_run(node: &Chroot) {
+    let install = node.on_terminal(
+        "killed-debconf",
+        &["confpack", "install", "iptables-persistent"],
+    );
+    install.question(AUTOSAVE, INSTALLING);
+    let debconf = pids_named(node, "frontend");
+    assert_eq!(debconf.len(), 1, "{:?}", node.processes());
+    kill_9(debconf[0]);
+    let code = install.exit_code(ENDING);
+    let history = install.tmux.history();
+    assert_eq!(code, 7, "dpkg failed:\n{history}");
+    assert!(
+        history.contains("dpkg --configure -a"),
+        "says what to run:\n{history}"
     );
     assert_eq!(node.processes_after(ENDING), Vec::new());
     assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());

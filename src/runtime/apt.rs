@@ -519,29 +519,41 @@ impl System {
         if let Some(keys) = unanswered.filter(|k| !k.is_empty()) {
             return Err(Error::Unanswered { keys });
         }
-        let failed = failure(&self.root, *kind, shown.clone(), code, stderr);
-        Err(match (failed, status.signal()) {
-            (
+        // Judged on everything apt and dpkg said, before it is shortened.
+        let unfinished = status.signal().is_some() || left_unfinished(&ran.stderr);
+        Err(
+            match failure(&self.root, *kind, shown.clone(), code, stderr) {
                 Error::PackageManager {
                     command,
                     status,
                     stderr,
-                    ..
+                    hint,
+                } => Error::PackageManager {
+                    command,
+                    status,
+                    stderr,
+                    hint: if unfinished {
+                        UNFINISHED_HINT.to_string()
+                    } else {
+                        hint
+                    },
                 },
-                Some(_),
-            ) => Error::PackageManager {
-                command,
-                status,
-                stderr,
-                hint: KILLED_HINT.to_string(),
+                failed => failed,
             },
-            (failed, _) => failed,
-        })
+        )
     }
 }
 
-/// What to run after apt-get or dpkg was killed half-way.
-const KILLED_HINT: &str = "\nhint: packages may be left unpacked or half-configured; run the same \
+/// Whether dpkg said it left a package unconfigured: a maintainer script
+/// failed or was killed (dpkg's own words, and apt's about dpkg).
+fn left_unfinished(stderr: &str) -> bool {
+    stderr.contains("dpkg: error processing package")
+        || stderr.contains("dpkg returned an error code")
+}
+
+/// What to run after apt-get or dpkg was killed, or a maintainer script
+/// failed, half-way.
+const UNFINISHED_HINT: &str = "\nhint: packages may be left unpacked or half-configured; run the same \
      confpack command again: it first finishes what dpkg left (`dpkg --configure -a`)";
 
 /// `SIGKILL (9)` for 9.
