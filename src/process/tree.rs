@@ -285,6 +285,12 @@ mod tests {
             }
         };
         let (orphan, daemon) = (pid("orphan"), pid("daemon"));
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while session_of(daemon) == session_of(me) && Instant::now() < deadline {
+            // setsid has not run yet.
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(end_orphans(&marker) >= 1);
         assert!(!is_running(orphan), "the orphan {orphan} still runs");
         assert!(is_running(daemon), "the daemon {daemon} was ended");
