@@ -654,6 +654,15 @@ impl Terminal {
         self.tmux.type_text(text);
     }
 
+    /// `text` and Enter, `times` times: a password in both fields of
+    /// each password question on screen.
+    fn type_password(&self, text: &str, times: usize) {
+        for _ in 0..times {
+            self.type_text(text);
+            self.send(&["Enter"]);
+        }
+    }
+
     /// The command's exit code, once it has ended.
     fn exit_code(&self, timeout: Duration) -> i32 {
         let deadline = Instant::now() + timeout;
@@ -1386,10 +1395,7 @@ fn the_next_install_asks_again_and_stores_the_answers(node: &Chroot) {
     install.question("Web shop configuration", INSTALLING);
     install.send(&["Enter"]);
     install.question("Database password", ANSWERING);
-    for _ in 0..2 {
-        install.type_text(PASSWORD);
-        install.send(&["Enter"]);
-    }
+    install.type_password(PASSWORD, 2);
     let screen = install.question("Administrator e-mail", ANSWERING);
     assert!(!screen.contains(PASSWORD), "{screen}");
     install.send(&["Enter"]);
@@ -1569,73 +1575,60 @@ fn kill_9(pid: u32) {
     assert!(status.success(), "kill -9 {pid}");
 }
 
-/// apt-get killed while its dpkg's maintainer script waits for an answer
-/// in confpack's TUI: confpack gives up the question, ends the orphaned
-/// dpkg and script, and says what to run; no process and no lock is left.
-fn a_killed_apt_get_ends_the_run_and_says_what_to_run(node: &Chroot) {
+/// `confpack install iptables-persistent` on a terminal, and the node's
+/// one process named `name` killed with SIGKILL while the question is in
+/// confpack's TUI: the run ends within [`ENDING`], leaving no process and
+/// no dpkg lock. Returns the exit code and what the terminal showed.
+fn kill_under_the_question(node: &Chroot, name: &str) -> (i32, String) {
     let install = node.on_terminal(
-        "killed-apt",
+        &format!("killed-{name}"),
         &["confpack", "install", "iptables-persistent"],
     );
     install.question(AUTOSAVE, INSTALLING);
-    let apt = pids_named(node, "apt-get");
-    assert_eq!(apt.len(), 1, "{:?}", node.processes());
-    kill_9(apt[0]);
+    let pids = pids_named(node, name);
+    assert_eq!(pids.len(), 1, "one {name}: {:?}", node.processes());
+    kill_9(pids[0]);
     let code = install.exit_code(ENDING);
     let history = install.tmux.history();
+    assert_eq!(
+        node.processes_after(ENDING),
+        Vec::new(),
+        "nothing is left waiting after {name} was killed:\n{history}"
+    );
+    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
+    (code, history)
+}
+
+/// apt-get killed while its dpkg's maintainer script waits for an answer
+/// in confpack's TUI: confpack gives up the question, ends the orphaned
+/// dpkg and script, and says what happened and what to run.
+fn a_killed_apt_get_ends_the_run_and_says_what_to_run(node: &Chroot) {
+    let (code, history) = kill_under_the_question(node, "apt-get");
     assert_eq!(code, 7, "apt-get failed:\n{history}");
     assert!(
         history.contains("killed by SIGKILL") && history.contains("dpkg --configure -a"),
         "names what happened and what to run:\n{history}"
     );
-    assert_eq!(node.processes_after(ENDING), Vec::new());
-    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
 }
 
 /// debconf's frontend killed under its question (the next install asks
-/// it again while finishing what dpkg left): the question closes at once,
-/// dpkg reports the failed maintainer script, and confpack says what to
-/// run; no process and no lock is left.
+/// it again while finishing what dpkg left): the question closes, dpkg
+/// reports the failed maintainer script, and confpack says what to run.
 fn a_killed_debconf_ends_the_question_and_the_run(node: &Chroot) {
-    let install = node.on_terminal(
-        "killed-debconf",
-        &["confpack", "install", "iptables-persistent"],
-    );
-    install.question(AUTOSAVE, INSTALLING);
-    let debconf = pids_named(node, "frontend");
-    assert_eq!(debconf.len(), 1, "{:?}", node.processes());
-    kill_9(debconf[0]);
-    let code = install.exit_code(ENDING);
-    let history = install.tmux.history();
+    let (code, history) = kill_under_the_question(node, "frontend");
     assert_eq!(code, 7, "dpkg failed:\n{history}");
     assert!(
         history.contains("dpkg --configure -a"),
         "says what to run:\n{history}"
     );
-    assert_eq!(node.processes_after(ENDING), Vec::new());
-    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
 }
 
-/// The confpack that serves the question killed (the next install asks
-/// it again while finishing what dpkg left): debconf reads end-of-file,
-/// dpkg and the script end on their own, no lock is left; the install
-/// after that finishes the package with the person's answer.
+/// The confpack that serves the question killed: debconf reads
+/// end-of-file, dpkg and the script end on their own; the install after
+/// that finishes the package with the person's answer.
 fn a_killed_confpack_leaves_nothing_waiting_and_install_recovers(node: &Chroot) {
-    let install = node.on_terminal(
-        "killed-agent",
-        &["confpack", "install", "iptables-persistent"],
-    );
-    install.question(AUTOSAVE, INSTALLING);
-    let agent = pids_named(node, "confpack");
-    assert_eq!(agent.len(), 1, "{:?}", node.processes());
-    kill_9(agent[0]);
-    assert_eq!(install.exit_code(ENDING), 137);
-    assert_eq!(
-        node.processes_after(ENDING),
-        Vec::new(),
-        "nothing waits for the killed agent"
-    );
-    assert_eq!(node.dpkg_lock_holders(), Vec::<String>::new());
+    let (code, history) = kill_under_the_question(node, "confpack");
+    assert_eq!(code, 137, "{history}");
 
     let install = node.on_terminal("recovered", &["confpack", "install", "iptables-persistent"]);
     install.question(AUTOSAVE, INSTALLING);
@@ -1691,11 +1684,8 @@ fn every_kind_of_debian_question_is_asked_in_confpacks_tui(node: &Chroot) {
     save(&["Enter"]);
     let screen = install.question("Enter site-key passphrase", ANSWERING);
     assert!(screen.contains("question 1 of 2"), "{screen}");
-    // Each password question has two fields; both questions get it.
-    for _ in 0..4 {
-        install.type_text(TRIPWIRE_PASSPHRASE);
-        install.send(&["Enter"]);
-    }
+    // Two password questions (the passphrase and its repetition).
+    install.type_password(TRIPWIRE_PASSPHRASE, 4);
     let review = install.wait_for("Save these answers", ANSWERING);
     assert!(!review.contains(TRIPWIRE_PASSPHRASE), "{review}");
     install.send(&["s"]);
