@@ -228,7 +228,22 @@ pub fn parse_status(line: &str) -> Option<(f64, &str)> {
     Some((percent, parts.next().unwrap_or_default()))
 }
 
-fn failure(root: &Path, kind: Purpose, shown: String, status: String, stderr: String) -> Error {
+/// How a command that changes nothing but failed ended.
+struct Failed {
+    /// `exit 100`, `killed by SIGKILL (9)`.
+    status: String,
+    stderr: String,
+    /// Killed, or dpkg said a package was left unconfigured: the next
+    /// run must finish what dpkg left.
+    unfinished: bool,
+}
+
+fn failure(root: &Path, kind: Purpose, shown: String, failed: Failed) -> Error {
+    let Failed {
+        status,
+        stderr,
+        unfinished,
+    } = failed;
     let stderr = stderr.trim().to_string();
     if is_lock_message(&stderr) {
         return Error::Busy {
@@ -254,7 +269,10 @@ fn failure(root: &Path, kind: Purpose, shown: String, status: String, stderr: St
             command: shown,
             status,
             stderr,
-            hint: String::new(),
+            hint: match unfinished && kind == Purpose::Change {
+                true => UNFINISHED_HINT.to_string(),
+                false => String::new(),
+            },
         },
     }
 }
@@ -449,8 +467,8 @@ impl System {
         let followed = follow(&mut child, &shown, &catching, serving, listener);
         self.agent = agent;
         if !matches!(&followed, Ok((Ended::Exited(status), _)) if status.signal().is_none()) {
-            // apt-get killed under its dpkg: what it started goes too,
-            // not on holding dpkg's lock (and waiting for debconf).
+            // apt-get killed under its dpkg: what it started goes with
+            // it instead of holding dpkg's lock (and waiting for debconf).
             tree::end_orphans(&run.marker());
         }
         let (ended, stdout) = followed?;
@@ -520,27 +538,12 @@ impl System {
             return Err(Error::Unanswered { keys });
         }
         // Judged on everything apt and dpkg said, before it is shortened.
-        let unfinished = status.signal().is_some() || left_unfinished(&ran.stderr);
-        Err(
-            match failure(&self.root, *kind, shown.clone(), code, stderr) {
-                Error::PackageManager {
-                    command,
-                    status,
-                    stderr,
-                    hint,
-                } => Error::PackageManager {
-                    command,
-                    status,
-                    stderr,
-                    hint: if unfinished {
-                        UNFINISHED_HINT.to_string()
-                    } else {
-                        hint
-                    },
-                },
-                failed => failed,
-            },
-        )
+        let failed = Failed {
+            status: code,
+            stderr,
+            unfinished: status.signal().is_some() || left_unfinished(&ran.stderr),
+        };
+        Err(failure(&self.root, *kind, shown.clone(), failed))
     }
 }
 
@@ -812,29 +815,82 @@ mod tests {
             Path::new("/"),
             Purpose::Change,
             "apt-get install".into(),
-            "exit 100".into(),
-            "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 7".into(),
+            failed(
+                "exit 100",
+                "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 7",
+            ),
         );
         assert_eq!(error.exit_code(), crate::ExitCode::Locked);
         let error = failure(
             Path::new("/"),
             Purpose::Update,
             "apt-get update".into(),
-            "exit 100".into(),
-            "E: The repository is not signed.".into(),
+            failed("exit 100", "E: The repository is not signed."),
         );
         assert_eq!(error.exit_code(), crate::ExitCode::Repository);
         let error = failure(
             Path::new("/"),
             Purpose::Update,
             "apt-get update".into(),
-            "exit 100".into(),
-            "W: No system certificates available. Try installing ca-certificates.".into(),
+            failed(
+                "exit 100",
+                "W: No system certificates available. Try installing ca-certificates.",
+            ),
         );
         assert!(
             error
                 .to_string()
                 .contains("apt-get install ca-certificates")
         );
+    }
+
+    fn failed(status: &str, stderr: &str) -> Failed {
+        Failed {
+            status: status.into(),
+            stderr: stderr.into(),
+            unfinished: left_unfinished(stderr),
+        }
+    }
+
+    #[test]
+    fn a_killed_apt_or_a_failed_maintainer_script_says_to_run_the_command_again() {
+        let killed = Failed {
+            status: format!("killed by {}", signal_name(9)),
+            stderr: String::new(),
+            unfinished: true,
+        };
+        let error = failure(
+            Path::new("/"),
+            Purpose::Change,
+            "apt-get install".into(),
+            killed,
+        );
+        let message = error.to_string();
+        assert!(message.contains("(killed by SIGKILL (9))"), "{message}");
+        assert!(message.contains("dpkg --configure -a"), "{message}");
+        assert_eq!(error.exit_code(), crate::ExitCode::PackageManager);
+        let script = failed(
+            "exit 100",
+            "dpkg: error processing package demo (--configure):\n \
+             installed demo package post-installation script subprocess returned error exit status 1\n\
+             E: Sub-process /usr/bin/dpkg returned an error code (1)",
+        );
+        let message = failure(
+            Path::new("/"),
+            Purpose::Change,
+            "apt-get install".into(),
+            script,
+        )
+        .to_string();
+        assert!(message.contains("dpkg --configure -a"), "{message}");
+        let other = failed("exit 100", "E: Unable to locate package nothere");
+        let message = failure(
+            Path::new("/"),
+            Purpose::Change,
+            "apt-get install".into(),
+            other,
+        )
+        .to_string();
+        assert!(!message.contains("hint"), "{message}");
     }
 }
