@@ -17,6 +17,7 @@
 //! SIGHUP end the command with everything below it, as for any apt run
 //! ([`crate::process::tree`]). The directory is removed at the end.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -44,6 +45,7 @@ pub fn run_with_agent(command: &mut Command, session: &mut Session<'_>) -> Resul
     let socket = Socket::open()?;
     socket.prepare(command);
     let (listener, path) = (&socket.listener, socket.path.as_path());
+    let given_up = &socket.given_up;
     let line = shown(command);
     let catching = Catching::start();
     tree::become_subreaper();
@@ -51,7 +53,7 @@ pub fn run_with_agent(command: &mut Command, session: &mut Session<'_>) -> Resul
         command: line.clone(),
         message: format!("cannot start: {e}"),
     })?;
-    let served = serve((listener, path), &mut child, &catching, session);
+    let served = serve((listener, path, given_up), &mut child, &catching, session);
     let ended = match served {
         Ok(Ended::Exited(status)) => return Ok(status),
         Ok(Ended::Caught(caught)) => Error::Interrupted {
@@ -71,6 +73,11 @@ pub fn run_with_agent(command: &mut Command, session: &mut Session<'_>) -> Resul
 pub struct Socket {
     listener: UnixListener,
     path: std::path::PathBuf,
+    /// Connections whose questions were given up because the command
+    /// died: held open (debconf waits quietly instead of reading
+    /// end-of-file) until the run's leftovers are ended, closed when the
+    /// socket is dropped.
+    given_up: RefCell<Vec<UnixStream>>,
     /// Removed when dropped, with the socket in it.
     _directory: tempfile::TempDir,
 }
@@ -87,6 +94,7 @@ impl Socket {
         Ok(Socket {
             listener,
             path,
+            given_up: RefCell::new(Vec::new()),
             _directory: directory,
         })
     }
@@ -111,7 +119,8 @@ impl Socket {
             match self.listener.accept() {
                 Ok((stream, _)) => {
                     session.begin_connection();
-                    if let Some(caught) = converse(stream, child, catching, session)? {
+                    let connection = (stream, &self.given_up);
+                    if let Some(caught) = converse(connection, child, catching, session)? {
                         return Ok(Some(caught));
                     }
                 }
@@ -144,7 +153,7 @@ fn private_directory() -> Result<tempfile::TempDir> {
 }
 
 fn serve(
-    (listener, path): (&UnixListener, &std::path::Path),
+    (listener, path, given_up): (&UnixListener, &std::path::Path, &RefCell<Vec<UnixStream>>),
     child: &mut Child,
     catching: &Catching,
     session: &mut Session<'_>,
@@ -156,7 +165,7 @@ fn serve(
         match listener.accept() {
             Ok((stream, _)) => {
                 session.begin_connection();
-                if let Some(caught) = converse(stream, child, catching, session)? {
+                if let Some(caught) = converse((stream, given_up), child, catching, session)? {
                     return Ok(Ended::Caught(caught));
                 }
             }
@@ -188,7 +197,7 @@ fn check(child: &mut Child, catching: &Catching) -> Result<Option<Ended>> {
 /// One debconf connection, line by line, until it closes or the command
 /// exits; a caught signal is returned.
 fn converse(
-    stream: UnixStream,
+    (stream, given_up): (UnixStream, &RefCell<Vec<UnixStream>>),
     child: &mut Child,
     catching: &Catching,
     session: &mut Session<'_>,
@@ -221,6 +230,9 @@ fn converse(
                     // had closed the connection; the command's end says
                     // how the run went.
                     Err(_) if watch.as_ref().is_some_and(|w| w.reason().is_some()) => {
+                        if !tree::is_running(child.id() as i32) {
+                            given_up.borrow_mut().push(writer);
+                        }
                         return Ok(None);
                     }
                     Err(e) => return Err(e),

@@ -548,10 +548,10 @@ impl System {
 }
 
 /// Whether dpkg said it left a package unconfigured: a maintainer script
-/// failed or was killed (dpkg's own words, and apt's about dpkg).
+/// failed or was killed (dpkg's own words, its `dpkg:` often in colour,
+/// and apt's about dpkg).
 fn left_unfinished(stderr: &str) -> bool {
-    stderr.contains("dpkg: error processing package")
-        || stderr.contains("dpkg returned an error code")
+    stderr.contains("error processing package") || stderr.contains("dpkg returned an error code")
 }
 
 /// What to run after apt-get or dpkg was killed, or a maintainer script
@@ -883,6 +883,20 @@ mod tests {
         )
         .to_string();
         assert!(message.contains("dpkg --configure -a"), "{message}");
+        // dpkg itself (finishing an earlier run), its `dpkg:` in bold.
+        let killed_script = failed(
+            "exit 1",
+            "\x1b[1mdpkg:\x1b[0m error processing package demo (--configure):\n \
+             installed demo package post-installation script subprocess was killed by signal (Killed)",
+        );
+        let message = failure(
+            Path::new("/"),
+            Purpose::Change,
+            "dpkg --configure -a".into(),
+            killed_script,
+        )
+        .to_string();
+        assert!(message.contains("hint: "), "{message}");
         let other = failed("exit 100", "E: Unable to locate package nothere");
         let message = failure(
             Path::new("/"),
