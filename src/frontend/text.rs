@@ -16,7 +16,7 @@ use std::os::fd::AsFd;
 
 use super::terminal::{Device, Reader};
 use super::wrap::wrap;
-use super::{Context, Frontend, Prompt, strings};
+use super::{Abandoned, Context, Frontend, Prompt, strings};
 use crate::env::model::{QuestionType, join_multiselect, split_multiselect};
 use crate::error::{Error, Result};
 use crate::merge::Reason;
@@ -46,7 +46,26 @@ pub trait LineInput {
     fn is_terminal(&self) -> bool {
         false
     }
+
+    /// From now on, a read waiting for the person gives up with [`Gone`]
+    /// once `abandoned` says the questions are no longer wanted (`None`:
+    /// never). An input that cannot look while it waits ignores it.
+    fn watch(&mut self, abandoned: Option<Abandoned>) {
+        let _ = abandoned;
+    }
 }
+
+/// The error a watched read ends with when whoever asked has gone: why.
+#[derive(Debug)]
+pub struct Gone(pub String);
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Gone {}
 
 /// Answers from any buffered reader: a file, a pipe, a test's string. A
 /// line holding only ETX (the byte Ctrl-C sends) counts as Ctrl-C.
@@ -74,6 +93,8 @@ impl<R: BufRead> LineInput for Script<R> {
 pub struct TerminalInput {
     reader: Reader,
     buffer: Vec<u8>,
+    /// Checked each time the wait for input times out.
+    abandoned: Option<Abandoned>,
 }
 
 impl TerminalInput {
@@ -81,6 +102,7 @@ impl TerminalInput {
         TerminalInput {
             reader,
             buffer: Vec::new(),
+            abandoned: None,
         }
     }
 
@@ -132,7 +154,12 @@ impl LineInput for TerminalInput {
                 tv_nsec: 200_000_000,
             };
             match rustix::event::poll(&mut fds, Some(&timeout)) {
-                Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+                Ok(0) | Err(rustix::io::Errno::INTR) => {
+                    if let Some(by) = self.abandoned.as_ref().and_then(Abandoned::reason) {
+                        return Err(io::Error::other(Gone(by)));
+                    }
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -158,6 +185,10 @@ impl LineInput for TerminalInput {
 
     fn is_terminal(&self) -> bool {
         self.reader.is_terminal()
+    }
+
+    fn watch(&mut self, abandoned: Option<Abandoned>) {
+        self.abandoned = abandoned;
     }
 }
 
@@ -244,6 +275,12 @@ impl Text {
         )
     }
 
+    /// Gives up waiting for the person once `abandoned` says so (see
+    /// [`LineInput::watch`]).
+    pub fn watching(&mut self, abandoned: Option<Abandoned>) {
+        self.input.watch(abandoned);
+    }
+
     /// Asks `prompts` from `start` on, with `values` (one per prompt) as
     /// the current answers; the TUI hands over this way when its window
     /// becomes too small.
@@ -323,10 +360,12 @@ impl Text {
     }
 
     fn read(&mut self, secret: bool) -> Result<Line> {
-        let line = self
-            .input
-            .read_line(secret)
-            .map_err(|e| Error::io("<terminal>", e))?;
+        let line = self.input.read_line(secret).map_err(|e| {
+            match e.get_ref().and_then(|inner| inner.downcast_ref::<Gone>()) {
+                Some(Gone(by)) => Error::Ended { by: by.clone() },
+                None => Error::io("<terminal>", e),
+            }
+        })?;
         // A terminal echoes the newline, except of hidden typing; input
         // from a file or pipe echoes nothing, so the log gets one.
         if matches!(line, Line::Text(_)) && (secret || !self.input.is_terminal()) {
@@ -667,6 +706,18 @@ impl Frontend for Text {
         self.ask_from(context, prompts, Vec::new(), 0)
     }
 
+    fn ask_unless(
+        &mut self,
+        context: &Context,
+        prompts: &[Prompt],
+        abandoned: &Abandoned,
+    ) -> Result<BTreeMap<String, String>> {
+        self.watching(Some(abandoned.clone()));
+        let asked = self.ask(context, prompts);
+        self.watching(None);
+        asked
+    }
+
     fn local_edit(&mut self, edit: &LocalEdit) -> Result<Option<EditChoice>> {
         self.ask_local_edit(edit).map(Some)
     }
@@ -777,5 +828,58 @@ fn pick(choices: &[String], labels: &[String], typed: &str) -> std::result::Resu
                 .collect::<Vec<_>>()
                 .join(" or ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::model::{Priority, QuestionType, Source, Template};
+
+    fn question() -> Prompt {
+        Prompt {
+            template: Template {
+                key: "p/name".into(),
+                question_type: QuestionType::String,
+                priority: Priority::High,
+                source: Source::User,
+                description: "Name".into(),
+                extended: String::new(),
+                choices: Vec::new(),
+                default: None,
+                expression: None,
+                line: 0,
+                vouched: false,
+                translations: Default::default(),
+            },
+            reason: crate::merge::Reason::Unanswered,
+            default: None,
+            secret: false,
+            labels: Vec::new(),
+        }
+    }
+
+    /// Nobody types (a pipe kept open): the question is given up once
+    /// whoever asked has gone, with why, instead of waiting for ever.
+    #[test]
+    fn a_watched_question_is_given_up_when_whoever_asked_has_gone() {
+        let (read, _write) = std::io::pipe().expect("pipe");
+        let read = std::os::fd::OwnedFd::from(read);
+        let input = TerminalInput::new(Reader::Tty(std::fs::File::from(read)));
+        let mut text = Text::new(Box::new(input), Box::new(io::sink()), 80);
+        let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = checks.clone();
+        let abandoned = Abandoned::new(move || {
+            let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (n >= 2).then(|| "apt-get ended".to_string())
+        });
+        let started = std::time::Instant::now();
+        let asked = text.ask_unless(&Context::default(), &[question()], &abandoned);
+        assert!(
+            matches!(&asked, Err(Error::Ended { by }) if by == "apt-get ended"),
+            "{asked:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 }

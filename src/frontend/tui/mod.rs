@@ -123,6 +123,7 @@ impl Tui {
                 let mut text = Text::on_terminal(&self.device)
                     .map_err(terminal_error)?
                     .in_languages(&self.languages);
+                text.watching(abandoned.cloned());
                 text.ask_from(context, &prompts, app.values(), app.current)
             }
         }
