@@ -5,7 +5,6 @@
 
 use std::io::Write;
 
-use super::stdout_error;
 use crate::Listener;
 use crate::cli::StatusFormat;
 use crate::error::{Error, Result};
@@ -17,13 +16,11 @@ pub fn plan(
     listener: &mut dyn Listener,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let planned = plan::plan(options, listener)?;
-    let text = match format {
-        StatusFormat::Text => report::text(&planned),
-        StatusFormat::Json => report::json(&planned)?,
+    let summary = match format {
+        StatusFormat::Text => plan::plan(options, listener, &mut report::Text::new(out))?,
+        StatusFormat::Json => plan::plan(options, listener, &mut report::Json::new(out))?,
     };
-    out.write_all(text.as_bytes()).map_err(stdout_error)?;
-    match planned.summary.errors {
+    match summary.errors {
         0 => Ok(()),
         errors => Err(Error::Planned { errors }),
     }

@@ -2,18 +2,21 @@
 //! target, the answers that differ and unified diffs of the rendered
 //! files; unchanged targets are only counted. Without an earlier plan,
 //! everything is new and shown whole.
+//!
+//! Targets are compared one at a time as they are planned
+//! ([`Comparison::add`]) and what changes goes straight to the output:
+//! this revision's results are never all held, and the earlier
+//! revision's only until their target is seen.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Answer, File, Planned, Produced, Target};
 
-/// The plan as the output shows it.
+/// The plan's end: what is printed after the changes.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct Ending {
     /// The revision compared with (`None`: the full result).
     pub since: Option<String>,
-    /// Targets that change (all of them without a revision), in order.
-    pub entries: Vec<Entry>,
     /// Targets the earlier revision had and this one has not.
     pub removed: Vec<Target>,
     /// Every error: the target and `file:line: message`.
@@ -68,76 +71,185 @@ pub struct Summary {
     pub errors: usize,
 }
 
-/// Compares `now` with `before` (the revision's name and its plan).
-pub fn compare(now: Vec<Planned>, before: Option<(String, Vec<Planned>)>) -> Report {
-    let (since, before) = match before {
-        Some((since, before)) => (Some(since), Some(before)),
-        None => (None, None),
-    };
-    let mut earlier: BTreeMap<Target, Produced> = BTreeMap::new();
-    let mut earlier_targets: BTreeSet<Target> = BTreeSet::new();
-    for planned in before.into_iter().flatten() {
-        earlier_targets.insert(planned.target.clone());
-        if let Ok(produced) = planned.result {
-            earlier.insert(planned.target, produced);
+/// An earlier revision's results, by (package, context) and machine:
+/// what this revision's targets are compared with.
+#[derive(Debug, Default)]
+pub struct Earlier {
+    results: BTreeMap<(String, String), BTreeMap<Option<String>, Result>>,
+}
+
+type Result = std::result::Result<Produced, Vec<String>>;
+
+impl Earlier {
+    pub fn add(&mut self, planned: Planned) {
+        let Target {
+            environment,
+            machine,
+            package,
+        } = planned.target;
+        self.results
+            .entry((package, environment))
+            .or_default()
+            .insert(machine, planned.result);
+    }
+
+    /// Takes the earlier result of `target`.
+    fn take(&mut self, target: &Target) -> Option<Result> {
+        let key = (target.package.clone(), target.environment.clone());
+        let group = self.results.get_mut(&key)?;
+        let result = group.remove(&target.machine);
+        if group.is_empty() {
+            self.results.remove(&key);
+        }
+        result
+    }
+
+    /// Takes every earlier result of `package` on `context`.
+    fn take_all(&mut self, package: &str, context: &str) -> Vec<Planned> {
+        let key = (package.to_string(), context.to_string());
+        let group = self.results.remove(&key).unwrap_or_default();
+        group
+            .into_iter()
+            .map(|(machine, result)| Planned {
+                target: Target {
+                    environment: key.1.clone(),
+                    machine,
+                    package: key.0.clone(),
+                },
+                result,
+            })
+            .collect()
+    }
+
+    /// What is left: targets this revision no longer has.
+    fn into_targets(self) -> Vec<Target> {
+        let mut targets: Vec<Target> = self
+            .results
+            .into_iter()
+            .flat_map(|((package, environment), group)| {
+                group.into_keys().map(move |machine| Target {
+                    environment: environment.clone(),
+                    machine,
+                    package: package.clone(),
+                })
+            })
+            .collect();
+        targets.sort();
+        targets
+    }
+}
+
+/// The comparison as it goes: this revision's targets are added one at a
+/// time, in the order they are planned.
+#[derive(Debug)]
+pub struct Comparison {
+    /// The revision's name and what is left of its results.
+    earlier: Option<(String, Earlier)>,
+    errors: Vec<(Target, String)>,
+    summary: Summary,
+    machines: BTreeSet<String>,
+    changed: BTreeSet<String>,
+    failed: BTreeSet<String>,
+}
+
+impl Comparison {
+    /// Against `earlier` (the revision's name and results), or the full
+    /// result.
+    pub fn new(earlier: Option<(String, Earlier)>) -> Comparison {
+        Comparison {
+            earlier,
+            errors: Vec::new(),
+            summary: Summary::default(),
+            machines: BTreeSet::new(),
+            changed: BTreeSet::new(),
+            failed: BTreeSet::new(),
         }
     }
-    let mut report = Report {
-        since,
-        entries: Vec::new(),
-        removed: Vec::new(),
-        errors: Vec::new(),
-        summary: Summary::default(),
-    };
-    let mut machines = BTreeSet::new();
-    let mut changed = BTreeSet::new();
-    let mut failed = BTreeSet::new();
-    for planned in now {
-        machines.insert(planned.target.machine_name());
-        earlier_targets.remove(&planned.target);
+
+    /// Adds one target's result; the change to show, if any.
+    pub fn add(&mut self, planned: Planned) -> Option<Entry> {
+        let name = planned.target.machine_name();
+        self.machines.insert(name.clone());
+        let old = match &mut self.earlier {
+            Some((_, earlier)) => Some(earlier.take(&planned.target)),
+            None => None,
+        };
         let produced = match planned.result {
             Ok(produced) => produced,
             Err(lines) => {
-                failed.insert(planned.target.machine_name());
-                report.summary.errors += lines.len();
-                let target = &planned.target;
-                report
-                    .errors
-                    .extend(lines.into_iter().map(|l| (target.clone(), l)));
-                continue;
+                self.failed(planned.target, lines);
+                return None;
             }
         };
-        let change = match &report.since {
+        let change = match old {
             None => {
-                report.summary.files_changed += produced.files.len();
+                self.summary.files_changed += produced.files.len();
                 Change::Full(produced)
             }
-            Some(_) => {
-                let empty = Produced::default();
-                let old = earlier.get(&planned.target).unwrap_or(&empty);
-                let answers = answer_changes(old, &produced);
-                let files = file_changes(old, &produced);
+            Some(old) => {
+                let old = old.and_then(|r| r.ok()).unwrap_or_default();
+                let answers = answer_changes(&old, &produced);
+                let files = file_changes(&old, &produced);
                 if answers.is_empty() && files.is_empty() {
-                    continue;
+                    return None;
                 }
-                report.summary.files_changed += files.len();
+                self.summary.files_changed += files.len();
                 Change::Changed { answers, files }
             }
         };
-        changed.insert(planned.target.machine_name());
-        report.entries.push(Entry {
+        self.changed.insert(name);
+        Some(Entry {
             target: planned.target,
             change,
-        });
+        })
     }
-    report.removed = earlier_targets.into_iter().collect();
-    report.summary.machines = machines.len();
-    report.summary.changed = changed.len();
-    report.summary.unchanged = machines
-        .iter()
-        .filter(|m| !changed.contains(*m) && !failed.contains(*m))
-        .count();
-    report
+
+    /// `package` on `context` has the earlier revision's results (its
+    /// inputs are the same): nothing changes, its errors are still errors.
+    pub fn unchanged(&mut self, package: &str, context: &str) {
+        let Some((_, earlier)) = &mut self.earlier else {
+            return;
+        };
+        for planned in earlier.take_all(package, context) {
+            self.machines.insert(planned.target.machine_name());
+            if let Err(lines) = planned.result {
+                self.failed(planned.target, lines);
+            }
+        }
+    }
+
+    fn failed(&mut self, target: Target, lines: Vec<String>) {
+        self.failed.insert(target.machine_name());
+        self.summary.errors += lines.len();
+        self.errors
+            .extend(lines.into_iter().map(|line| (target.clone(), line)));
+    }
+
+    /// The revision compared with, as the output names it.
+    pub fn since(&self) -> Option<&str> {
+        self.earlier.as_ref().map(|(revision, _)| revision.as_str())
+    }
+
+    pub fn finish(self) -> Ending {
+        let mut summary = self.summary;
+        summary.machines = self.machines.len();
+        summary.changed = self.changed.len();
+        summary.unchanged = self
+            .machines
+            .iter()
+            .filter(|m| !self.changed.contains(*m) && !self.failed.contains(*m))
+            .count();
+        let (since, removed) = match self.earlier {
+            Some((revision, earlier)) => (Some(revision), earlier.into_targets()),
+            None => (None, Vec::new()),
+        };
+        Ending {
+            since,
+            removed,
+            errors: self.errors,
+            summary,
+        }
+    }
 }
 
 fn answer_changes(before: &Produced, after: &Produced) -> Vec<AnswerChange> {
@@ -232,6 +344,32 @@ mod tests {
         }
     }
 
+    /// `now` compared with `before` (the revision's name and its plan):
+    /// the changes and the ending.
+    fn compare(now: Vec<Planned>, before: Option<(&str, Vec<Planned>)>) -> (Vec<Entry>, Ending) {
+        let earlier = before.map(|(revision, planned)| {
+            let mut earlier = Earlier::default();
+            planned.into_iter().for_each(|p| earlier.add(p));
+            (revision.to_string(), earlier)
+        });
+        let mut comparison = Comparison::new(earlier);
+        let entries = now.into_iter().filter_map(|p| comparison.add(p)).collect();
+        (entries, comparison.finish())
+    }
+
+    /// The comparison's text output.
+    fn text(entries: &[Entry], ending: &Ending) -> String {
+        let mut out = Vec::new();
+        let mut printer = super::super::report::Text::new(&mut out);
+        use super::super::report::Printer;
+        entries
+            .iter()
+            .try_for_each(|e| printer.entry(e))
+            .and_then(|()| printer.finish(ending))
+            .expect("printed");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
     #[test]
     fn unchanged_machines_are_counted_and_a_change_shows_its_answer_and_diff() {
         let before = vec![
@@ -242,9 +380,9 @@ mod tests {
             planned("a", Ok(produced("info"))),
             planned("b", Ok(produced("debug"))),
         ];
-        let report = compare(now, Some(("HEAD~1".into(), before)));
+        let (entries, ending) = compare(now, Some(("HEAD~1", before)));
         assert_eq!(
-            report.summary,
+            ending.summary,
             Summary {
                 machines: 2,
                 changed: 1,
@@ -253,8 +391,8 @@ mod tests {
                 errors: 0
             }
         );
-        let [entry] = report.entries.as_slice() else {
-            panic!("{report:?}")
+        let [entry] = entries.as_slice() else {
+            panic!("{entries:?}")
         };
         assert_eq!(entry.target, target("b"));
         let Change::Changed { answers, files } = &entry.change else {
@@ -279,23 +417,36 @@ mod tests {
             planned("a", Err(vec!["t.j2:3: undefined".into()])),
             planned("b", Ok(produced("info"))),
         ];
-        let report = compare(now, Some(("HEAD~1".into(), before)));
-        assert_eq!(report.errors, [(target("a"), "t.j2:3: undefined".into())]);
-        assert_eq!(report.removed, [target("gone")]);
+        let (entries, ending) = compare(now, Some(("HEAD~1", before)));
+        assert_eq!(ending.errors, [(target("a"), "t.j2:3: undefined".into())]);
+        assert_eq!(ending.removed, [target("gone")]);
         // b is new: everything it produces is a change.
-        assert_eq!(report.summary.changed, 1);
-        assert_eq!(report.summary.unchanged, 0);
-        assert_eq!(report.summary.errors, 1);
-        let text = super::super::report::text(&report);
+        assert_eq!(ending.summary.changed, 1);
+        assert_eq!(ending.summary.unchanged, 0);
+        assert_eq!(ending.summary.errors, 1);
+        let text = text(&entries, &ending);
         assert!(text.contains("prod/a: app: t.j2:3: undefined\n"), "{text}");
         assert!(text.ends_with("1 changed, 0 unchanged, 1 file(s) changed, 1 error(s)\n"));
     }
 
     #[test]
+    fn a_package_planned_the_same_as_before_is_unchanged_but_keeps_its_errors() {
+        let mut earlier = Earlier::default();
+        earlier.add(planned("a", Ok(produced("info"))));
+        earlier.add(planned("b", Err(vec!["t.j2:3: undefined".into()])));
+        let mut comparison = Comparison::new(Some(("HEAD~1".into(), earlier)));
+        comparison.unchanged("app", "prod");
+        let ending = comparison.finish();
+        assert_eq!(ending.errors, [(target("b"), "t.j2:3: undefined".into())]);
+        assert!(ending.removed.is_empty());
+        assert_eq!((ending.summary.machines, ending.summary.unchanged), (2, 1));
+    }
+
+    #[test]
     fn without_an_earlier_revision_everything_is_shown_whole() {
-        let report = compare(vec![planned("a", Ok(produced("info")))], None);
-        assert!(matches!(report.entries[0].change, Change::Full(_)));
-        let text = super::super::report::text(&report);
+        let (entries, ending) = compare(vec![planned("a", Ok(produced("info")))], None);
+        assert!(matches!(entries[0].change, Change::Full(_)));
+        let text = text(&entries, &ending);
         assert!(
             text.contains("  x/level = \"info\" (configured)\n"),
             "{text}"

@@ -24,7 +24,9 @@ use crate::env::model::Source;
 use crate::error::{Error, Result};
 use crate::store::StoredAnswer;
 
-pub use compare::Report;
+pub use compare::Summary;
+use compare::{Comparison, Earlier};
+use report::Printer;
 
 /// Everything `plan` can be told.
 #[derive(Debug, Clone)]
@@ -124,126 +126,180 @@ pub fn secret_placeholder(key: &str) -> String {
     format!("<secret {key}>")
 }
 
-/// Plans the repository, and the earlier revision to compare with.
-pub fn plan(options: &Options, listener: &mut dyn Listener) -> Result<Report> {
+/// Plans the earlier revision to compare with, then the repository,
+/// comparing each target as it is planned and printing what changes;
+/// returns the summary. Only the earlier revision's results are held
+/// (until their target is compared), never this revision's, and one
+/// revision's documents are read at a time.
+pub fn plan(
+    options: &Options,
+    listener: &mut dyn Listener,
+    printer: &mut dyn Printer,
+) -> Result<Summary> {
     let stored = stored_answers(options)?;
-    let baseline = since::baseline(&options.repo, &options.since)?;
-    let now = plan_tree(
+    let (earlier, unplanned) = earlier(options, &stored)?;
+    let (fingerprints, mut comparison) = match earlier {
+        Some(Revision {
+            name,
+            inputs,
+            results,
+        }) => (
+            Fingerprints::Compare(inputs),
+            Comparison::new(Some((name, results))),
+        ),
+        None => (Fingerprints::Skip, Comparison::new(None)),
+    };
+    plan_tree(
         &options.repo,
         options,
         &stored,
-        Reuse::Record(baseline.is_some()),
-    )?;
-    let before = match &baseline {
-        Some(tree) => match plan_tree(&tree.dir, options, &stored, Reuse::From(&now)) {
-            Ok(before) => Some((tree.revision.clone(), before.planned)),
-            Err(error) => {
-                listener.warning(&format!(
-                    "{} cannot be planned, so everything is shown as new: {error:#}",
-                    tree.revision
-                ));
-                Some((tree.revision.clone(), Vec::new()))
+        &fingerprints,
+        &mut |done| {
+            match done {
+                Done::Same { package, context } => comparison.unchanged(&package, &context),
+                Done::Planned(planned) => {
+                    if let Some(entry) = comparison.add(planned) {
+                        printer.entry(&entry)?;
+                    }
+                }
             }
+            Ok(())
         },
-        None => None,
-    };
-    Ok(compare::compare(now.planned, before))
-}
-
-/// A revision planned.
-struct Tree {
-    planned: Vec<Planned>,
-    /// What each package's results on each environment depend on, by
-    /// (package, context).
-    inputs: BTreeMap<(String, String), String>,
-}
-
-impl Tree {
-    /// Records the inputs of the group's packages, and takes the results
-    /// of those whose inputs are the same in `same`; returns them.
-    fn record(
-        &mut self,
-        staged: &enumerate::Staged,
-        group: &enumerate::Group,
-        package_inputs: &[String],
-        same: Option<&Tree>,
-    ) -> BTreeSet<usize> {
-        let environment = &staged.documents[group.document].environments[group.environment];
-        let mut reused = BTreeSet::new();
-        for unit in &group.units {
-            let package = &staged.packages[unit.package];
-            let key = (package.package.name.clone(), environment.context.clone());
-            if self.inputs.contains_key(&key) {
-                continue;
-            }
-            let inputs = enumerate::inputs(&package_inputs[unit.package], environment);
-            if let Some(same) = same
-                && same.inputs.get(&key) == Some(&inputs)
-            {
-                let theirs = same
-                    .planned
-                    .iter()
-                    .filter(|p| p.target.package == key.0 && p.target.environment == key.1);
-                self.planned.extend(theirs.cloned());
-                reused.insert(unit.package);
-            }
-            self.inputs.insert(key, inputs);
-        }
-        reused
+    )?;
+    if let Some((revision, error)) = unplanned {
+        listener.warning(&format!(
+            "{revision} cannot be planned, so everything is shown as new: {error:#}"
+        ));
     }
+    let ending = comparison.finish();
+    printer.finish(&ending)?;
+    Ok(ending.summary)
 }
 
-/// Whether a revision's inputs are recorded (another revision will be
-/// planned), or the results of the other revision reused.
-#[derive(Clone, Copy)]
-enum Reuse<'a> {
-    Record(bool),
-    From(&'a Tree),
+/// The earlier revision planned.
+struct Revision {
+    /// As the output names it: `HEAD~1 (1a2b3c4)`.
+    name: String,
+    /// What each package's results on each environment depend on.
+    inputs: Inputs,
+    results: Earlier,
+}
+
+/// What each package's results on each environment depend on, by
+/// (package, context): equal inputs, equal results.
+type Inputs = BTreeMap<(String, String), String>;
+
+/// The revision to compare with, planned; when it cannot be planned,
+/// nothing of it (everything is new) and why, to warn once this
+/// revision is planned (its own error comes first).
+fn earlier(
+    options: &Options,
+    stored: &BTreeMap<String, StoredAnswer>,
+) -> Result<(Option<Revision>, Option<(String, Error)>)> {
+    let Some(tree) = since::baseline(&options.repo, &options.since)? else {
+        return Ok((None, None));
+    };
+    let mut results = Earlier::default();
+    let planned = plan_tree(
+        &tree.dir,
+        options,
+        stored,
+        &Fingerprints::Record,
+        &mut |done| {
+            if let Done::Planned(planned) = done {
+                results.add(planned);
+            }
+            Ok(())
+        },
+    );
+    let (inputs, results, unplanned) = match planned {
+        Ok(inputs) => (inputs, results, None),
+        Err(error) => (
+            Inputs::new(),
+            Earlier::default(),
+            Some((tree.revision.clone(), error)),
+        ),
+    };
+    let revision = Revision {
+        name: tree.revision,
+        inputs,
+        results,
+    };
+    Ok((Some(revision), unplanned))
+}
+
+/// Whether a revision's inputs are fingerprinted: to record them (the
+/// earlier revision), to compare with the earlier revision's (its
+/// packages whose inputs are the same are not planned again), or not
+/// at all (the full result pays nothing).
+enum Fingerprints {
+    Skip,
+    Record,
+    Compare(Inputs),
+}
+
+/// What planning a tree reports, group by group.
+enum Done {
+    /// One target planned.
+    Planned(Planned),
+    /// `package`'s inputs on `context` are the earlier revision's: not
+    /// planned again, its results are the same.
+    Same { package: String, context: String },
 }
 
 /// Every target of the repository at `repo`, planned on `options.jobs`
-/// threads. A package whose inputs on an environment are those it had
-/// in the other revision ([`Reuse::From`]) is not planned again: its
-/// results are the same.
+/// threads, one environment at a time, each handed to `each` as soon as
+/// its environment is done; returns the inputs fingerprinted.
 fn plan_tree(
     repo: &std::path::Path,
     options: &Options,
     stored: &BTreeMap<String, StoredAnswer>,
-    reuse: Reuse<'_>,
-) -> Result<Tree> {
-    let (record, same) = match reuse {
-        Reuse::Record(record) => (record, None),
-        Reuse::From(tree) => (true, Some(tree)),
-    };
+    fingerprints: &Fingerprints,
+    each: &mut dyn FnMut(Done) -> Result<()>,
+) -> Result<Inputs> {
     let staged = enumerate::stage(repo, options.jobs)?;
     let groups = enumerate::groups(&staged, &options.environments, &options.machines)?;
     let limits = compute::Limits {
         max_value_bytes: options.max_value_bytes,
         max_render_bytes: options.max_render_bytes,
     };
-    let mut tree = Tree {
-        planned: Vec::new(),
-        inputs: BTreeMap::new(),
-    };
-    let package_inputs = match record {
-        true => staged
+    let package_inputs = match fingerprints {
+        Fingerprints::Skip => Vec::new(),
+        Fingerprints::Record | Fingerprints::Compare(_) => staged
             .packages
             .iter()
             .map(|p| enumerate::package_inputs(&staged, p))
             .collect::<Result<Vec<_>>>()?,
-        false => Vec::new(),
     };
+    let mut inputs = Inputs::new();
     for group in groups {
         let document = &staged.documents[group.document];
         let environment = &document.environments[group.environment];
-        let reused = match record {
-            true => tree.record(&staged, &group, &package_inputs, same),
-            false => BTreeSet::new(),
-        };
+        let mut same = BTreeSet::new();
+        if !package_inputs.is_empty() {
+            for unit in &group.units {
+                let name = &staged.packages[unit.package].package.name;
+                let key = (name.clone(), environment.context.clone());
+                if inputs.contains_key(&key) {
+                    continue;
+                }
+                let these = enumerate::inputs(&package_inputs[unit.package], environment);
+                if let Fingerprints::Compare(earlier) = fingerprints
+                    && earlier.get(&key) == Some(&these)
+                {
+                    same.insert(unit.package);
+                    each(Done::Same {
+                        package: key.0.clone(),
+                        context: key.1.clone(),
+                    })?;
+                }
+                inputs.insert(key, these);
+            }
+        }
         let units: Vec<_> = group
             .units
             .iter()
-            .filter(|u| !reused.contains(&u.package))
+            .filter(|u| !same.contains(&u.package))
             .copied()
             .collect();
         if units.is_empty() {
@@ -252,14 +308,12 @@ fn plan_tree(
         let scope = enumerate::StagedEnvironment::of(document, environment);
         let work =
             |unit: &enumerate::Unit| compute::planned(&staged, (&scope, unit), stored, limits);
-        tree.planned.extend(crate::builder::parallel(
-            &units,
-            options.jobs.max(1),
-            work,
-            |_| {},
-        ));
+        let planned = crate::builder::parallel(&units, options.jobs.max(1), work, |_| {});
+        for planned in planned {
+            each(Done::Planned(planned))?;
+        }
     }
-    Ok(tree)
+    Ok(inputs)
 }
 
 /// The answers of `--answers FILE` (an `answers --format json` export),

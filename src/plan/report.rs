@@ -1,32 +1,60 @@
 //! The plan as text (for people and CI logs) and as JSON (for tools; the
-//! shape is documented in docs/plan.md and checked by the tests). Secrets
-//! are already masked by [`super::compute`]; nothing here reads one.
+//! shape is documented in docs/plan.md and checked by the tests), written
+//! as the targets are compared: a change is printed when its target is
+//! planned, the errors and the summary at the end. Secrets are already
+//! masked by [`super::compute`]; nothing here reads one.
+
+use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::compare::{AnswerChange, Change, Entry, FileChange, Report, Summary};
+use super::compare::{AnswerChange, Change, Ending, Entry, FileChange, Summary};
 use super::{Answer, Produced, Target};
 use crate::error::{Error, Result};
 
-/// The whole report as text: the changes, the errors, the summary line.
-pub fn text(report: &Report) -> String {
-    let mut out = String::new();
-    for entry in &report.entries {
-        out.push_str(&format!("{}\n", entry.target.describe()));
+/// Where the plan goes: each change as it is found, then the end.
+pub trait Printer {
+    fn entry(&mut self, entry: &Entry) -> Result<()>;
+    fn finish(&mut self, ending: &Ending) -> Result<()>;
+}
+
+fn written(result: std::io::Result<()>) -> Result<()> {
+    result.map_err(|e| Error::io("<stdout>", e))
+}
+
+/// The plan as text: the changes, the errors, the summary line.
+pub struct Text<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl<'a> Text<'a> {
+    pub fn new(out: &'a mut dyn Write) -> Text<'a> {
+        Text { out }
+    }
+}
+
+impl Printer for Text<'_> {
+    fn entry(&mut self, entry: &Entry) -> Result<()> {
+        let mut text = format!("{}\n", entry.target.describe());
         match &entry.change {
-            Change::Full(produced) => full_text(produced, &mut out),
-            Change::Changed { answers, files } => changed_text(answers, files, &mut out),
+            Change::Full(produced) => full_text(produced, &mut text),
+            Change::Changed { answers, files } => changed_text(answers, files, &mut text),
         }
-        out.push('\n');
+        text.push('\n');
+        written(self.out.write_all(text.as_bytes()))
     }
-    for target in &report.removed {
-        out.push_str(&format!("{}: no longer planned\n", target.describe()));
+
+    fn finish(&mut self, ending: &Ending) -> Result<()> {
+        let mut text = String::new();
+        for target in &ending.removed {
+            text.push_str(&format!("{}: no longer planned\n", target.describe()));
+        }
+        for (target, message) in &ending.errors {
+            text.push_str(&format!("{}: {message}\n", target.describe()));
+        }
+        text.push_str(&summary_line(&ending.summary, ending.since.as_deref()));
+        written(self.out.write_all(text.as_bytes()))
     }
-    for (target, message) in &report.errors {
-        out.push_str(&format!("{}: {message}\n", target.describe()));
-    }
-    out.push_str(&summary_line(&report.summary, report.since.as_deref()));
-    out
 }
 
 /// `planned 12 machines against HEAD~1 (1a2b3c4): 3 changed, 9
@@ -95,28 +123,71 @@ fn mode_text(mode: Option<u32>) -> String {
         .unwrap_or_else(|| "(none)".into())
 }
 
-/// The whole report as JSON (see docs/plan.md for the shape).
-pub fn json(report: &Report) -> Result<String> {
-    let value = json!({
-        "since": report.since,
-        "summary": {
-            "machines": report.summary.machines,
-            "changed": report.summary.changed,
-            "unchanged": report.summary.unchanged,
-            "files_changed": report.summary.files_changed,
-            "errors": report.summary.errors,
-        },
-        "changes": report.entries.iter().map(entry_json).collect::<Vec<_>>(),
-        "removed": report.removed.iter().map(target_json).collect::<Vec<_>>(),
-        "errors": report.errors.iter().map(|(target, message)| {
-            let mut value = target_json(target);
-            value["message"] = json!(message);
-            value
-        }).collect::<Vec<_>>(),
-    });
-    serde_json::to_string_pretty(&value)
-        .map(|s| s + "\n")
-        .map_err(|e| Error::Usage(e.to_string()))
+/// The plan as one JSON object (see docs/plan.md for the shape), written
+/// as it goes: `changes` (its keys are in order) first, entry by entry.
+pub struct Json<'a> {
+    out: &'a mut dyn Write,
+    entries: usize,
+}
+
+impl<'a> Json<'a> {
+    pub fn new(out: &'a mut dyn Write) -> Json<'a> {
+        Json { out, entries: 0 }
+    }
+}
+
+impl Printer for Json<'_> {
+    fn entry(&mut self, entry: &Entry) -> Result<()> {
+        let pretty = pretty(&entry_json(entry))?;
+        let mut text = String::from(match self.entries {
+            0 => "{\n  \"changes\": [\n",
+            _ => ",\n",
+        });
+        // As the whole object pretty-printed would have it: two levels in.
+        for (i, line) in pretty.lines().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str("    ");
+            text.push_str(line);
+        }
+        self.entries += 1;
+        written(self.out.write_all(text.as_bytes()))
+    }
+
+    fn finish(&mut self, ending: &Ending) -> Result<()> {
+        let summary = &ending.summary;
+        let rest = json!({
+            "since": ending.since,
+            "summary": {
+                "machines": summary.machines,
+                "changed": summary.changed,
+                "unchanged": summary.unchanged,
+                "files_changed": summary.files_changed,
+                "errors": summary.errors,
+            },
+            "removed": ending.removed.iter().map(target_json).collect::<Vec<_>>(),
+            "errors": ending.errors.iter().map(|(target, message)| {
+                let mut value = target_json(target);
+                value["message"] = json!(message);
+                value
+            }).collect::<Vec<_>>(),
+        });
+        let rest = pretty(&rest)?;
+        let fields = rest
+            .strip_prefix("{\n")
+            .and_then(|r| r.strip_suffix("\n}"))
+            .unwrap_or(&rest);
+        let changes = match self.entries {
+            0 => "{\n  \"changes\": [],\n",
+            _ => "\n  ],\n",
+        };
+        written(write!(self.out, "{changes}{fields}\n}}\n"))
+    }
+}
+
+fn pretty(value: &Value) -> Result<String> {
+    serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))
 }
 
 fn target_json(target: &Target) -> Value {
