@@ -137,16 +137,20 @@ pub fn plan(
     printer: &mut dyn Printer,
 ) -> Result<Summary> {
     let stored = stored_answers(options)?;
-    let (earlier, unplanned) = earlier(options, &stored)?;
-    let (fingerprints, mut comparison) = match earlier {
+    let mut unplanned = None;
+    let (fingerprints, mut comparison) = match earlier(options, &stored)? {
         Some(Revision {
             name,
             inputs,
             results,
-        }) => (
-            Fingerprints::Compare(inputs),
-            Comparison::new(Some((name, results))),
-        ),
+            error,
+        }) => {
+            unplanned = error.map(|error| (name.clone(), error));
+            (
+                Fingerprints::Compare(inputs),
+                Comparison::new(Some((name, results))),
+            )
+        }
         None => (Fingerprints::Skip, Comparison::new(None)),
     };
     plan_tree(
@@ -183,21 +187,20 @@ struct Revision {
     /// What each package's results on each environment depend on.
     inputs: Inputs,
     results: Earlier,
+    /// Why it could not be planned (everything is new then), to warn
+    /// once this revision is planned: its own error comes first.
+    error: Option<Error>,
 }
 
 /// What each package's results on each environment depend on, by
 /// (package, context): equal inputs, equal results.
 type Inputs = BTreeMap<(String, String), String>;
 
-/// The revision to compare with, planned; when it cannot be planned,
-/// nothing of it (everything is new) and why, to warn once this
-/// revision is planned (its own error comes first).
-fn earlier(
-    options: &Options,
-    stored: &BTreeMap<String, StoredAnswer>,
-) -> Result<(Option<Revision>, Option<(String, Error)>)> {
+/// The revision to compare with, planned (nothing of it when it cannot
+/// be planned).
+fn earlier(options: &Options, stored: &BTreeMap<String, StoredAnswer>) -> Result<Option<Revision>> {
     let Some(tree) = since::baseline(&options.repo, &options.since)? else {
-        return Ok((None, None));
+        return Ok(None);
     };
     let mut results = Earlier::default();
     let planned = plan_tree(
@@ -212,20 +215,16 @@ fn earlier(
             Ok(())
         },
     );
-    let (inputs, results, unplanned) = match planned {
+    let (inputs, results, error) = match planned {
         Ok(inputs) => (inputs, results, None),
-        Err(error) => (
-            Inputs::new(),
-            Earlier::default(),
-            Some((tree.revision.clone(), error)),
-        ),
+        Err(error) => (Inputs::new(), Earlier::default(), Some(error)),
     };
-    let revision = Revision {
+    Ok(Some(Revision {
         name: tree.revision,
         inputs,
         results,
-    };
-    Ok((Some(revision), unplanned))
+        error,
+    }))
 }
 
 /// Whether a revision's inputs are fingerprinted: to record them (the
