@@ -37,13 +37,28 @@ pub fn baseline(repo: &Path, since: &Since) -> Result<Option<Tree>> {
         ))
     })?;
     let sha = String::from_utf8_lossy(&sha).trim().to_string();
-    let archive = git(repo, &["archive", "--format=tar", &format!("{sha}:./")])?;
     let short = &sha[..sha.len().min(12)];
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    // Through a file, not a pipe read whole: the archive holds the
+    // documents, as large as what the plan may take in all.
+    let archive = dir.path().join("repo.tar");
+    let shown = archive.display().to_string();
+    git(
+        repo,
+        &[
+            "archive",
+            "--format=tar",
+            "-o",
+            &shown,
+            &format!("{sha}:./"),
+        ],
+    )?;
     let path = dir.path().join("repo");
-    tar::Archive::new(archive.as_slice())
+    let file = std::fs::File::open(&archive).map_err(|e| Error::io(&archive, e))?;
+    tar::Archive::new(std::io::BufReader::new(file))
         .unpack(&path)
         .map_err(|e| Error::io(&path, e))?;
+    std::fs::remove_file(&archive).map_err(|e| Error::io(&archive, e))?;
     Ok(Some(Tree {
         _dir: dir,
         dir: path,
