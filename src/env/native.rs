@@ -385,9 +385,14 @@ impl NativeReader<'_, '_> {
                 }
             }
             "machine" => {
-                if let (Some(machine), Some(environment)) =
+                if let (Some(mut machine), Some(environment)) =
                     (self.machine.take(), self.environment.as_mut())
                 {
+                    // Kept while the whole document is: not a quarter
+                    // more room than its values take (10,000 machines of
+                    // 50 values held 4.5 MB of spare capacity).
+                    machine.values.shrink_to_fit();
+                    machine.debconf.shrink_to_fit();
                     environment.machines.push(machine);
                 }
             }
