@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, Id, Kind, Undo};
+use super::{Context, Id, Kind, Render, Undo};
 use crate::error::{Error, Result};
 use crate::files::RootedPath;
 
@@ -167,8 +167,8 @@ impl Block {
     }
 
     /// The rendered content, ending with a newline (empty: no line).
-    fn rendered(&self, cx: &Context<'_>) -> Result<String> {
-        let mut content = (cx.render)(&self.what(), &self.content)?;
+    fn rendered(&self, render: &Render<'_>) -> Result<String> {
+        let mut content = render(&self.what(), &self.content)?;
         if let Some(line) = marker_line(content.as_bytes(), self.comment()) {
             return Err(Error::at(
                 &self.file,
@@ -186,8 +186,14 @@ impl Block {
         Ok(content)
     }
 
+    /// The block as it is written into its file, markers included.
+    pub fn written(&self, package: &str, render: &Render<'_>) -> Result<String> {
+        let block = self.markers(package).block(&self.rendered(render)?);
+        Ok(String::from_utf8_lossy(&block).into_owned())
+    }
+
     pub fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
-        let content = self.rendered(cx)?;
+        let content = self.rendered(cx.render)?;
         let markers = self.markers(cx.package);
         let block = markers.block(&content);
         let path = PathBuf::from(&self.file);

@@ -152,9 +152,23 @@ impl Directory {
         out
     }
 
+    /// Owner, group and mode with their defaults.
+    fn declared(&self) -> (&str, &str, u32) {
+        (
+            self.owner.as_deref().unwrap_or("root"),
+            self.group.as_deref().unwrap_or("root"),
+            self.mode.as_deref().and_then(parse_mode).unwrap_or(0o755),
+        )
+    }
+
+    /// What it makes of the node, in one line: `0750 webshop:webshop`.
+    pub fn intended(&self) -> String {
+        let (owner, group, mode) = self.declared();
+        format!("{mode:04o} {owner}:{group}")
+    }
+
     fn wanted(&self, root: &Path) -> Result<Ownership> {
-        let owner = self.owner.as_deref().unwrap_or("root");
-        let group = self.group.as_deref().unwrap_or("root");
+        let (owner, group, mode) = self.declared();
         let missing = |what: &str, name: &str, file: &str| {
             Error::Invalid(vec![crate::error::Problem {
                 file: self.path.clone(),
@@ -168,7 +182,7 @@ impl Directory {
         Ok(Ownership {
             uid: uid_of(root, owner).ok_or_else(|| missing("user", owner, "/etc/passwd"))?,
             gid: gid_of(root, group).ok_or_else(|| missing("group", group, "/etc/group"))?,
-            mode: self.mode.as_deref().and_then(parse_mode).unwrap_or(0o755),
+            mode,
         })
     }
 

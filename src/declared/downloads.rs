@@ -154,6 +154,16 @@ impl Download {
         out
     }
 
+    /// What it makes of the node, in one line.
+    pub fn intended(&self) -> String {
+        format!(
+            "{:04o}, sha256 {} from {}",
+            self.mode(),
+            self.sha256,
+            self.url
+        )
+    }
+
     fn mode(&self) -> u32 {
         self.mode
             .as_deref()

@@ -51,7 +51,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, Id, Kind, Undo};
+use super::{Context, Id, Kind, Render, Secrets, Undo};
 use crate::error::{Error, Result};
 use crate::files::{Removal, sha256_hex};
 
@@ -203,7 +203,7 @@ impl Table {
     }
 
     /// The block in [`CONF`] that includes the table's file at boot.
-    fn include(&self, package: &str) -> super::blocks::Block {
+    pub fn include(&self, package: &str) -> super::blocks::Block {
         super::blocks::Block {
             file: CONF.into(),
             name: Some(format!("firewall-{}", self.table)),
@@ -276,18 +276,33 @@ impl Table {
         format!("firewall table {}", self.table)
     }
 
-    pub fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
-        let path = self.path(cx.package);
-        let body = (cx.render)(&self.what(), &self.rules)?;
+    /// The table's file (its path and content): the rules rendered and
+    /// checked to stay inside the table.
+    pub fn file(
+        &self,
+        package: &str,
+        render: &Render<'_>,
+        secrets: &dyn Secrets,
+    ) -> Result<(PathBuf, String)> {
+        let body = render(&self.what(), &self.rules)?;
         check_body(&body).map_err(|message| Error::Package {
-            package: cx.package.to_string(),
-            message: cx.secrets.mask(&format!(
+            package: package.to_string(),
+            message: secrets.mask(&format!(
                 "the rules of table {} as rendered: {message}; nothing was changed",
                 self.table
             )),
         })?;
+        Ok((self.path(package), self.content(package, &body)))
+    }
+
+    /// The mode of its file.
+    pub fn mode(&self) -> u32 {
+        MODE
+    }
+
+    pub fn apply(&self, previous: Option<&Record>, cx: &mut Context<'_>) -> Result<Record> {
+        let (path, content) = self.file(cx.package, cx.render, cx.secrets)?;
         self.require_conf(cx)?;
-        let content = self.content(cx.package, &body);
         let sha256 = sha256_hex(content.as_bytes());
         let rooted = resolve(cx.root, &path)?;
         let current = rooted.read()?;

@@ -78,13 +78,16 @@ impl Declarations {
             .collect()
     }
 
-    /// The template texts with their names in messages (`/etc/hosts block
-    /// cluster`, `firewall table webshop`).
-    pub fn texts(&self) -> Vec<(String, &str)> {
-        let blocks = self.blocks.iter().map(|b| (b.what(), b.content.as_str()));
-        blocks
-            .chain(self.firewall.iter().map(|t| (t.what(), t.rules.as_str())))
-            .collect()
+    /// What applying them would make of a node, in the order they are
+    /// applied, computed by the functions applying uses (the same
+    /// rendering, the same checks of what is rendered) without touching
+    /// anything: for `confpack plan`.
+    pub fn intended(&self, package: &str, render: &Render<'_>) -> Result<Vec<Intended>> {
+        let mut out = Vec::new();
+        for declared in self.declared() {
+            out.extend(declared.intended(package, render)?);
+        }
+        Ok(out)
     }
 
     /// Every declaration, in the order it is applied.
@@ -127,6 +130,21 @@ impl Declarations {
         }
         out
     }
+}
+
+/// What one declaration would make of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intended {
+    /// A text it writes: a block with its markers, by `FILE block NAME`;
+    /// a firewall table's file, by its path, with its mode.
+    Text {
+        name: String,
+        content: String,
+        mode: Option<u32>,
+    },
+    /// Anything else, in one line: `directory /var/lib/webshop` is
+    /// `0750 webshop:webshop`.
+    State { id: Id, state: String },
 }
 
 /// A declaration the builder refuses.
@@ -233,6 +251,41 @@ impl Declared<'_> {
             Declared::Service(s) => s.id(),
             Declared::Block(b) => b.id(),
         }
+    }
+
+    fn intended(&self, package: &str, render: &Render<'_>) -> Result<Vec<Intended>> {
+        let state = |state: String| {
+            vec![Intended::State {
+                id: self.id(),
+                state,
+            }]
+        };
+        let block = |block: &blocks::Block, render: &Render<'_>| -> Result<Intended> {
+            Ok(Intended::Text {
+                name: block.what(),
+                content: block.written(package, render)?,
+                mode: None,
+            })
+        };
+        Ok(match self {
+            Declared::Group(_) => state("system group".into()),
+            Declared::User(u) => state(u.intended()),
+            Declared::Directory(d) => state(d.intended()),
+            Declared::Download(d) => state(d.intended()),
+            Declared::Service(s) => state(s.intended()),
+            Declared::Block(b) => vec![block(b, render)?],
+            Declared::Firewall(t) => {
+                let (path, content) = t.file(package, render, &NoSecrets)?;
+                let file = Intended::Text {
+                    name: path.display().to_string(),
+                    content,
+                    mode: Some(t.mode()),
+                };
+                // Its include line is written as is, not rendered.
+                let plain = |_: &str, source: &str| Ok(source.to_string());
+                vec![file, block(&t.include(package), &plain)?]
+            }
+        })
     }
 
     fn check(&self) -> Vec<String> {

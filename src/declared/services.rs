@@ -147,6 +147,28 @@ impl Service {
         self.restart_on_change.unwrap_or(true)
     }
 
+    /// What it makes of the node, in one line: `enabled, started,
+    /// restarted on change`.
+    pub fn intended(&self) -> String {
+        if self.mask() {
+            return "masked".into();
+        }
+        let words = [
+            (self.enable(), "enabled", "not enabled"),
+            (self.start(), "started", "not started"),
+            (
+                self.restart_on_change(),
+                "restarted on change",
+                "not restarted on change",
+            ),
+        ];
+        words
+            .iter()
+            .map(|(on, yes, no)| if *on { *yes } else { *no })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn id(&self) -> Id {
         Id {
             kind: Kind::Service,

@@ -528,6 +528,25 @@ impl User {
         out
     }
 
+    /// What it makes of the node, in one line: its settings with their
+    /// defaults.
+    pub fn intended(&self) -> String {
+        let settings = self.settings();
+        let mut out = format!("system user, group {}", settings.group);
+        if !settings.groups.is_empty() {
+            out.push_str(&format!(", groups {}", settings.groups.join(",")));
+        }
+        out.push_str(&format!(", home {}", settings.home));
+        if settings.create_home {
+            out.push_str(" (created)");
+        }
+        out.push_str(&format!(", shell {}", settings.shell));
+        if !settings.comment.is_empty() {
+            out.push_str(&format!(", comment {:?}", settings.comment));
+        }
+        out
+    }
+
     /// The settings with their defaults.
     pub fn settings(&self) -> Settings {
         let mut groups = self.groups.clone();
