@@ -218,6 +218,13 @@ fn check_shape(plan: &Value) {
                 }
             }
         }
+        for declaration in change["declarations"].as_array().expect("declarations") {
+            assert!(declaration["id"].is_string(), "{declaration}");
+            for side in ["before", "after"] {
+                let state = &declaration[side];
+                assert!(state.is_null() || state.is_string(), "{declaration}");
+            }
+        }
         for file in change["files"].as_array().expect("files") {
             assert!(file["path"].is_string(), "{file}");
             assert!(file["mode"].is_string() || file["mode"].is_null(), "{file}");
@@ -325,15 +332,18 @@ fn the_plan_agrees_with_what_configure_writes_on_a_sandboxed_node() {
             .iter()
             .find(|c| c["package"] == "webshop-app")
             .expect("planned");
-        let mut compared = 0;
+        let (mut compared, mut blocks) = (0, 0);
         for file in change["files"].as_array().expect("files") {
             let Some(mode) = file["mode"].as_str() else {
-                if file["path"] == "/etc/hosts block cluster" {
-                    let hosts = std::fs::read_to_string(root.join("etc/hosts")).expect("hosts");
-                    let block = file["content"].as_str().expect("content");
-                    assert!(hosts.contains(block), "{machine}: {hosts}");
-                }
-                continue; // a declaration's text, not a file of its own
+                // A block, markers included, in a file others own.
+                let name = file["path"].as_str().expect("path");
+                let (path, _) = name.split_once(" block ").expect("FILE block NAME");
+                let text = std::fs::read_to_string(root.join(path.trim_start_matches('/')))
+                    .expect("the block's file");
+                let block = file["content"].as_str().expect("content");
+                assert!(text.contains(block), "{machine}: {name}: {text}");
+                blocks += 1;
+                continue;
             };
             let path = file["path"].as_str().expect("path");
             let written = root.join(path.trim_start_matches('/'));
@@ -350,7 +360,12 @@ fn the_plan_agrees_with_what_configure_writes_on_a_sandboxed_node() {
             assert_eq!(format!("{:04o}", written_mode & 0o7777), mode, "{path}");
             compared += 1;
         }
-        assert_eq!(compared, 2, "app.conf and database.conf: {change:#}");
+        assert_eq!(
+            (compared, blocks),
+            (3, 2),
+            "app.conf, database.conf and the firewall table's file; the hosts block and the \
+             table's include line: {change:#}"
+        );
     }
 }
 
@@ -375,6 +390,67 @@ fn a_nodes_stored_answers_win_over_the_document_as_on_that_node() {
         "{stdout}"
     );
     assert!(stdout.contains("    | workers = 7\n"), "{stdout}");
+}
+
+#[test]
+fn declarations_are_planned_and_a_change_to_them_shows_against_a_revision() {
+    let mut repo = committed_example();
+    let (_, full, _) = plan(&repo, &["--full", "--machine", "app1.prod.example.com"]);
+    for line in [
+        "  user webshop: system user, group webshop, home /var/lib/webshop, shell /usr/sbin/nologin, comment \"Web shop application\"\n",
+        "  directory /var/lib/webshop: 0750 webshop:webshop\n",
+        "  service webshop.service: enabled, started, restarted on change\n",
+        // The block with its markers, the firewall table's file and its
+        // include line, as configure writes them.
+        "  /etc/hosts block cluster:\n    | # BEGIN confpack webshop-app cluster\n    | 10.10.0.10 lb1.prod.example.com\n",
+        "  /etc/nftables.d/webshop-app-webshop.nft (0600):\n",
+        "    |       tcp dport 8080 counter accept\n",
+        "  /etc/nftables.conf block firewall-webshop:\n",
+    ] {
+        assert!(full.contains(line), "{line:?} in\n{full}");
+    }
+    let control = "packages/webshop-app/control/control.yml";
+    edit(&repo, control, "mode: \"0750\"", "mode: \"0700\"");
+    edit(&repo, control, "counter accept", "accept");
+    edit(
+        &repo,
+        control,
+        "  - unit: webshop.service\n",
+        "  - unit: webshop.service\n    start: false\n",
+    );
+    repo.commit("a private data directory, no counter, started on demand");
+    let (_, planned) = plan_json(&repo, &["--since", "HEAD~1"]);
+    let changes = planned["changes"].as_array().expect("changes");
+    // Every machine of webshop-app (the no-machine cases are errors).
+    assert_eq!(changes.len(), 8, "{planned:#}");
+    for change in changes {
+        assert_eq!(change["package"], "webshop-app", "{change}");
+        let declarations = &change["declarations"];
+        assert_eq!(declarations[0]["id"], "directory /var/lib/webshop");
+        assert_eq!(declarations[0]["before"], "0750 webshop:webshop");
+        assert_eq!(declarations[0]["after"], "0700 webshop:webshop");
+        assert_eq!(declarations[1]["id"], "service webshop.service");
+        assert_eq!(
+            declarations[1]["after"],
+            "enabled, not started, restarted on change"
+        );
+        let [file] = change["files"].as_array().expect("files").as_slice() else {
+            panic!("only the table's file changes: {change:#}")
+        };
+        assert_eq!(file["path"], "/etc/nftables.d/webshop-app-webshop.nft");
+        let diff = file["diff"].as_str().expect("diff");
+        assert!(
+            diff.contains("-      tcp dport 8080 counter accept\n+      tcp dport 8080 accept\n"),
+            "{diff}"
+        );
+    }
+    let (_, text, _) = plan(&repo, &["--since", "HEAD~1"]);
+    assert!(
+        text.contains(
+            "  directory /var/lib/webshop: \"0750 webshop:webshop\" -> \"0700 webshop:webshop\"\n"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

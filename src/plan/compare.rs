@@ -39,7 +39,16 @@ pub enum Change {
     Changed {
         answers: Vec<AnswerChange>,
         files: Vec<FileChange>,
+        declarations: Vec<DeclarationChange>,
     },
+}
+
+/// A declaration whose state changes (`None`: not declared).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclarationChange {
+    pub id: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,11 +199,16 @@ impl Comparison {
                 let old = old.and_then(|r| r.ok()).unwrap_or_default();
                 let answers = answer_changes(&old, &produced);
                 let files = file_changes(&old, &produced);
-                if answers.is_empty() && files.is_empty() {
+                let declarations = declaration_changes(&old, &produced);
+                if answers.is_empty() && files.is_empty() && declarations.is_empty() {
                     return None;
                 }
                 self.summary.files_changed += files.len();
-                Change::Changed { answers, files }
+                Change::Changed {
+                    answers,
+                    files,
+                    declarations,
+                }
             }
         };
         self.changed.insert(name);
@@ -259,6 +273,24 @@ fn answer_changes(before: &Produced, after: &Produced) -> Vec<AnswerChange> {
             let (old, new) = (before.answers.get(key), after.answers.get(key));
             (old != new).then(|| AnswerChange {
                 key: key.clone(),
+                before: old.cloned(),
+                after: new.cloned(),
+            })
+        })
+        .collect()
+}
+
+fn declaration_changes(before: &Produced, after: &Produced) -> Vec<DeclarationChange> {
+    let ids: BTreeSet<&String> = before
+        .declarations
+        .keys()
+        .chain(after.declarations.keys())
+        .collect();
+    ids.into_iter()
+        .filter_map(|id| {
+            let (old, new) = (before.declarations.get(id), after.declarations.get(id));
+            (old != new).then(|| DeclarationChange {
+                id: id.clone(),
                 before: old.cloned(),
                 after: new.cloned(),
             })
@@ -334,6 +366,7 @@ mod tests {
         Produced {
             answers: [("x/level".to_string(), answer)].into(),
             files: [("/etc/app.conf".to_string(), file)].into(),
+            declarations: [("directory /var/lib/app".to_string(), "0750 app:app".into())].into(),
         }
     }
 
@@ -395,7 +428,7 @@ mod tests {
             panic!("{entries:?}")
         };
         assert_eq!(entry.target, target("b"));
-        let Change::Changed { answers, files } = &entry.change else {
+        let Change::Changed { answers, files, .. } = &entry.change else {
             panic!("{entry:?}")
         };
         assert_eq!(answers[0].key, "x/level");

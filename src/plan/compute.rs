@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::enumerate::{Staged, StagedEnvironment, StagedPackage, Unit};
 use super::{Answer, File, Planned, Produced, Target, secret_placeholder};
+use crate::declared::Intended;
 use crate::derive::values::{self, Bindings};
 use crate::env::model::{Document, Priority};
 use crate::error::{Error, Result};
@@ -104,13 +105,31 @@ fn compute(
     let after = records.batch.answers_after(stored.clone());
     let known = values::known_answers(&after);
     let mut files = rendered(staged, package, &known, &scope, limits)?;
-    files.extend(declared(package, &known, &scope, limits)?);
+    let mut declarations = BTreeMap::new();
+    for intended in declared(package, &known, &scope, limits)? {
+        match intended {
+            Intended::Text {
+                name,
+                content,
+                mode,
+            } => {
+                files.insert(name, File { content, mode });
+            }
+            Intended::State { id, state } => {
+                declarations.insert(id.to_string(), state);
+            }
+        }
+    }
     let answers = plan
         .planned
         .iter()
         .filter_map(|p| Some((p.key.clone(), shown(&p.key, after.get(&p.key)?))))
         .collect();
-    Ok(Produced { answers, files })
+    Ok(Produced {
+        answers,
+        files,
+        declarations,
+    })
 }
 
 /// The document's values with every secret question's replaced by its
@@ -221,27 +240,20 @@ fn rendered(
     Ok(files)
 }
 
-/// The declarations' texts (managed blocks, firewall tables), rendered
-/// like configure renders them.
+/// What the package's declarations would make of the node: the texts
+/// they write (blocks, firewall tables) rendered with the render
+/// function configure gives them, and the others' state.
 fn declared(
     package: &StagedPackage,
     known: &BTreeMap<String, crate::derive::KnownAnswer>,
     scope: &Bindings,
     limits: Limits,
-) -> Result<BTreeMap<String, File>> {
-    let mut files = BTreeMap::new();
-    for (name, source) in package.package.config.declared.texts() {
-        let content =
-            crate::render::render_text(&name, source, known, scope, limits.max_render_bytes)?;
-        files.insert(
-            name,
-            File {
-                content,
-                mode: None,
-            },
-        );
-    }
-    Ok(files)
+) -> Result<Vec<Intended>> {
+    let render = |name: &str, source: &str| {
+        crate::render::render_text(name, source, known, scope, limits.max_render_bytes)
+    };
+    let package = &package.package;
+    package.config.declared.intended(&package.name, &render)
 }
 
 /// An answer as the plan shows it: a secret masked.

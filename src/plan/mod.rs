@@ -100,7 +100,7 @@ pub struct Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
     pub content: String,
-    /// `None` for a declaration's text (a block, a firewall table).
+    /// `None` for a block (a text in a file others own).
     pub mode: Option<u32>,
 }
 
@@ -108,9 +108,13 @@ pub struct File {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Produced {
     pub answers: BTreeMap<String, Answer>,
-    /// By system path (`/etc/webshop/app.conf`), or by what a declaration
-    /// renders (`/etc/hosts block cluster`).
+    /// By system path (`/etc/webshop/app.conf`, a firewall table's
+    /// `/etc/nftables.d/webshop-app-webshop.nft`), or by the block a
+    /// declaration writes (`/etc/hosts block cluster`).
     pub files: BTreeMap<String, File>,
+    /// The other declarations' state, by what they declare:
+    /// `directory /var/lib/webshop` → `0750 webshop:webshop`.
+    pub declarations: BTreeMap<String, String>,
 }
 
 /// One target's result: what it produces, or every error, each

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::compare::{AnswerChange, Change, Ending, Entry, FileChange, Summary};
+use super::compare::{AnswerChange, Change, DeclarationChange, Ending, Entry, FileChange, Summary};
 use super::{Answer, Produced, Target};
 use crate::error::{Error, Result};
 
@@ -38,7 +38,11 @@ impl Printer for Text<'_> {
         let mut text = format!("{}\n", entry.target.describe());
         match &entry.change {
             Change::Full(produced) => full_text(produced, &mut text),
-            Change::Changed { answers, files } => changed_text(answers, files, &mut text),
+            Change::Changed {
+                answers,
+                files,
+                declarations,
+            } => changed_text((answers, declarations), files, &mut text),
         }
         text.push('\n');
         written(self.out.write_all(text.as_bytes()))
@@ -73,6 +77,9 @@ fn full_text(produced: &Produced, out: &mut String) {
     for (key, answer) in &produced.answers {
         out.push_str(&format!("  {key} = {}\n", answer_text(Some(answer))));
     }
+    for (id, state) in &produced.declarations {
+        out.push_str(&format!("  {id}: {state}\n"));
+    }
     for (path, file) in &produced.files {
         let mode = file.mode.map(|m| format!(" ({m:04o})")).unwrap_or_default();
         out.push_str(&format!("  {path}{mode}:\n"));
@@ -82,13 +89,29 @@ fn full_text(produced: &Produced, out: &mut String) {
     }
 }
 
-fn changed_text(answers: &[AnswerChange], files: &[FileChange], out: &mut String) {
+fn changed_text(
+    (answers, declarations): (&[AnswerChange], &[DeclarationChange]),
+    files: &[FileChange],
+    out: &mut String,
+) {
     for change in answers {
         out.push_str(&format!(
             "  {}: {} -> {}\n",
             change.key,
             answer_text(change.before.as_ref()),
             answer_text(change.after.as_ref())
+        ));
+    }
+    let state = |state: &Option<String>| match state {
+        Some(state) => format!("{state:?}"),
+        None => "(none)".into(),
+    };
+    for change in declarations {
+        out.push_str(&format!(
+            "  {}: {} -> {}\n",
+            change.id,
+            state(&change.before),
+            state(&change.after)
         ));
     }
     for file in files {
@@ -200,12 +223,18 @@ fn target_json(target: &Target) -> Value {
 
 fn entry_json(entry: &Entry) -> Value {
     let mut value = target_json(&entry.target);
-    let (answers, files): (Vec<Value>, Vec<Value>) = match &entry.change {
+    let declaration = |id: &str, before: Option<&String>, after: Option<&String>| json!({ "id": id, "before": before, "after": after });
+    let (answers, declarations, files): (Vec<Value>, Vec<Value>, Vec<Value>) = match &entry.change {
         Change::Full(produced) => (
             produced
                 .answers
                 .iter()
                 .map(|(key, answer)| answer_json(key, None, Some(answer)))
+                .collect(),
+            produced
+                .declarations
+                .iter()
+                .map(|(id, state)| declaration(id, None, Some(state)))
                 .collect(),
             produced
                 .files
@@ -220,10 +249,18 @@ fn entry_json(entry: &Entry) -> Value {
                 })
                 .collect(),
         ),
-        Change::Changed { answers, files } => (
+        Change::Changed {
+            answers,
+            files,
+            declarations,
+        } => (
             answers
                 .iter()
                 .map(|c| answer_json(&c.key, c.before.as_ref(), c.after.as_ref()))
+                .collect(),
+            declarations
+                .iter()
+                .map(|c| declaration(&c.id, c.before.as_ref(), c.after.as_ref()))
                 .collect(),
             files
                 .iter()
@@ -239,6 +276,7 @@ fn entry_json(entry: &Entry) -> Value {
         ),
     };
     value["answers"] = json!(answers);
+    value["declarations"] = json!(declarations);
     value["files"] = json!(files);
     value
 }
