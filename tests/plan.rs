@@ -105,12 +105,16 @@ fn a_change_to_one_environments_value_lists_only_its_machines_with_the_diff() {
         let changes = plan["changes"].as_array().expect("changes");
         let mut machines: Vec<&str> = changes
             .iter()
-            .map(|c| c["machine"].as_str().expect("machine"))
+            .map(|c| c["machine"].as_str().unwrap_or("(no machine)"))
             .collect();
         machines.dedup();
         assert_eq!(
             machines,
-            ["app1.staging.example.com", "db1.staging.example.com"],
+            [
+                "(no machine)",
+                "app1.staging.example.com",
+                "db1.staging.example.com"
+            ],
             "{plan:#}"
         );
         for change in changes {
@@ -126,8 +130,8 @@ fn a_change_to_one_environments_value_lists_only_its_machines_with_the_diff() {
             );
         }
         let summary = &plan["summary"];
-        assert_eq!(summary["changed"], 2, "{summary}");
-        assert_eq!(summary["files_changed"], 2, "{summary}");
+        assert_eq!(summary["changed"], 3, "{summary}");
+        assert_eq!(summary["files_changed"], 3, "{summary}");
         assert!(summary["unchanged"].as_u64() >= Some(4), "{summary}");
     }
     let (_, text, _) = plan(&repo, &["--since", "HEAD~1"]);
@@ -245,14 +249,52 @@ fn check_shape(plan: &Value) {
 }
 
 #[test]
+fn the_example_plans_clean_a_node_it_does_not_list_included() {
+    let repo = committed_example();
+    let (code, stdout, stderr) = plan(&repo, &["--full"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.ends_with(
+            "planned 11 machine(s) (no earlier revision: the full result): 11 changed, 0 unchanged, \
+             66 file(s) changed, 0 error(s)\n"
+        ),
+        "{stdout}"
+    );
+    // Unattended, a node outside the document takes the template's
+    // default (a person sets its own on the node).
+    let unlisted = stdout
+        .split("\n\n")
+        .find(|entry| entry.starts_with("production/(no machine): webshop-app\n"))
+        .expect("production's no-machine case");
+    assert!(
+        unlisted.contains("\n  webshop/hostname = \"\" (default)\n"),
+        "{unlisted}"
+    );
+    // Without that default, plan names the question again: its check is
+    // as strict as before.
+    for document in ["environments/webshop.xml"] {
+        edit(&repo, document, "      <default></default>\n", "");
+    }
+    let (code, stdout, _) = plan(&repo, &["--full"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "production/(no machine): webshop-app: environments/webshop.xml:13: webshop/hostname: \
+             no value and no default, and a node cannot ask for it noninteractively\n"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn the_json_output_has_the_documented_shape() {
     let mut repo = committed_example();
     let (code, full) = plan_json(&repo, &["--full"]);
-    assert_eq!(code, 1, "the no-machine cases cannot be answered: {full:#}");
+    assert_eq!(code, 0, "{full:#}");
     check_shape(&full);
     assert!(full["since"].is_null());
     assert_eq!(full["summary"]["machines"], 11);
-    assert_eq!(full["summary"]["errors"], 3, "{:#}", full["errors"]);
+    assert_eq!(full["summary"]["errors"], 0, "{:#}", full["errors"]);
     let app1 = full["changes"]
         .as_array()
         .expect("changes")
@@ -421,8 +463,8 @@ fn declarations_are_planned_and_a_change_to_them_shows_against_a_revision() {
     repo.commit("a private data directory, no counter, started on demand");
     let (_, planned) = plan_json(&repo, &["--since", "HEAD~1"]);
     let changes = planned["changes"].as_array().expect("changes");
-    // Every machine of webshop-app (the no-machine cases are errors).
-    assert_eq!(changes.len(), 8, "{planned:#}");
+    // Every machine of webshop-app, and each environment's no-machine case.
+    assert_eq!(changes.len(), 11, "{planned:#}");
     for change in changes {
         assert_eq!(change["package"], "webshop-app", "{change}");
         let declarations = &change["declarations"];
@@ -462,8 +504,8 @@ fn a_template_change_lists_every_machine_of_its_package_and_no_other() {
     repo.commit("a comment in app.conf");
     let (_, plan) = plan_json(&repo, &[]);
     let changes = plan["changes"].as_array().expect("changes");
-    // Every machine but the no-machine cases (errors either way).
-    assert_eq!(changes.len(), 8, "{plan:#}");
+    // Every machine, and each environment's no-machine case.
+    assert_eq!(changes.len(), 11, "{plan:#}");
     for change in changes {
         assert_eq!(change["package"], "webshop-app", "{change}");
         let diff = change["files"][0]["diff"].as_str().expect("diff");
