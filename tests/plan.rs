@@ -272,9 +272,12 @@ fn the_example_plans_clean_a_node_it_does_not_list_included() {
     );
     // Without that default, plan names the question again: its check is
     // as strict as before.
-    for document in ["environments/webshop.xml"] {
-        edit(&repo, document, "      <default></default>\n", "");
-    }
+    edit(
+        &repo,
+        "environments/webshop.xml",
+        "      <default></default>\n",
+        "",
+    );
     let (code, stdout, _) = plan(&repo, &["--full"]);
     assert_eq!(code, 1, "{stdout}");
     assert!(
