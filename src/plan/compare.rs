@@ -11,6 +11,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Answer, File, Planned, Produced, Target};
+use crate::error::{Error, Result};
+
+/// A result held in memory that cannot be serialized or read back: a
+/// bug, said as one.
+fn held_error(error: serde_json::Error) -> Error {
+    Error::Usage(format!("an earlier result could not be held: {error}"))
+}
 
 /// The plan's end: what is printed after the changes.
 #[derive(Debug, Clone)]
@@ -81,51 +88,74 @@ pub struct Summary {
 }
 
 /// An earlier revision's results, by (package, context) and machine:
-/// what this revision's targets are compared with.
+/// what this revision's targets are compared with. Held as compact JSON
+/// until their target is compared (a result's maps and strings take
+/// several times its text), so holding a whole revision costs little
+/// beside the document of the one being planned.
 #[derive(Debug, Default)]
 pub struct Earlier {
-    results: BTreeMap<(String, String), BTreeMap<Option<String>, Result>>,
+    results: BTreeMap<(String, String), BTreeMap<Option<String>, Held>>,
 }
 
-type Result = std::result::Result<Produced, Vec<String>>;
+/// What a target produced, serialized, or its errors.
+type Held = std::result::Result<Box<[u8]>, Vec<String>>;
+
+/// An earlier target's result.
+type EarlierResult = std::result::Result<Produced, Vec<String>>;
 
 impl Earlier {
-    pub fn add(&mut self, planned: Planned) {
+    pub fn add(&mut self, planned: Planned) -> Result<()> {
         let Target {
             environment,
             machine,
             package,
         } = planned.target;
+        let held = match planned.result {
+            Ok(produced) => Ok(serde_json::to_vec(&produced)
+                .map_err(held_error)?
+                .into_boxed_slice()),
+            Err(lines) => Err(lines),
+        };
         self.results
             .entry((package, environment))
             .or_default()
-            .insert(machine, planned.result);
+            .insert(machine, held);
+        Ok(())
     }
 
-    /// Takes the earlier result of `target`.
-    fn take(&mut self, target: &Target) -> Option<Result> {
+    /// Takes the earlier result of `target` (`None`: it had none).
+    fn take(&mut self, target: &Target) -> Result<Option<EarlierResult>> {
         let key = (target.package.clone(), target.environment.clone());
-        let group = self.results.get_mut(&key)?;
-        let result = group.remove(&target.machine);
+        let Some(group) = self.results.get_mut(&key) else {
+            return Ok(None);
+        };
+        let held = group.remove(&target.machine);
         if group.is_empty() {
             self.results.remove(&key);
         }
-        result
+        match held {
+            None => Ok(None),
+            Some(Err(lines)) => Ok(Some(Err(lines))),
+            Some(Ok(bytes)) => Ok(Some(
+                Ok(serde_json::from_slice(&bytes).map_err(held_error)?),
+            )),
+        }
     }
 
-    /// Takes every earlier result of `package` on `context`.
-    fn take_all(&mut self, package: &str, context: &str) -> Vec<Planned> {
+    /// Takes every earlier target of `package` on `context`, and the
+    /// errors of those that had some.
+    fn take_all(&mut self, package: &str, context: &str) -> Vec<(Target, Vec<String>)> {
         let key = (package.to_string(), context.to_string());
         let group = self.results.remove(&key).unwrap_or_default();
         group
             .into_iter()
-            .map(|(machine, result)| Planned {
-                target: Target {
+            .map(|(machine, held)| {
+                let target = Target {
                     environment: key.1.clone(),
                     machine,
                     package: key.0.clone(),
-                },
-                result,
+                };
+                (target, held.err().unwrap_or_default())
             })
             .collect()
     }
@@ -176,18 +206,18 @@ impl Comparison {
     }
 
     /// Adds one target's result; the change to show, if any.
-    pub fn add(&mut self, planned: Planned) -> Option<Entry> {
+    pub fn add(&mut self, planned: Planned) -> Result<Option<Entry>> {
         let name = planned.target.machine_name();
         self.machines.insert(name.clone());
         let old = match &mut self.earlier {
-            Some((_, earlier)) => Some(earlier.take(&planned.target)),
+            Some((_, earlier)) => Some(earlier.take(&planned.target)?),
             None => None,
         };
         let produced = match planned.result {
             Ok(produced) => produced,
             Err(lines) => {
                 self.failed(planned.target, lines);
-                return None;
+                return Ok(None);
             }
         };
         let change = match old {
@@ -201,7 +231,7 @@ impl Comparison {
                 let files = file_changes(&old, &produced);
                 let declarations = declaration_changes(&old, &produced);
                 if answers.is_empty() && files.is_empty() && declarations.is_empty() {
-                    return None;
+                    return Ok(None);
                 }
                 self.summary.files_changed += files.len();
                 Change::Changed {
@@ -212,10 +242,10 @@ impl Comparison {
             }
         };
         self.changed.insert(name);
-        Some(Entry {
+        Ok(Some(Entry {
             target: planned.target,
             change,
-        })
+        }))
     }
 
     /// `package` on `context` has the earlier revision's results (its
@@ -224,10 +254,10 @@ impl Comparison {
         let Some((_, earlier)) = &mut self.earlier else {
             return;
         };
-        for planned in earlier.take_all(package, context) {
-            self.machines.insert(planned.target.machine_name());
-            if let Err(lines) = planned.result {
-                self.failed(planned.target, lines);
+        for (target, errors) in earlier.take_all(package, context) {
+            self.machines.insert(target.machine_name());
+            if !errors.is_empty() {
+                self.failed(target, errors);
             }
         }
     }
@@ -382,11 +412,17 @@ mod tests {
     fn compare(now: Vec<Planned>, before: Option<(&str, Vec<Planned>)>) -> (Vec<Entry>, Ending) {
         let earlier = before.map(|(revision, planned)| {
             let mut earlier = Earlier::default();
-            planned.into_iter().for_each(|p| earlier.add(p));
+            planned
+                .into_iter()
+                .try_for_each(|p| earlier.add(p))
+                .expect("held");
             (revision.to_string(), earlier)
         });
         let mut comparison = Comparison::new(earlier);
-        let entries = now.into_iter().filter_map(|p| comparison.add(p)).collect();
+        let entries = now
+            .into_iter()
+            .filter_map(|p| comparison.add(p).expect("compared"))
+            .collect();
         (entries, comparison.finish())
     }
 
@@ -465,8 +501,12 @@ mod tests {
     #[test]
     fn a_package_planned_the_same_as_before_is_unchanged_but_keeps_its_errors() {
         let mut earlier = Earlier::default();
-        earlier.add(planned("a", Ok(produced("info"))));
-        earlier.add(planned("b", Err(vec!["t.j2:3: undefined".into()])));
+        earlier
+            .add(planned("a", Ok(produced("info"))))
+            .expect("held");
+        earlier
+            .add(planned("b", Err(vec!["t.j2:3: undefined".into()])))
+            .expect("held");
         let mut comparison = Comparison::new(Some(("HEAD~1".into(), earlier)));
         comparison.unchanged("app", "prod");
         let ending = comparison.finish();

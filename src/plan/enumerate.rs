@@ -1,9 +1,9 @@
 //! What there is to plan: the repository's packages that have an
-//! environment document, staged in a temp root exactly as their `.deb`s
-//! install them (`/usr/share/confpack/<name>/`: templates, `package.yml`,
-//! the document), so that configure's own functions read them; each
-//! document read once; and every environment × machine, with each
-//! environment's "no machine matched" case.
+//! environment document, installed in a temp root exactly as their
+//! `.deb`s install them (`/usr/share/confpack/<name>/`: templates,
+//! `package.yml`, the document), so that configure's own functions read
+//! them; each document read once; and every environment × machine, with
+//! each environment's "no machine matched" case.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -81,9 +81,28 @@ pub struct Unit {
     pub machine: Option<usize>,
 }
 
-/// Reads the repository at `repo` like a build and stages its packages
+/// The packages installed under a temp root, their documents not read
+/// yet: installing reads every shipped file (a document whole), loading
+/// builds the documents' models, and a plan against a revision installs
+/// both revisions before it loads either, so that the two never meet.
+pub struct Installed {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    /// Each package with a document: its name, the document's key (file
+    /// and schema: read once), its name in messages, its files' sources.
+    packages: Vec<InstalledPackage>,
+}
+
+struct InstalledPackage {
+    name: String,
+    document: (PathBuf, Option<PathBuf>),
+    shown: String,
+    sources: Vec<(String, String)>,
+}
+
+/// Reads the repository at `repo` like a build and installs its packages
 /// that have an environment document.
-pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
+pub fn install(repo: &Path, jobs: usize) -> Result<Installed> {
     if !repo.join("packages").is_dir() {
         return Err(Error::Usage(format!(
             "{}: no packages/ directory; is this a configuration repository?",
@@ -93,47 +112,61 @@ pub fn stage(repo: &Path, jobs: usize) -> Result<Staged> {
     let planned = crate::builder::read_packages(repo, jobs)?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let root = dir.path().to_path_buf();
-    // Installed first, and the packages' contents (the documents among
-    // them) dropped before any document is read.
-    let mut installed = Vec::new();
+    let mut packages = Vec::new();
     for planned in planned.into_iter().filter(|p| p.configured()) {
-        let sources = install(&root, repo, &planned)?;
+        let sources = install_files(&root, repo, &planned)?;
         if let Some((file, shown, schema)) = planned.environment {
             // Named as in the repository, the same at every revision.
             let shown = Path::new(&shown)
                 .strip_prefix(repo)
                 .map(|relative| relative.display().to_string())
                 .unwrap_or(shown);
-            installed.push((planned.name, (file, schema), shown, sources));
+            packages.push(InstalledPackage {
+                name: planned.name,
+                document: (file, schema),
+                shown,
+                sources,
+            });
         }
     }
-    let mut documents: Vec<Document> = Vec::new();
-    let mut loaded: BTreeMap<(PathBuf, Option<PathBuf>), usize> = BTreeMap::new();
-    let mut packages = Vec::new();
-    for (name, key, shown, sources) in installed {
-        let package = Package::load(&root, &name)?;
-        let document = match loaded.get(&key) {
-            Some(index) => *index,
-            None => {
-                documents.push(read_document(&root, &package, &shown)?);
-                loaded.insert(key, documents.len() - 1);
-                documents.len() - 1
-            }
-        };
-        let owned = crate::questions::of_package(&package, &documents[document])?;
-        packages.push(StagedPackage {
-            package,
-            document,
-            owned,
-            sources,
-        });
-    }
-    Ok(Staged {
-        _dir: dir,
+    Ok(Installed {
+        dir,
         root,
         packages,
-        documents,
     })
+}
+
+impl Installed {
+    /// Reads each document once, and each package as configure would.
+    pub fn load(self) -> Result<Staged> {
+        let mut documents: Vec<Document> = Vec::new();
+        let mut loaded: BTreeMap<(PathBuf, Option<PathBuf>), usize> = BTreeMap::new();
+        let mut packages = Vec::new();
+        for installed in self.packages {
+            let package = Package::load(&self.root, &installed.name)?;
+            let document = match loaded.get(&installed.document) {
+                Some(index) => *index,
+                None => {
+                    documents.push(read_document(&self.root, &package, &installed.shown)?);
+                    loaded.insert(installed.document, documents.len() - 1);
+                    documents.len() - 1
+                }
+            };
+            let owned = crate::questions::of_package(&package, &documents[document])?;
+            packages.push(StagedPackage {
+                package,
+                document,
+                owned,
+                sources: installed.sources,
+            });
+        }
+        Ok(Staged {
+            _dir: self.dir,
+            root: self.root,
+            packages,
+            documents,
+        })
+    }
 }
 
 /// What a package's results depend on besides one environment: its
@@ -182,7 +215,7 @@ fn read_document(root: &Path, package: &Package, shown: &str) -> Result<Document
 
 /// Writes the package's confpack files under `root`; returns where each
 /// came from in the repository.
-fn install(root: &Path, repo: &Path, planned: &Planned) -> Result<Vec<(String, String)>> {
+fn install_files(root: &Path, repo: &Path, planned: &Planned) -> Result<Vec<(String, String)>> {
     let share = format!("{}/", share_dir(&planned.name));
     let mut sources = Vec::new();
     for (path, entry) in planned.deb.entries.range(share.clone()..) {

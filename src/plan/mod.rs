@@ -88,7 +88,7 @@ impl Target {
 pub const NO_MACHINE: &str = "(no machine)";
 
 /// An answer as configure would store it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Answer {
     /// Masked (`<secret KEY>`) for a secret.
     pub value: Option<String>,
@@ -97,7 +97,7 @@ pub struct Answer {
 }
 
 /// A rendered file (or a declaration's rendered text).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct File {
     pub content: String,
     /// `None` for a block (a text in a file others own).
@@ -105,7 +105,7 @@ pub struct File {
 }
 
 /// What configure would produce for one target.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Produced {
     pub answers: BTreeMap<String, Answer>,
     /// By system path (`/etc/webshop/app.conf`, a firewall table's
@@ -134,13 +134,15 @@ pub fn secret_placeholder(key: &str) -> String {
 /// comparing each target as it is planned and printing what changes;
 /// returns the summary. Only the earlier revision's results are held
 /// (until their target is compared), never this revision's, and one
-/// revision's documents are read at a time.
+/// revision's document models at a time: both revisions are installed
+/// (which reads each document's bytes whole) before either is loaded.
 pub fn plan(
     options: &Options,
     listener: &mut dyn Listener,
     printer: &mut dyn Printer,
 ) -> Result<Summary> {
     let stored = stored_answers(options)?;
+    let installed = enumerate::install(&options.repo, options.jobs)?;
     let mut unplanned = None;
     let (fingerprints, mut comparison) = match earlier(options, &stored)? {
         Some(Revision {
@@ -157,23 +159,17 @@ pub fn plan(
         }
         None => (Fingerprints::Skip, Comparison::new(None)),
     };
-    plan_tree(
-        &options.repo,
-        options,
-        &stored,
-        &fingerprints,
-        &mut |done| {
-            match done {
-                Done::Same { package, context } => comparison.unchanged(&package, &context),
-                Done::Planned(planned) => {
-                    if let Some(entry) = comparison.add(planned) {
-                        printer.entry(&entry)?;
-                    }
+    plan_tree(installed, options, &stored, &fingerprints, &mut |done| {
+        match done {
+            Done::Same { package, context } => comparison.unchanged(&package, &context),
+            Done::Planned(planned) => {
+                if let Some(entry) = comparison.add(planned)? {
+                    printer.entry(&entry)?;
                 }
             }
-            Ok(())
-        },
-    )?;
+        }
+        Ok(())
+    })?;
     if let Some((revision, error)) = unplanned {
         listener.warning(&format!(
             "{revision} cannot be planned, so everything is shown as new: {error:#}"
@@ -207,18 +203,18 @@ fn earlier(options: &Options, stored: &BTreeMap<String, StoredAnswer>) -> Result
         return Ok(None);
     };
     let mut results = Earlier::default();
-    let planned = plan_tree(
-        &tree.dir,
-        options,
-        stored,
-        &Fingerprints::Record,
-        &mut |done| {
-            if let Done::Planned(planned) = done {
-                results.add(planned);
-            }
-            Ok(())
-        },
-    );
+    let planned = enumerate::install(&tree.dir, options.jobs).and_then(|installed| {
+        plan_tree(
+            installed,
+            options,
+            stored,
+            &Fingerprints::Record,
+            &mut |done| match done {
+                Done::Planned(planned) => results.add(planned),
+                Done::Same { .. } => Ok(()),
+            },
+        )
+    });
     let (inputs, results, error) = match planned {
         Ok(inputs) => (inputs, results, None),
         Err(error) => (Inputs::new(), Earlier::default(), Some(error)),
@@ -250,17 +246,17 @@ enum Done {
     Same { package: String, context: String },
 }
 
-/// Every target of the repository at `repo`, planned on `options.jobs`
+/// Every target of the repository `installed`, planned on `options.jobs`
 /// threads, one environment at a time, each handed to `each` as soon as
 /// its environment is done; returns the inputs fingerprinted.
 fn plan_tree(
-    repo: &std::path::Path,
+    installed: enumerate::Installed,
     options: &Options,
     stored: &BTreeMap<String, StoredAnswer>,
     fingerprints: &Fingerprints,
     each: &mut dyn FnMut(Done) -> Result<()>,
 ) -> Result<Inputs> {
-    let staged = enumerate::stage(repo, options.jobs)?;
+    let staged = installed.load()?;
     let groups = enumerate::groups(&staged, &options.environments, &options.machines)?;
     let limits = compute::Limits {
         max_value_bytes: options.max_value_bytes,
