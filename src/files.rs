@@ -63,6 +63,27 @@ impl Fingerprint {
         self.add(path.as_os_str().as_encoded_bytes())
     }
 
+    /// Adds `value`'s `Debug` text, streamed: a large value (an
+    /// environment of 1,000 machines) is never one string in memory.
+    pub fn add_debug(&mut self, value: &impl std::fmt::Debug) -> &mut Self {
+        /// Hashes the text as it is written, and counts it.
+        struct Streamed<'a>(&'a mut Sha256, u64);
+        impl std::fmt::Write for Streamed<'_> {
+            fn write_str(&mut self, text: &str) -> std::fmt::Result {
+                self.0.update(text.as_bytes());
+                self.1 += text.len() as u64;
+                Ok(())
+            }
+        }
+        let mut streamed = Streamed(&mut self.0, 0);
+        // Writing into a hasher cannot fail.
+        let _ = std::fmt::write(&mut streamed, format_args!("{value:?}"));
+        // The length after the text: what follows cannot be taken for it.
+        let length = streamed.1;
+        self.0.update(length.to_le_bytes());
+        self
+    }
+
     pub fn finish(self) -> String {
         hex(&self.0.finalize())
     }

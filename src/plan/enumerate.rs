@@ -187,7 +187,7 @@ pub fn package_inputs(staged: &Staged, package: &StagedPackage) -> Result<String
     }
     fingerprint
         .add_str(&document.origin)
-        .add_str(&format!("{:?}", document.templates));
+        .add_debug(&document.templates);
     Ok(fingerprint.finish())
 }
 
@@ -195,9 +195,7 @@ pub fn package_inputs(staged: &Staged, package: &StagedPackage) -> Result<String
 /// equal fingerprints, equal results.
 pub fn inputs(package_inputs: &str, environment: &Environment) -> String {
     let mut fingerprint = crate::files::Fingerprint::new("plan environment");
-    fingerprint
-        .add_str(package_inputs)
-        .add_str(&format!("{environment:?}"));
+    fingerprint.add_str(package_inputs).add_debug(environment);
     fingerprint.finish()
 }
 
