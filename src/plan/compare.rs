@@ -186,9 +186,16 @@ pub struct Comparison {
     earlier: Option<(String, Earlier)>,
     errors: Vec<(Target, String)>,
     summary: Summary,
-    machines: BTreeSet<String>,
-    changed: BTreeSet<String>,
-    failed: BTreeSet<String>,
+    /// Every machine (`context/machine`) seen, once however many
+    /// packages it has.
+    machines: BTreeMap<String, Seen>,
+}
+
+/// What a machine had, over its packages.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    changed: bool,
+    failed: bool,
 }
 
 impl Comparison {
@@ -199,16 +206,14 @@ impl Comparison {
             earlier,
             errors: Vec::new(),
             summary: Summary::default(),
-            machines: BTreeSet::new(),
-            changed: BTreeSet::new(),
-            failed: BTreeSet::new(),
+            machines: BTreeMap::new(),
         }
     }
 
     /// Adds one target's result; the change to show, if any.
     pub fn add(&mut self, planned: Planned) -> Result<Option<Entry>> {
         let name = planned.target.machine_name();
-        self.machines.insert(name.clone());
+        self.machines.entry(name.clone()).or_default();
         let old = match &mut self.earlier {
             Some((_, earlier)) => Some(earlier.take(&planned.target)?),
             None => None,
@@ -241,7 +246,7 @@ impl Comparison {
                 }
             }
         };
-        self.changed.insert(name);
+        self.machines.entry(name).or_default().changed = true;
         Ok(Some(Entry {
             target: planned.target,
             change,
@@ -255,7 +260,7 @@ impl Comparison {
             return;
         };
         for (target, errors) in earlier.take_all(package, context) {
-            self.machines.insert(target.machine_name());
+            self.machines.entry(target.machine_name()).or_default();
             if !errors.is_empty() {
                 self.failed(target, errors);
             }
@@ -263,26 +268,21 @@ impl Comparison {
     }
 
     fn failed(&mut self, target: Target, lines: Vec<String>) {
-        self.failed.insert(target.machine_name());
+        self.machines
+            .entry(target.machine_name())
+            .or_default()
+            .failed = true;
         self.summary.errors += lines.len();
         self.errors
             .extend(lines.into_iter().map(|line| (target.clone(), line)));
     }
 
-    /// The revision compared with, as the output names it.
-    pub fn since(&self) -> Option<&str> {
-        self.earlier.as_ref().map(|(revision, _)| revision.as_str())
-    }
-
     pub fn finish(self) -> Ending {
         let mut summary = self.summary;
+        let seen = self.machines.values();
         summary.machines = self.machines.len();
-        summary.changed = self.changed.len();
-        summary.unchanged = self
-            .machines
-            .iter()
-            .filter(|m| !self.changed.contains(*m) && !self.failed.contains(*m))
-            .count();
+        summary.changed = seen.clone().filter(|m| m.changed).count();
+        summary.unchanged = seen.filter(|m| !m.changed && !m.failed).count();
         let (since, removed) = match self.earlier {
             Some((revision, earlier)) => (Some(revision), earlier.into_targets()),
             None => (None, Vec::new()),
