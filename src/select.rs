@@ -57,7 +57,7 @@ impl Selection {
         let machine_values = self.machine.iter().flat_map(|m| m.values.iter());
         for value in self.environment.values.iter().chain(machine_values) {
             let key = document.templates[value.template as usize].key.clone();
-            values.insert(key, value.value.clone());
+            values.insert(key, value.value.to_string());
         }
         values
     }

@@ -243,7 +243,7 @@ impl Reader<'_, '_> {
         let configured = ConfiguredValue {
             template: index,
             line: u32::try_from(line).unwrap_or(u32::MAX),
-            value,
+            value: value.into_boxed_str(),
         };
         if let Some(machine) = self.machine.as_mut() {
             machine.values.push(configured);

@@ -362,7 +362,8 @@ pub struct ConfiguredValue {
     /// Index into [`Document::templates`].
     pub template: u32,
     pub line: u32,
-    pub value: String,
+    /// Not a `String`: no capacity to carry (8 bytes a value).
+    pub value: Box<str>,
 }
 
 /// A value for another package's debconf question (`<debconf key="…">`):

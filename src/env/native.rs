@@ -473,7 +473,7 @@ impl NativeReader<'_, '_> {
         let configured = ConfiguredValue {
             template: index,
             line: clamp(question.line),
-            value,
+            value: value.into_boxed_str(),
         };
         if let Some(machine) = self.machine.as_mut() {
             machine.values.push(configured);
