@@ -66,21 +66,39 @@ impl Fingerprint {
     /// Adds `value`'s `Debug` text, streamed: a large value (an
     /// environment of 1,000 machines) is never one string in memory.
     pub fn add_debug(&mut self, value: &impl std::fmt::Debug) -> &mut Self {
-        /// Hashes the text as it is written, and counts it.
-        struct Streamed<'a>(&'a mut Sha256, u64);
+        /// Hashes the text as it is written, in chunks (`Debug` writes
+        /// a few bytes at a time), and counts it.
+        struct Streamed<'a> {
+            hasher: &'a mut Sha256,
+            chunk: Vec<u8>,
+            length: u64,
+        }
         impl std::fmt::Write for Streamed<'_> {
             fn write_str(&mut self, text: &str) -> std::fmt::Result {
-                self.0.update(text.as_bytes());
-                self.1 += text.len() as u64;
+                if self.chunk.len() + text.len() > self.chunk.capacity() {
+                    self.hasher.update(&self.chunk);
+                    self.chunk.clear();
+                }
+                self.chunk.extend_from_slice(text.as_bytes());
+                self.length += text.len() as u64;
                 Ok(())
             }
         }
-        let mut streamed = Streamed(&mut self.0, 0);
+        let mut streamed = Streamed {
+            hasher: &mut self.0,
+            chunk: Vec::with_capacity(64 * 1024),
+            length: 0,
+        };
         // Writing into a hasher cannot fail.
         let _ = std::fmt::write(&mut streamed, format_args!("{value:?}"));
+        let Streamed {
+            hasher,
+            chunk,
+            length,
+        } = streamed;
+        hasher.update(&chunk);
         // The length after the text: what follows cannot be taken for it.
-        let length = streamed.1;
-        self.0.update(length.to_le_bytes());
+        hasher.update(length.to_le_bytes());
         self
     }
 
