@@ -50,20 +50,20 @@ pub enum Change {
     },
 }
 
-/// A declaration whose state changes (`None`: not declared).
+/// A value that differs between the revisions, by its key (`None`: not
+/// there).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeclarationChange {
-    pub id: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
+pub struct Difference<V> {
+    pub key: String,
+    pub before: Option<V>,
+    pub after: Option<V>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnswerChange {
-    pub key: String,
-    pub before: Option<Answer>,
-    pub after: Option<Answer>,
-}
+/// An answer that changes.
+pub type AnswerChange = Difference<Answer>;
+
+/// A declaration whose state changes (by its id: `directory /var/lib/x`).
+pub type DeclarationChange = Difference<String>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChange {
@@ -232,9 +232,9 @@ impl Comparison {
             }
             Some(old) => {
                 let old = old.and_then(|r| r.ok()).unwrap_or_default();
-                let answers = answer_changes(&old, &produced);
+                let answers = differences(&old.answers, &produced.answers);
                 let files = file_changes(&old, &produced);
-                let declarations = declaration_changes(&old, &produced);
+                let declarations = differences(&old.declarations, &produced.declarations);
                 if answers.is_empty() && files.is_empty() && declarations.is_empty() {
                     return Ok(None);
                 }
@@ -296,46 +296,35 @@ impl Comparison {
     }
 }
 
-fn answer_changes(before: &Produced, after: &Produced) -> Vec<AnswerChange> {
-    let keys: BTreeSet<&String> = before.answers.keys().chain(after.answers.keys()).collect();
-    keys.into_iter()
-        .filter_map(|key| {
-            let (old, new) = (before.answers.get(key), after.answers.get(key));
-            (old != new).then(|| AnswerChange {
-                key: key.clone(),
-                before: old.cloned(),
-                after: new.cloned(),
-            })
-        })
-        .collect()
+/// The keys of `before` and `after` whose values differ (`None`: not
+/// there), in order.
+fn differing<'a, V: PartialEq>(
+    before: &'a BTreeMap<String, V>,
+    after: &'a BTreeMap<String, V>,
+) -> impl Iterator<Item = (&'a String, Option<&'a V>, Option<&'a V>)> {
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter().filter_map(|key| {
+        let (old, new) = (before.get(key), after.get(key));
+        (old != new).then_some((key, old, new))
+    })
 }
 
-fn declaration_changes(before: &Produced, after: &Produced) -> Vec<DeclarationChange> {
-    let ids: BTreeSet<&String> = before
-        .declarations
-        .keys()
-        .chain(after.declarations.keys())
-        .collect();
-    ids.into_iter()
-        .filter_map(|id| {
-            let (old, new) = (before.declarations.get(id), after.declarations.get(id));
-            (old != new).then(|| DeclarationChange {
-                id: id.clone(),
-                before: old.cloned(),
-                after: new.cloned(),
-            })
+fn differences<V: PartialEq + Clone>(
+    before: &BTreeMap<String, V>,
+    after: &BTreeMap<String, V>,
+) -> Vec<Difference<V>> {
+    differing(before, after)
+        .map(|(key, old, new)| Difference {
+            key: key.clone(),
+            before: old.cloned(),
+            after: new.cloned(),
         })
         .collect()
 }
 
 fn file_changes(before: &Produced, after: &Produced) -> Vec<FileChange> {
-    let paths: BTreeSet<&String> = before.files.keys().chain(after.files.keys()).collect();
-    paths
-        .into_iter()
-        .filter_map(|path| {
-            let (old, new) = (before.files.get(path), after.files.get(path));
-            (old != new).then(|| file_change(path, old, new))
-        })
+    differing(&before.files, &after.files)
+        .map(|(path, old, new)| file_change(path, old, new))
         .collect()
 }
 

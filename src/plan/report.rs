@@ -109,7 +109,7 @@ fn changed_text(
     for change in declarations {
         out.push_str(&format!(
             "  {}: {} -> {}\n",
-            change.id,
+            change.key,
             state(&change.before),
             state(&change.after)
         ));
@@ -260,7 +260,7 @@ fn entry_json(entry: &Entry) -> Value {
                 .collect(),
             declarations
                 .iter()
-                .map(|c| declaration(&c.id, c.before.as_ref(), c.after.as_ref()))
+                .map(|c| declaration(&c.key, c.before.as_ref(), c.after.as_ref()))
                 .collect(),
             files
                 .iter()
