@@ -375,3 +375,69 @@ fn a_symlink_on_the_way_that_another_user_owns_is_not_followed() {
     assert!(done.failure.is_none(), "{:?}", done.failure);
     assert!(root.join("etc/sudoers.d").is_dir());
 }
+
+#[test]
+fn what_a_block_is_intended_to_write_is_what_applying_writes_and_the_rest_is_its_state() {
+    let dir = root();
+    let root = dir.path();
+    std::fs::write(root.join("etc/hosts"), "127.0.0.1 localhost\n").expect("hosts");
+    let block = blocks::Block {
+        file: "/etc/hosts".into(),
+        name: Some("cluster".into()),
+        content: "{{ answers }}".into(),
+        comment: None,
+        create: false,
+    };
+    let declared = Declarations {
+        directories: vec![directory("/var/lib/demo", "0750")],
+        blocks: vec![block],
+        services: vec![services::Service {
+            unit: "demo.service".into(),
+            enable: None,
+            start: Some(false),
+            restart_on_change: None,
+            mask: None,
+        }],
+        ..Declarations::default()
+    };
+    let render = |_: &str, _: &str| Ok("10.0.0.1 web1".to_string());
+    let intended = declared.intended("demo", &render).expect("intended");
+    let [directory, block, service] = intended.as_slice() else {
+        panic!("{intended:?}")
+    };
+    assert_eq!(
+        directory,
+        &Intended::State {
+            id: Id {
+                kind: Kind::Directory,
+                name: "/var/lib/demo".into()
+            },
+            state: "0750 svc:svc".into()
+        }
+    );
+    assert_eq!(
+        service,
+        &Intended::State {
+            id: Id {
+                kind: Kind::Service,
+                name: "demo.service".into()
+            },
+            state: "enabled, not started, restarted on change".into()
+        }
+    );
+    let Intended::Text {
+        name,
+        content,
+        mode,
+    } = block
+    else {
+        panic!("{block:?}")
+    };
+    assert_eq!((name.as_str(), *mode), ("/etc/hosts block cluster", None));
+    let mut run = Run::new(root);
+    let mut cx = run.cx(root);
+    cx.render = &render;
+    declared.blocks[0].apply(None, &mut cx).expect("applied");
+    let hosts = std::fs::read_to_string(root.join("etc/hosts")).expect("hosts");
+    assert_eq!(hosts, format!("127.0.0.1 localhost\n{content}"));
+}
