@@ -654,6 +654,19 @@ impl Terminal {
         self.tmux.type_text(text);
     }
 
+    /// Saves at the review screen that follows the questions.
+    fn save(&self) {
+        self.wait_for("Save these answers", ANSWERING);
+        self.send(&["s"]);
+    }
+
+    /// Replaces the text field's value with `text` and goes on.
+    fn retype(&self, text: &str) {
+        self.send(&["C-u"]);
+        self.type_text(text);
+        self.send(&["Enter"]);
+    }
+
     /// `text` and Enter, `times` times: a password in both fields of
     /// each password question on screen.
     fn type_password(&self, text: &str, times: usize) {
@@ -1050,14 +1063,7 @@ fn every_kind_of_debian_question_is_answered_from_the_document(node: &Chroot) {
         "{shown}"
     );
     postfix_has_its_mail_name(node, MAILNAME);
-    tripwire_has_its_site_key_and_no_local_key(node, TRIPWIRE_PASSPHRASE);
-    let shown = node.ok(&["debconf-show", "tripwire"]);
-    assert!(
-        shown.contains("tripwire/use-sitekey: true")
-            && shown.contains("tripwire/use-localkey: false"),
-        "{shown}"
-    );
-    popularity_contest_participates(node);
+    tripwire_and_popularity_contest_took_their_answers(node);
     let answers = node.answers();
     for key in [
         "postfix/main_mailer_type",
@@ -1399,8 +1405,7 @@ fn the_next_install_asks_again_and_stores_the_answers(node: &Chroot) {
     let screen = install.question("Administrator e-mail", ANSWERING);
     assert!(!screen.contains(PASSWORD), "{screen}");
     install.send(&["Enter"]);
-    install.wait_for("Save these answers", ANSWERING);
-    install.send(&["s"]);
+    install.save();
     let code = install.exit_code(INSTALLING);
     assert_eq!(code, 0, "installed:\n{}", install.tmux.history());
     assert_eq!(node.answer("webshop/db.password"), PASSWORD);
@@ -1420,8 +1425,7 @@ fn the_upgrade_asks_the_conflict_and_nothing_else(node: &Chroot) {
         "{screen}"
     );
     upgrade.send(&["C-d", "Enter"]);
-    upgrade.wait_for("Save these answers", ANSWERING);
-    upgrade.send(&["s"]);
+    upgrade.save();
     let code = upgrade.exit_code(INSTALLING);
     assert_eq!(code, 0, "upgraded:\n{}", upgrade.tmux.history());
     assert_eq!(node.answer("webshop/tls.enable"), "true");
@@ -1439,19 +1443,7 @@ fn the_upgrade_asks_the_conflict_and_nothing_else(node: &Chroot) {
 /// postfix's configuration and confpack's store.
 fn a_debian_packages_question_is_asked_in_confpacks_tui(node: &Chroot) {
     let install = node.on_terminal("postfix", &["confpack", "install", "postfix"]);
-    install.question("General mail configuration type", INSTALLING);
-    install.send(&["Enter"]);
-    install.wait_for("Save these answers", ANSWERING);
-    install.send(&["s"]);
-    // The default is this host's name, `hostname --fqdn`: a bare name
-    // (no dot) on a machine without a domain, which postfix keeps out of
-    // /etc/mailname; a person types the mail domain.
-    install.question("System mail name", ANSWERING);
-    install.send(&["C-u"]);
-    install.type_text("mail.example.com");
-    install.send(&["Enter"]);
-    install.wait_for("Save these answers", ANSWERING);
-    install.send(&["s"]);
+    answer_postfix(&install, "mail.example.com");
     let code = install.exit_code(INSTALLING);
     assert_eq!(code, 0, "installed:\n{}", install.tmux.history());
     let shown = node.ok(&["debconf-show", "postfix"]);
@@ -1473,6 +1465,21 @@ fn a_debian_packages_question_is_asked_in_confpacks_tui(node: &Chroot) {
     );
 }
 
+/// postfix's two questions on `terminal`: the mailer type as offered,
+/// the mail name typed. The default mail name is this host's name
+/// (`hostname --fqdn`): a bare name (no dot) on a machine without a
+/// domain, which postfix keeps out of /etc/mailname; a person types the
+/// mail domain. Returns the first question's screen.
+fn answer_postfix(terminal: &Terminal, mailname: &str) -> String {
+    let screen = terminal.question("General mail configuration type", INSTALLING);
+    terminal.send(&["Enter"]);
+    terminal.save();
+    terminal.question("System mail name", ANSWERING);
+    terminal.retype(mailname);
+    terminal.save();
+    screen
+}
+
 /// `confpack reconfigure postfix` on a terminal, like dpkg-reconfigure:
 /// postfix's questions are shown again in confpack's TUI with the current
 /// answers as defaults (at priority high here, to keep it short), and the
@@ -1482,17 +1489,8 @@ fn reconfigure_asks_a_debian_packages_questions_again(node: &Chroot) {
         "reconfigure-postfix",
         &["confpack", "reconfigure", "postfix", "--priority", "high"],
     );
-    let screen = reconfigure.question("General mail configuration type", INSTALLING);
+    let screen = answer_postfix(&reconfigure, "mail.reconfigured.example");
     assert!(screen.contains("Internet Site"), "{screen}");
-    reconfigure.send(&["Enter"]);
-    reconfigure.wait_for("Save these answers", ANSWERING);
-    reconfigure.send(&["s"]);
-    reconfigure.question("System mail name", ANSWERING);
-    reconfigure.send(&["C-u"]);
-    reconfigure.type_text("mail.reconfigured.example");
-    reconfigure.send(&["Enter"]);
-    reconfigure.wait_for("Save these answers", ANSWERING);
-    reconfigure.send(&["s"]);
     let code = reconfigure.exit_code(INSTALLING);
     assert_eq!(code, 0, "reconfigured:\n{}", reconfigure.tmux.history());
     let shown = node.ok(&["debconf-show", "postfix"]);
@@ -1634,12 +1632,10 @@ fn a_killed_confpack_leaves_nothing_waiting_and_install_recovers(node: &Chroot) 
     let install = node.on_terminal("recovered", &["confpack", "install", "iptables-persistent"]);
     install.question(AUTOSAVE, INSTALLING);
     install.send(&["n", "Enter"]);
-    install.wait_for("Save these answers", ANSWERING);
-    install.send(&["s"]);
+    install.save();
     install.question("Save current IPv6 rules?", ANSWERING);
     install.send(&["n", "Enter"]);
-    install.wait_for("Save these answers", ANSWERING);
-    install.send(&["s"]);
+    install.save();
     assert_eq!(
         install.exit_code(INSTALLING),
         0,
@@ -1672,8 +1668,7 @@ fn every_kind_of_debian_question_is_asked_in_confpacks_tui(node: &Chroot) {
     );
     let save = |keys: &[&str]| {
         install.send(keys);
-        install.wait_for("Save these answers", ANSWERING);
-        install.send(&["s"]);
+        install.save();
     };
     install.question("create/use your site key passphrase", INSTALLING);
     save(&["y", "Enter"]);
@@ -1700,14 +1695,7 @@ fn every_kind_of_debian_question_is_asked_in_confpacks_tui(node: &Chroot) {
     assert_eq!(code, 0, "installed:\n{history}");
     assert!(!history.contains(TRIPWIRE_PASSPHRASE), "{history}");
 
-    tripwire_has_its_site_key_and_no_local_key(node, TRIPWIRE_PASSPHRASE);
-    let shown = node.ok(&["debconf-show", "tripwire"]);
-    assert!(
-        shown.contains("tripwire/use-sitekey: true")
-            && shown.contains("tripwire/use-localkey: false"),
-        "{shown}"
-    );
-    popularity_contest_participates(node);
+    tripwire_and_popularity_contest_took_their_answers(node);
     let answers = node.answers();
     for (key, value) in [
         ("tripwire/use-localkey", "false"),
@@ -1721,6 +1709,20 @@ fn every_kind_of_debian_question_is_asked_in_confpacks_tui(node: &Chroot) {
         answers.get("tripwire/installed").is_none(),
         "a note is no answer: {answers}"
     );
+}
+
+/// tripwire's site key made with the passphrase, no local key, and
+/// popularity-contest participating: the answers both ways of answering
+/// give.
+fn tripwire_and_popularity_contest_took_their_answers(node: &Chroot) {
+    tripwire_has_its_site_key_and_no_local_key(node, TRIPWIRE_PASSPHRASE);
+    let shown = node.ok(&["debconf-show", "tripwire"]);
+    assert!(
+        shown.contains("tripwire/use-sitekey: true")
+            && shown.contains("tripwire/use-localkey: false"),
+        "{shown}"
+    );
+    popularity_contest_participates(node);
 }
 
 /// The package's environment document comes signed from the repository
