@@ -133,6 +133,21 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "Ask every question again.",
     ),
     (
+        "reconfigure",
+        "confpack reconfigure postfix",
+        "Ask a Debian package's debconf questions again, in confpack's frontend.",
+    ),
+    (
+        "reconfigure",
+        "confpack reconfigure webshop-app --unseen-only",
+        "Ask only what was never asked.",
+    ),
+    (
+        "apt",
+        "confpack apt -- install -y postfix",
+        "apt-get with confpack answering or asking every debconf question.",
+    ),
+    (
         "validate",
         "confpack validate environments/*.xml",
         "Check documents against the built-in schema.",
