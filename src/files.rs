@@ -773,6 +773,18 @@ pub fn check_own_directory(path: &Path, what: &str) -> Result<()> {
     if metadata.uid() == running {
         return Ok(());
     }
+    if metadata.uid() == 0 {
+        // The node's own directory: this user may not touch it, and must
+        // not be told to take it over.
+        return Err(Error::UnsafePath {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the {what} directory is root's and confpack runs as {}; run the command as \
+                 root (`sudo confpack …`), or give another place with --root or --db",
+                user_name(running)
+            ),
+        });
+    }
     Err(Error::UnsafePath {
         path: path.to_path_buf(),
         reason: format!(

@@ -696,6 +696,37 @@ mod package {
 mod store {
     use super::*;
 
+    /// A person without root running a node command: told to run it as
+    /// root, never to take root's answers over with chown.
+    #[test]
+    fn another_user_is_told_to_use_sudo_not_to_take_roots_answers_over() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            eprintln!("skipped: needs root (to run confpack as another user)");
+            return;
+        }
+        if std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("skipped: setpriv (util-linux) not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        preseed_password(dir.path(), "x");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let (code, _, stderr) = run(std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_confpack"))
+            .arg("--root")
+            .arg(dir.path())
+            .arg("answers"));
+        assert_ne!(code, 0, "{stderr}");
+        assert!(stderr.contains("sudo confpack"), "{stderr}");
+        assert!(!stderr.contains("chown"), "{stderr}");
+    }
+
     #[test]
     fn a_second_confpack_waits_then_fails_clearly_while_the_database_is_held() {
         let dir = tempfile::tempdir().expect("tempdir");

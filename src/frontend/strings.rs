@@ -31,7 +31,7 @@ pub const CONFLICT_YOURS: &str = "You entered:";
 pub const CONFLICT_HELP: &str =
     "Keep yours to go on overriding the document, or press Ctrl-D for the document's value.";
 pub const CONFLICT_SECRET: &str = "(secret values; they differ)";
-pub const FORCED: &str = "Asked again because questions are forced (--force-questions).";
+pub const FORCED: &str = "Asked again, as every question is (reconfigure, --force-questions).";
 pub const NOT_SEEN: &str = "This value was preset but nobody has confirmed it yet.";
 
 // Validation.

@@ -473,7 +473,10 @@ impl System {
         }
         let (ended, stdout) = followed?;
         let stderr = stderr.join().unwrap_or_default();
-        listener.progress(1000, 1000);
+        if program == "apt-get" {
+            // Only apt-get reports progress (APT::Status-Fd): its bar ends.
+            listener.progress(1000, 1000);
+        }
         let status = match ended {
             Ended::Exited(status) => status,
             Ended::Interrupted(signal) => {
