@@ -63,11 +63,17 @@ fn print_plan(report: &Report, out: &mut dyn Write) -> Result<()> {
 
 /// What a run that changed something did, in one line.
 fn summary(report: &Report, frontend: &dyn Frontend) -> String {
-    let asked = if frontend.is_interactive() {
+    let asked = if frontend.is_interactive() || report.asked.is_empty() {
         format!("{} question(s) asked", report.asked.len())
     } else {
+        // Named, so a person knows what to `confpack set` instead.
+        const NAMED: usize = 5;
+        let mut keys = report.asked[..report.asked.len().min(NAMED)].join(", ");
+        if report.asked.len() > NAMED {
+            keys.push_str(&format!(", … {} more", report.asked.len() - NAMED));
+        }
         format!(
-            "{} question(s) took their defaults (noninteractive)",
+            "{} question(s) took their defaults (noninteractive: {keys})",
             report.asked.len()
         )
     };
@@ -145,10 +151,22 @@ mod tests {
     fn the_summary_says_when_nobody_was_asked() {
         assert_eq!(
             summary(&report(), &Noninteractive),
-            "2 question(s) took their defaults (noninteractive), 1 answer(s) changed, \
+            "2 question(s) took their defaults (noninteractive: a/b, a/c), 1 answer(s) changed, \
              0 file(s) written, 0 removed, 1 hook(s) run"
         );
         let text = crate::frontend::text::Text::on_stdio();
         assert!(summary(&report(), &text).starts_with("2 question(s) asked, "));
+        let many = Report {
+            asked: (1..=7).map(|n| format!("a/{n}")).collect(),
+            ..Report::default()
+        };
+        assert!(
+            summary(&many, &Noninteractive).starts_with(
+                "7 question(s) took their defaults (noninteractive: a/1, a/2, a/3, a/4, a/5, … 2 more), "
+            ),
+            "{}",
+            summary(&many, &Noninteractive)
+        );
+        assert!(summary(&Report::default(), &Noninteractive).starts_with("0 question(s) asked, "));
     }
 }
