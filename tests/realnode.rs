@@ -947,21 +947,23 @@ fn the_declarations_are_applied(node: &Chroot) {
 /// tzdata from Debian's archive, installed unattended through `confpack
 /// install` with the role whose document has its answers: confpack, as
 /// debconf's agent, answers its questions with the document's `<debconf>`
-/// values (applied after the document is unpacked: apt preconfigured
-/// tzdata before), and debconf, tzdata and confpack's store agree.
+/// values (applied once the document is on the node: apt configured
+/// tzdata before it unpacked the document), and debconf, tzdata and
+/// confpack's store agree.
 fn a_debian_packages_questions_are_answered_from_the_document(node: &Chroot) {
-    let zone = std::fs::read_link(node.path("/etc/localtime")).expect("/etc/localtime");
-    assert!(
-        zone.ends_with("Europe/Berlin"),
-        "tzdata configured from the document: {}",
-        zone.display()
-    );
+    the_zone_is_the_documents(node, "tzdata configured from the document");
     let shown = node.ok(&["debconf-show", "tzdata"]);
     assert!(shown.contains("tzdata/Areas: Europe"), "{shown}");
     assert!(shown.contains("tzdata/Zones/Europe: Berlin"), "{shown}");
     let answers = node.answers();
     assert_eq!(answers["tzdata/Areas"]["value"], "Europe", "{answers}");
     assert_eq!(answers["tzdata/Areas"]["source"], "configured", "{answers}");
+}
+
+/// The node's zone is the example document's, Europe/Berlin.
+fn the_zone_is_the_documents(node: &Chroot, why: &str) {
+    let zone = std::fs::read_link(node.path("/etc/localtime")).expect("/etc/localtime");
+    assert!(zone.ends_with("Europe/Berlin"), "{why}: {}", zone.display());
 }
 
 /// `confpack apt -- ARGS` is apt-get with confpack as the agent: tzdata
@@ -973,8 +975,7 @@ fn apt_through_confpack_and_reconfigure_apply_the_documents_answers(node: &Chroo
     node.ok(&["confpack", "apt", "--", "purge", "-y", "tzdata"]);
     assert!(!node.has("/usr/share/zoneinfo/Europe/Berlin"), "purged");
     node.ok(&["confpack", "apt", "--", "install", "-y", "tzdata"]);
-    let zone = std::fs::read_link(node.path("/etc/localtime")).expect("/etc/localtime");
-    assert!(zone.ends_with("Europe/Berlin"), "{}", zone.display());
+    the_zone_is_the_documents(node, "installed again through confpack apt");
 
     node.ok(&[
         "ln",
@@ -983,12 +984,7 @@ fn apt_through_confpack_and_reconfigure_apply_the_documents_answers(node: &Chroo
         "/etc/localtime",
     ]);
     let output = node.ok(&["confpack", "reconfigure", "tzdata"]);
-    let zone = std::fs::read_link(node.path("/etc/localtime")).expect("/etc/localtime");
-    assert!(
-        zone.ends_with("Europe/Berlin"),
-        "reconfigure applied the document again: {}\n{output}",
-        zone.display()
-    );
+    the_zone_is_the_documents(node, &format!("reconfigure applied it again:\n{output}"));
     let shown = node.ok(&["debconf-show", "tzdata"]);
     assert!(shown.contains("tzdata/Zones/Europe: Berlin"), "{shown}");
     let (code, _, stderr) = node.run(&["confpack", "reconfigure", "no-such-package"]);
