@@ -117,24 +117,26 @@ fn settle_defaulted(
         return Ok(());
     }
     let (foreign, _) = foreign_answers(global, listener)?;
-    let mut packages = std::collections::BTreeSet::new();
-    for (tag, debconfs) in &agent.defaulted {
-        let Some(preset) = foreign.preset(tag) else {
-            continue;
-        };
-        let package = tag.split('/').next().unwrap_or_default();
-        if debconfs.as_deref() != Some(preset.value.as_str()) && installed(apt, package)? {
-            packages.insert(package.to_string());
-        }
-    }
+    let installed = crate::runtime::installed(apt)?;
+    let packages: std::collections::BTreeSet<&str> = agent
+        .defaulted
+        .iter()
+        .filter_map(|(tag, debconfs)| {
+            let preset = foreign.preset(tag)?;
+            let package = tag.split('/').next()?;
+            (debconfs.as_deref() != Some(preset.value.as_str()) && installed.contains_key(package))
+                .then_some(package)
+        })
+        .collect();
     if packages.is_empty() {
         return Ok(());
     }
+    let packages: Vec<String> = packages.into_iter().map(str::to_string).collect();
     if global.paths.root != Path::new("/") {
         listener.warning(&format!(
             "{} asked before their document was installed; run `confpack reconfigure PKG` \
              on the node to apply its answers",
-            packages.into_iter().collect::<Vec<_>>().join(", ")
+            packages.join(", ")
         ));
         return Ok(());
     }
@@ -144,41 +146,29 @@ fn settle_defaulted(
         foreign.clone(),
         agent.context.clone(),
     ));
+    let mut ran = Ok(());
     for package in &packages {
         listener.info(&format!(
             "{package}: its questions were asked before this run installed the document \
              that answers them; applying the document's answers (dpkg-reconfigure)"
         ));
         let args = ["--priority=low".to_string(), package.clone()];
-        let ran = apt.run(Purpose::Change, "dpkg-reconfigure", &args, listener);
-        if let Some(again) = apt.take_agent() {
-            agent.answered.extend(again.answered.clone());
-            agent
-                .unanswered
-                .retain(|u| !again.answered.contains_key(&u.tag));
-            apt.set_agent(again);
+        ran = apt
+            .run(Purpose::Change, "dpkg-reconfigure", &args, listener)
+            .map(drop);
+        if ran.is_err() {
+            break;
         }
-        ran?;
     }
-    apt.take_agent();
+    // What was answered is kept even when a reconfigure failed.
+    if let Some(again) = apt.take_agent() {
+        agent
+            .unanswered
+            .retain(|u| !again.answered.contains_key(&u.tag));
+        agent.answered.extend(again.answered);
+    }
     agent.foreign = foreign;
-    Ok(())
-}
-
-/// Whether dpkg has `package` installed (configured).
-fn installed(apt: &mut System, package: &str) -> Result<bool> {
-    if !crate::package::valid_package_name(package) {
-        return Ok(false);
-    }
-    let args = [
-        "--show".to_string(),
-        "--showformat=${db:Status-Status}".to_string(),
-        package.to_string(),
-    ];
-    let listener = &mut crate::listener::SilentListener;
-    Ok(apt
-        .run(Purpose::Query, "dpkg-query", &args, listener)
-        .is_ok_and(|status| status.trim() == "installed"))
+    ran
 }
 
 /// Keeps what the agent was told (in confpack's store, with its source),
