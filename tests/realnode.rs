@@ -1487,6 +1487,11 @@ fn reconfigure_asks_a_debian_packages_questions_again(node: &Chroot) {
     );
     let screen = answer_postfix(&reconfigure, "mail.reconfigured.example");
     assert!(screen.contains("Internet Site"), "{screen}");
+    // postfix's title (its SETTITLE postfix/title) heads confpack's TUI.
+    assert!(
+        screen.contains("confpack: Postfix Configuration"),
+        "{screen}"
+    );
     let code = reconfigure.exit_code(INSTALLING);
     assert_eq!(code, 0, "reconfigured:\n{}", reconfigure.tmux.history());
     let shown = node.ok(&["debconf-show", "postfix"]);
