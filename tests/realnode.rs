@@ -866,6 +866,7 @@ fn an_unattended_node_installs_upgrades_rolls_back_and_purges_its_role() {
     the_declarations_are_applied(&node);
     a_debian_packages_questions_are_answered_from_the_document(&node);
     apt_through_confpack_and_reconfigure_apply_the_documents_answers(&node);
+    a_debconf_progress_bar_is_shown_in_lines(&node);
     every_kind_of_debian_question_is_answered_from_the_document(&node);
     status_names_a_drifted_declaration_and_reconfigure_repairs_it(&node);
     let first_install = node.snapshot(&CONFIGURATION);
@@ -958,6 +959,64 @@ fn a_debian_packages_questions_are_answered_from_the_document(node: &Chroot) {
     let answers = node.answers();
     assert_eq!(answers["tzdata/Areas"]["value"], "Europe", "{answers}");
     assert_eq!(answers["tzdata/Areas"]["source"], "configured", "{answers}");
+}
+
+/// A package whose postinst draws a debconf progress bar (built here: a
+/// few lines of shell and two templates), installed unattended with
+/// `confpack apt --`: debconf's PROGRESS reaches confpack, which prints
+/// the bar as lines, the step's text included.
+fn a_debconf_progress_bar_is_shown_in_lines(node: &Chroot) {
+    let dir = node.path("/root/progressdemo");
+    std::fs::create_dir_all(dir.join("DEBIAN")).expect("mkdir");
+    let files = [
+        (
+            "control",
+            "Package: progressdemo\nVersion: 1\nArchitecture: all\nMaintainer: Test <test@example.com>\n\
+             Depends: debconf\nDescription: draws a debconf progress bar\n",
+            0o644,
+        ),
+        (
+            "templates",
+            "Template: progressdemo/title\nType: text\nDescription: Preparing the demo\n\n\
+             Template: progressdemo/step\nType: text\nDescription: Halfway there\n",
+            0o644,
+        ),
+        (
+            "postinst",
+            "#!/bin/sh\nset -e\n. /usr/share/debconf/confmodule\n\
+             db_progress START 0 4 progressdemo/title\ndb_progress STEP 2\n\
+             db_progress INFO progressdemo/step\ndb_progress SET 4\ndb_progress STOP\n",
+            0o755,
+        ),
+    ];
+    for (name, text, mode) in files {
+        let path = dir.join("DEBIAN").join(name);
+        std::fs::write(&path, text).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let deb = node.path("/root/progressdemo_1_all.deb");
+    let built = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-b"])
+        .arg(&dir)
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb");
+    assert!(built.status.success(), "{built:?}");
+    let output = node.ok(&[
+        "confpack",
+        "apt",
+        "--",
+        "install",
+        "-y",
+        "/root/progressdemo_1_all.deb",
+    ]);
+    assert!(output.contains("Preparing the demo\n"), "{output}");
+    assert!(output.contains("[#####-----]  50%\n"), "{output}");
+    assert!(
+        output.contains("[##########] 100% Halfway there\n"),
+        "{output}"
+    );
+    node.ok(&["confpack", "apt", "--", "purge", "-y", "progressdemo"]);
 }
 
 /// The node's zone is the example document's, Europe/Berlin.
