@@ -171,10 +171,10 @@ impl Question {
     }
 
     fn item(&self, item: &str) -> String {
-        substitute(
+        printable(&substitute(
             self.data.get(item).map(String::as_str).unwrap_or(""),
             &self.substitutions,
-        )
+        ))
     }
 
     fn template(&self, tag: &str, priority: Priority) -> Template {
@@ -360,7 +360,7 @@ impl<'a> Session<'a> {
                 Reply::Value("backup".to_string())
             }
             Command::Title(title) => {
-                self.title = Some(title);
+                self.title = Some(printable(&title));
                 Reply::Ok
             }
             Command::SetTitle { tag } => {
@@ -546,6 +546,16 @@ fn substitute(text: &str, substitutions: &BTreeMap<String, String>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A package's text as the terminal may show it: control characters
+/// (an escape sequence would reach the person's terminal through the
+/// text frontend and the progress lines) dropped, line breaks and tabs
+/// kept.
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect()
 }
 
 /// debconf's choices: separated by commas, `\,` a comma inside one.

@@ -258,6 +258,30 @@ fn unattended_questions_without_a_preset_are_remembered_with_debconfs_value() {
 }
 
 #[test]
+fn a_packages_control_characters_never_reach_the_terminal() {
+    let mut frontend = Scripted::answering(vec![]);
+    let mut progress = Recording::default();
+    let mut session = Session::new(&mut frontend, &mut progress, &no_preset, Context::default());
+    replay(
+        &mut session,
+        &[
+            "TITLE Evil\u{1b}]0;owned\u{7}",
+            "DATA p/a type string",
+            "DATA p/a description Name\u{1b}[2J please",
+            "DATA p/a extended_description First\\nSecond",
+            "INPUT high p/a",
+            "GO",
+            "PROGRESS START 0 1 p/a",
+        ],
+    );
+    drop(session);
+    let (context, prompts) = &frontend.asked[0];
+    assert_eq!(context.title.as_deref(), Some("Evil]0;owned"));
+    assert_eq!(prompts[0].template.description, "Name[2J please");
+    assert_eq!(progress.events[0], "start 0..1 Name[2J please");
+}
+
+#[test]
 fn only_presets_means_no_frontend_at_all() {
     let mut frontend = Scripted::answering(vec![]);
     let mut progress = Recording::default();
